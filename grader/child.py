@@ -1,0 +1,85 @@
+"""Entry point of the sandboxed child: ``python -I -B -m grader.child SETTINGS -- PYTEST_ARGS``.
+
+Before any pytest or learner code runs it reads the result-channel key from stdin (then
+points stdin at /dev/null, so ``input()`` in learner code sees end-of-file instead of
+hanging), applies the resource limits, marks the process non-dumpable, drops privileges
+when started as root, and only then runs pytest in this same process. Doing this here
+rather than in a ``preexec_fn`` keeps the parent free to grade exercises from several
+threads at once (``preexec_fn`` is unsafe in a threaded parent).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+from typing import Any
+
+PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def apply_limits(settings: dict[str, Any]) -> None:
+    """Resource limits from the parent's settings (names as in ``sandbox.Limits``)."""
+    pairs = {
+        "memory_bytes": resource.RLIMIT_AS,
+        "cpu_seconds": resource.RLIMIT_CPU,
+        "open_files": resource.RLIMIT_NOFILE,
+        "file_size_bytes": resource.RLIMIT_FSIZE,
+        "processes": resource.RLIMIT_NPROC,
+    }
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name, which in pairs.items():
+        value = settings.get(name)
+        if value is None:
+            continue
+        _soft, hard = resource.getrlimit(which)
+        value = int(value)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def drop_privileges(uid: int | None, gid: int | None) -> None:
+    if uid is None or os.getuid() != 0:
+        return
+    os.setgroups([])
+    os.setgid(gid if gid is not None else uid)
+    os.setuid(uid)
+
+
+def main() -> None:
+    settings = json.loads(sys.argv[1])
+    args = sys.argv[sys.argv.index("--") + 1 :]
+    key = sys.stdin.readline().strip().encode()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    # Writing past the file-size limit should fail with an error, not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader, never outlive it
+    apply_limits(settings.get("limits", {}))
+    drop_privileges(settings.get("uid"), settings.get("gid"))
+    _prctl(PR_SET_DUMPABLE, 0)  # after setuid, which resets it: no ptrace, no /proc/<pid>/fd
+
+    import pytest
+
+    import grader.plugin
+
+    grader.plugin.CHANNEL_KEY = key
+    sys.exit(int(pytest.main(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The event loops checks run on: a recording loop and a virtual-time loop.
+
+``GraderLoop`` is a plain selector loop that records what the default exception handler
+would only log ("Task exception was never retrieved", "Task was destroyed but it is
+pending!", errors in callbacks), so the plugin can turn them into teaching messages.
+
+``VirtualTimeLoop`` fast-forwards its clock: when nothing is ready and the next timer is
+``t`` seconds away, it jumps ``t`` instead of sleeping. "Three 1 s sleeps run concurrently
+finish at loop time +1, not +3" becomes exact and instant, and ``time.sleep`` shows up
+as real time passing while loop time does not. Two guards keep it honest, in the spirit
+of trio's autojump clock:
+
+- while sockets other than the loop's self-pipe are registered (or threads other than
+  the grader's own are alive), it first waits a short *real* grace period for I/O
+  before jumping, so a reply from a peer or a thread is not skipped over;
+- while executor futures run (``run_in_executor``, ``asyncio.to_thread``), loop time
+  advances 1:1 with real time, so work in threads takes the time it really takes.
+
+We use our own small loop rather than looptime's plugin: looptime jumps over events that
+arrive from threads and patches sync tests and loop shutdown (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: Real seconds the virtual loop waits for outside I/O before jumping its clock.
+GRACE_S = 0.02
+
+#: Threads whose names start with this belong to the grader and never count as "live".
+GRADER_THREAD_PREFIX = "awaitlings-"
+
+#: Every grader loop created in this process, newest last (the plugin clears it per check).
+LOOPS: list[GraderLoop] = []
+
+
+class GraderLoop(asyncio.SelectorEventLoop):
+    """A selector event loop that records the problems the default handler only logs."""
+
+    def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
+        super().__init__(selector)
+        self.problems: list[dict[str, Any]] = []
+        self.set_exception_handler(_record_problem)
+        LOOPS.append(self)
+
+
+def _record_problem(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    # A connection handler cancelled while the check shuts its server down logs
+    # "Exception in callback ... CancelledError" on 3.11/3.12; that is not the learner's.
+    if isinstance(exc, asyncio.CancelledError):
+        return
+    if isinstance(loop, GraderLoop):
+        loop.problems.append(context)
+
+
+class _VirtualSelector:
+    """Wraps the loop's real selector; only ``select`` differs."""
+
+    def __init__(self, loop: VirtualTimeLoop, real: selectors.BaseSelector) -> None:
+        self._loop = loop
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def _timed(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        start = time.monotonic()
+        events = self._real.select(timeout)
+        if self._loop.threads_working:
+            self._loop.advance(time.monotonic() - start)
+        return events
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        if timeout is None or timeout <= 0 or loop.threads_working:
+            # Nothing scheduled (wait for I/O for real), something ready, or executor work
+            # running (time passes 1:1).
+            return self._timed(timeout)
+        events = self._real.select(0)
+        if events:
+            return events
+        if loop.outside_io_possible():
+            events = self._real.select(min(timeout, GRACE_S))
+            if events:
+                return events
+        loop.advance(timeout)
+        return []
+
+
+class VirtualTimeLoop(GraderLoop):
+    """A grader loop whose clock jumps over idle time (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._virtual_now = time.monotonic()
+        self.threads_working = 0
+        self._selector: Any = _VirtualSelector(self, self._selector)
+
+    def time(self) -> float:
+        return self._virtual_now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (never back)."""
+        if seconds > 0:
+            self._virtual_now += seconds
+
+    def outside_io_possible(self) -> bool:
+        """Could an event still arrive from outside: an open socket or a live thread?"""
+        if len(self._selector.get_map()) > 1:  # more than the loop's self-pipe
+            return True
+        return any(
+            t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
+            for t in threading.enumerate()
+        )
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        future = super().run_in_executor(executor, func, *args)
+        self.threads_working += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _future: asyncio.Future[Any]) -> None:
+        self.threads_working -= 1
+
+
+class GraderLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """Makes ``asyncio.run`` inside the learner's code use a grader loop too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop_class: type[GraderLoop] = GraderLoop
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return self.loop_class()

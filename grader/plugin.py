@@ -1,0 +1,397 @@
+"""The pytest plugin that runs inside the sandboxed child and reports to the grader.
+
+It loads the learner's module lazily (the ``ex`` fixture), so the collected check ids
+reach the parent before any learner code runs; it reports one verdict per check over an
+inherited pipe (never stdout), each line numbered and authenticated with a key the
+parent sent on stdin; and it turns what goes wrong in async code into teaching messages:
+a stuck check names where its tasks were waiting, and "coroutine ... was never awaited",
+"Task exception was never retrieved" and unclosed transports fail the check with an
+explanation instead of passing silently.
+
+Layout: constants and texts, then hooks in the order pytest calls them, then fixtures,
+then private helpers. Run by hand for development::
+
+    pytest -p grader.plugin --awaitlings-target solutions tests/checks/test_ex01_hello_run.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import hmac
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import explain, probes
+from grader.loops import LOOPS, GRADER_THREAD_PREFIX, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+
+DEFAULT_LIMIT_S = 10.0
+#: pytest-timeout fires this long after the in-loop watchdog, as a backstop.
+BACKSTOP_S = 2.0
+OUTPUT_CAP = 4000
+
+#: Set by ``grader.child`` (read from stdin before pytest starts); authenticates results.
+CHANNEL_KEY = b""
+
+MARKERS = (
+    "weight(n): this check's share of the exercise's points (default 1)",
+    "hidden: left out of student releases; shown as a hidden check",
+    "virtual_time: run on the virtual-time loop (idle time is skipped, loop.time() jumps)",
+    "limit(seconds): this check's time limit instead of the exercise's",
+)
+
+
+# --- hooks, in the order pytest calls them ---------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options the sandbox passes; all optional so checks can be run by hand."""
+    group = parser.getgroup("awaitlings")
+    group.addoption("--awaitlings-target", default=None, help="directory holding the learner's file")
+    group.addoption("--awaitlings-fd", type=int, default=None, help="pipe for results (sandbox only)")
+    group.addoption(
+        "--awaitlings-limit", type=float, default=DEFAULT_LIMIT_S, help="per-check time limit (s)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers, open the result channel, make learner-made loops grader loops."""
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    state = _State(
+        target=Path(config.getoption("awaitlings_target") or "exercises").resolve(),
+        limit=float(config.getoption("awaitlings_limit")),
+    )
+    fd = config.getoption("awaitlings_fd")
+    if fd is not None:
+        state.channel = _Channel(fd, CHANNEL_KEY)
+        state.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.version.split()[0]})
+    config.stash[_STATE] = state
+    asyncio.set_event_loop_policy(state.policy)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """Async checks run on a grader loop; ``virtual_time`` ones on the fast-forwarding one."""
+    virtual = item.get_closest_marker("virtual_time") is not None
+    return {"virtual" if virtual else "grader": VirtualTimeLoop if virtual else GraderLoop}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every check its pytest-timeout backstop, a little after its own limit."""
+    state = config.stash[_STATE]
+    for item in items:
+        item.add_marker(pytest.mark.timeout(_limit(item, state) + BACKSTOP_S))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Send the collected checks before any learner code has been imported."""
+    state = session.config.stash[_STATE]
+    checks = [
+        {
+            "id": item.nodeid,
+            "name": _check_name(item),
+            "weight": _weight(item),
+            "hidden": item.get_closest_marker("hidden") is not None,
+            "limit": _limit(item, state),
+        }
+        for item in session.items
+    ]
+    if state.channel:
+        state.channel.send({"type": "collected", "checks": checks})
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A checks file that cannot be collected is the kit's fault: say so to the parent."""
+    if report.failed:
+        state = _current_state
+        if state and state.channel:
+            state.channel.send({"type": "error", "message": _crop(str(report.longrepr), 2000)})
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    state = _current_state
+    if state and state.channel:
+        state.channel.send({"type": "start", "id": nodeid})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """Per check: fresh loop registry, the right loop class, a watchdog on the clock."""
+    state = item.config.stash[_STATE]
+    state.check = _CheckState(nodeid=item.nodeid, started=time.monotonic())
+    state.policy.loop_class = (
+        VirtualTimeLoop if item.get_closest_marker("virtual_time") else GraderLoop
+    )
+    LOOPS.clear()
+    test_code = getattr(inspect.unwrap(getattr(item, "obj", None)), "__code__", None)
+    watchdog = threading.Timer(_limit(item, state), _expire, args=(state.check, test_code))
+    watchdog.name = GRADER_THREAD_PREFIX + "watchdog"
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return (yield)
+    finally:
+        watchdog.cancel()
+        LOOPS.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Turn each phase's outcome into a verdict with a teaching message."""
+    report = yield
+    state = item.config.stash[_STATE]
+    check = state.check
+    if check is None:
+        return report
+    if call.when == "teardown":
+        _collect_hygiene(check)
+    if report.failed or (call.when == "call" and report.skipped):
+        status, message = _describe_failure(call, check, _limit(item, state))
+        if check.status == "passed":
+            check.status, check.message = status, message
+    elif call.when == "teardown" and check.status == "passed" and check.hygiene:
+        check.status = "failed"
+        check.message = explain.hygiene_failure(check.hygiene)
+        report.outcome = "failed"
+        report.longrepr = check.message
+    for section in ("capstdout", "capstderr"):
+        check.output += getattr(report, section, "") or ""
+    return report
+
+
+def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
+    """Keep the warnings that reveal async mistakes (never awaited, unclosed, ...)."""
+    state = _current_state
+    if state and state.check and when == "runtest":
+        text = str(warning_message.message)
+        if explain.is_hygiene_warning(warning_message.category, text):
+            state.check.hygiene.append(text)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """After teardown, send the check's verdict to the parent."""
+    state = _current_state
+    if state is None or report.when != "teardown" or state.check is None:
+        return
+    check = state.check
+    if check.status != "passed" and check.hygiene and check.message:
+        note = explain.hygiene_note(check.hygiene)
+        if note and note not in check.message:
+            check.message += "\n" + note
+    if state.channel:
+        state.channel.send(
+            {
+                "type": "result",
+                "id": check.nodeid,
+                "status": check.status,
+                "message": check.message,
+                "output": _crop(check.output, OUTPUT_CAP),
+                "duration": round(time.monotonic() - check.started, 4),
+                "import_error": check.import_error,
+            }
+        )
+    state.check = None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = _current_state
+    if state and state.channel:
+        state.channel.send({"type": "done"})
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ex_path(request: pytest.FixtureRequest) -> Path:
+    """The learner's file under test (in the sandbox's temporary target directory)."""
+    state = request.config.stash[_STATE]
+    return state.target / (_module_name(request) + ".py")
+
+
+@pytest.fixture
+def ex(request: pytest.FixtureRequest, ex_path: Path) -> types.ModuleType:
+    """The learner's module, imported fresh for this check (module state never leaks)."""
+    state = request.config.stash[_STATE]
+    name = _module_name(request)
+    if name in state.import_failures:
+        state.check and setattr(state.check, "import_error", True)
+        probes.fail(state.import_failures[name])
+    try:
+        return _import_fresh(name, ex_path)
+    except BaseException as exc:  # noqa: BLE001 - the learner's import may raise anything
+        message = explain.import_failure(exc, ex_path)
+        state.import_failures[name] = message
+        if state.check:
+            state.check.import_error = True
+        probes.fail(message)
+
+
+@pytest.fixture
+def no_blocking(ex: types.ModuleType) -> Iterator[list[probes.BlockingCall]]:
+    """Detect blocking calls the learner's module makes on the loop; fail the check if any."""
+    with probes.detect_blocking(ex) as found:
+        yield found
+    if found:
+        probes.fail(explain.blocking_calls(found))
+
+
+# --- private helpers --------------------------------------------------------------------
+
+
+class _Channel:
+    """Numbered, authenticated JSON lines on the result pipe."""
+
+    def __init__(self, fd: int, key: bytes) -> None:
+        self._file = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=True)
+        self._key = key
+        self._seq = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._seq += 1
+        body = json.dumps({"seq": self._seq, **message}, separators=(",", ":"))
+        mac = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+        try:
+            self._file.write(f"{mac} {body}\n")
+            self._file.flush()
+        except OSError:
+            pass  # the parent is gone or the pipe was closed: nothing left to tell
+
+
+@dataclass
+class _CheckState:
+    nodeid: str
+    started: float
+    status: str = "passed"
+    message: str | None = None
+    output: str = ""
+    import_error: bool = False
+    hygiene: list[str] = field(default_factory=list)
+    expired: str | None = None  # where tasks were waiting when the watchdog fired
+
+
+@dataclass
+class _State:
+    target: Path
+    limit: float
+    channel: _Channel | None = None
+    check: _CheckState | None = None
+    policy: GraderLoopPolicy = field(default_factory=GraderLoopPolicy)
+    import_failures: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        global _current_state
+        _current_state = self
+
+
+_STATE = pytest.StashKey[_State]()
+_current_state: _State | None = None
+
+
+def _module_name(request: pytest.FixtureRequest) -> str:
+    stem = Path(str(request.node.path)).stem
+    return stem.removeprefix("test_")
+
+
+def _import_fresh(name: str, path: Path) -> types.ModuleType:
+    if not path.is_file():
+        probes.fail(f"{path.name} is missing: create it (or `grade reset` to restore the stub).")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    target_dir = str(path.parent)
+    if target_dir not in sys.path:
+        sys.path.append(target_dir)  # appended, so it can never shadow the standard library
+    sys.modules[name] = module  # pickling by reference (process pools) finds it here
+    probes.TARGET_FILE = str(path)
+    channel = _current_state.channel if _current_state else None
+    if channel:
+        channel.send({"type": "importing"})
+    spec.loader.exec_module(module)
+    if channel:
+        channel.send({"type": "imported"})
+    return module
+
+
+def _check_name(item: pytest.Item) -> str:
+    doc = inspect.getdoc(getattr(item, "obj", None)) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    return first.rstrip(".") or item.name
+
+
+def _weight(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("weight")
+    return float(marker.args[0]) if marker and marker.args else 1.0
+
+
+def _limit(item: pytest.Item, state: _State) -> float:
+    marker = item.get_closest_marker("limit")
+    return float(marker.args[0]) if marker and marker.args else state.limit
+
+
+def _expire(check: _CheckState, test_code: types.CodeType | None) -> None:
+    """Watchdog thread: ask the running loop to dump its tasks and cancel the check."""
+    for loop in reversed(list(LOOPS)):
+        if loop.is_running() and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(_cancel_stuck, loop, check, test_code)
+            except RuntimeError:
+                continue
+            return
+    check.expired = check.expired or ""
+
+
+def _cancel_stuck(loop: asyncio.AbstractEventLoop, check: _CheckState, test_code: Any) -> None:
+    stacks = probes.task_stacks(loop, probes.TARGET_FILE)
+    check.expired = "; ".join(s for s in stacks if test_code is None or "test_" not in s) or "; ".join(stacks)
+    tasks = asyncio.all_tasks(loop)
+    mine = [t for t in tasks if getattr(t.get_coro(), "cr_code", None) is test_code]
+    for task in mine or tasks:
+        task.cancel()
+
+
+def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: float) -> tuple[str, str]:
+    excinfo = call.excinfo
+    if check.expired is not None or (excinfo and _is_timeout(excinfo.value)):
+        return "timeout", explain.timeout(limit, check.expired)
+    if excinfo is None:
+        return "failed", "the check failed"
+    exc = excinfo.value
+    if isinstance(exc, pytest.fail.Exception):
+        return ("error" if check.import_error else "failed"), str(exc.msg)
+    if isinstance(exc, pytest.skip.Exception):
+        return "error", f"the check was skipped: {exc.msg}"
+    return "failed", explain.unexpected_exception(exc, excinfo.tb, probes.TARGET_FILE)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, pytest.fail.Exception) and str(exc.msg).startswith("Timeout")
+
+
+def _collect_hygiene(check: _CheckState) -> None:
+    """After the check's loop closed: collect garbage so unawaited coroutines and unclosed
+    transports warn now (inside this check), and read what the loops recorded."""
+    gc.collect()
+    for loop in LOOPS:
+        for context in loop.problems:
+            check.hygiene.append(explain.loop_problem(context))
+        loop.problems.clear()
+
+
+def _crop(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n... [{len(text) - limit} characters cut] ...\n" + text[-limit // 2 :]

@@ -1,0 +1,353 @@
+"""Helpers for writing checks: observe concurrency by ordering and counting, never by
+wall-clock races.
+
+- :func:`fail` / :func:`expect`: fail a check with a teaching message (no traceback noise).
+- :class:`BarrierProbe`: a fake async callable whose calls wait on an ``asyncio.Barrier``
+  with a timeout, so code that calls it one at a time cannot pass.
+- :class:`InFlight`: counts calls running at once (``max`` is what a limit check reads).
+- :class:`EventLog`: an ordered log for "A happened before B" checks.
+- :func:`detect_blocking`: blockbuster scoped to the learner's module; records every
+  blocking call made on the loop thread, even when the learner's ``except Exception``
+  swallows the error.
+- :func:`loopback_server` / :class:`Client`: loopback peers with bounded clean-up.
+- :func:`task_stacks`, :func:`learner_location`: where the learner's code is waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import linecache
+import socket
+import sys
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
+
+import pytest
+
+from grader.loops import LOOPS, GraderLoop, VirtualTimeLoop
+
+T = TypeVar("T")
+
+DOCS = "https://docs.python.org/3/library/"
+
+#: Path of the learner's file under test; set by the plugin when it loads the module.
+TARGET_FILE: str | None = None
+
+
+def fail(message: str) -> NoReturn:
+    """Fail the current check with ``message`` as its whole explanation."""
+    __tracebackhide__ = True
+    pytest.fail(message, pytrace=False)
+
+
+def expect(condition: object, message: str) -> None:
+    """Fail the check with ``message`` unless ``condition`` holds."""
+    __tracebackhide__ = True
+    if not condition:
+        fail(message)
+
+
+def exact(value: object, expected: object, what: str) -> None:
+    """Type-strict equality: a rigged ``__eq__`` or a subclass does not pass."""
+    __tracebackhide__ = True
+    if type(value) is not type(expected):
+        fail(f"{what}: expected a {type(expected).__name__}, got {type(value).__name__} {_short(value)}")
+    if isinstance(expected, list | tuple):
+        assert isinstance(value, list | tuple)
+        if len(value) != len(expected):
+            fail(f"{what}: expected {len(expected)} items {_short(expected)}, got {len(value)}: {_short(value)}")
+        for i, (got, want) in enumerate(zip(value, expected, strict=True)):
+            exact(got, want, f"{what}[{i}]")
+        return
+    if not (expected == value):
+        fail(f"{what}: expected {_short(expected)}, got {_short(value)}")
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+
+
+async def settle(rounds: int = 5) -> None:
+    """Yield to the loop a few times so callbacks that are already due can run."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def current_loop() -> GraderLoop | None:
+    """The grader loop created last in this check (``asyncio.run`` inside learner code too)."""
+    return LOOPS[-1] if LOOPS else None
+
+
+def is_virtual() -> bool:
+    return isinstance(asyncio.get_running_loop(), VirtualTimeLoop)
+
+
+# --- concurrency probes ---------------------------------------------------------------
+
+
+@dataclass
+class InFlight:
+    """Counts how many calls are running at once; ``max`` is the high-water mark."""
+
+    current: int = 0
+    max: int = 0
+    total: int = 0
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        self.current += 1
+        self.total += 1
+        self.max = max(self.max, self.current)
+        try:
+            yield
+        finally:
+            self.current -= 1
+
+
+@dataclass
+class EventLog:
+    """An ordered list of events with "happened before" helpers."""
+
+    events: list[str] = field(default_factory=list)
+
+    def add(self, event: str) -> None:
+        self.events.append(event)
+
+    def __contains__(self, event: str) -> bool:
+        return event in self.events
+
+    def before(self, first: str, second: str) -> bool:
+        """Both happened and ``first`` came before ``second``."""
+        return first in self.events and second in self.events and (
+            self.events.index(first) < self.events.index(second)
+        )
+
+
+class BarrierProbe:
+    """A fake async callable: each call waits until ``parties`` calls are waiting at once.
+
+    Sequential code (await one call, then the next) never gathers ``parties`` waiters, so
+    the barrier times out and the probe records ``broken``. With a virtual-time loop the
+    timeout costs no real time. ``result(*args)`` gives each call's return value.
+    """
+
+    def __init__(
+        self,
+        parties: int,
+        *,
+        timeout: float = 2.0,
+        result: Callable[..., Any] = lambda *args: args[0] if args else None,
+    ) -> None:
+        self.parties = parties
+        self.timeout = timeout
+        self.result = result
+        self.calls: list[tuple[Any, ...]] = []
+        self.in_flight = InFlight()
+        self.broken = False
+        self._barrier: asyncio.Barrier | None = None
+
+    async def __call__(self, *args: Any) -> Any:
+        if self._barrier is None:
+            self._barrier = asyncio.Barrier(self.parties)
+        self.calls.append(args)
+        with self.in_flight.track():
+            if not self.broken:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        await self._barrier.wait()
+                except (TimeoutError, asyncio.BrokenBarrierError):
+                    self.broken = True
+                    with contextlib.suppress(Exception):
+                        await self._barrier.abort()
+        return self.result(*args)
+
+
+# --- blocking calls ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockingCall:
+    """A blocking call made on the event loop's thread from the learner's code."""
+
+    func: str
+    where: str  # "ex01_hello_run.py:12: time.sleep(delay)"
+
+    def __str__(self) -> str:
+        return f"{self.func} at {self.where}"
+
+
+@contextlib.contextmanager
+def detect_blocking(module: types.ModuleType) -> Iterator[list[BlockingCall]]:
+    """Record blocking calls (``time.sleep``, blocking socket/file I/O, ``input``...) that
+    the learner's ``module`` makes on the loop thread while the block runs.
+
+    Names the learner imported before activation (``from time import sleep``) are rebound
+    to the detecting wrappers for the duration, then restored.
+    """
+    from blockbuster import blockbuster as bb
+
+    found: list[BlockingCall] = []
+    module_file = module.__file__ or ""
+
+    class RecordingError(bb.BlockingError):  # type: ignore[misc]
+        def __init__(self, func: str) -> None:
+            super().__init__(func)
+            found.append(BlockingCall(func, learner_location(module_file) or "?"))
+
+    buster = bb.BlockBuster(scanned_modules=[module])
+    original_error = bb.BlockingError
+    bb.BlockingError = RecordingError
+    buster.activate()
+    rebound: dict[str, Any] = {}
+    originals = {
+        id(f.original_func): f for f in buster.functions.values() if f.original_func is not None
+    }
+    for name, value in list(vars(module).items()):
+        fn = originals.get(id(value))
+        if fn is not None and value is fn.original_func:
+            rebound[name] = value
+            setattr(module, name, getattr(fn.module, fn.func_name))
+    try:
+        yield found
+    finally:
+        buster.deactivate()
+        bb.BlockingError = original_error
+        for name, value in rebound.items():
+            setattr(module, name, value)
+
+
+def learner_location(module_file: str, frame: types.FrameType | None = None) -> str | None:
+    """``file:line: source`` of the innermost frame in ``module_file`` on the current stack."""
+    frame = frame or sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == module_file:
+            return _describe(frame.f_code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def _describe(filename: str, lineno: int) -> str:
+    line = linecache.getline(filename, lineno).strip()
+    short = filename.rsplit("/", 1)[-1]
+    return f"{short}:{lineno}: {line}" if line else f"{short}:{lineno}"
+
+
+def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None) -> list[str]:
+    """Where each pending task is waiting, innermost learner frame first when known."""
+    lines = []
+    for task in asyncio.all_tasks(loop):
+        frames = task.get_stack()
+        coro = task.get_coro()
+        where = None
+        # get_stack gives only the task's own coroutine frame; follow cr_await for the rest.
+        inner: Any = coro
+        chain = []
+        while inner is not None:
+            frame = getattr(inner, "cr_frame", None) or getattr(inner, "ag_frame", None)
+            if frame is None:
+                break
+            chain.append(frame)
+            inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
+        frames = chain or frames
+        learner = [f for f in frames if module_file and f.f_code.co_filename == module_file]
+        pick = learner[-1] if learner else (frames[-1] if frames else None)
+        if pick is not None:
+            where = _describe(pick.f_code.co_filename, pick.f_lineno)
+        name = getattr(coro, "__qualname__", repr(coro))
+        lines.append(f"task {name}: waiting at {where}" if where else f"task {name}")
+    return sorted(lines)
+
+
+# --- loopback peers -------------------------------------------------------------------
+
+
+class Client:
+    """A loopback client with bounded, failure-proof clean-up."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, *, rcvbuf: int | None = None, timeout: float = 5.0
+    ) -> Client:
+        sock = None
+        if rcvbuf is not None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(sock=sock), timeout)
+        else:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def read_all(self, timeout: float = 5.0) -> bytes:
+        return await asyncio.wait_for(self.reader.read(), timeout)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+
+
+@contextlib.asynccontextmanager
+async def running_server(server: asyncio.AbstractServer) -> AsyncIterator[tuple[str, int]]:
+    """Yield ``(host, port)`` of a started server; close it afterwards with a bounded wait
+    (since 3.12 ``wait_closed`` waits for open connections)."""
+    try:
+        sockets = getattr(server, "sockets", None) or ()
+        if not sockets:
+            fail(
+                "start_server() returned a server with no listening socket: create it with "
+                "`await asyncio.start_server(handler, host, port)` and return that server."
+            )
+        host, port = sockets[0].getsockname()[:2]
+        yield host, port
+    finally:
+        server.close()
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 1.0)
+
+
+@contextlib.asynccontextmanager
+async def loopback_server(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[tuple[str, int]]:
+    """A check-side server on 127.0.0.1, port 0, closed with a bounded wait afterwards."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    async with running_server(server) as address:
+        yield address
+
+
+async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
+    """Await learner code with a teaching timeout: where it was stuck, not a bare Timeout."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if task in done:
+        return task.result()
+    loop = asyncio.get_running_loop()
+    stacks = task_stacks(loop, TARGET_FILE)
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({task}, timeout=1.0)
+    detail = "; ".join(stacks) or "no task information"
+    fail(f"{what} did not finish within {timeout:g}s (it was waiting: {detail}).")
+
+
+def is_coroutine_function(obj: object) -> bool:
+    return inspect.iscoroutinefunction(obj)

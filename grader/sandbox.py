@@ -1,0 +1,528 @@
+"""Grade one exercise: copy the learner's file into a temporary target, run its checks in
+a limited child process, read verdicts from an authenticated pipe, and score in the parent.
+
+DESIGN.md section 3, step by step: resolve, copy (only the allow-listed file), spawn
+(``python -I -B -m grader.child``: own session, allow-listed environment, resource
+limits, pytest with our ini, ``--noconftest``, plugins named explicitly, autoload off),
+report (collected ids first, one line per check, then done), bound (a hard deadline per
+check enforced here, which kills the whole process tree; checks that never got a verdict
+are re-run in a fresh child, so one hang or crash costs one check, not the exercise),
+score (here, from verdicts only: never the child's exit code or output).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.manifest import Exercise, Kit
+from grader.results import (
+    CheckResult,
+    CheckStatus,
+    ExerciseResult,
+    ExerciseStatus,
+    exercise_result,
+    zero_result,
+)
+
+#: The child's own pytest configuration (``-c``): nothing from the submission is read.
+CHILD_INI = """\
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+asyncio_default_test_loop_scope = function
+timeout_method = signal
+timeout_func_only = false
+python_files = test_*.py
+console_output_style = classic
+filterwarnings =
+    always::ResourceWarning
+    always::RuntimeWarning
+"""
+
+#: Extra wall-clock seconds the parent allows past a check's own limit before killing.
+HARD_MARGIN_S = 5.0
+#: Seconds allowed from spawn to the first check starting (interpreter + pytest start-up).
+STARTUP_S = 30.0
+#: Seconds a child may linger after its last verdict before it is killed.
+LINGER_S = 10.0
+SANDBOX_ENV_MARK = "AWAITLINGS_SANDBOX"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one child. Threads need address space (asyncio's default
+    executor and DNS use them), hence a generous address-space limit."""
+
+    memory_bytes: int = 4 * 1024**3
+    open_files: int = 1024
+    file_size_bytes: int = 64 * 1024**2
+    output_bytes: int = 256 * 1024
+    processes: int | None = None  # only meaningful under a dedicated uid
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass
+class _Run:
+    """What one child told us (authenticated lines only) and how it ended."""
+
+    collected: list[dict[str, Any]] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_progress: str | None = None
+    importing: bool = False
+    done: bool = False
+    tampered: bool = False
+    errors: list[str] = field(default_factory=list)
+    returncode: int | None = None
+    killed_for: str | None = None  # "deadline" | "linger"
+    output: bytes = b""
+    output_cut: int = 0
+
+
+_live_lock = threading.Lock()
+#: pids of the children this process spawned and has not yet waited for (never reaped by
+#: the orphan sweep, which would steal their exit status from ``Popen.wait``).
+_live_children: set[int] = set()
+_subreaper_set = False
+
+
+def grade_exercise(kit: Kit, exercise: Exercise, target: Path, *, limits: Limits | None = None) -> ExerciseResult:
+    """Grade ``exercise`` as found in ``target`` (a folder with the learner's files)."""
+    limits = limits or Limits()
+    started = time.monotonic()
+    base = {"id": exercise.id, "slug": exercise.slug, "title": exercise.title, "points": exercise.points}
+    if not exercise.supported():
+        needed = ".".join(map(str, exercise.min_python))
+        return zero_result(
+            **base,
+            status=ExerciseStatus.UNSUPPORTED,
+            message=f"needs Python {needed} or newer; this is {sys.version.split()[0]}",
+        )
+    problem, status = _check_source(kit, exercise, target)
+    if problem is not None:
+        return zero_result(**base, status=status, message=problem)
+    checks_src = kit.checks_path(exercise)
+    if not checks_src.is_file():
+        from grader.errors import KitError
+
+        raise KitError(f"the checks for {exercise.id} are missing: {checks_src}")
+    with tempfile.TemporaryDirectory(prefix=f"awaitlings-{exercise.id}-") as tmp:
+        work = Path(tmp)
+        outcome = _run_all(work, checks_src, target / exercise.filename, exercise, limits)
+    return _score(exercise, outcome, time.monotonic() - started, base)
+
+
+def _check_source(kit: Kit, exercise: Exercise, target: Path) -> tuple[str | None, ExerciseStatus]:
+    """Catch what needs no child: missing, unreadable, not UTF-8, syntax error, untouched stub."""
+    path = target / exercise.filename
+    if not path.is_file():
+        return (
+            f"{exercise.filename} is missing from {target}: create it, or run "
+            f"`grade reset {exercise.id}` to get the stub back.",
+            ExerciseStatus.ERROR,
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {exercise.filename}: {exc.strerror}", ExerciseStatus.ERROR
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return (
+            f"{exercise.filename} is not valid UTF-8 (byte {raw[exc.start]:#04x} on line {line}): "
+            "save it as UTF-8 in your editor.",
+            ExerciseStatus.ERROR,
+        )
+    with contextlib.suppress(OSError):
+        if _normalise(kit.pristine_stub(exercise).read_bytes()) == _normalise(raw):
+            return "not started yet: the file is still the stub", ExerciseStatus.NOT_STARTED
+    try:
+        compile(text, str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+        source_line = (exc.text or "").rstrip()
+        shown = f"\n    {source_line}" if source_line else ""
+        return f"{exercise.filename} has a syntax error at {where}: {exc.msg}{shown}", ExerciseStatus.ERROR
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"{exercise.filename} cannot be compiled: {exc}", ExerciseStatus.ERROR
+    return None, ExerciseStatus.PASSED
+
+
+def _normalise(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").strip()
+
+
+def _run_all(work: Path, checks_src: Path, learner: Path, exercise: Exercise, limits: Limits) -> _Run:
+    """Run the checks, re-running the ones left without a verdict after a crash or kill."""
+    target = work / "target"
+    target.mkdir()
+    (work / "tmp").mkdir()
+    shutil.copyfile(learner, target / exercise.filename)
+    shutil.copyfile(checks_src, work / checks_src.name)
+    (work / "pytest.ini").write_text(CHILD_INI, encoding="utf-8")
+    if limits.uid is not None:
+        for path in (work, target, work / "tmp"):
+            os.chown(path, limits.uid, limits.gid if limits.gid is not None else limits.uid)
+    total = _Run()
+    selection: list[str] = []
+    for _attempt in range(64):
+        run = _spawn(work, checks_src.name, selection, exercise, limits)
+        if not total.collected:
+            total.collected = run.collected
+        total.results.update(run.results)
+        total.tampered |= run.tampered
+        total.errors += run.errors
+        total.output += run.output
+        total.output_cut += run.output_cut
+        if run.done or run.tampered or not run.collected:
+            total.returncode, total.killed_for = run.returncode, run.killed_for
+            break
+        stuck = run.in_progress
+        if stuck is not None and stuck not in run.results:
+            total.results[stuck] = _no_verdict(run, stuck, exercise)
+        if run.importing:
+            # The learner's module kills the process at import: every other check would too.
+            for check in total.collected:
+                total.results.setdefault(check["id"], _no_verdict(run, check["id"], exercise))
+            break
+        remaining = [c["id"] for c in total.collected if c["id"] not in total.results]
+        if not remaining or stuck is None:
+            total.returncode, total.killed_for = run.returncode, run.killed_for
+            for check_id in remaining:
+                total.results[check_id] = _no_verdict(run, check_id, exercise)
+            break
+        selection = remaining
+    return total
+
+
+def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
+    """The verdict for a check whose run ended without one (DESIGN.md section 3, step 6)."""
+    if run.killed_for == "deadline":
+        return {
+            "status": "timeout",
+            "message": (
+                f"Stopped by the grader: this check ran past its {exercise.timeout:g}s limit and "
+                "could not be interrupted from inside (a long computation, a blocking call, or "
+                "code that catches the timeout). Make sure your code awaits and returns."
+            ),
+        }
+    code = run.returncode
+    if code is not None and code < 0:
+        sig = signal.Signals(-code).name
+        why = " (probably the memory limit)" if sig in {"SIGKILL", "SIGSEGV", "SIGABRT"} else ""
+        detail = f"the process was killed by {sig}{why}"
+    else:
+        detail = f"the Python process exited (exit code {code})"
+    during = "while importing your module" if run.importing else "during this check"
+    return {
+        "status": "error",
+        "message": (
+            f"The check run ended {during}: {detail}. Does your code call sys.exit(), "
+            "os._exit() or exhaust memory? Grading code must return, not end the process."
+        ),
+        "import_error": run.importing,
+    }
+
+
+def _spawn(work: Path, checks_name: str, selection: list[str], exercise: Exercise, limits: Limits) -> _Run:
+    _become_subreaper()
+    read_fd, write_fd = os.pipe()
+    key = secrets.token_hex(16)
+    mark = secrets.token_hex(8)
+    per_check = exercise.timeout
+    settings = {
+        "limits": {
+            "memory_bytes": limits.memory_bytes,
+            "open_files": limits.open_files,
+            "file_size_bytes": limits.file_size_bytes,
+            "processes": limits.processes,
+        },
+        "uid": limits.uid,
+        "gid": limits.gid,
+    }
+    ids = [str(work / s) for s in selection] or [str(work / checks_name)]
+    cmd = [
+        sys.executable, "-I", "-B", "-m", "grader.child", json.dumps(settings), "--",
+        "-c", str(work / "pytest.ini"), "--rootdir", str(work), "--noconftest",
+        "-p", "grader.plugin", "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout",
+        "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header", "-rN",
+        "--awaitlings-target", str(work / "target"), "--awaitlings-fd", str(write_fd),
+        "--awaitlings-limit", str(per_check),
+        *ids,
+    ]  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(work / "target"),
+        "TMPDIR": str(work / "tmp"),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "MALLOC_ARENA_MAX": "2",
+        "NO_COLOR": "1",
+        SANDBOX_ENV_MARK: mark,
+    }
+    run = _Run()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=work / "target",
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+        with _live_lock:
+            _live_children.add(proc.pid)
+    finally:
+        os.close(write_fd)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(OSError):
+            proc.stdin.write(key.encode() + b"\n")
+            proc.stdin.close()
+        _read(proc, read_fd, key.encode(), run, exercise, limits)
+    finally:
+        os.close(read_fd)
+        _kill_tree(proc, mark)
+        run.returncode = proc.wait()
+        with _live_lock:
+            _live_children.discard(proc.pid)
+        if proc.stdout:
+            proc.stdout.close()
+    return run
+
+
+def _read(proc: subprocess.Popen[bytes], read_fd: int, key: bytes, run: _Run, exercise: Exercise, limits: Limits) -> None:
+    """Read results and output until both close, the child lingers, or a deadline passes."""
+    assert proc.stdout is not None
+    limit_of: dict[str, float] = {}
+    deadline = time.monotonic() + STARTUP_S
+    exited_at: float | None = None
+    sel = selectors.DefaultSelector()
+    sel.register(read_fd, selectors.EVENT_READ, "results")
+    sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "output")
+    pending = b""
+    open_streams = 2
+    expected_seq = 1
+    try:
+        while open_streams:
+            now = time.monotonic()
+            if now >= deadline:
+                run.killed_for = "deadline"
+                return
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                deadline = min(deadline, now + 1.0)  # a grandchild may hold the pipes open
+            for sel_key, _ in sel.select(timeout=min(0.5, deadline - now)):
+                chunk = os.read(sel_key.fd, 65536)
+                if not chunk:
+                    sel.unregister(sel_key.fd)
+                    open_streams -= 1
+                    continue
+                if sel_key.data == "output":
+                    room = limits.output_bytes - len(run.output)
+                    run.output += chunk[: max(room, 0)]
+                    run.output_cut += max(len(chunk) - max(room, 0), 0)
+                    continue
+                pending += chunk
+                if len(pending) > 8 * 1024 * 1024:
+                    run.tampered = True  # no honest plugin sends 8 MiB without a newline
+                    run.errors.append("the result channel was flooded")
+                    return
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    message = _verify(line, key, expected_seq)
+                    if message is None:
+                        run.tampered = True
+                        continue
+                    expected_seq += 1
+                    deadline = _handle(message, run, limit_of, exercise, deadline)
+    finally:
+        sel.close()
+
+
+def _verify(line: bytes, key: bytes, expected_seq: int) -> dict[str, Any] | None:
+    mac, _, body = line.partition(b" ")
+    good = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(mac, good):
+        return None
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("seq") != expected_seq:
+        return None
+    return message
+
+
+def _handle(message: dict[str, Any], run: _Run, limit_of: dict[str, float], exercise: Exercise, deadline: float) -> float:
+    """Apply one verified message; return the new hard deadline."""
+    kind = message.get("type")
+    now = time.monotonic()
+    if kind == "collected":
+        run.collected = list(message.get("checks", []))
+        for check in run.collected:
+            limit_of[check["id"]] = float(check.get("limit", exercise.timeout))
+        return now + STARTUP_S
+    if kind == "start":
+        run.in_progress = str(message.get("id"))
+        run.importing = False
+        return now + limit_of.get(run.in_progress, exercise.timeout) + HARD_MARGIN_S
+    if kind == "importing":
+        run.importing = True
+        return deadline
+    if kind == "imported":
+        run.importing = False
+        return deadline
+    if kind == "result":
+        check_id = str(message.get("id"))
+        run.results[check_id] = message
+        run.in_progress = None
+        run.importing = False
+        return now + LINGER_S + STARTUP_S
+    if kind == "error":
+        run.errors.append(str(message.get("message", "")))
+        return deadline
+    if kind == "done":
+        run.done = True
+        return now + LINGER_S
+    return deadline
+
+
+def _score(exercise: Exercise, run: _Run, duration: float, base: dict[str, Any]) -> ExerciseResult:
+    if run.tampered:
+        return zero_result(
+            **base,
+            status=ExerciseStatus.ERROR,
+            message=(
+                "The grader's result channel received lines it did not send: the submission "
+                "interfered with grading. Scored zero."
+            ),
+            duration_s=duration,
+        )
+    if not run.collected:
+        tail = run.output.decode("utf-8", "replace")[-1500:].strip()
+        detail = "\n".join(run.errors) or tail or "no output"
+        from grader.errors import KitError
+
+        raise KitError(f"the checks for {exercise.id} could not be collected: {detail}")
+    checks = []
+    import_message = None
+    for check in run.collected:
+        verdict = run.results.get(check["id"]) or {"status": "error", "message": "no verdict"}
+        status = CheckStatus(verdict.get("status", "error"))
+        if verdict.get("import_error") and import_message is None:
+            import_message = verdict.get("message")
+        checks.append(
+            CheckResult(
+                id=check["id"],
+                name=str(check.get("name", check["id"])),
+                status=status,
+                weight=float(check.get("weight", 1.0)),
+                hidden=bool(check.get("hidden", False)),
+                message=verdict.get("message") if status is not CheckStatus.PASSED else None,
+                output=str(verdict.get("output", "")),
+                duration_s=float(verdict.get("duration", 0.0)),
+            )
+        )
+    if import_message:
+        return zero_result(
+            **base, status=ExerciseStatus.ERROR, message=import_message, checks=checks, duration_s=duration
+        )
+    return exercise_result(**base, checks=checks, duration_s=duration)
+
+
+# --- process-tree clean-up ------------------------------------------------------------
+
+
+def _become_subreaper() -> None:
+    """Orphaned grandchildren (double-fork daemons) are re-parented to us, not to init,
+    so the sweep below can find and reap them."""
+    global _subreaper_set
+    if _subreaper_set:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    _subreaper_set = True
+
+
+def _kill_tree(proc: subprocess.Popen[bytes], mark: str) -> None:
+    """SIGKILL the child's process group and session, and any process carrying this
+    run's environment mark (escaped with setsid, re-parented to us); then reap those
+    that became our children. Our own Popen children are left to ``Popen.wait``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    killed: set[int] = set()
+    for _ in range(5):
+        victims = [p for p in _processes() if p != os.getpid() and _belongs(p, proc.pid, mark)]
+        if not victims:
+            break
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        time.sleep(0.01)
+        _reap(killed)
+    _reap(killed)
+
+
+def _reap(pids: set[int]) -> None:
+    with _live_lock:
+        for pid in list(pids):
+            if pid in _live_children:
+                continue
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    pids.discard(pid)
+            except ChildProcessError:
+                pids.discard(pid)  # not ours to reap (its own parent will)
+
+
+def _processes() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _belongs(pid: int, session: int, mark: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if fields[0] == b"Z":
+            return False
+        pgid, sid = int(fields[2]), int(fields[3])
+        if session in (pgid, sid):
+            return True
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return f"{SANDBOX_ENV_MARK}={mark}".encode() in fh.read().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def limits_as_dict(limits: Limits) -> dict[str, Any]:
+    return asdict(limits)
+
+
+ProgressCallback = Callable[[Exercise, ExerciseResult], None]

@@ -1,0 +1,92 @@
+"""Checks for ex01 hello_run: a first coroutine, run with asyncio.run."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+
+from grader.probes import current_loop, exact, expect, fail
+
+
+def test_greet_is_a_coroutine_function(ex):
+    """greet is an async def function"""
+    expect(
+        inspect.iscoroutinefunction(ex.greet),
+        "greet must be defined with `async def`: only a coroutine function can `await`.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_greet_returns_greeting_after_delay(ex):
+    """greet waits its delay on the loop, then returns the greeting"""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    result = await ex.greet("Ada", 2.5)
+    elapsed = loop.time() - start
+    exact(result, "Hello, Ada!", "greet('Ada', 2.5) returned the wrong value")
+    expect(
+        elapsed == pytest.approx(2.5, abs=0.05),
+        f"greet('Ada', 2.5) took {elapsed:.2f}s of loop time, not 2.5s. "
+        "Wait with `await asyncio.sleep(delay)`: `time.sleep` stops the clock of the loop "
+        "(nothing else runs) and no waiting at all returns too early.",
+    )
+
+
+@pytest.mark.weight(2)
+async def test_greet_does_not_block_the_loop(ex, no_blocking):
+    """greet never blocks the event loop"""
+    await ex.greet("Grace", 0.05)
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+def test_main_greets_concurrently(ex, monkeypatch):
+    """main runs all greetings at once in one asyncio.run call"""
+    running = 0
+    peak = 0
+    times: list[float] = []
+
+    async def probe(name: str, delay: float) -> str:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(1.0)
+        running -= 1
+        times.append(asyncio.get_running_loop().time())
+        return f"Hello, {name}!"
+
+    monkeypatch.setattr(ex, "greet", probe)
+    result = ex.main(["Ada", "Grace", "Guido"], 1.0)
+    exact(result, ["Hello, Ada!", "Hello, Grace!", "Hello, Guido!"], "main(...) returned")
+    loop = current_loop()
+    if loop is None or len(times) != 3:
+        fail("main must call greet once per name inside asyncio.run(...).")
+    expect(
+        peak == 3,
+        f"At most {peak} greeting(s) ran at the same time; all 3 should. Awaiting each "
+        "`greet(...)` in turn runs them one after another: start them together with "
+        "`asyncio.gather(*coros)` (or tasks) and await them all at once.",
+    )
+    spread = max(times) - min(times)
+    expect(spread == pytest.approx(0, abs=0.05), "the greetings did not finish together")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+def test_main_keeps_input_order(ex, monkeypatch):
+    """main returns results in input order, not completion order"""
+
+    async def reversed_probe(name: str, delay: float) -> str:
+        # Later names finish first.
+        await asyncio.sleep({"a": 3, "b": 2, "c": 1}[name])
+        return name.upper()
+
+    monkeypatch.setattr(ex, "greet", reversed_probe)
+    exact(
+        ex.main(["a", "b", "c"], 0.1),
+        ["A", "B", "C"],
+        "main(['a','b','c']) with 'c' finishing first returned",
+    )
