@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -95,12 +96,12 @@ class Kit:
     def resolve(self, name: str) -> Exercise:
         """Find an exercise by id (``ex04``), number (``4``), slug or module name."""
         key = name.strip().lower().removesuffix(".py")
+        number = re.fullmatch(r"(?:ex)?0*(\d+)", key)
         for exercise in self.exercises:
-            candidates = {exercise.id, exercise.slug, exercise.module}
-            if key.isdigit():
-                candidates.add(str(int(exercise.id[2:])))
-                key = str(int(key))
-            if key in candidates:
+            if key in (exercise.id, exercise.slug, exercise.module):
+                return exercise
+            own = re.fullmatch(r"ex0*(\d+)", exercise.id)
+            if number and own and int(number.group(1)) == int(own.group(1)):
                 return exercise
         names = [e.id for e in self.exercises] + [e.slug for e in self.exercises]
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)

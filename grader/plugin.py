@@ -365,6 +365,8 @@ def _cancel_stuck(loop: asyncio.AbstractEventLoop, check: _CheckState, test_code
 
 def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: float) -> tuple[str, str]:
     excinfo = call.excinfo
+    if check.import_error and excinfo and isinstance(excinfo.value, pytest.fail.Exception):
+        return "error", str(excinfo.value.msg)
     if check.expired is not None or (excinfo and _is_timeout(excinfo.value)):
         return "timeout", explain.timeout(limit, check.expired)
     if excinfo is None:

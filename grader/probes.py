@@ -198,14 +198,14 @@ def detect_blocking(module: types.ModuleType) -> Iterator[list[BlockingCall]]:
     found: list[BlockingCall] = []
     module_file = module.__file__ or ""
 
-    class RecordingError(bb.BlockingError):  # type: ignore[misc]
+    class BlockingError(bb.BlockingError):  # type: ignore[misc]
         def __init__(self, func: str) -> None:
             super().__init__(func)
             found.append(BlockingCall(func, learner_location(module_file) or "?"))
 
     buster = bb.BlockBuster(scanned_modules=[module])
     original_error = bb.BlockingError
-    bb.BlockingError = RecordingError
+    bb.BlockingError = BlockingError
     buster.activate()
     rebound: dict[str, Any] = {}
     originals = {

@@ -105,8 +105,19 @@ _live_children: set[int] = set()
 _subreaper_set = False
 
 
-def grade_exercise(kit: Kit, exercise: Exercise, target: Path, *, limits: Limits | None = None) -> ExerciseResult:
-    """Grade ``exercise`` as found in ``target`` (a folder with the learner's files)."""
+def grade_exercise(
+    kit: Kit,
+    exercise: Exercise,
+    target: Path,
+    *,
+    limits: Limits | None = None,
+    skip_untouched: bool = True,
+) -> ExerciseResult:
+    """Grade ``exercise`` as found in ``target`` (a folder with the learner's files).
+
+    A file identical to the stub is ``not_started`` without running anything, unless
+    ``skip_untouched`` is false (the kit's own verification grades stubs for real).
+    """
     limits = limits or Limits()
     started = time.monotonic()
     base = {"id": exercise.id, "slug": exercise.slug, "title": exercise.title, "points": exercise.points}
@@ -117,7 +128,7 @@ def grade_exercise(kit: Kit, exercise: Exercise, target: Path, *, limits: Limits
             status=ExerciseStatus.UNSUPPORTED,
             message=f"needs Python {needed} or newer; this is {sys.version.split()[0]}",
         )
-    problem, status = _check_source(kit, exercise, target)
+    problem, status = _check_source(kit, exercise, target, skip_untouched)
     if problem is not None:
         return zero_result(**base, status=status, message=problem)
     checks_src = kit.checks_path(exercise)
@@ -131,7 +142,9 @@ def grade_exercise(kit: Kit, exercise: Exercise, target: Path, *, limits: Limits
     return _score(exercise, outcome, time.monotonic() - started, base)
 
 
-def _check_source(kit: Kit, exercise: Exercise, target: Path) -> tuple[str | None, ExerciseStatus]:
+def _check_source(
+    kit: Kit, exercise: Exercise, target: Path, skip_untouched: bool
+) -> tuple[str | None, ExerciseStatus]:
     """Catch what needs no child: missing, unreadable, not UTF-8, syntax error, untouched stub."""
     path = target / exercise.filename
     if not path.is_file():
@@ -154,7 +167,7 @@ def _check_source(kit: Kit, exercise: Exercise, target: Path) -> tuple[str | Non
             ExerciseStatus.ERROR,
         )
     with contextlib.suppress(OSError):
-        if _normalise(kit.pristine_stub(exercise).read_bytes()) == _normalise(raw):
+        if skip_untouched and _normalise(kit.pristine_stub(exercise).read_bytes()) == _normalise(raw):
             return "not started yet: the file is still the stub", ExerciseStatus.NOT_STARTED
     try:
         compile(text, str(path), "exec", dont_inherit=True)

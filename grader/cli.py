@@ -1,0 +1,254 @@
+"""The ``grade`` command line: parse, call the grader library, render, map to exit codes.
+
+Exit codes: 0 every graded exercise at full marks; 1 some check failed; 2 usage error;
+3 the grader itself could not run (the message says what to fix).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader.errors import GraderError, UnknownExercise
+from grader.manifest import Exercise, Kit, load_kit
+
+FORMATS = ("text", "json", "gradescope", "junit")
+EXIT_USAGE = 2
+EXIT_GRADER = 3
+
+
+class ExerciseId(click.ParamType):
+    """An exercise id as ``ex04``, ``4`` or ``echo_server``; suggests the closest on a typo."""
+
+    name = "EXERCISE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Exercise:
+        if isinstance(value, Exercise):
+            return value
+        try:
+            return _kit().resolve(str(value))
+        except UnknownExercise as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class GradeGroup(click.Group):
+    """``grade ex04`` and ``grade --target x`` run the grader; other words are commands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        first = next((a for a in args if not a.startswith("-")), None)
+        wants_help = any(a in ("--help", "-h", "--version") for a in args) and first is None
+        if not wants_help and (first is None or first not in self.commands):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+_KIT: Kit | None = None
+
+
+def _kit() -> Kit:
+    global _KIT
+    if _KIT is None:
+        _KIT = load_kit()
+    return _KIT
+
+
+def _color(output_is_file: bool = False) -> bool:
+    return not output_is_file and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _width() -> int:
+    try:
+        return min(os.get_terminal_size().columns, 100)
+    except OSError:
+        return 80
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, output)
+
+
+@click.group(cls=GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="awaitlings", prog_name="awaitlings")
+def cli() -> None:
+    """awaitlings: learn asyncio by fixing small programs, graded as you go.
+
+    `grade` grades every exercise; `grade ex04` grades one and explains each check.
+    Exercises are named ex04, 4 or echo_server.
+    """
+
+
+@cli.command("run", hidden=True)
+@click.argument("exercises", nargs=-1, type=ExerciseId())
+@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with the files to grade (default: the kit's exercises/).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format: text for people, json/gradescope/junit for tools.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file (atomically) instead of stdout.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Exercises graded in parallel (default: number of cores).")
+@click.option("--all-checks", is_flag=True, help="In text detail, list passing checks too (default).", hidden=True)
+def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, output: Path | None,
+            jobs: int | None, all_checks: bool) -> None:  # fmt: skip
+    """Grade exercises (all of them when none is named)."""
+    from grader.grading import grade_target
+    from grader.results import exit_code
+    from grader.state import State
+
+    kit = _kit()
+    chosen = tuple(exercises) or kit.exercises
+    folder = (target or kit.exercises_dir).resolve()
+    if not folder.is_dir():
+        raise click.BadParameter(f"{folder} is not a folder", param_hint="--target")
+    show_progress = fmt == "text" and output is None and sys.stderr.isatty() and len(chosen) > 1
+    run = grade_target(kit, chosen, folder, jobs=jobs, on_result=_progress(len(chosen)) if show_progress else None)
+    if show_progress:
+        click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
+    if folder == kit.exercises_dir.resolve():
+        state = State.load(kit.state_dir)
+        state.record(run)
+        try:
+            state.save()
+        except OSError:
+            pass  # a read-only kit still grades; progress is a convenience
+    if fmt == "text":
+        from grader.reporters import terminal
+
+        color = _color(output is not None)
+        if exercises:
+            text = terminal.render_detail(run, color=color, width=_width())
+        else:
+            text = terminal.render_summary(run, color=color, width=_width())
+    else:
+        from grader.reporters import renderer
+
+        text = renderer(fmt)(run)
+    _emit(text, output)
+    sys.exit(exit_code(run))
+
+
+def _progress(total: int) -> Any:
+    done = 0
+
+    def tick(exercise: Exercise, _result: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(f"\rgrading… {done}/{total} ({exercise.id})   ", nl=False, err=True)
+
+    return tick
+
+
+@cli.command("list")
+def list_cmd() -> None:
+    """The course map: every exercise with its last status and score.
+
+    Reads the progress kept in .awaitlings/ (instant); `grade` refreshes it.
+    """
+    from grader.state import State
+
+    kit = _kit()
+    state = State.load(kit.state_dir)
+    rows = []
+    next_id = None
+    for ex in kit.exercises:
+        last = state.last.get(ex.id)
+        status = last["status"] if last else "not graded"
+        score = f"{last['score']:g}/{last['max_score']:g}" if last else f"-/{ex.points:g}"
+        if next_id is None and status not in ("passed", "unsupported"):
+            next_id = ex.id
+        rows.append((ex.id, ex.title, status.replace("_", " "), score))
+    width = max(len(r[1]) for r in rows) if rows else 10
+    for ex_id, title, status, score in rows:
+        marker = "→" if ex_id == next_id else " "
+        click.echo(f"{marker} {ex_id}  {title:<{width}}  {status:<12} {score:>7}")
+    if next_id:
+        click.echo(f"\nNext: {next_id} · `grade show {next_id}` for the task, `grade {next_id}` to check it.")
+
+
+@cli.command("show")
+@click.argument("exercise", type=ExerciseId())
+def show_cmd(exercise: Exercise) -> None:
+    """The task statement of EXERCISE (the stub's docstring), with where to edit."""
+    import ast
+
+    kit = _kit()
+    source = kit.pristine_stub(exercise)
+    try:
+        doc = ast.get_docstring(ast.parse(source.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError) as exc:
+        raise GraderError(f"cannot read the task of {exercise.id}: {exc}") from exc
+    click.echo(click.style(f"{exercise.id} · {exercise.title}", bold=True) + f"   ({exercise.points:g} points)")
+    click.echo(f"edit: exercises/{exercise.filename}\n")
+    click.echo(doc.strip())
+    click.echo(f"\nCheck it with `grade {exercise.id}`; stuck? `grade hint {exercise.id}`.")
+
+
+@cli.command("hint")
+@click.argument("exercise", type=ExerciseId())
+@click.option("--all", "show_all", is_flag=True, help="Show every hint shown so far, not only the next.")
+def hint_cmd(exercise: Exercise, show_all: bool) -> None:
+    """The next hint for EXERCISE; each call reveals one more (remembered)."""
+    from grader.state import State
+
+    kit = _kit()
+    state = State.load(kit.state_dir)
+    index = state.next_hint(exercise.id, len(exercise.hints))
+    try:
+        state.save()
+    except OSError:
+        pass
+    first = 0 if show_all else index
+    for i in range(first, index + 1):
+        click.echo(f"Hint {i + 1}/{len(exercise.hints)} for {exercise.id}: {exercise.hints[i]}")
+    if index + 1 < len(exercise.hints):
+        click.echo(f"(`grade hint {exercise.id}` again for the next one)")
+
+
+@cli.command("verify")
+@click.argument("exercises", nargs=-1, type=ExerciseId())
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Grade the solutions this many times and report any check whose verdict changed.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Exercises graded in parallel.")
+def verify_cmd(exercises: tuple[Exercise, ...], repeat: int, jobs: int | None) -> None:
+    """Kit self-check: solutions pass, stubs fail, mutants die, no flaky check."""
+    from grader.verify import verify
+
+    kit = _kit()
+    report = verify(kit, tuple(exercises) or kit.exercises, repeat=repeat, jobs=jobs,
+                    progress=lambda msg: click.echo(f"· {msg}", err=True))  # fmt: skip
+    for line in report.passes:
+        click.echo(f"ok    {line}")
+    for line in report.problems:
+        click.echo(click.style(f"FAIL  {line}", fg="red"))
+    click.echo(f"\n{len(report.problems)} problem(s); {len(report.passes)} verification(s) passed")
+    sys.exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    """Console entry point: library errors become messages and exit codes here."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except GraderError as exc:
+        click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Grade several exercises of one target, in parallel, into one :class:`RunResult`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+from grader.manifest import Exercise, Kit
+from grader.results import ExerciseResult, RunResult
+from grader.sandbox import Limits, grade_exercise
+
+OnResult = Callable[[Exercise, ExerciseResult], None]
+
+
+def kit_version() -> str:
+    try:
+        return metadata.version("awaitlings")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def grade_target(
+    kit: Kit,
+    exercises: Sequence[Exercise],
+    target: Path,
+    *,
+    jobs: int | None = None,
+    limits: Limits | None = None,
+    on_result: OnResult | None = None,
+    skip_untouched: bool = True,
+) -> RunResult:
+    """Grade ``exercises`` as found in ``target``; results in manifest order.
+
+    Each exercise runs in its own sandboxed child, ``jobs`` at a time (threads here only
+    wait on children). ``on_result`` is called as each exercise finishes (for progress).
+    """
+    jobs = max(1, jobs or default_jobs())
+
+    def one(exercise: Exercise) -> ExerciseResult:
+        result = grade_exercise(kit, exercise, target, limits=limits, skip_untouched=skip_untouched)
+        if on_result is not None:
+            on_result(exercise, result)
+        return result
+
+    if jobs == 1 or len(exercises) <= 1:
+        results = [one(e) for e in exercises]
+    else:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(exercises)), thread_name_prefix="grade") as pool:
+            results = list(pool.map(one, exercises))
+    return RunResult(
+        target=_display_path(target, kit.root),
+        python=sys.version.split()[0],
+        exercises=tuple(results),
+        kit_version=kit_version(),
+    )
+
+
+def _display_path(target: Path, root: Path) -> str:
+    try:
+        return str(target.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(target)
