@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 EXIT_GRADER = 3
 
 
-class ExerciseId(click.ParamType):
+class ExerciseId(click.ParamType):  # type: ignore[type-arg]  # generic only in Click 8.2+
     """An exercise id as ``ex04``, ``4`` or ``echo_server``; suggests the closest on a typo."""
 
     name = "EXERCISE"

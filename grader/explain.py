@@ -85,7 +85,7 @@ def classify(text: str) -> str | None:
 
 
 def is_hygiene_warning(category: type[Warning], text: str) -> bool:
-    return issubclass(category, RuntimeWarning | ResourceWarning) and classify(text) is not None or (
+    return (issubclass(category, RuntimeWarning | ResourceWarning) and classify(text) is not None) or (
         category.__name__ == "PytestUnraisableExceptionWarning" and classify(text) is not None
     )
 

@@ -62,6 +62,7 @@ class Kit:
 
     root: Path
     exercises: tuple[Exercise, ...]
+    stubs_dir: Path = STUBS_DIR
 
     @property
     def exercises_dir(self) -> Path:
@@ -88,7 +89,7 @@ class Kit:
 
     def pristine_stub(self, exercise: Exercise) -> Path:
         """The untouched stub, kept with the grader: for "not started" and ``grade reset``."""
-        return STUBS_DIR / exercise.filename
+        return self.stubs_dir / exercise.filename
 
     def checks_path(self, exercise: Exercise) -> Path:
         return self.checks_dir / exercise.checks_filename
@@ -194,4 +195,9 @@ def load_kit(root: Path | None = None) -> Kit:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KitError(f"cannot read {path}: {exc.strerror}") from exc
-    return Kit(root=root, exercises=parse_manifest(text, str(path)))
+    stubs = root / "grader" / "stubs"
+    return Kit(
+        root=root,
+        exercises=parse_manifest(text, str(path)),
+        stubs_dir=stubs if stubs.is_dir() else STUBS_DIR,
+    )

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from grader import explain, probes
-from grader.loops import LOOPS, GRADER_THREAD_PREFIX, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
 
 DEFAULT_LIMIT_S = 10.0
 #: pytest-timeout fires this long after the in-loop watchdog, as a backstop.
@@ -136,7 +136,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         VirtualTimeLoop if item.get_closest_marker("virtual_time") else GraderLoop
     )
     LOOPS.clear()
-    test_code = getattr(inspect.unwrap(getattr(item, "obj", None)), "__code__", None)
+    obj = getattr(item, "obj", None)
+    test_code = getattr(inspect.unwrap(obj), "__code__", None) if callable(obj) else None
     watchdog = threading.Timer(_limit(item, state), _expire, args=(state.check, test_code))
     watchdog.name = GRADER_THREAD_PREFIX + "watchdog"
     watchdog.daemon = True
@@ -228,11 +229,12 @@ def ex(request: pytest.FixtureRequest, ex_path: Path) -> types.ModuleType:
     state = request.config.stash[_STATE]
     name = _module_name(request)
     if name in state.import_failures:
-        state.check and setattr(state.check, "import_error", True)
+        if state.check:
+            state.check.import_error = True
         probes.fail(state.import_failures[name])
     try:
         return _import_fresh(name, ex_path)
-    except BaseException as exc:  # noqa: BLE001 - the learner's import may raise anything
+    except BaseException as exc:
         message = explain.import_failure(exc, ex_path)
         state.import_failures[name] = message
         if state.check:

@@ -63,7 +63,7 @@ def exact(value: object, expected: object, what: str) -> None:
         for i, (got, want) in enumerate(zip(value, expected, strict=True)):
             exact(got, want, f"{what}[{i}]")
         return
-    if not (expected == value):
+    if expected != value:  # the trusted, expected side compares
         fail(f"{what}: expected {_short(expected)}, got {_short(value)}")
 
 
@@ -198,14 +198,14 @@ def detect_blocking(module: types.ModuleType) -> Iterator[list[BlockingCall]]:
     found: list[BlockingCall] = []
     module_file = module.__file__ or ""
 
-    class BlockingError(bb.BlockingError):  # type: ignore[misc]
+    class BlockingError(bb.BlockingError):
         def __init__(self, func: str) -> None:
             super().__init__(func)
             found.append(BlockingCall(func, learner_location(module_file) or "?"))
 
     buster = bb.BlockBuster(scanned_modules=[module])
     original_error = bb.BlockingError
-    bb.BlockingError = BlockingError
+    bb.BlockingError = BlockingError  # type: ignore[misc]  # the wrappers look it up here
     buster.activate()
     rebound: dict[str, Any] = {}
     originals = {
@@ -220,7 +220,7 @@ def detect_blocking(module: types.ModuleType) -> Iterator[list[BlockingCall]]:
         yield found
     finally:
         buster.deactivate()
-        bb.BlockingError = original_error
+        bb.BlockingError = original_error  # type: ignore[misc]
         for name, value in rebound.items():
             setattr(module, name, value)
 

@@ -120,17 +120,16 @@ def grade_exercise(
     """
     limits = limits or Limits()
     started = time.monotonic()
-    base = {"id": exercise.id, "slug": exercise.slug, "title": exercise.title, "points": exercise.points}
     if not exercise.supported():
         needed = ".".join(map(str, exercise.min_python))
-        return zero_result(
-            **base,
+        return _zero(
+            exercise,
             status=ExerciseStatus.UNSUPPORTED,
             message=f"needs Python {needed} or newer; this is {sys.version.split()[0]}",
         )
     problem, status = _check_source(kit, exercise, target, skip_untouched)
     if problem is not None:
-        return zero_result(**base, status=status, message=problem)
+        return _zero(exercise, status=status, message=problem)
     checks_src = kit.checks_path(exercise)
     if not checks_src.is_file():
         from grader.errors import KitError
@@ -139,7 +138,7 @@ def grade_exercise(
     with tempfile.TemporaryDirectory(prefix=f"awaitlings-{exercise.id}-") as tmp:
         work = Path(tmp)
         outcome = _run_all(work, checks_src, target / exercise.filename, exercise, limits)
-    return _score(exercise, outcome, time.monotonic() - started, base)
+    return _score(exercise, outcome, time.monotonic() - started)
 
 
 def _check_source(
@@ -424,10 +423,24 @@ def _handle(message: dict[str, Any], run: _Run, limit_of: dict[str, float], exer
     return deadline
 
 
-def _score(exercise: Exercise, run: _Run, duration: float, base: dict[str, Any]) -> ExerciseResult:
+def _zero(
+    exercise: Exercise,
+    *,
+    status: ExerciseStatus,
+    message: str | None,
+    checks: list[CheckResult] | None = None,
+    duration_s: float = 0.0,
+) -> ExerciseResult:
+    return zero_result(
+        id=exercise.id, slug=exercise.slug, title=exercise.title, points=exercise.points,
+        status=status, message=message, checks=checks or (), duration_s=duration_s,
+    )  # fmt: skip
+
+
+def _score(exercise: Exercise, run: _Run, duration: float) -> ExerciseResult:
     if run.tampered:
-        return zero_result(
-            **base,
+        return _zero(
+            exercise,
             status=ExerciseStatus.ERROR,
             message=(
                 "The grader's result channel received lines it did not send: the submission "
@@ -461,10 +474,13 @@ def _score(exercise: Exercise, run: _Run, duration: float, base: dict[str, Any])
             )
         )
     if import_message:
-        return zero_result(
-            **base, status=ExerciseStatus.ERROR, message=import_message, checks=checks, duration_s=duration
+        return _zero(
+            exercise, status=ExerciseStatus.ERROR, message=import_message, checks=checks, duration_s=duration
         )
-    return exercise_result(**base, checks=checks, duration_s=duration)
+    return exercise_result(
+        id=exercise.id, slug=exercise.slug, title=exercise.title, points=exercise.points,
+        checks=checks, duration_s=duration,
+    )  # fmt: skip
 
 
 # --- process-tree clean-up ------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.grading import grade_target
-from grader.manifest import STUBS_DIR, Exercise, Kit
+from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult, ExerciseStatus, RunResult
 from grader.sandbox import grade_exercise
 
@@ -103,7 +103,7 @@ def verify(
                 report.problems.append(f"{ex.id}: the solution does not get full marks (run {attempt + 1}): {detail}")
     report.problems += _flaky(runs)
     say("stubs")
-    stub_run = grade_target(kit, exercises, STUBS_DIR, jobs=jobs, skip_untouched=False)
+    stub_run = grade_target(kit, exercises, kit.stubs_dir, jobs=jobs, skip_untouched=False)
     for ex in stub_run.exercises:
         if ex.status is ExerciseStatus.PASSED:
             report.problems.append(f"{ex.id}: the untouched stub gets full marks")

@@ -21,7 +21,7 @@ _EX_LOOK: dict[ExerciseStatus, tuple[str, str]] = {
     ExerciseStatus.FAILED: ("✘ failing", "red"),
     ExerciseStatus.ERROR: ("! error", "red bold"),
     ExerciseStatus.NOT_STARTED: ("· not started", "dim"),
-    ExerciseStatus.UNSUPPORTED: ("– needs newer Python", "yellow"),
+    ExerciseStatus.UNSUPPORTED: ("- needs newer Python", "yellow"),
 }
 _CHECK_LOOK: dict[CheckStatus, tuple[str, str]] = {
     CheckStatus.PASSED: ("✔", "green"),
