@@ -68,16 +68,37 @@ def main() -> None:
     os.close(devnull)
     # Writing past the file-size limit should fail with an error, not kill the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader, never outlive it
+
+    # Everything the grader needs is imported before the covers go on and the uid drops.
+    import pytest
+    import pytest_asyncio.plugin  # noqa: F401
+    import pytest_timeout  # noqa: F401
+
+    import grader.explain
+    import grader.plugin
+    import grader.probes  # noqa: F401
+    from grader.isolation import Isolation, isolate
+
+    report = Isolation()
+    spec = settings.get("isolate")
+    if spec:
+        report = isolate(spec.get("hide", []), spec.get("keep", []), network=bool(spec.get("network", True)))
     apply_limits(settings.get("limits", {}))
     drop_privileges(settings.get("uid"), settings.get("gid"))
-    _prctl(PR_SET_DUMPABLE, 0)  # after setuid, which resets it: no ptrace, no /proc/<pid>/fd
-
-    import pytest
-
-    import grader.plugin
+    # After setuid (a credential change clears both): die with the grader; no ptrace and
+    # no /proc/<pid>/fd for other processes of this uid.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_DUMPABLE, 0)
 
     grader.plugin.CHANNEL_KEY = key
+    grader.plugin.ISOLATION = {
+        "mount_ns": report.mount_ns,
+        "net_ns": report.net_ns,
+        "loopback_up": report.loopback_up,
+        "covered": report.covered,
+        "uid": os.getuid(),
+        "problems": report.problems,
+    }
     sys.exit(int(pytest.main(args)))
 
 

@@ -28,7 +28,8 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Generator, Iterator
+import warnings
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ OUTPUT_CAP = 4000
 
 #: Set by ``grader.child`` (read from stdin before pytest starts); authenticates results.
 CHANNEL_KEY = b""
+#: What isolation ``grader.child`` achieved; reported to the parent in the first message.
+ISOLATION: dict[str, Any] = {}
 
 MARKERS = (
     "weight(n): this check's share of the exercise's points (default 1)",
@@ -78,7 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     fd = config.getoption("awaitlings_fd")
     if fd is not None:
         state.channel = _Channel(fd, CHANNEL_KEY)
-        state.channel.send({"type": "hello", "pid": os.getpid(), "python": sys.version.split()[0]})
+        state.channel.send(
+            {"type": "hello", "pid": os.getpid(), "python": sys.version.split()[0], "isolation": ISOLATION}
+        )
     config.stash[_STATE] = state
     asyncio.set_event_loop_policy(state.policy)
 
@@ -143,7 +148,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     watchdog.daemon = True
     watchdog.start()
     try:
-        return (yield)
+        with warnings.catch_warnings():
+            # pytest hands warnings to ``pytest_warning_recorded`` only after the whole
+            # protocol, when the verdict has been sent: watch them as they are shown.
+            warnings.showwarning = _tee_warnings(state.check, warnings.showwarning)
+            return (yield)
     finally:
         watchdog.cancel()
         LOOPS.clear()
@@ -168,18 +177,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         check.message = explain.hygiene_failure(check.hygiene)
         report.outcome = "failed"
         report.longrepr = check.message
-    for section in ("capstdout", "capstderr"):
-        check.output += getattr(report, section, "") or ""
+    # Each phase's report carries the output captured so far: keep the latest.
+    check.output = (getattr(report, "capstdout", "") or "") + (getattr(report, "capstderr", "") or "")
     return report
-
-
-def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
-    """Keep the warnings that reveal async mistakes (never awaited, unclosed, ...)."""
-    state = _current_state
-    if state and state.check and when == "runtest":
-        text = str(warning_message.message)
-        if explain.is_hygiene_warning(warning_message.category, text):
-            state.check.hygiene.append(text)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -383,6 +383,20 @@ def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: fl
 
 def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, pytest.fail.Exception) and str(exc.msg).startswith("Timeout")
+
+
+def _tee_warnings(check: _CheckState, show: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that keeps the warnings revealing async mistakes (never
+    awaited, unclosed, ...) for ``check``, then passes every warning on to pytest."""
+
+    def tee(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+            file: Any = None, line: str | None = None) -> None:  # fmt: skip
+        text = str(message)
+        if explain.is_hygiene_warning(category, text):
+            check.hygiene.append(text)
+        show(message, category, filename, lineno, file, line)
+
+    return tee
 
 
 def _collect_hygiene(check: _CheckState) -> None:

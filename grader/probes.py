@@ -351,3 +351,248 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
 
 def is_coroutine_function(obj: object) -> bool:
     return inspect.iscoroutinefunction(obj)
+
+
+# --- process-pool probes ------------------------------------------------------------------
+# Work sent to a process pool runs in another interpreter: a check cannot hand it a closure,
+# only a picklable module-level function and an argument. These functions live here because
+# every worker can import ``grader.probes`` by name, whatever its start method (fork, spawn,
+# forkserver): spawn and forkserver workers receive the parent's ``sys.path``.
+
+
+def report_pid(n: int) -> tuple[int, int]:
+    """``(n, pid of the process running this call)``: shows where a pool ran the work."""
+    import os
+
+    return (n, os.getpid())
+
+
+#: Real seconds a :func:`call_switchboard` call waits for the loop to pick it up. A free
+#: loop answers in milliseconds; only a blocked loop (or a grossly overloaded machine) waits.
+SWITCHBOARD_ACK_S = 5.0
+#: Real seconds it then waits for the check's go-ahead (holds are bounded well below this).
+SWITCHBOARD_GO_S = 30.0
+_SWITCHBOARD_SLOTS = 1024
+#: Boards this process already gave up on: later calls return at once (one wait, not n).
+_unanswered_boards: set[int] = set()
+
+
+def call_switchboard(n: int) -> tuple[int, int, bool]:
+    """Worker side of :class:`Switchboard`; ``n`` is ``board.number(i)``.
+
+    Connects to the board, says ``"<i> <pid>"``, waits for the loop's acknowledgement (only a
+    running loop can give it), then for the go-ahead. Returns ``(i, pid, answered)``.
+    """
+    import os
+
+    port, index = divmod(n, _SWITCHBOARD_SLOTS)
+    pid = os.getpid()
+    if port in _unanswered_boards:
+        return (index, pid, False)
+    answered = False
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=SWITCHBOARD_ACK_S) as sock:
+            sock.sendall(f"{index} {pid}\n".encode())
+            with sock.makefile("rb") as lines:
+                if lines.readline() == b"ack\n":
+                    sock.settimeout(SWITCHBOARD_GO_S)
+                    answered = lines.readline() == b"go\n"
+    except OSError:  # refused, reset or timed out: the loop did not answer
+        answered = False
+    if not answered:
+        _unanswered_boards.add(port)
+    return (index, pid, answered)
+
+
+class Switchboard:
+    """Lets work in pool processes wait on the event loop, and the check decide when each
+    call may finish -- cross-process ordering without wall-clock races.
+
+    Pass ``board.number(i)`` to code that calls :func:`call_switchboard` in its workers. Each
+    call connects to the board (a loopback server on the check's loop); the loop
+    acknowledges it at once -- a blocked loop cannot, so the call returns
+    ``answered=False`` -- then awaits ``hold(i)`` (default: nothing) and says "go".
+    ``arrivals`` lists ``(i, pid)`` in the order calls reached the loop. Use it as
+    ``async with Switchboard(hold) as board:``.
+    """
+
+    def __init__(self, hold: Callable[[int], Awaitable[None]] | None = None) -> None:
+        self.hold = hold
+        self.port = 0
+        self.arrivals: list[tuple[int, int]] = []
+        self._finished: dict[int, asyncio.Event] = {}
+        self._arrived: asyncio.Condition | None = None
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+
+    def number(self, index: int) -> int:
+        """The argument that makes :func:`call_switchboard` call this board as call ``index``."""
+        if not 0 <= index < _SWITCHBOARD_SLOTS:
+            raise ValueError(f"index must be in [0, {_SWITCHBOARD_SLOTS})")
+        return self.port * _SWITCHBOARD_SLOTS + index
+
+    async def wait_arrivals(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` calls have arrived; False if ``timeout`` passed first."""
+        assert self._arrived is not None, "use the board inside `async with`"
+        arrived = self._arrived
+
+        async def enough() -> None:
+            async with arrived:
+                await arrived.wait_for(lambda: len(self.arrivals) >= count)
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_finished(self, index: int, timeout: float) -> bool:
+        """Wait until call ``index`` has been told "go"; False if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._event(index).wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _event(self, index: int) -> asyncio.Event:
+        return self._finished.setdefault(index, asyncio.Event())
+
+    async def __aenter__(self) -> Switchboard:
+        self._arrived = asyncio.Condition()
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=2.0)
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        index: int | None = None
+        try:
+            words = (await asyncio.wait_for(reader.readline(), SWITCHBOARD_GO_S)).split()
+            if len(words) != 2:
+                return  # the caller gave up before saying who it is
+            index, pid = int(words[0]), int(words[1])
+            self.arrivals.append((index, pid))
+            assert self._arrived is not None
+            async with self._arrived:
+                self._arrived.notify_all()
+            writer.write(b"ack\n")
+            await writer.drain()
+            if self.hold is not None:
+                await self.hold(index)
+            writer.write(b"go\n")
+            await writer.drain()
+        except (OSError, ValueError, TimeoutError):
+            pass  # the caller gave up or hung up: its result says so
+        finally:
+            if index is not None:
+                self._event(index).set()
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+            if task is not None:
+                self._handlers.discard(task)
+
+
+# --- how a learner call ended ---------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """How one awaited learner call ended (see :func:`outcome_of`).
+
+    ``finished`` is False when the call was still running at the limit; ``where`` then
+    says where the tasks were waiting. ``at`` is the loop time the call ended, and
+    ``snapshot`` what the check's ``snapshot()`` returned in that very step.
+    """
+
+    finished: bool = False
+    value: Any = None
+    error: BaseException | None = None
+    at: float | None = None
+    snapshot: Any = None
+    where: str = ""
+
+
+async def outcome_of(
+    awaitable: Awaitable[Any],
+    limit: float,
+    snapshot: Callable[[], Any] | None = None,
+) -> Outcome:
+    """Await learner code in its own task for at most ``limit`` seconds of loop time and
+    record how it ended, never raising: the value, any exception (``CancelledError``
+    included), or "still running" (the task is then cancelled, with a bounded wait).
+
+    ``snapshot`` runs in the same step the call ends, before any other task or callback:
+    "had the cleanup run when it returned?" is judged at that moment, not one loop
+    iteration later when a straggler may have caught up. On a virtual-time loop a large
+    ``limit`` costs no real time.
+    """
+    loop = asyncio.get_running_loop()
+    outcome = Outcome()
+    recording = True
+
+    async def runner() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = await awaitable
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # recorded for the check to judge
+            error = exc
+        if recording:
+            outcome.finished, outcome.value, outcome.error = True, value, error
+            outcome.at = loop.time()
+            if snapshot is not None:
+                outcome.snapshot = snapshot()
+
+    task = asyncio.ensure_future(runner())
+    done, _ = await asyncio.wait({task}, timeout=limit)
+    if not done:
+        recording = False
+        stacks = task_stacks(loop, TARGET_FILE)
+        short = TARGET_FILE.rsplit("/", 1)[-1] if TARGET_FILE else None
+        mine = [s for s in stacks if short and short in s]
+        outcome.where = "; ".join(mine or stacks) or "no task information"
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait({task}, timeout=1.0)
+    elif not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]  # the check's own snapshot failed
+    return outcome
+
+
+def new_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Pending tasks that are not in ``before`` (a snapshot of ``asyncio.all_tasks()``),
+    the current task excluded: what the code under test left running."""
+    current = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t not in before and t is not current}
+
+
+async def cancel_tasks(tasks: set[asyncio.Task[Any]], timeout: float = 1.0) -> set[asyncio.Task[Any]]:
+    """Clean-up: cancel ``tasks`` (a few times, for code that swallows one cancellation)
+    and wait a bounded time for them to end. Returns those still pending."""
+    pending = {t for t in tasks if not t.done()}
+    cancelled = set(pending)
+    for _ in range(3):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=timeout / 3)
+    for task in cancelled:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a clean-up must not leave "never retrieved" noise
+    return pending

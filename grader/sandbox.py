@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,20 @@ class Limits:
     open_files: int = 1024
     file_size_bytes: int = 64 * 1024**2
     output_bytes: int = 256 * 1024
-    processes: int | None = None  # only meaningful under a dedicated uid
-    uid: int | None = None
-    gid: int | None = None
+    #: Processes and threads of the sandbox uid; applied only under a dedicated uid
+    #: (RLIMIT_NPROC counts every process of the real uid, the grader's too otherwise).
+    processes: int = 512
+    #: When the grader runs as root: drop the child to a dedicated unprivileged uid...
+    drop_uid: bool = True
+    #: ...and give it private mount and network namespaces (see ``grader.isolation``).
+    isolate: bool = True
+    #: Extra folders the child must not see (other submissions in a batch).
+    hide: tuple[str, ...] = ()
+
+
+#: Dedicated uids for sandboxes: a block per grader process, a uid per concurrent child.
+UID_BASE = 61000
+UID_BLOCK = 32
 
 
 @dataclass
@@ -96,9 +107,33 @@ class _Run:
     killed_for: str | None = None  # "deadline" | "linger"
     output: bytes = b""
     output_cut: int = 0
+    isolation: dict[str, Any] = field(default_factory=dict)
 
 
 _live_lock = threading.Lock()
+_free_uids: list[int] = []
+_uids_ready = False
+
+
+@contextlib.contextmanager
+def _sandbox_uid(limits: Limits) -> Iterator[int | None]:
+    """A dedicated uid for one exercise's children, when running as root."""
+    global _uids_ready
+    if os.getuid() != 0 or not limits.drop_uid:
+        yield None
+        return
+    with _live_lock:
+        if not _uids_ready:
+            first = UID_BASE + (os.getpid() % 1000) * UID_BLOCK
+            _free_uids.extend(range(first, first + UID_BLOCK))
+            _uids_ready = True
+        uid = _free_uids.pop(0)
+    try:
+        yield uid
+    finally:
+        _kill_uid(uid)
+        with _live_lock:
+            _free_uids.append(uid)
 #: pids of the children this process spawned and has not yet waited for (never reaped by
 #: the orphan sweep, which would steal their exit status from ``Popen.wait``).
 _live_children: set[int] = set()
@@ -135,9 +170,12 @@ def grade_exercise(
         from grader.errors import KitError
 
         raise KitError(f"the checks for {exercise.id} are missing: {checks_src}")
-    with tempfile.TemporaryDirectory(prefix=f"awaitlings-{exercise.id}-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"awaitlings-{exercise.id}-") as tmp,
+        _sandbox_uid(limits) as uid,
+    ):
         work = Path(tmp)
-        outcome = _run_all(work, checks_src, target / exercise.filename, exercise, limits)
+        outcome = _run_all(work, checks_src, target / exercise.filename, exercise, limits, uid, kit)
     return _score(exercise, outcome, time.monotonic() - started)
 
 
@@ -184,7 +222,9 @@ def _normalise(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").strip()
 
 
-def _run_all(work: Path, checks_src: Path, learner: Path, exercise: Exercise, limits: Limits) -> _Run:
+def _run_all(
+    work: Path, checks_src: Path, learner: Path, exercise: Exercise, limits: Limits, uid: int | None, kit: Kit
+) -> _Run:
     """Run the checks, re-running the ones left without a verdict after a crash or kill."""
     target = work / "target"
     target.mkdir()
@@ -192,13 +232,14 @@ def _run_all(work: Path, checks_src: Path, learner: Path, exercise: Exercise, li
     shutil.copyfile(learner, target / exercise.filename)
     shutil.copyfile(checks_src, work / checks_src.name)
     (work / "pytest.ini").write_text(CHILD_INI, encoding="utf-8")
-    if limits.uid is not None:
-        for path in (work, target, work / "tmp"):
-            os.chown(path, limits.uid, limits.gid if limits.gid is not None else limits.uid)
+    if uid is not None:
+        os.chmod(work, 0o755)  # the sandbox uid reads its checks and ini here, writes nowhere
+        for path in (target, work / "tmp", target / exercise.filename):
+            os.chown(path, uid, uid)
     total = _Run()
     selection: list[str] = []
     for _attempt in range(64):
-        run = _spawn(work, checks_src.name, selection, exercise, limits)
+        run = _spawn(work, checks_src.name, selection, exercise, limits, uid, kit)
         if not total.collected:
             total.collected = run.collected
         total.results.update(run.results)
@@ -256,7 +297,9 @@ def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
     }
 
 
-def _spawn(work: Path, checks_name: str, selection: list[str], exercise: Exercise, limits: Limits) -> _Run:
+def _spawn(
+    work: Path, checks_name: str, selection: list[str], exercise: Exercise, limits: Limits, uid: int | None, kit: Kit
+) -> _Run:
     _become_subreaper()
     read_fd, write_fd = os.pipe()
     key = secrets.token_hex(16)
@@ -267,10 +310,11 @@ def _spawn(work: Path, checks_name: str, selection: list[str], exercise: Exercis
             "memory_bytes": limits.memory_bytes,
             "open_files": limits.open_files,
             "file_size_bytes": limits.file_size_bytes,
-            "processes": limits.processes,
+            "processes": limits.processes if uid is not None else None,
         },
-        "uid": limits.uid,
-        "gid": limits.gid,
+        "uid": uid,
+        "gid": uid,
+        "isolate": _isolation_spec(work, kit, limits) if os.getuid() == 0 and limits.isolate else None,
     }
     ids = [str(work / s) for s in selection] or [str(work / checks_name)]
     cmd = [
@@ -324,6 +368,16 @@ def _spawn(work: Path, checks_name: str, selection: list[str], exercise: Exercis
         if proc.stdout:
             proc.stdout.close()
     return run
+
+
+def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
+    import grader
+
+    return {
+        "hide": [str(kit.root), *limits.hide],
+        "keep": [str(work), str(Path(grader.__file__).resolve().parent)],
+        "network": True,
+    }
 
 
 def _read(proc: subprocess.Popen[bytes], read_fd: int, key: bytes, run: _Run, exercise: Exercise, limits: Limits) -> None:
@@ -393,6 +447,9 @@ def _handle(message: dict[str, Any], run: _Run, limit_of: dict[str, float], exer
     """Apply one verified message; return the new hard deadline."""
     kind = message.get("type")
     now = time.monotonic()
+    if kind == "hello":
+        run.isolation = dict(message.get("isolation") or {})
+        return deadline
     if kind == "collected":
         run.collected = list(message.get("checks", []))
         for check in run.collected:
@@ -528,6 +585,29 @@ def _reap(pids: set[int]) -> None:
                     pids.discard(pid)
             except ChildProcessError:
                 pids.discard(pid)  # not ours to reap (its own parent will)
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of a sandbox uid (nothing else ever runs under it)."""
+    for _ in range(5):
+        victims = []
+        for pid in _processes():
+            try:
+                with open(f"/proc/{pid}/status", "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"Uid:"):
+                            if int(line.split()[1]) == uid:
+                                victims.append(pid)
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+        if not victims:
+            return
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+        _reap(set(victims))
 
 
 def _processes() -> list[int]:
