@@ -96,15 +96,18 @@ def cli() -> None:
               help="Write the report to this file (atomically) instead of stdout.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Exercises graded in parallel (default: number of cores).")
-@click.option("--all-checks", is_flag=True, help="In text detail, list passing checks too (default).", hidden=True)
+@click.option("--strict", is_flag=True,
+              help="Course mode: refuse to grade unless every sandbox defense is available (see `grade doctor`).")
 def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, output: Path | None,
-            jobs: int | None, all_checks: bool) -> None:  # fmt: skip
+            jobs: int | None, strict: bool) -> None:  # fmt: skip
     """Grade exercises (all of them when none is named)."""
     from grader.grading import grade_target
     from grader.results import exit_code
     from grader.state import State
 
     kit = _kit()
+    if strict:
+        _require_course_mode(kit)
     chosen = tuple(exercises) or kit.exercises
     folder = (target or kit.exercises_dir).resolve()
     if not folder.is_dir():
@@ -145,6 +148,44 @@ def _progress(total: int) -> Any:
         click.echo(f"\rgrading… {done}/{total} ({exercise.id})   ", nl=False, err=True)
 
     return tick
+
+
+def _require_course_mode(kit: Kit) -> None:
+    from grader.doctor import course_mode_problems, diagnose
+
+    problems = course_mode_problems(diagnose(kit))
+    if problems:
+        raise GraderError(
+            "course mode (--strict) refuses to grade: " + "; ".join(problems)
+            + ". Run the grader as root on Linux (a container or VM is fine); `grade doctor` shows details."
+        )
+
+
+@cli.command("doctor")
+@click.option("--strict", is_flag=True, help="Exit 3 unless every course-mode defense is available.")
+def doctor_cmd(strict: bool) -> None:
+    """What this machine gives the sandbox: uid drop, namespaces, limits, versions.
+
+    Each line is measured by starting a sandbox child exactly as grading does.
+    """
+    from grader.doctor import course_mode_problems, diagnose, python_line, versions
+
+    kit = _kit()
+    click.echo(python_line())
+    click.echo("  " + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "python"))
+    click.echo(f"kit: {kit.root} ({len(kit.exercises)} exercises)")
+    findings = diagnose(kit)
+    for finding in findings:
+        mark = click.style("ok  ", fg="green") if finding.ok else click.style("MISS", fg="red")
+        need = " (course mode)" if finding.required_in_course_mode else ""
+        click.echo(f"{mark} {finding.name}{need}: {finding.detail}")
+    problems = course_mode_problems(findings)
+    if problems:
+        click.echo("\nCourse mode (--strict) would refuse to grade here; self-study grading works with limits only.")
+        if strict:
+            sys.exit(EXIT_GRADER)
+    else:
+        click.echo("\nEvery defense is available: course mode (--strict) can grade here.")
 
 
 @cli.command("list")
@@ -248,6 +289,15 @@ def main() -> None:
     except GraderError as exc:
         click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception:  # a bug in the grader, not the learner's fault: say so, exit 3
+        import traceback
+
+        traceback.print_exc()
+        click.echo("error: the grader itself failed (a bug in awaitlings); please report the text above.", err=True)
+        sys.exit(EXIT_GRADER)
 
 
 if __name__ == "__main__":

@@ -270,6 +270,17 @@ def _run_all(
 
 def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
     """The verdict for a check whose run ended without one (DESIGN.md section 3, step 6)."""
+    if run.killed_for == "deadline" and run.importing:
+        return {
+            "status": "error",
+            "message": (
+                f"Stopped by the grader: importing your module did not finish within "
+                f"{exercise.timeout:g}s and could not be interrupted from inside (module-level "
+                "code that loops forever or catches the timeout). Module-level code should only "
+                'define things: put script code under `if __name__ == "__main__":`.'
+            ),
+            "import_error": True,
+        }
     if run.killed_for == "deadline":
         return {
             "status": "timeout",
@@ -305,17 +316,9 @@ def _spawn(
     key = secrets.token_hex(16)
     mark = secrets.token_hex(8)
     per_check = exercise.timeout
-    settings = {
-        "limits": {
-            "memory_bytes": limits.memory_bytes,
-            "open_files": limits.open_files,
-            "file_size_bytes": limits.file_size_bytes,
-            "processes": limits.processes if uid is not None else None,
-        },
-        "uid": uid,
-        "gid": uid,
-        "isolate": _isolation_spec(work, kit, limits) if os.getuid() == 0 and limits.isolate else None,
-    }
+    # CPU seconds: a backstop behind the wall-clock deadline, sized for every check to
+    # use its whole limit (the child is re-run, with a fresh budget, after a kill).
+    settings = _settings(work, kit, limits, uid, cpu_seconds=30 + 16 * (per_check + HARD_MARGIN_S))
     ids = [str(work / s) for s in selection] or [str(work / checks_name)]
     cmd = [
         sys.executable, "-I", "-B", "-m", "grader.child", json.dumps(settings), "--",
@@ -326,17 +329,7 @@ def _spawn(
         "--awaitlings-limit", str(per_check),
         *ids,
     ]  # fmt: skip
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": str(work / "target"),
-        "TMPDIR": str(work / "tmp"),
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "MALLOC_ARENA_MAX": "2",
-        "NO_COLOR": "1",
-        SANDBOX_ENV_MARK: mark,
-    }
+    env = _child_env(work, mark)
     run = _Run()
     try:
         proc = subprocess.Popen(
@@ -368,6 +361,63 @@ def _spawn(
         if proc.stdout:
             proc.stdout.close()
     return run
+
+
+def _settings(work: Path, kit: Kit, limits: Limits, uid: int | None, cpu_seconds: float = 60) -> dict[str, Any]:
+    """What ``grader.child`` applies before running anything."""
+    return {
+        "limits": {
+            "cpu_seconds": int(cpu_seconds),
+            "memory_bytes": limits.memory_bytes,
+            "open_files": limits.open_files,
+            "file_size_bytes": limits.file_size_bytes,
+            "processes": limits.processes if uid is not None else None,
+        },
+        "uid": uid,
+        "gid": uid,
+        "isolate": _isolation_spec(work, kit, limits) if os.getuid() == 0 and limits.isolate else None,
+    }
+
+
+def _child_env(work: Path, mark: str) -> dict[str, str]:
+    """The child's whole environment: an allow-list, nothing inherited by default."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(work / "target"),
+        "TMPDIR": str(work / "tmp"),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "MALLOC_ARENA_MAX": "2",
+        "NO_COLOR": "1",
+        SANDBOX_ENV_MARK: mark,
+    }
+
+
+def probe(kit: Kit, limits: Limits | None = None) -> dict[str, Any]:
+    """Start a child exactly as grading would, and return what it achieved (``grade doctor``)."""
+    limits = limits or Limits()
+    _become_subreaper()
+    with tempfile.TemporaryDirectory(prefix="awaitlings-probe-") as tmp, _sandbox_uid(limits) as uid:
+        work = Path(tmp)
+        for sub in ("target", "tmp"):
+            (work / sub).mkdir()
+            if uid is not None:
+                os.chown(work / sub, uid, uid)
+        if uid is not None:
+            os.chmod(work, 0o755)
+        cmd = [sys.executable, "-I", "-B", "-m", "grader.child", json.dumps(_settings(work, kit, limits, uid)),
+               "--", "--probe"]  # fmt: skip
+        done = subprocess.run(
+            cmd, cwd=work / "target", env=_child_env(work, "probe"), input=b"probe\n",
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    try:
+        result: dict[str, Any] = json.loads(done.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": (done.stderr or done.stdout).decode("utf-8", "replace")[-2000:]}
+    result["expected_uid"] = uid
+    return result
 
 
 def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""``grade doctor``: what this machine gives the sandbox, and whether course mode can run.
+
+Each finding is measured, not assumed: a child is started exactly as grading starts one
+and reports what it achieved (uid, namespaces, covered paths, limits, environment).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+from grader.manifest import Kit
+from grader.sandbox import Limits, probe
+
+PACKAGES = ("awaitlings", "pytest", "pytest-asyncio", "pytest-timeout", "blockbuster", "click", "rich")
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    required_in_course_mode: bool = False
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
+    limits = limits or Limits()
+    report = probe(kit, limits)
+    if "error" in report:
+        return [Finding("sandbox child", False, f"could not start: {report['error']}", True)]
+    root = os.getuid() == 0
+    findings = [
+        Finding(
+            "dedicated uid",
+            root and report.get("uid") not in (0, None) and report.get("uid") == report.get("expected_uid"),
+            f"child runs as uid {report.get('uid')}" + ("" if root else " (the grader is not root: same uid as you)"),
+            True,
+        ),
+        Finding(
+            "mount namespace",
+            bool(report.get("mount_ns")),
+            "kit, homes and /tmp covered: " + ", ".join(report.get("covered", [])) if report.get("mount_ns")
+            else "; ".join(report.get("problems", [])) or "unavailable",
+            True,
+        ),
+        Finding(
+            "network namespace",
+            bool(report.get("net_ns")) and report.get("interfaces") == ["lo"] and bool(report.get("loopback_up")),
+            f"interfaces: {', '.join(report.get('interfaces', []))}",
+            True,
+        ),
+    ]
+    lim = report.get("limits", {})
+    findings.append(
+        Finding(
+            "resource limits",
+            all(lim.get(k, -1) > -1 for k in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NOFILE", "RLIMIT_FSIZE"))
+            and lim.get("RLIMIT_CORE") == 0,
+            ", ".join(f"{k.removeprefix('RLIMIT_').lower()}={v}" for k, v in lim.items()),
+            True,
+        )
+    )
+    findings.append(
+        Finding(
+            "process limit",
+            lim.get("RLIMIT_NPROC", -1) > -1,
+            "per sandbox uid" if lim.get("RLIMIT_NPROC", -1) > -1 else "only under a dedicated uid (run as root)",
+            True,
+        )
+    )
+    findings.append(Finding("no new privileges", report.get("no_new_privs") == "1", "setuid programs cannot regain root"))
+    leaked = [name for name in report.get("environment", []) if name not in _ALLOWED_ENV]
+    findings.append(Finding("environment", not leaked, "allow-listed" if not leaked else f"unexpected: {leaked}", True))
+    return findings
+
+
+_ALLOWED_ENV = {
+    "AWAITLINGS_SANDBOX", "HOME", "LANG", "LC_ALL", "MALLOC_ARENA_MAX", "NO_COLOR", "PATH",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "TMPDIR", "LC_CTYPE",
+}  # fmt: skip
+
+
+def course_mode_problems(findings: list[Finding]) -> list[str]:
+    """Required defenses that are missing: course mode refuses to grade while any is."""
+    return [f"{f.name}: {f.detail}" for f in findings if f.required_in_course_mode and not f.ok]
+
+
+def python_line() -> str:
+    return f"Python {sys.version.split()[0]} at {sys.executable}"
