@@ -113,7 +113,12 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
     if not folder.is_dir():
         raise click.BadParameter(f"{folder} is not a folder", param_hint="--target")
     show_progress = fmt == "text" and output is None and sys.stderr.isatty() and len(chosen) > 1
-    run = grade_target(kit, chosen, folder, jobs=jobs, on_result=_progress(len(chosen)) if show_progress else None)
+    from grader.sandbox import Limits
+
+    run = grade_target(
+        kit, chosen, folder, jobs=jobs, limits=Limits(strict=strict),
+        on_result=_progress(len(chosen)) if show_progress else None,
+    )  # fmt: skip
     if show_progress:
         click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
     if folder == kit.exercises_dir.resolve():

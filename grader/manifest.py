@@ -36,6 +36,8 @@ class Exercise:
     hints: tuple[str, ...]
     min_python: tuple[int, int]
     concepts: tuple[str, ...] = ()
+    #: Modules the static scan would forbid that this exercise needs (e.g. pytest).
+    allow_imports: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -156,6 +158,7 @@ def parse_manifest(text: str, source: str = MANIFEST_NAME) -> tuple[Exercise, ..
                     str(raw.get("min_python", defaults.get("min_python", "3.11"))), where
                 ),
                 concepts=tuple(str(c) for c in raw.get("concepts", ())),
+                allow_imports=tuple(str(m) for m in raw.get("allow_imports", ())),
             )
         )
     exercises.sort(key=lambda e: e.order)

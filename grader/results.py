@@ -58,6 +58,8 @@ class ExerciseResult:
     duration_s: float = 0.0
     message: str | None = None
     checks: tuple[CheckResult, ...] = ()
+    #: Static flags for course staff (``grader.flags``): never change the score.
+    flags: tuple[str, ...] = ()
 
     @property
     def full_marks(self) -> bool:

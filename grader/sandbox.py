@@ -28,10 +28,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from grader import flags
 from grader.manifest import Exercise, Kit
 from grader.results import (
     CheckResult,
@@ -85,6 +86,8 @@ class Limits:
     isolate: bool = True
     #: Extra folders the child must not see (other submissions in a batch).
     hide: tuple[str, ...] = ()
+    #: Course mode: a child that reports a missing defense stops grading (exit code 3).
+    strict: bool = False
 
 
 #: Dedicated uids for sandboxes: a block per grader process, a uid per concurrent child.
@@ -162,7 +165,8 @@ def grade_exercise(
             status=ExerciseStatus.UNSUPPORTED,
             message=f"needs Python {needed} or newer; this is {sys.version.split()[0]}",
         )
-    problem, status = _check_source(kit, exercise, target, skip_untouched)
+    source = _Source()
+    problem, status = _check_source(kit, exercise, target, skip_untouched, source)
     if problem is not None:
         return _zero(exercise, status=status, message=problem)
     checks_src = kit.checks_path(exercise)
@@ -175,12 +179,23 @@ def grade_exercise(
         _sandbox_uid(limits) as uid,
     ):
         work = Path(tmp)
-        outcome = _run_all(work, checks_src, target / exercise.filename, exercise, limits, uid, kit)
-    return _score(exercise, outcome, time.monotonic() - started)
+        outcome = _run_all(work, checks_src, source.raw, exercise, limits, uid, kit)
+    if limits.strict:
+        _require_isolation(exercise, outcome)
+    result = _score(exercise, outcome, time.monotonic() - started)
+    return replace(result, flags=source.flags.suspicious) if source.flags.suspicious else result
+
+
+@dataclass
+class _Source:
+    """The learner's file, read once: what is checked is exactly what is graded."""
+
+    raw: bytes = b""
+    flags: flags.Flags = field(default_factory=lambda: flags.Flags((), ()))
 
 
 def _check_source(
-    kit: Kit, exercise: Exercise, target: Path, skip_untouched: bool
+    kit: Kit, exercise: Exercise, target: Path, skip_untouched: bool, source: _Source
 ) -> tuple[str | None, ExerciseStatus]:
     """Catch what needs no child: missing, unreadable, not UTF-8, syntax error, untouched stub."""
     path = target / exercise.filename
@@ -215,6 +230,14 @@ def _check_source(
         return f"{exercise.filename} has a syntax error at {where}: {exc.msg}{shown}", ExerciseStatus.ERROR
     except (ValueError, RecursionError, MemoryError) as exc:
         return f"{exercise.filename} cannot be compiled: {exc}", ExerciseStatus.ERROR
+    found = flags.scan(text, exercise.allow_imports)
+    source.raw, source.flags = raw, found
+    if found.forbidden:
+        return (
+            f"{exercise.filename} reaches into the grader or the test framework "
+            f"({'; '.join(found.forbidden)}): submissions may not. Scored zero.",
+            ExerciseStatus.ERROR,
+        )
     return None, ExerciseStatus.PASSED
 
 
@@ -223,13 +246,13 @@ def _normalise(data: bytes) -> bytes:
 
 
 def _run_all(
-    work: Path, checks_src: Path, learner: Path, exercise: Exercise, limits: Limits, uid: int | None, kit: Kit
+    work: Path, checks_src: Path, learner: bytes, exercise: Exercise, limits: Limits, uid: int | None, kit: Kit
 ) -> _Run:
     """Run the checks, re-running the ones left without a verdict after a crash or kill."""
     target = work / "target"
     target.mkdir()
     (work / "tmp").mkdir()
-    shutil.copyfile(learner, target / exercise.filename)
+    (target / exercise.filename).write_bytes(learner)
     shutil.copyfile(checks_src, work / checks_src.name)
     (work / "pytest.ini").write_text(CHILD_INI, encoding="utf-8")
     if uid is not None:
@@ -528,6 +551,26 @@ def _handle(message: dict[str, Any], run: _Run, limit_of: dict[str, float], exer
         run.done = True
         return now + LINGER_S
     return deadline
+
+
+def _require_isolation(exercise: Exercise, run: _Run) -> None:
+    iso = run.isolation
+    missing = [
+        what
+        for what, ok in (
+            ("a dedicated uid", iso.get("uid") not in (None, 0)),
+            ("a mount namespace", iso.get("mount_ns")),
+            ("a network namespace", iso.get("net_ns") and iso.get("loopback_up")),
+        )
+        if not ok
+    ]
+    if missing and run.collected:
+        from grader.errors import GraderError
+
+        raise GraderError(
+            f"course mode: the sandbox for {exercise.id} ran without {', '.join(missing)}; refusing to grade. "
+            "`grade doctor` shows what this machine supports."
+        )
 
 
 def _zero(

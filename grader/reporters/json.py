@@ -38,6 +38,7 @@ def exercise_dict(ex: ExerciseResult) -> dict[str, Any]:
         "duration_s": ex.duration_s,
         "message": ex.message,
         "checks": [check_dict(c) for c in ex.checks],
+        "flags": list(ex.flags),
     }
 
 

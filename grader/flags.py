@@ -1,0 +1,73 @@
+"""Static flags on a submission's source: things no honest answer to an asyncio exercise
+needs, and that in-process tampering with the grader would use.
+
+Imported-in-the-pytest-process code can, with effort, tamper with that process (see
+SECURITY.md). These flags narrow that residual risk without running anything: the
+*forbidden* ones (reaching into the grader or pytest) zero the exercise; the *suspicious*
+ones (frame and garbage-collector introspection, ctypes, ending the process) are reported
+to course staff next to the score, since a few have rare honest uses.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+FORBIDDEN_MODULES = ("grader", "_pytest", "pytest", "pluggy", "pytest_asyncio", "pytest_timeout", "blockbuster")
+SUSPICIOUS_MODULES = ("ctypes", "gc", "inspect", "importlib", "builtins", "atexit", "faulthandler", "resource")
+SUSPICIOUS_ATTRS = {
+    ("sys", "_getframe"),
+    ("sys", "modules"),
+    ("sys", "settrace"),
+    ("sys", "setprofile"),
+    ("os", "_exit"),
+    ("os", "kill"),
+    ("os", "killpg"),
+    ("os", "fork"),
+    ("os", "setsid"),
+    ("signal", "alarm"),
+    ("signal", "setitimer"),
+}
+SUSPICIOUS_NAMES = ("__import__", "__builtins__", "__subclasses__", "__globals__", "f_back", "f_globals", "gi_frame")
+
+
+@dataclass(frozen=True)
+class Flags:
+    forbidden: tuple[str, ...]
+    suspicious: tuple[str, ...]
+
+
+def scan(source: str, allow_imports: tuple[str, ...] = ()) -> Flags:
+    """Flags for ``source``; modules in ``allow_imports`` (from the manifest) are fine."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return Flags((), ())
+    forbidden: list[str] = []
+    suspicious: list[str] = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            line = f"line {getattr(node, 'lineno', 0)}: import {name}"
+            if top in allow_imports:
+                continue
+            if top in FORBIDDEN_MODULES:
+                forbidden.append(line)
+            elif top in SUSPICIOUS_MODULES:
+                suspicious.append(line)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id, node.attr) in SUSPICIOUS_ATTRS:
+                suspicious.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+        if isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_NAMES:
+            suspicious.append(f"line {node.lineno}: .{node.attr}")
+        if isinstance(node, ast.Name) and node.id in SUSPICIOUS_NAMES:
+            suspicious.append(f"line {node.lineno}: {node.id}")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if any(node.value == m or node.value.startswith(m + ".") for m in FORBIDDEN_MODULES):
+                suspicious.append(f"line {node.lineno}: the string {node.value!r}")
+    return Flags(tuple(dict.fromkeys(forbidden)), tuple(dict.fromkeys(suspicious)))
