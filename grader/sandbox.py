@@ -267,6 +267,7 @@ def _run_all(
             total.collected = run.collected
         total.results.update(run.results)
         total.tampered |= run.tampered
+        total.isolation = total.isolation or run.isolation
         total.errors += run.errors
         total.output += run.output
         total.output_cut += run.output_cut
