@@ -16,7 +16,7 @@ import click
 from grader.errors import GraderError, UnknownExercise
 from grader.manifest import Exercise, Kit, load_kit
 
-FORMATS = ("text", "json", "gradescope", "junit")
+FORMATS = ("text", "json", "gradescope", "junit", "classroom")
 EXIT_USAGE = 2
 EXIT_GRADER = 3
 
@@ -91,7 +91,7 @@ def cli() -> None:
 @click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with the files to grade (default: the kit's exercises/).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format: text for people, json/gradescope/junit for tools.")
+              help="Output format: text for people; json, gradescope, junit or classroom (GitHub Classroom) for tools.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of stdout.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -277,6 +277,150 @@ def verify_cmd(exercises: tuple[Exercise, ...], repeat: int, jobs: int | None) -
         click.echo(click.style(f"FAIL  {line}", fg="red"))
     click.echo(f"\n{len(report.problems)} problem(s); {len(report.passes)} verification(s) passed")
     sys.exit(0 if report.ok else 1)
+
+
+# --- course staff: release, Gradescope, batch ----------------------------------------------
+
+
+@cli.command("release")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("exercises", nargs=-1, type=ExerciseId())
+@click.option("--check-install", is_flag=True,
+              help="Also install the release in a fresh venv (pip install -e .) and run `grade` there.")
+def release_cmd(out: Path, exercises: tuple[Exercise, ...], check_install: bool) -> None:
+    """Build the students' copy of the kit in OUT (all exercises, or those named).
+
+    Stubs, visible checks, the grader, README, pyproject and a GitHub Classroom workflow;
+    no solutions, no mutants, no hidden checks (cut out of the check files and verified
+    absent). OUT must not exist yet.
+    """
+    from grader.release import build_release, verify_install
+
+    report = build_release(_kit(), out, tuple(exercises) or None)
+    cut = len(report.hidden)
+    click.echo(f"release written to {report.root}: {len(report.exercises)} exercises, {len(report.files)} files, "
+               f"{cut} hidden check(s) left out")  # fmt: skip
+    if check_install:
+        result = verify_install(report.root)
+        click.echo(f"installed in a fresh venv; `grade` there graded {len(result.get('exercises', []))} exercises")  # type: ignore[arg-type]
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Package the kit for a grading platform."""
+
+
+@export_group.command("gradescope")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("exercises", nargs=-1, type=ExerciseId())
+@click.option("--hidden-visibility", type=click.Choice(("hidden", "after_due_date", "after_published", "visible")),
+              default="after_published", show_default=True, help="When students see hidden checks' results.")
+@click.option("--strict", is_flag=True, help="Course mode on Gradescope: refuse to grade without every sandbox defense.")
+def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_visibility: str, strict: bool) -> None:
+    """Write OUT.zip, a Gradescope autograder (setup.sh, run_autograder, the kit).
+
+    Upload it as a programming assignment's autograder. Each submission is graded on all
+    exercises (or those named); students may upload files at the top level, in
+    exercises/, or nested.
+    """
+    from grader.gradescope import export_bundle
+
+    names = export_bundle(_kit(), out, tuple(exercises) or None, hidden_visibility=hidden_visibility, strict=strict)
+    click.echo(f"{out}: Gradescope autograder with {len(names)} files (setup.sh, run_autograder, kit/)")
+
+
+@cli.command("autograde")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Gradescope's folder (default: $AUTOGRADER_ROOT, else /autograder).")
+@click.option("--hidden-visibility", type=click.Choice(("hidden", "after_due_date", "after_published", "visible")),
+              default="after_published", show_default=True, help="When students see hidden checks' results.")
+@click.option("--strict", is_flag=True, help="Refuse to grade unless every sandbox defense is available.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Exercises graded in parallel.")
+def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs: int | None) -> None:
+    """Grade ROOT/submission and write ROOT/results/results.json (Gradescope's run_autograder).
+
+    Exit code 0 whenever results.json was written, whatever the score.
+    """
+    from grader.gradescope import Layout, autograde
+    from grader.sandbox import Limits
+
+    kit = _kit()
+    if strict:
+        _require_course_mode(kit)
+    layout = Layout.from_env(root)
+    run = autograde(kit, layout, hidden_visibility=hidden_visibility, limits=Limits(strict=strict), jobs=jobs)
+    click.echo(f"{layout.results}: {run.score:g}/{run.max_score:g}")
+
+
+@cli.command("batch")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("exercises", nargs=-1, type=ExerciseId())
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the gradebook and reports (default: DIR-gradebook beside DIR).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Sandboxed children at once, across students and exercises (default: number of cores).")
+@click.option("--strict", is_flag=True, help="Course mode: refuse to grade without every sandbox defense.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="What to print at the end: a class summary, or a JSON account of the run.")
+def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, jobs: int | None, strict: bool,
+              fmt: str) -> None:  # fmt: skip
+    """Grade every submission under DIR (one folder or .zip per student) into a gradebook.
+
+    Writes gradebook.csv, students/<id>.json, summary.json and summary.html (per-check
+    pass rates, commonest failures). Re-running skips students already graded with the
+    same checks and the same files, so an interrupted batch resumes.
+    """
+    import json
+
+    from grader.batch import run_batch, summary_dict
+    from grader.reporters.classreport import render_text
+    from grader.sandbox import Limits
+
+    kit = _kit()
+    if strict:
+        _require_course_mode(kit)
+    listener = _BatchBar() if sys.stderr.isatty() else None
+    try:
+        report = run_batch(kit, folder, out=out, exercises=tuple(exercises) or None, jobs=jobs,
+                           limits=Limits(strict=strict), listener=listener)  # fmt: skip
+    finally:
+        if listener is not None:
+            listener.stop()
+    if fmt == "json":
+        click.echo(json.dumps(summary_dict(report), indent=2))
+    else:
+        click.echo(render_text(report.stats), nl=False)
+        click.echo(f"{len(report.outcomes)} submissions ({report.resumed} already graded) · "
+                   f"gradebook: {report.gradebook} · report: {report.html}")  # fmt: skip
+        for note in report.ignored:
+            click.echo(f"ignored: {note}", err=True)
+    if report.incomplete:
+        raise GraderError(
+            f"the grader failed on {len(report.incomplete)} submission(s) ({', '.join(report.incomplete[:5])}): "
+            "see their notes in the gradebook, fix the cause, and run the same command again to re-grade only those"
+        )
+
+
+class _BatchBar:
+    """A rich progress bar on stderr for `grade batch`."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.description}"), console=Console(stderr=True), transient=True)  # fmt: skip
+        self.task = self.progress.add_task("", total=None)
+        self.progress.start()
+
+    def started(self, total: int, resumed: int) -> None:
+        self.progress.update(self.task, total=total, description=f"({resumed} already graded)" if resumed else "")
+
+    def student_done(self, outcome: Any) -> None:
+        self.progress.update(self.task, advance=1, description=outcome.student)
+
+    def stop(self) -> None:
+        self.progress.stop()
 
 
 def main() -> None:

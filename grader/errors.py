@@ -30,3 +30,7 @@ class UnknownExercise(UsageError):
 
 class KitError(GraderError):
     """The kit itself is broken or missing (exit code 3): not the learner's fault."""
+
+
+class GradingCancelled(GraderError):
+    """Grading was stopped on request (``grade watch`` quitting); nothing was scored."""

@@ -17,63 +17,113 @@ from typing import Any
 
 DOCS = "https://docs.python.org/3/library/"
 
-EXPLANATIONS: dict[str, str] = {
+#: The common asyncio failure shapes: one paragraph each (what happened, why, what to do)
+#: and the page of the Python docs that explains it. Checks append ``EXPLANATIONS[key]``
+#: to their messages; the terminal shows each at most once per exercise (:func:`split`).
+TEXTS: dict[str, tuple[str, str]] = {
     "never_awaited": (
         "A coroutine was created but never awaited. Calling an `async def` function only "
         "builds a coroutine object; nothing in it runs until you `await` it (or wrap it in "
         "a task). A missing `await` does not block: the work silently never happens and "
-        f"Python warns. Add `await` before the call. {DOCS}asyncio-dev.html#detect-never-awaited-coroutines"
+        "Python warns. Add `await` before the call.",
+        f"{DOCS}asyncio-dev.html#detect-never-awaited-coroutines",
     ),
     "never_retrieved": (
         "A task failed and nobody looked at its exception (\"Task exception was never "
         "retrieved\"). asyncio does propagate exceptions, but only to whoever awaits the "
         "task: keep a reference to every task you create and await it (or use a "
-        f"TaskGroup). {DOCS}asyncio-dev.html#detect-never-retrieved-exceptions"
+        "TaskGroup).",
+        f"{DOCS}asyncio-dev.html#detect-never-retrieved-exceptions",
     ),
     "destroyed_pending": (
-        "A task was destroyed while still pending: it was created, never awaited, and "
-        "garbage-collected mid-flight. Keep a reference to every task and await or cancel "
-        f"it before returning. {DOCS}asyncio-task.html#asyncio.create_task"
+        "A task was destroyed while still pending: it was still running when its loop "
+        "closed or when the last reference to it went away. Keep a reference to every "
+        "task and await or cancel it before returning.",
+        f"{DOCS}asyncio-task.html#asyncio.create_task",
     ),
     "unclosed": (
         "A connection or transport was left open (ResourceWarning: unclosed). Close what "
         "you open: `writer.close()` then `await writer.wait_closed()`, on every path "
-        f"(use try/finally). {DOCS}asyncio-stream.html#asyncio.StreamWriter.close"
+        "(use try/finally).",
+        f"{DOCS}asyncio-stream.html#asyncio.StreamWriter.close",
     ),
     "callback_error": (
         "An exception escaped a callback or a connection handler, and the event loop could "
         "only log it. Handle errors inside the handler (try/finally to close the "
-        f"connection). {DOCS}asyncio-dev.html"
+        "connection).",
+        f"{DOCS}asyncio-dev.html",
     ),
     "blocking": (
         "A blocking call ran on the event loop's thread: while it runs, no other task can "
         "make progress. Use the async equivalent (`await asyncio.sleep`, streams) or move "
-        f"the call off the loop with `await asyncio.to_thread(...)`. {DOCS}asyncio-dev.html#running-blocking-code"
+        "the call off the loop with `await asyncio.to_thread(...)`.",
+        f"{DOCS}asyncio-dev.html#running-blocking-code",
     ),
     "async_with_writer": (
         "`async with writer:` raises TypeError: a StreamWriter is not an async context "
-        "manager (before 3.13 it is not one at all). Close it yourself: `writer.close()` "
-        f"then `await writer.wait_closed()`. {DOCS}asyncio-stream.html#asyncio.StreamWriter"
+        "manager (on 3.11, 3.12 and 3.13 alike). Close it yourself, in a `finally:`: "
+        "`writer.close()` then `await writer.wait_closed()`.",
+        f"{DOCS}asyncio-stream.html#asyncio.StreamWriter",
     ),
     "loop_closed": (
         "\"Event loop is closed\": something used a loop after `asyncio.run` finished, "
         "usually a task or transport left behind by the previous run. Do all async work "
-        f"inside one `asyncio.run(main())`. {DOCS}asyncio-runner.html#asyncio.run"
+        "inside one `asyncio.run(main())`.",
+        f"{DOCS}asyncio-runner.html#asyncio.run",
     ),
     "cancelled_swallowed": (
         "CancelledError was caught and not re-raised, so the task could not be cancelled. "
         "If you catch it to clean up, re-raise it (`except asyncio.CancelledError: ...; "
-        f"raise`), or use try/finally. {DOCS}asyncio-task.html#task-cancellation"
+        "raise`), or use try/finally.",
+        f"{DOCS}asyncio-task.html#task-cancellation",
     ),
+    "deadlock": (
+        "Every task was waiting for another one and none could go on: a deadlock. The "
+        "classic shape is both sides of a connection waiting, say a client that sends "
+        "everything before reading while the peer stops reading until its replies are "
+        "read, so each `drain()` or `read()` waits forever. Do the two directions at the "
+        "same time (one task sends while another reads), and make sure whatever you wait "
+        "for is done by someone who is not waiting for you.",
+        f"{DOCS}asyncio-stream.html#asyncio.StreamWriter.drain",
+    ),
+}
+
+#: Each explanation as one string, its docs link last (what checks append to messages).
+EXPLANATIONS: dict[str, str] = {key: f"{text} {link}" for key, (text, link) in TEXTS.items()}
+
+#: A few words naming each shape, for "explained above" in reports.
+TITLES: dict[str, str] = {
+    "never_awaited": "a coroutine never awaited",
+    "never_retrieved": "a task exception never retrieved",
+    "destroyed_pending": "a task destroyed while pending",
+    "unclosed": "a connection left open",
+    "callback_error": "an exception in a callback",
+    "blocking": "a blocking call on the loop",
+    "async_with_writer": "`async with writer`",
+    "loop_closed": "\"Event loop is closed\"",
+    "cancelled_swallowed": "a swallowed CancelledError",
+    "deadlock": "a deadlock",
 }
 
 _HYGIENE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"was never awaited", "never_awaited"),
     (r"exception was never retrieved", "never_retrieved"),
     (r"destroyed but it is pending", "destroyed_pending"),
+    (r"Event loop is closed", "loop_closed"),
     (r"unclosed", "unclosed"),
     (r"Exception in callback|Unhandled exception in client_connected_cb", "callback_error"),
 )
+
+#: Where a task waits when it waits for another task or for the peer (innermost
+#: coroutine, ``Class.method``); a task in ``sleep`` is waiting for time, not for anyone.
+_WAITS_FOR_OTHERS = frozenset(
+    {
+        "StreamReader._wait_for_data", "FlowControlMixin._drain_helper", "StreamWriter.drain",
+        "StreamWriter.wait_closed", "Event.wait", "Condition.wait", "Lock.acquire",
+        "Semaphore.acquire", "BoundedSemaphore.acquire", "Queue.get", "Queue.put", "Queue.join",
+        "Barrier.wait", "Barrier._block", "Barrier._wait",
+    }
+)  # fmt: skip
 
 
 def classify(text: str) -> str | None:
@@ -108,24 +158,69 @@ def hygiene_failure(observations: Sequence[str]) -> str:
     return f"The result was right, but the code left a problem behind: {first}{more}.\n{note}"
 
 
-def hygiene_note(observations: Iterable[str]) -> str:
-    """The explanations for the kinds of problem observed, each once."""
+def hygiene_note(observations: Iterable[str], already: str = "") -> str:
+    """The explanations for the kinds of problem observed, each once, leaving out those
+    ``already`` contains (the message they will be appended to)."""
     keys: list[str] = []
     for text in observations:
         key = classify(text)
-        if key and key not in keys:
+        if key and key not in keys and EXPLANATIONS[key] not in already:
             keys.append(key)
     return "\n".join(EXPLANATIONS[k] for k in keys)
 
 
-def timeout(limit: float, where: str | None) -> str:
+def timeout(limit: float, where: str | None, shape: str | None = None, at: str | None = None) -> str:
+    """A check that did not finish in time; ``shape`` (see :func:`stuck_shape`) says why
+    when the plugin could tell: ``deadlock``, ``blocked`` (the loop never got control
+    back; ``at`` is the learner's line it was running) or ``swallowed`` (the check was
+    cancelled at its limit and went on running)."""
     waiting = f" It was still waiting: {where}." if where else ""
+    head = f"Did not finish within {limit:g}s.{waiting}"
+    if shape == "blocked":
+        running = f" (at {at})" if at else ""
+        return (
+            f"{head} The event loop never got control back: your code kept running{running}, so "
+            "no other task could run, not even the cancellation at the time limit. "
+            + EXPLANATIONS["blocking"]
+        )
+    if shape == "swallowed":
+        return f"{head} It was cancelled at the time limit and went on running. " + EXPLANATIONS["cancelled_swallowed"]
+    if shape == "deadlock":
+        return f"{head} " + EXPLANATIONS["deadlock"]
+    if at and not where:
+        head += f" Your code was running at {at}."
     return (
-        f"Did not finish within {limit:g}s.{waiting} Code that awaits something that never "
-        "happens (a read with no data coming, an event nobody sets, a task that never ends) "
-        "hangs forever, and so does a loop that never yields. Check what each `await` "
-        "waits for and who makes it happen."
+        f"{head} Code that awaits something that never happens (a read with no data coming, "
+        "an event nobody sets, a task that never ends) hangs forever, and so does a loop "
+        "that never yields. Check what each `await` waits for and who makes it happen."
     )
+
+
+def stuck_shape(waiting_in: Sequence[str]) -> str | None:
+    """``deadlock`` when at least two tasks wait for each other or for the peer (streams,
+    events, locks, queues) and none is merely sleeping; else None. ``waiting_in`` holds
+    the innermost coroutine of each pending task (``StreamReader._wait_for_data``)."""
+    if any(name.rsplit(".", 1)[-1] == "sleep" for name in waiting_in):
+        return None
+    waiting = [name for name in waiting_in if _short_qualname(name) in _WAITS_FOR_OTHERS]
+    return "deadlock" if len(waiting) >= 2 else None
+
+
+def split(message: str) -> tuple[str, tuple[str, ...]]:
+    """The message without the explanation paragraphs it contains, and their keys in the
+    order they appeared: reporters show each explanation once per exercise."""
+    found: list[tuple[int, str]] = []
+    rest = message
+    for key, text in EXPLANATIONS.items():
+        at = rest.find(text)
+        if at >= 0:
+            found.append((message.find(text), key))
+            rest = rest.replace(text, "\0")
+    if not found:
+        return message.strip(), ()
+    lines = [re.sub(r"\s*\x00\s*", " ", line).strip() for line in rest.split("\n")]
+    text = "\n".join(line for line in lines if line)
+    return text, tuple(key for _, key in sorted(found))
 
 
 def blocking_calls(found: Sequence[Any]) -> str:
@@ -172,7 +267,14 @@ def unexpected_exception(exc: BaseException, tb: types.TracebackType | None, tar
     return f"The check stopped on {type(exc).__name__}: {text}"
 
 
-def _frame_of(exc: BaseException | None, target: str | None = None, tb: types.TracebackType | None = None) -> str | None:
+def place(tb: types.TracebackType | None, target: str | None) -> str | None:
+    """``file:line: source`` of the innermost frame of ``tb`` in the learner's ``target``."""
+    return _frame_of(None, target, tb) if target else None
+
+
+def _frame_of(
+    exc: BaseException | None, target: str | None = None, tb: types.TracebackType | None = None
+) -> str | None:
     """``file:line: source`` of the innermost traceback frame in ``target`` (or the last)."""
     tb = tb or (exc.__traceback__ if exc is not None else None)
     if tb is None:
@@ -184,3 +286,9 @@ def _frame_of(exc: BaseException | None, target: str | None = None, tb: types.Tr
     frame = chosen[-1]
     line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
     return f"{Path(frame.filename).name}:{frame.lineno}: {line}"
+
+
+def _short_qualname(name: str) -> str:
+    """``Class.method`` from a qualified name (``asyncio.streams.StreamReader.read`` too)."""
+    parts = name.split(".")
+    return ".".join(parts[-2:])

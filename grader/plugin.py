@@ -54,6 +54,7 @@ MARKERS = (
     "hidden: left out of student releases; shown as a hidden check",
     "virtual_time: run on the virtual-time loop (idle time is skipped, loop.time() jumps)",
     "limit(seconds): this check's time limit instead of the exercise's",
+    "hint(n): when this check fails, point the learner to the manifest's hint n (1-based)",
 )
 
 
@@ -111,6 +112,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "weight": _weight(item),
             "hidden": item.get_closest_marker("hidden") is not None,
             "limit": _limit(item, state),
+            "hint": _hint(item),
         }
         for item in session.items
     ]
@@ -189,8 +191,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     check = state.check
     if check.status != "passed" and check.hygiene and check.message:
-        note = explain.hygiene_note(check.hygiene)
-        if note and note not in check.message:
+        note = explain.hygiene_note(check.hygiene, already=check.message)
+        if note:
             check.message += "\n" + note
     if state.channel:
         state.channel.send(
@@ -283,6 +285,9 @@ class _CheckState:
     import_error: bool = False
     hygiene: list[str] = field(default_factory=list)
     expired: str | None = None  # where tasks were waiting when the watchdog fired
+    cancel_sent: bool = False  # the watchdog asked a running loop to cancel the check...
+    cancel_ran: bool = False  # ...and the loop did run that request
+    stuck_shape: str | None = None  # explain.stuck_shape of the tasks at the limit
 
 
 @dataclass
@@ -339,6 +344,13 @@ def _weight(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker and marker.args else 1.0
 
 
+def _hint(item: pytest.Item) -> int | None:
+    marker = item.get_closest_marker("hint")
+    if marker and marker.args and type(marker.args[0]) is int and marker.args[0] >= 1:
+        return int(marker.args[0])
+    return None
+
+
 def _limit(item: pytest.Item, state: _State) -> float:
     marker = item.get_closest_marker("limit")
     return float(marker.args[0]) if marker and marker.args else state.limit
@@ -352,14 +364,17 @@ def _expire(check: _CheckState, test_code: types.CodeType | None) -> None:
                 loop.call_soon_threadsafe(_cancel_stuck, loop, check, test_code)
             except RuntimeError:
                 continue
+            check.cancel_sent = True
             return
     check.expired = check.expired or ""
 
 
 def _cancel_stuck(loop: asyncio.AbstractEventLoop, check: _CheckState, test_code: Any) -> None:
+    check.cancel_ran = True
     stacks = probes.task_stacks(loop, probes.TARGET_FILE)
     check.expired = "; ".join(s for s in stacks if test_code is None or "test_" not in s) or "; ".join(stacks)
     tasks = asyncio.all_tasks(loop)
+    check.stuck_shape = explain.stuck_shape([_innermost(t) for t in tasks])
     mine = [t for t in tasks if getattr(t.get_coro(), "cr_code", None) is test_code]
     for task in mine or tasks:
         task.cancel()
@@ -370,7 +385,7 @@ def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: fl
     if check.import_error and excinfo and isinstance(excinfo.value, pytest.fail.Exception):
         return "error", str(excinfo.value.msg)
     if check.expired is not None or (excinfo and _is_timeout(excinfo.value)):
-        return "timeout", explain.timeout(limit, check.expired)
+        return "timeout", _timeout_message(check, limit, excinfo)
     if excinfo is None:
         return "failed", "the check failed"
     exc = excinfo.value
@@ -379,6 +394,32 @@ def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: fl
     if isinstance(exc, pytest.skip.Exception):
         return "error", f"the check was skipped: {exc.msg}"
     return "failed", explain.unexpected_exception(exc, excinfo.tb, probes.TARGET_FILE)
+
+
+def _timeout_message(check: _CheckState, limit: float, excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
+    """Why the check ran out of time, as far as the watchdog could tell."""
+    backstop = excinfo is not None and _is_timeout(excinfo.value)
+    at = explain.place(excinfo.tb, probes.TARGET_FILE) if backstop and excinfo is not None else None
+    if backstop and check.cancel_ran:
+        shape: str | None = "swallowed"  # cancelled at the limit, and still running
+    elif backstop and check.cancel_sent:
+        shape = "blocked"  # the loop never ran the watchdog's request
+    else:
+        shape = check.stuck_shape
+    return explain.timeout(limit, check.expired or None, shape, at)
+
+
+def _innermost(task: asyncio.Task[Any]) -> str:
+    """``Class.method`` of the coroutine a task is suspended in (``Event.wait``)."""
+    inner: Any = task.get_coro()
+    name = "?"
+    while inner is not None:
+        code = getattr(inner, "cr_code", None) or getattr(inner, "ag_code", None)
+        if code is None:
+            break
+        name = code.co_qualname
+        inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
+    return str(name)
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -41,6 +41,8 @@ class CheckResult:
     duration_s: float = 0.0
     score: float = 0.0
     max_score: float = 0.0
+    #: The manifest hint this check's failure points to (1-based, ``@pytest.mark.hint(n)``).
+    hint: int | None = None
 
     @property
     def passed(self) -> bool:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import flags
+from grader.errors import GradingCancelled
 from grader.manifest import Exercise, Kit
 from grader.results import (
     CheckResult,
@@ -150,11 +151,14 @@ def grade_exercise(
     *,
     limits: Limits | None = None,
     skip_untouched: bool = True,
+    cancel: threading.Event | None = None,
 ) -> ExerciseResult:
     """Grade ``exercise`` as found in ``target`` (a folder with the learner's files).
 
     A file identical to the stub is ``not_started`` without running anything, unless
     ``skip_untouched`` is false (the kit's own verification grades stubs for real).
+    Setting ``cancel`` (``grade watch`` quitting) kills the child's whole process tree
+    within half a second and raises :class:`GradingCancelled`.
     """
     limits = limits or Limits()
     started = time.monotonic()
@@ -179,7 +183,9 @@ def grade_exercise(
         _sandbox_uid(limits) as uid,
     ):
         work = Path(tmp)
-        outcome = _run_all(work, checks_src, source.raw, exercise, limits, uid, kit)
+        outcome = _run_all(work, checks_src, source.raw, exercise, limits, uid, kit, cancel)
+    if cancel is not None and cancel.is_set():
+        raise GradingCancelled(f"grading {exercise.id} was cancelled")
     if limits.strict:
         _require_isolation(exercise, outcome)
     result = _score(exercise, outcome, time.monotonic() - started)
@@ -246,7 +252,8 @@ def _normalise(data: bytes) -> bytes:
 
 
 def _run_all(
-    work: Path, checks_src: Path, learner: bytes, exercise: Exercise, limits: Limits, uid: int | None, kit: Kit
+    work: Path, checks_src: Path, learner: bytes, exercise: Exercise, limits: Limits, uid: int | None, kit: Kit,
+    cancel: threading.Event | None = None,
 ) -> _Run:
     """Run the checks, re-running the ones left without a verdict after a crash or kill."""
     target = work / "target"
@@ -262,7 +269,9 @@ def _run_all(
     total = _Run()
     selection: list[str] = []
     for _attempt in range(64):
-        run = _spawn(work, checks_src.name, selection, exercise, limits, uid, kit)
+        run = _spawn(work, checks_src.name, selection, exercise, limits, uid, kit, cancel)
+        if cancel is not None and cancel.is_set():
+            break
         if not total.collected:
             total.collected = run.collected
         total.results.update(run.results)
@@ -283,7 +292,10 @@ def _run_all(
                 total.results.setdefault(check["id"], _no_verdict(run, check["id"], exercise))
             break
         remaining = [c["id"] for c in total.collected if c["id"] not in total.results]
-        if not remaining or stuck is None:
+        # Re-run what is left only if this run got somewhere (a verdict, or a check to
+        # blame): a child that dies before its first check would die again.
+        progressed = bool(run.results) or stuck is not None
+        if not remaining or not progressed:
             total.returncode, total.killed_for = run.returncode, run.killed_for
             for check_id in remaining:
                 total.results[check_id] = _no_verdict(run, check_id, exercise)
@@ -333,7 +345,8 @@ def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
 
 
 def _spawn(
-    work: Path, checks_name: str, selection: list[str], exercise: Exercise, limits: Limits, uid: int | None, kit: Kit
+    work: Path, checks_name: str, selection: list[str], exercise: Exercise, limits: Limits, uid: int | None, kit: Kit,
+    cancel: threading.Event | None = None,
 ) -> _Run:
     _become_subreaper()
     read_fd, write_fd = os.pipe()
@@ -375,7 +388,7 @@ def _spawn(
         with contextlib.suppress(OSError):
             proc.stdin.write(key.encode() + b"\n")
             proc.stdin.close()
-        _read(proc, read_fd, key.encode(), run, exercise, limits)
+        _read(proc, read_fd, key.encode(), run, exercise, limits, cancel)
     finally:
         os.close(read_fd)
         _kill_tree(proc, mark)
@@ -454,7 +467,10 @@ def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
     }
 
 
-def _read(proc: subprocess.Popen[bytes], read_fd: int, key: bytes, run: _Run, exercise: Exercise, limits: Limits) -> None:
+def _read(
+    proc: subprocess.Popen[bytes], read_fd: int, key: bytes, run: _Run, exercise: Exercise, limits: Limits,
+    cancel: threading.Event | None = None,
+) -> None:
     """Read results and output until both close, the child lingers, or a deadline passes."""
     assert proc.stdout is not None
     limit_of: dict[str, float] = {}
@@ -471,6 +487,9 @@ def _read(proc: subprocess.Popen[bytes], read_fd: int, key: bytes, run: _Run, ex
             now = time.monotonic()
             if now >= deadline:
                 run.killed_for = "deadline"
+                return
+            if cancel is not None and cancel.is_set():
+                run.killed_for = "cancelled"
                 return
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
@@ -619,6 +638,7 @@ def _score(exercise: Exercise, run: _Run, duration: float) -> ExerciseResult:
                 status=status,
                 weight=float(check.get("weight", 1.0)),
                 hidden=bool(check.get("hidden", False)),
+                hint=check["hint"] if type(check.get("hint")) is int and check["hint"] >= 1 else None,
                 message=verdict.get("message") if status is not CheckStatus.PASSED else None,
                 output=str(verdict.get("output", "")),
                 duration_s=float(verdict.get("duration", 0.0)),

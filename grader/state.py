@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ class State:
             return cls(path=path)
         if not isinstance(data, dict):
             return cls(path=path)
-        hints = {str(k): int(v) for k, v in dict(data.get("hints", {})).items() if isinstance(v, int)}
-        last = {str(k): v for k, v in dict(data.get("last", {})).items() if isinstance(v, dict)}
+        raw_hints, raw_last = data.get("hints"), data.get("last")
+        hints = {str(k): v for k, v in raw_hints.items() if type(v) is int} if isinstance(raw_hints, dict) else {}
+        last = {str(k): v for k, v in raw_last.items() if isinstance(v, dict)} if isinstance(raw_last, dict) else {}
         return cls(path=path, hints=hints, last=last)
 
     def save(self) -> None:
@@ -60,13 +62,26 @@ class State:
         self.hints[exercise_id] = min(shown + 1, available)
         return index
 
-    def record(self, run: RunResult) -> None:
+    def show_hint(self, exercise_id: str, number: int, available: int) -> int:
+        """Index of hint ``number`` (1-based, clamped); hints up to it count as shown."""
+        index = max(0, min(number, available) - 1)
+        self.hints[exercise_id] = max(self.hints.get(exercise_id, 0), index + 1)
+        return index
+
+    def record(self, run: RunResult, hashes: Mapping[str, str | None] | None = None) -> None:
+        """Remember each exercise's result; ``hashes`` (exercise id -> sha256 of the file
+        that was graded) lets ``grade list`` tell when a file changed since."""
         now = time.strftime("%Y-%m-%dT%H:%M:%S")
         for ex in run.exercises:
+            first = ex.first_failure
             self.last[ex.id] = {
                 "status": ex.status.value,
                 "score": ex.score,
                 "max_score": ex.max_score,
                 "at": now,
-                "first_failure": ex.first_failure.name if ex.first_failure else None,
+                "first_failure": first.name if first else None,
+                "first_failure_hint": first.hint if first else None,
+                "checks_passed": sum(1 for c in ex.checks if c.passed),
+                "checks": len(ex.checks),
+                "sha256": (hashes or {}).get(ex.id),
             }

@@ -14,6 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from grader import explain
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
 
 _EX_LOOK: dict[ExerciseStatus, tuple[str, str]] = {
@@ -43,6 +44,11 @@ def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
         emoji=False,
     )
     return console, buffer
+
+
+def _text(buffer: io.StringIO) -> str:
+    """What was printed, without the padding rich leaves at the end of lines."""
+    return "\n".join(line.rstrip(" ") for line in buffer.getvalue().split("\n"))
 
 
 def _points(score: float, max_score: float) -> str:
@@ -76,7 +82,7 @@ def render_summary(run: RunResult, *, color: bool = False, width: int = 80) -> s
     upcoming = next_exercise(run)
     if upcoming is not None:
         console.print(_next_step(upcoming))
-    return buffer.getvalue()
+    return _text(buffer)
 
 
 def _next_step(ex: ExerciseResult) -> str:
@@ -96,7 +102,7 @@ def render_detail(run: RunResult, *, color: bool = False, width: int = 80, show_
         _exercise_detail(console, ex, show_passed)
     if len(run.exercises) > 1:
         console.print(f"\n[bold]Total {_points(run.score, run.max_score)}[/bold]")
-    return buffer.getvalue()
+    return _text(buffer)
 
 
 def _exercise_detail(console: Console, ex: ExerciseResult, show_passed: bool) -> None:
@@ -110,13 +116,45 @@ def _exercise_detail(console: Console, ex: ExerciseResult, show_passed: bool) ->
             console.print(f"Read the task with `grade show {ex.id}`, edit exercises/{ex.id}_{ex.slug}.py, then `grade {ex.id}`.")
         if ex.status is not ExerciseStatus.ERROR:
             return
+    seen: set[str] = set()  # explanations already shown for this exercise
     for check in ex.checks:
-        _check_line(console, check, show_passed, repeat_of=ex.message)
+        _check_line(console, check, show_passed, repeat_of=ex.message, exercise_id=ex.id, seen=seen)
     if ex.status is ExerciseStatus.FAILED:
         console.print(f"[dim]Stuck? `grade hint {ex.id}` shows the next hint.[/dim]")
 
 
-def _check_line(console: Console, check: CheckResult, show_passed: bool, repeat_of: str | None = None) -> None:
+def print_failure(console: Console, check: CheckResult, exercise_id: str, seen: set[str]) -> None:
+    """A failed check's teaching message, indented: the message, then each asyncio
+    explanation it carries in its own short paragraph with its docs link (only a
+    reminder if ``seen`` says this exercise already showed it; ``seen`` is updated), then
+    the hint it points to."""
+    message, keys = explain.split(check.message or "")
+    if message:
+        console.print(Padding(Text(message), (0, 0, 0, 4), expand=False))
+    for key in keys:
+        if key in seen:
+            console.print(Padding(Text(f"why: {explain.TITLES[key]}, explained above", style="dim"), (0, 0, 0, 4)))
+            continue
+        seen.add(key)
+        text, link = explain.TEXTS[key]
+        why = Text()
+        why.append("why: ", style="bold")
+        why.append(text)
+        console.print(Padding(why, (0, 0, 0, 4), expand=False))
+        # A link is never cut or folded: the terminal wraps it, and it still opens.
+        console.print(Text("    ").append(link, style=f"blue link {link}"), soft_wrap=True)
+    if check.hint is not None and exercise_id:
+        console.print(Padding(Text(f"see `grade hint {exercise_id}` (hint {check.hint})"), (0, 0, 0, 4)))
+
+
+def _check_line(
+    console: Console,
+    check: CheckResult,
+    show_passed: bool,
+    repeat_of: str | None = None,
+    exercise_id: str = "",
+    seen: set[str] | None = None,
+) -> None:
     if check.passed and not show_passed:
         return
     mark, style = _CHECK_LOOK[check.status]
@@ -125,8 +163,8 @@ def _check_line(console: Console, check: CheckResult, show_passed: bool, repeat_
     line.append(f" {check.name}")
     line.append(f"  {_points(check.score, check.max_score)}", style="dim")
     console.print(line)
-    if not check.passed and check.message and check.message != repeat_of:
-        console.print(Padding(Text(check.message.strip()), (0, 0, 0, 4), expand=False))
+    if not check.passed and check.message != repeat_of:
+        print_failure(console, check, exercise_id, set() if seen is None else seen)
     if not check.passed and check.output.strip():
         shown = check.output.strip()
         shown = shown if len(shown) <= 300 else shown[:300] + f"… ({len(shown)} characters)"

@@ -1,0 +1,103 @@
+"""Exercise 06 - blocking_client: fix the tutorial's chat client.
+
+What to build
+-------------
+Below is the seed tutorial's client, copied as it is. It looks plausible and it is
+wrong in four ways (marked ``FLAW``). Repair ``chat`` so that
+
+``async def chat(host, port, stdin=None, out=None) -> int``
+
+- connects to ``host:port`` and, **at the same time**:
+  - forwards each line read from ``stdin`` to the server, **terminated by ``\\n``**
+    (a last line without one gets one);
+  - writes each line the server sends to ``out`` **as soon as it arrives** (and flushes
+    ``out``), even while no input comes;
+- when ``stdin`` ends (``readline()`` returns ``b""``), closes the connection cleanly
+  and returns ``0``;
+- when the server closes first, stops reading input, closes and returns ``0`` too.
+
+``stdin`` is an ``asyncio.StreamReader`` (``None``: the process's standard input, see
+``open_stdin()`` below); ``out`` is a text stream (``None``: ``sys.stdout``). Running
+``python ex06_blocking_client.py HOST PORT`` calls ``chat`` and exits with its return
+value (already written at the bottom; keep it).
+
+Why it matters
+--------------
+``input()`` is an ordinary blocking call. Called on the event loop's thread, it freezes
+the loop until you press Enter: no task runs, so nothing the server sends can be shown
+(and in a server, no other client would be served). The tutorial's client never even
+reads the server, and the server cannot tell where one of your messages ends and the
+next begins without a delimiter. Finally, ``async with writer:`` is a ``TypeError``:
+a ``StreamWriter`` is not an async context manager.
+
+The fix is the core idea of asyncio: two things that wait (for your keyboard, for the
+network) become two tasks, and the loop runs whichever has something to do. Reading
+the keyboard must itself be awaitable: ``await stdin.readline()`` on a StreamReader
+connected to the standard input (``open_stdin()`` does that for you).
+
+How it is graded
+----------------
+- run as a script with its standard input open and empty, it prints the lines the
+  server pushes while it waits for input (event order, no timing: the server sends,
+  the grader waits for that line on your stdout);
+- run as a script, it exits with code 0 when its standard input ends;
+- every line it sends is newline-terminated, in order, then the server sees a clean
+  end of file;
+- it never blocks the event loop (``input()``, ``sys.stdin.readline()``, ``time.sleep``
+  are detected and named);
+- when the server closes first, ``chat`` returns 0 without waiting for more input.
+
+Docs: https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code,
+https://docs.python.org/3/library/asyncio-stream.html (``StreamReader.readline``,
+``StreamWriter.close``), https://docs.python.org/3/library/asyncio-task.html#waiting-primitives
+(``asyncio.wait`` with ``FIRST_COMPLETED``) and
+https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.connect_read_pipe
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+
+async def open_stdin() -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    """The process's standard input as a StreamReader, and the transport to close when
+    you are done with it. Works when stdin is a pipe or a terminal (not a regular file:
+    for ``< file.txt``, feed a StreamReader from a thread instead). Nothing to fix here."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    return reader, transport
+
+
+async def send_message(writer: asyncio.StreamWriter) -> None:
+    while True:
+        message = input("Enter a message: ")  # FLAW 1: blocks the whole event loop
+        writer.write(message.encode())  # FLAW 2: no "\n": where does a message end?
+        await writer.drain()
+        print(f"Sent: {message}")
+
+
+async def chat(
+    host: str,
+    port: int,
+    stdin: asyncio.StreamReader | None = None,
+    out: TextIO | None = None,
+) -> int:
+    # TODO: use `stdin` (or `await open_stdin()` when it is None) and `out` (or sys.stdout).
+    reader, writer = await asyncio.open_connection(host, port)
+    # FLAW 3: `reader` is never read: the server's lines are never shown.
+    # TODO: one task forwards input lines, another prints server lines (flush!);
+    #       stop when either ends, cancel the other, return 0.
+    async with writer:  # FLAW 4: TypeError, a StreamWriter is not an async context manager
+        await send_message(writer)
+    # TODO: close in a `finally:`: writer.close(); await writer.wait_closed()
+    writer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(chat(sys.argv[1], int(sys.argv[2]))))

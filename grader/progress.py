@@ -1,0 +1,149 @@
+"""Where the learner stands: each exercise's status, from the saved state and its file.
+
+Instant: nothing is graded, only files are read and hashed (``grade list``, the start of
+``grade watch``). A saved result counts for the file it graded: when the file's hash
+differs it is shown as "changed since last grade"; a file that is still the stub is
+"not started", whatever was graded before (a ``grade reset`` puts it back there).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.manifest import Exercise, Kit
+from grader.state import State
+
+
+class Standing(enum.StrEnum):
+    DONE = "done"
+    FAILING = "failing"
+    ERROR = "error"
+    NOT_STARTED = "not started"
+    NOT_GRADED = "not graded"
+    MISSING = "missing"
+    UNSUPPORTED = "needs newer Python"
+
+
+_FROM_STATUS = {
+    "passed": Standing.DONE,
+    "failed": Standing.FAILING,
+    "error": Standing.ERROR,
+    "not_started": Standing.NOT_STARTED,
+    "unsupported": Standing.UNSUPPORTED,
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One exercise on the course map."""
+
+    exercise: Exercise
+    standing: Standing
+    #: Points of the last grade (None: never graded, or still the stub).
+    score: float | None = None
+    #: The file changed since its last grade (that grade may no longer hold).
+    changed: bool = False
+    graded_at: str | None = None
+    first_failure: str | None = None
+    #: The hint the first failing check points to (1-based), if it names one.
+    first_failure_hint: int | None = None
+    checks_passed: int | None = None
+    checks: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """Passed, and the file is still the one that passed."""
+        return self.standing is Standing.DONE and not self.changed
+
+    @property
+    def to_do(self) -> bool:
+        return not self.done and self.standing is not Standing.UNSUPPORTED
+
+
+def file_hash(path: Path) -> str | None:
+    """sha256 of the file's bytes; None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def untouched(stub: bytes, data: bytes) -> bool:
+    """Whether ``data`` is still the stub (the sandbox's rule: line endings and leading or
+    trailing blank space do not count as a change)."""
+    return _normalise(stub) == _normalise(data)
+
+
+def _normalise(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").strip()
+
+
+def hashes(kit: Kit, exercises: Iterable[Exercise], folder: Path | None = None) -> dict[str, str | None]:
+    """The current hash of each exercise's file in ``folder`` (default: the kit's exercises)."""
+    base = folder or kit.exercises_dir
+    return {e.id: file_hash(base / e.filename) for e in exercises}
+
+
+def progress_of(kit: Kit, exercise: Exercise, last: dict[str, Any] | None) -> Progress:
+    """Where one exercise stands, from its saved result ``last`` and its file now."""
+    if not exercise.supported():
+        return Progress(exercise, Standing.UNSUPPORTED)
+    try:
+        data = kit.stub_path(exercise).read_bytes()
+    except OSError:
+        return Progress(exercise, Standing.MISSING)
+    try:
+        if untouched(kit.pristine_stub(exercise).read_bytes(), data):
+            return Progress(exercise, Standing.NOT_STARTED)
+    except OSError:
+        pass  # no pristine stub to compare with: judge by the saved result alone
+    if not last:
+        return Progress(exercise, Standing.NOT_GRADED)
+    standing = _FROM_STATUS.get(str(last.get("status")), Standing.NOT_GRADED)
+    recorded = last.get("sha256")
+    changed = isinstance(recorded, str) and recorded != hashlib.sha256(data).hexdigest()
+    if standing is Standing.NOT_STARTED:
+        # graded while it was the stub; it has been edited since
+        return Progress(exercise, Standing.NOT_GRADED)
+    return Progress(
+        exercise,
+        standing,
+        score=_number(last.get("score")),
+        changed=changed,
+        graded_at=str(last["at"]) if last.get("at") else None,
+        first_failure=str(last["first_failure"]) if last.get("first_failure") else None,
+        first_failure_hint=_int(last.get("first_failure_hint")),
+        checks_passed=_int(last.get("checks_passed")),
+        checks=_int(last.get("checks")),
+    )
+
+
+def course_map(kit: Kit, state: State) -> tuple[Progress, ...]:
+    """Every exercise, in course order, with where it stands."""
+    return tuple(progress_of(kit, e, state.last.get(e.id)) for e in kit.exercises)
+
+
+def current(rows: Iterable[Progress]) -> Progress | None:
+    """The exercise to work on: the first, in course order, that is not done."""
+    return next((row for row in rows if row.to_do), None)
+
+
+def after(rows: tuple[Progress, ...], exercise_id: str) -> Progress | None:
+    """The first exercise after ``exercise_id`` that is not done (wrapping around)."""
+    ids = [row.exercise.id for row in rows]
+    start = ids.index(exercise_id) + 1 if exercise_id in ids else 0
+    ordered = rows[start:] + rows[:start]
+    return next((row for row in ordered if row.to_do and row.exercise.id != exercise_id), None)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: object) -> int | None:
+    return value if type(value) is int else None

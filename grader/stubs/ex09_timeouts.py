@@ -1,0 +1,65 @@
+"""Exercise 09 - timeouts: retries with a deadline per attempt and one for the whole call.
+
+What to build
+-------------
+``async def fetch_with_deadline(fetch, attempts, per_try, total)``:
+
+- calls ``fetch()`` (a zero-argument callable returning an awaitable) up to
+  ``attempts`` times, and returns the first value an attempt produces;
+- an attempt that takes longer than ``per_try`` seconds is cancelled, and the next
+  attempt starts at once;
+- the whole call never takes longer than ``total`` seconds: when that deadline passes,
+  whatever is running is cancelled and ``TimeoutError`` is raised;
+- when every attempt timed out, it raises ``TimeoutError``;
+- any other exception from ``fetch`` propagates at once, unchanged (no retry);
+- nothing is left running when it returns or raises.
+
+Why it matters
+--------------
+Every network call needs a deadline, or one silent peer hangs your program forever. Two
+deadlines are the usual pair: a short one per attempt (retry a stuck request) and one for
+the whole operation (the caller's patience). The catch is to make the second one real:
+"5 tries of 1 s" is not "at most 2.5 s" unless something bounds the whole call.
+
+In asyncio a timeout *is* a cancellation. ``async with asyncio.timeout(s):`` cancels
+the code inside it when time is up, waits for that code to finish its cleanup, then
+raises ``TimeoutError``. (``asyncio.wait_for(aw, s)`` does the same for one awaitable.)
+Because it is a cancellation, the timed-out attempt's ``finally:`` blocks run, and
+nothing keeps running in the background, unless you ``asyncio.shield`` it or cancel a
+task without waiting for it. Timeouts also nest: an inner one that fires is reported by
+the inner ``async with``; an outer one that fires passes straight through the inner one.
+
+How it is graded
+----------------
+On a virtual clock (waiting costs no real time), with fake ``fetch`` functions:
+
+- ``attempts=5, per_try=1, total=2.5`` with a fetch that never answers: TimeoutError at
+  2.5 s exactly, not at 5 s;
+- a hung attempt receives ``CancelledError`` and has run its ``finally:`` by the time
+  the call raises; no task it started is still pending afterwards;
+- a fetch that catches its first ``CancelledError`` and goes on waiting still ends in
+  ``TimeoutError`` at the total deadline;
+- two hung attempts then one that answers after 0.5 s: that value is returned, at 2.5 s;
+- ``attempts=3`` with time to spare: exactly 3 calls, then TimeoutError at 3 s;
+- an exception other than a timeout (raised by the 1st, or by the 2nd attempt after the
+  1st timed out) comes out at once, the same object, and ``fetch`` is not called again.
+
+Docs: https://docs.python.org/3/library/asyncio-task.html#timeouts (``asyncio.timeout``,
+``asyncio.wait_for``) and https://docs.python.org/3/library/asyncio-task.html#task-cancellation
+"""
+
+from __future__ import annotations
+
+import asyncio  # noqa: F401  (you will need it)
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def fetch_with_deadline(
+    fetch: Callable[[], Awaitable[T]], attempts: int, per_try: float, total: float
+) -> T:
+    # TODO: a deadline for the whole call around a retry loop; a deadline per attempt
+    # inside it; retry only on the per-attempt timeout.
+    raise NotImplementedError("fetch_with_deadline")

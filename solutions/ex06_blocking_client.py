@@ -1,0 +1,79 @@
+"""Exercise 06 - blocking_client: reference solution."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import TextIO
+
+
+async def open_stdin() -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    """The process's standard input as a StreamReader, and the transport to close when
+    you are done with it. Works when stdin is a pipe or a terminal (not a regular file:
+    for ``< file.txt``, feed a StreamReader from a thread instead). Nothing to fix here."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    return reader, transport
+
+
+async def forward_input(stdin: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Send each input line, newline-terminated, until the input ends."""
+    while line := await stdin.readline():
+        if not line.endswith(b"\n"):
+            line += b"\n"
+        writer.write(line)
+        await writer.drain()
+
+
+async def show_replies(reader: asyncio.StreamReader, out: TextIO) -> None:
+    """Write each line from the server to ``out`` as it arrives, until the server closes."""
+    while line := await reader.readline():
+        out.write(line.decode("utf-8", errors="replace"))
+        out.flush()
+
+
+async def chat(
+    host: str,
+    port: int,
+    stdin: asyncio.StreamReader | None = None,
+    out: TextIO | None = None,
+) -> int:
+    out = sys.stdout if out is None else out
+    stdin_transport = None
+    if stdin is None:
+        stdin, stdin_transport = await open_stdin()
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            tasks = {
+                asyncio.create_task(forward_input(stdin, writer)),
+                asyncio.create_task(show_replies(reader, out)),
+            }
+            try:
+                # Whichever ends first (input or server) ends the chat.
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                error = task.exception()
+                # The server going away mid-write is "the server closed first" too.
+                if error is not None and not isinstance(error, ConnectionError):
+                    raise error
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+    finally:
+        if stdin_transport is not None:
+            stdin_transport.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(chat(sys.argv[1], int(sys.argv[2]))))

@@ -1,0 +1,285 @@
+"""Checks for ex02 missing_await: a pipeline whose awaits went missing.
+
+The seed tutorial claims a missing ``await`` blocks. It does not: the coroutine object is
+built, never run, flows on where a value was expected, and Python warns when it is
+collected. These checks look at what the pipeline returned and logged, replace the
+helpers with recording fakes (called through the module's globals, as the contract says)
+and name every coroutine that was created but never awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import types
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from grader.probes import call_learner, exact, expect, fail
+
+STAGES = ("fetch", "transform", "store")
+
+MISSING_AWAIT = (
+    "Calling an `async def` function runs none of its body: it returns a coroutine object, "
+    "and only `await` (or a task) runs it. A missing `await` does not block anything; the "
+    "work silently never happens and Python warns \"coroutine ... was never awaited\"."
+)
+
+
+async def _run(ex: types.ModuleType, items: list[str], log: list[str]) -> Any:
+    """Await the learner's run_pipeline, turning the usual missing-await crashes into lessons."""
+    pending = ex.run_pipeline(items, log)
+    if not inspect.isawaitable(pending):
+        fail(
+            "run_pipeline(...) returned a plain value instead of a coroutine: keep it an "
+            "`async def` function, since it has to `await` the helpers."
+        )
+    try:
+        return await call_learner(f"run_pipeline({items!r}, log)", pending, 5.0)
+    except Exception as exc:  # the learner's crash, explained below
+        if "coroutine" in str(exc):
+            fail(
+                f"run_pipeline({items!r}, log) raised {type(exc).__name__}: {exc}. A coroutine "
+                f"object reached code that expected a string: the result of a call you did "
+                f"not await. {MISSING_AWAIT}"
+            )
+        raise
+
+
+def _describe_result(result: object) -> str:
+    if isinstance(result, list) and any(inspect.iscoroutine(x) for x in result):
+        return (
+            f"run_pipeline returned coroutine objects ({result[0]!r}, ...) instead of strings: "
+            f"`store(...)` was called but never awaited. {MISSING_AWAIT}"
+        )
+    return ""
+
+
+class _Fakes:
+    """Recording stand-ins for fetch/transform/store with the contract's parameter names."""
+
+    def __init__(self, returns: dict[str, Callable[[str], str]], yields: int = 1) -> None:
+        self.returns = returns
+        self.yields = yields
+        self.calls: list[tuple[str, str, object]] = []  # (stage, argument, log object)
+        self.events: list[str] = []
+
+    async def _stage(self, stage: str, arg: str, log: list[str]) -> str:
+        self.calls.append((stage, arg, log))
+        self.events.append(f"start {stage}:{arg}")
+        for _ in range(self.yields):
+            await asyncio.sleep(0)
+        log.append(f"{stage}:{arg}")
+        self.events.append(f"end {stage}:{arg}")
+        return self.returns[stage](arg)
+
+    def install(self, ex: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def fetch(item: str, log: list[str]) -> str:
+            return await self._stage("fetch", item, log)
+
+        async def transform(data: str, log: list[str]) -> str:
+            return await self._stage("transform", data, log)
+
+        async def store(data: str, log: list[str]) -> str:
+            return await self._stage("store", data, log)
+
+        for fake in (fetch, transform, store):
+            monkeypatch.setattr(ex, fake.__name__, fake)
+
+
+@pytest.mark.weight(2)
+async def test_returns_stored_values(ex):
+    """returns what store returned, in input order"""
+    log: list[str] = []
+    result = await _run(ex, ["a", "b", "c"], log)
+    hint = _describe_result(result)
+    if hint:
+        fail(hint)
+    if result == ["A", "B", "C"]:
+        fail(
+            "run_pipeline(['a', 'b', 'c'], log) returned ['A', 'B', 'C']: what fetch returned. "
+            "Return, for each item, the value `await store(...)` gave back."
+        )
+    exact(result, ["A!", "B!", "C!"], "run_pipeline(['a', 'b', 'c'], log) returned")
+    exact(await _run(ex, [], []), [], "run_pipeline([], log) returned")
+
+
+@pytest.mark.weight(2)
+async def test_log_complete_in_order(ex):
+    """the log is complete and in pipeline order when run_pipeline returns"""
+    log: list[str] = []
+    await _run(ex, ["a", "b"], log)
+    expected = ["fetch:a", "transform:A", "store:A!", "fetch:b", "transform:B", "store:B!"]
+    if log != expected:
+        missing = [entry for entry in expected if entry not in log]
+        why = ""
+        if missing and sorted(log) != sorted(expected):
+            why = (
+                f" Missing: {missing}. A stage that never logged never ran: its coroutine was "
+                f"created and not awaited (or awaited only after run_pipeline returned). "
+                f"{MISSING_AWAIT}"
+            )
+        elif sorted(log) == sorted(expected):
+            why = (
+                " Every entry is there but the order is wrong: the items were interleaved, "
+                "so something ran in the background (gather over items, or a task you did not "
+                "await right away). Await each stage of one item before starting the next."
+            )
+        fail(f"After run_pipeline(['a', 'b'], log) returned, log was {log!r}, not {expected!r}.{why}")
+
+
+@pytest.mark.weight(2)
+async def test_calls_helpers_through_globals(ex, monkeypatch):
+    """calls fetch, transform and store through the module, each fed the previous result"""
+    fakes = _Fakes(
+        {
+            "fetch": lambda item: f"fetched({item})",
+            "transform": lambda data: f"shaped({data})",
+            "store": lambda data: f"receipt({data})",
+        }
+    )
+    fakes.install(ex, monkeypatch)
+    log: list[str] = []
+    result = await _run(ex, ["x", "y"], log)
+    called = [(stage, arg) for stage, arg, _ in fakes.calls]
+    expected_calls = [
+        ("fetch", "x"),
+        ("transform", "fetched(x)"),
+        ("store", "shaped(fetched(x))"),
+        ("fetch", "y"),
+        ("transform", "fetched(y)"),
+        ("store", "shaped(fetched(y))"),
+    ]
+    if not fakes.calls:
+        fail(
+            "run_pipeline never called the module's fetch/transform/store (the checks replaced "
+            "them with fakes, and no fake was called). Call the helpers by their plain names "
+            "instead of repeating their code."
+        )
+    # Wiring, not order (the order has its own check): compare the calls as a multiset.
+    if sorted(called) != sorted(expected_calls):
+        ran = ", ".join(f"{stage}({arg!r})" for stage, arg in called)
+        want = ", ".join(f"{stage}({arg!r})" for stage, arg in expected_calls)
+        if len(called) < len(expected_calls):
+            why = (
+                "Stages are missing: a helper whose body never ran was called without "
+                "`await`. " + MISSING_AWAIT
+            )
+        else:
+            why = (
+                "Each stage must receive the value the previous stage returned (the awaited "
+                "value), and every item must go through all three stages exactly once."
+            )
+        fail(f"The stages that ran were {ran}; expected {want}. {why}")
+    expect(
+        all(passed_log is log for _, _, passed_log in fakes.calls),
+        "Pass the caller's `log` list itself to every helper (not a copy or a new list).",
+    )
+    hint = _describe_result(result)
+    if hint:
+        fail(hint)
+    if result == ["shaped(fetched(x))", "shaped(fetched(y))"]:
+        fail(
+            "run_pipeline returned what transform returned; it must return what store "
+            "returned (with the real helpers they happen to be equal; with these fakes they "
+            "are not)."
+        )
+    exact(
+        result,
+        ["receipt(shaped(fetched(x)))", "receipt(shaped(fetched(y)))"],
+        "with recording fakes, run_pipeline(['x', 'y'], log) returned",
+    )
+
+
+@pytest.mark.weight(2)
+async def test_items_one_after_another(ex, monkeypatch):
+    """finishes each item before starting the next"""
+    fakes = _Fakes(
+        {"fetch": str.upper, "transform": lambda d: d + "!", "store": lambda d: d},
+        yields=3,
+    )
+    fakes.install(ex, monkeypatch)
+    await _run(ex, ["a", "b"], [])
+    expected = []
+    for stage, arg in (
+        ("fetch", "a"), ("transform", "A"), ("store", "A!"),
+        ("fetch", "b"), ("transform", "B"), ("store", "B!"),
+    ):
+        expected += [f"start {stage}:{arg}", f"end {stage}:{arg}"]
+    events = fakes.events
+    if events == expected:
+        return
+    if not events:
+        fail(
+            "None of the module's helpers ran (the checks replaced fetch, transform and store "
+            "with fakes). Call them by their plain names and await each call."
+        )
+    starts = [e for e in events if e.startswith("start")]
+    overlap = next(
+        (
+            e
+            for i, e in enumerate(events)
+            if e.startswith("start") and i > 0 and events[i - 1].startswith("start")
+        ),
+        None,
+    )
+    if overlap is not None:
+        fail(
+            f"Stages ran at the same time: {events[: events.index(overlap) + 1]!r} ... "
+            "The pipeline must be sequential: await fetch, then transform, then store for one "
+            "item, and only then start the next item (no gather or tasks across items)."
+        )
+    started = ", ".join(e.removeprefix("start ") for e in starts)
+    fail(
+        f"The stages started in the order {started}; expected fetch:a, transform:A, store:A!, "
+        "then fetch:b, transform:B, store:B!. A stage that never started was never awaited. "
+        + MISSING_AWAIT
+    )
+
+
+@pytest.mark.weight(2)
+async def test_every_coroutine_awaited(ex, monkeypatch):
+    """awaits every coroutine it creates (no "never awaited")"""
+    created: list[tuple[str, tuple[Any, ...], Coroutine[Any, Any, Any]]] = []
+    for stage in STAGES:
+        original = getattr(ex, stage)
+
+        def tracked(
+            *args: Any, _original: Callable[..., Any] = original, _stage: str = stage, **kw: Any
+        ) -> Any:
+            coro = _original(*args, **kw)
+            if inspect.iscoroutine(coro):
+                created.append((_stage, args, coro))
+            return coro
+
+        monkeypatch.setattr(ex, stage, tracked)
+    try:
+        await _run(ex, ["a", "b"], [])
+    finally:
+        # A task the learner created may still own a coroutine that has not started yet;
+        # that is not "never awaited", so only coroutines no task owns count.
+        owned = {id(task.get_coro()) for task in asyncio.all_tasks()}
+        never = [
+            (stage, args, coro)
+            for stage, args, coro in created
+            if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED and id(coro) not in owned
+        ]
+        for _, _, coro in never:
+            coro.close()  # reported below; closing stops the duplicate RuntimeWarning
+    if never:
+        calls = ", ".join(
+            f"{stage}({', '.join(_brief(a) for a in args[:1])}, log)" for stage, args, _ in never
+        )
+        fail(
+            f"{len(never)} coroutine(s) were created and never awaited: {calls}. Python would "
+            f"print \"RuntimeWarning: coroutine '{never[0][0]}' was never awaited\" when they "
+            f"are garbage-collected. {MISSING_AWAIT} Put `await` before each helper call."
+        )
+
+
+def _brief(value: object) -> str:
+    if inspect.iscoroutine(value):
+        return f"<coroutine {value.__qualname__}>"
+    return repr(value)

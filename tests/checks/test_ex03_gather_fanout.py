@@ -1,0 +1,224 @@
+"""Checks for ex03 gather_fanout: concurrent fan-out, results in input order, bare errors.
+
+Concurrency is proven by a barrier every fake fetch waits on (it opens only when all of
+them wait at once); order and failures run on the virtual clock, so "the last url
+finishes first" costs no real time. ``gather``, tasks awaited together and an unwrapped
+``TaskGroup`` all pass; what the contract leaves open (whether the other fetches are
+cancelled after a failure) is never looked at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Any
+
+import pytest
+
+from grader.probes import BarrierProbe, call_learner, exact, fail
+
+DOCS = "https://docs.python.org/3/library/asyncio-task.html"
+
+
+class FetchError(Exception):
+    """What the fake fetches raise."""
+
+
+class Page:
+    """A fetch result compared by identity (no ``__eq__``), with a readable repr."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"Page({self.url!r})"
+
+
+async def _fetch_all(ex: Any, urls: list[str], fetch: Any, what: str) -> Any:
+    return await call_learner(what, ex.fetch_all(urls, fetch), 60.0)
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+async def test_fetches_concurrently(ex):
+    """runs all fetches at the same time, each url once"""
+    urls = [f"https://site{i}.example/" for i in range(8)]
+    probe = BarrierProbe(len(urls), timeout=2.0)
+    result = await _fetch_all(ex, urls, probe, "fetch_all(8 urls, fetch)")
+    called = [args[0] if args else None for args in probe.calls]
+    if sorted(called, key=str) != sorted(urls):
+        fail(
+            f"fetch was called with {called!r}; expected each of the 8 urls exactly once. "
+            "Call `fetch(url)` once per url."
+        )
+    if probe.broken:
+        fail(
+            f"At most {probe.in_flight.max} of the 8 fetches were running at the same time. "
+            "Awaiting each `fetch(url)` before calling the next runs them one after another. "
+            "Start them all first, then wait for all: `await asyncio.gather(*(fetch(u) for u "
+            f"in urls))`, or create tasks and then await them. {DOCS}#running-tasks-concurrently"
+        )
+    # Order has its own check; here only "every result is there".
+    if not isinstance(result, list) or sorted(result, key=str) != sorted(urls):
+        exact(result, urls, "fetch_all(urls, fetch) returned")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_results_in_input_order(ex):
+    """returns results in input order, not completion order"""
+    delays = {"slow": 3.0, "medium": 2.0, "fast": 1.0, "instant": 0.0}
+    pages = {url: Page(url) for url in delays}
+    finished: list[str] = []
+
+    async def fetch(url: str) -> Page:
+        await asyncio.sleep(delays[url])
+        finished.append(url)
+        return pages[url]
+
+    urls = list(delays)
+    result = await _fetch_all(ex, urls, fetch, "fetch_all(['slow', 'medium', 'fast', 'instant'])")
+    expected = [pages[url] for url in urls]
+    if isinstance(result, list) and result == [pages[u] for u in finished] and result != expected:
+        fail(
+            f"fetch_all returned {result!r}: the order in which the fetches finished, not the "
+            "order of the urls. `asyncio.as_completed` (or appending in a done-callback) "
+            "yields results as they complete; `gather` returns them in argument order, and "
+            "so does awaiting a list of tasks in the order you created them."
+        )
+    exact(result, expected, "fetch_all(urls, fetch) with the last url finishing first returned")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+async def test_same_exception_propagates(ex):
+    """a failing fetch's own exception reaches the caller, not an ExceptionGroup"""
+    boom = FetchError("b.example is down")
+
+    async def fetch(url: str) -> str:
+        if url == "b":
+            await asyncio.sleep(1.0)
+            raise boom
+        await asyncio.sleep({"a": 0.5, "c": 2.0}[url])
+        return url
+
+    got: BaseException | None = None
+    try:
+        result = await _fetch_all(ex, ["a", "b", "c"], fetch, "fetch_all(['a', 'b', 'c'])")
+    except Exception as exc:  # ExceptionGroup is an Exception too
+        got = exc
+    # Fetches that were not cancelled finish now, on the virtual clock, so nothing is left
+    # running when the check ends (cancelling them is the learner's choice).
+    await asyncio.sleep(5.0)
+    if got is None:
+        if isinstance(result, list) and any(item is boom for item in result):
+            fail(
+                f"fetch_all returned {result!r}: the exception came back inside the list. "
+                "`gather(..., return_exceptions=True)` does that; the caller expects it "
+                "raised. Drop return_exceptions."
+            )
+        fail(f"fetch 'b' raised FetchError, but fetch_all returned {result!r} instead of raising.")
+    if got is boom:
+        return
+    if isinstance(got, BaseExceptionGroup):
+        inside = "with the FetchError inside" if _contains(got, boom) else "without the FetchError"
+        fail(
+            f"fetch_all raised {type(got).__name__} {inside}: a TaskGroup wraps its tasks' "
+            "errors in an ExceptionGroup. This contract wants the fetch's own exception: "
+            "either use `asyncio.gather`, or unwrap the group (`except* Exception as eg: "
+            f"raise eg.exceptions[0]`). {DOCS}#task-groups"
+        )
+    if isinstance(got, FetchError):
+        fail(
+            "fetch_all raised a FetchError, but not the one fetch raised (a new object, "
+            f"{got!r}). Let the original propagate (or `raise` it again unchanged)."
+        )
+    fail(
+        f"fetch 'b' raised FetchError('b.example is down'), but fetch_all raised "
+        f"{type(got).__name__}: {got}. asyncio does propagate exceptions: awaiting `gather` "
+        "(or the task) re-raises the fetch's exception as it is."
+    )
+
+
+@pytest.mark.weight(1)
+async def test_empty_list(ex):
+    """an empty list of urls gives []"""
+    calls: list[str] = []
+
+    async def fetch(url: str) -> str:
+        calls.append(url)
+        return url
+
+    try:
+        result = await _fetch_all(ex, [], fetch, "fetch_all([], fetch)")
+    except Exception as exc:
+        fail(
+            f"fetch_all([], fetch) raised {type(exc).__name__}: {str(exc).rstrip('.')}. Nothing to fetch is not "
+            "an error: `asyncio.wait` refuses an empty set, `gather()` with no arguments "
+            "gives []. Return [] for an empty list."
+        )
+    exact(result, [], "fetch_all([], fetch) returned")
+    exact(calls, [], "fetch was called for an empty list with")
+
+
+@pytest.mark.hidden
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_several_failures_none_lost(ex):
+    """when several fetches fail, one error propagates and none is left unretrieved"""
+    delays = {"a": 3.0, "ok1": 0.2, "b": 1.0, "c": 2.0, "ok2": 0.1, "d": 0.5}
+    errors = {url: FetchError(f"{url} failed") for url in ("a", "b", "c", "d")}
+
+    async def fetch(url: str) -> str:
+        await asyncio.sleep(delays[url])
+        if url in errors:
+            raise errors[url]
+        return url
+
+    raised = False
+    ours = False
+    try:
+        result = await _fetch_all(ex, list(delays), fetch, "fetch_all(6 urls, 4 failing)")
+    except Exception as exc:
+        raised = True
+        ours = any(exc is e or _contains(exc, e) for e in errors.values())
+    if not raised:
+        fail(f"Four fetches raised, but fetch_all returned {result!r} instead of raising.")
+    if not ours:
+        fail("fetch_all raised an exception that none of the fetches raised.")
+    await asyncio.sleep(5.0)  # whatever still runs finishes on the virtual clock
+    for error in errors.values():
+        # The tracebacks reach the learner's frames, which may hold the failed tasks:
+        # drop them so the tasks can be collected (and report) inside this check.
+        error.__traceback__ = None
+        error.__context__ = None
+    lost = _unretrieved_task_errors()
+    if lost:
+        fail(
+            f"{len(lost)} fetch error(s) were never retrieved ({lost[0]}). fetch_all raised "
+            "the first error it awaited and left the other failed tasks behind: nobody looked "
+            "at their exceptions, so asyncio could only log \"Task exception was never "
+            "retrieved\". `gather` retrieves the errors of the children that fail after the "
+            "first one; a TaskGroup collects them all. If you await tasks one by one, make "
+            f"sure every failed task's exception is retrieved. {DOCS}#asyncio.gather"
+        )
+
+
+def _contains(group: BaseException, exc: BaseException) -> bool:
+    if group is exc:
+        return True
+    if isinstance(group, BaseExceptionGroup):
+        return any(_contains(inner, exc) for inner in group.exceptions)
+    return False
+
+
+def _unretrieved_task_errors() -> list[str]:
+    """Collect garbage now and take this loop's "never retrieved" reports (they are this
+    check's verdict, so the plugin need not report them a second time)."""
+    gc.collect()
+    loop: Any = asyncio.get_running_loop()
+    problems: list[dict[str, Any]] = getattr(loop, "problems", [])
+    lost = [p for p in problems if "never retrieved" in str(p.get("message", ""))]
+    for problem in lost:
+        problems.remove(problem)
+    return [f"{type(p.get('exception')).__name__}: {p.get('exception')}" for p in lost]

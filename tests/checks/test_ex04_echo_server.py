@@ -1,0 +1,675 @@
+"""Checks for ex04 echo_server: the seed tutorial's echo server, done right.
+
+Two ways in. ``handle_echo`` is mounted on a check-side server (``_Hosted``) so the check
+can see the server end of each connection: whether the handler returned or raised, the
+transport's write buffer and reading state, whether it is waiting in ``drain()`` (the
+instance's ``drain`` and ``wait_closed`` are wrapped; the writer stays a real
+StreamWriter). ``start_server`` is judged from outside only, over real sockets, so a
+server built on ``asyncio.Protocol`` and ``loop.create_server`` passes as well as one
+built on streams.
+
+Everything is decided by ordering and counting: a piece must come back before the next
+is sent (a handler waiting for a newline or for more data never echoes it); flow control
+is "the handler is inside ``drain()`` with the transport paused and the server has
+stopped reading" versus "megabytes piled up in the write buffer" (small socket buffers
+on both ends make the difference show after a few hundred KiB); many clients is "100
+clients, all connected, each got its echo" — a one-at-a-time server can serve only the
+first. Bounded waits only turn "never happens" into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from grader import probes
+from grader.probes import Client, call_learner, expect, fail, running_server, settle
+
+DOCS = "https://docs.python.org/3/library/asyncio-stream.html"
+#: Socket buffer size for the flow-control check (the kernel may double it).
+SMALL_BUF = 16 * 1024
+#: A correct handler's write buffer stays near the 64 KiB high-water mark plus one read.
+OVERFLOW = 2 * 1024 * 1024
+#: What the client sends without reading in the flow-control check.
+FLOOD = 16 * 1024 * 1024
+#: Seconds to wait for something a correct server does in milliseconds.
+PROMPT_S = 3.0
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+# --- CPython bugs the learner must not be graded on ----------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _documented_writelines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``transport.writelines`` behave as documented on 3.12+ (where it is new).
+
+    ``StreamWriter.writelines`` + ``drain()`` is correct flow control, but CPython
+    3.12.0-3.12.8 and 3.13.0-3.13.1 never pause the protocol in the selector transport's
+    ``writelines`` (gh-127655), so ``drain()`` never waits; and an empty chunk passed to it
+    is never flushed, so the transport never finishes closing. Neither is the learner's
+    mistake: skip empty chunks and pause when the buffer is over its high-water mark,
+    as ``write()`` does.
+    """
+    from asyncio import selector_events
+
+    transport_class: Any = selector_events._SelectorSocketTransport
+    original = transport_class.__dict__.get("writelines")
+    if original is None:  # 3.11: the base class joins the chunks and calls write()
+        return
+
+    def writelines(self: Any, list_of_data: Any) -> None:
+        original(self, [data for data in list_of_data if len(data)])
+        self._maybe_pause_protocol()
+
+    monkeypatch.setattr(transport_class, "writelines", writelines)
+
+
+# --- a check-side server around the learner's handle_echo ------------------------------
+
+
+@dataclass
+class _Conn:
+    """The server end of one connection, as the check sees it."""
+
+    writer: asyncio.StreamWriter
+    task: asyncio.Task[Any] | None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    error: BaseException | None = None
+    returned: bool = False
+    closing_at_return: bool = False
+    in_drain: int = 0
+    in_wait_closed: int = 0
+    wait_closed_done: bool = False
+
+    @property
+    def transport(self) -> Any:
+        return self.writer.transport
+
+    def paused_in_drain(self) -> bool:
+        """Suspended inside drain(). drain() returns at once unless writing is paused (the
+        buffer went over the high-water mark and has not yet fallen to the low one), so a
+        handler the check finds inside it, on an open transport, is held by flow control."""
+        return self.in_drain > 0 and not self.transport.is_closing()
+
+
+class _Hosted:
+    """``handler`` served by a check-side server on 127.0.0.1, port 0.
+
+    Records every connection's outcome, and closes what the handler left open after it
+    returned, so each check judges one behaviour (closing has its own check).
+    """
+
+    def __init__(self, handler: Handler, *, small_buffers: bool = False) -> None:
+        self.handler = handler
+        self.small_buffers = small_buffers
+        self.conns: asyncio.Queue[_Conn] = asyncio.Queue()
+        self.all: list[_Conn] = []
+        self.server: asyncio.Server | None = None
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
+
+    async def __aenter__(self) -> _Hosted:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.small_buffers:
+            # Set before listen(): accepted sockets inherit it, and the TCP window with it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUF)
+        sock.bind(("127.0.0.1", 0))
+        self.address = sock.getsockname()[:2]
+        self.server = await asyncio.start_server(self._serve, sock=sock)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        running = [c.task for c in self.all if c.task is not None and not c.done.is_set()]
+        if running:
+            # Clients are closed by now; give handlers a moment to see it, then stop them.
+            await asyncio.wait(running, timeout=1.0)
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=1.0)
+        assert self.server is not None
+        self.server.close()
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self.server.wait_closed(), 1.0)
+
+    async def accepted(self) -> _Conn:
+        try:
+            return await asyncio.wait_for(self.conns.get(), PROMPT_S)
+        except asyncio.TimeoutError:
+            fail("The check's server never saw the connection (a problem of the check).")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Conn(writer, asyncio.current_task())
+        if self.small_buffers:
+            writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF
+            )
+        _instrument(writer, conn)
+        self.all.append(conn)
+        self.conns.put_nowait(conn)
+        try:
+            await self.handler(reader, writer)
+            conn.returned = True
+            conn.closing_at_return = writer.is_closing()
+        except asyncio.CancelledError:
+            pass  # stopped by __aexit__: the handler was still running at the end
+        except Exception as exc:  # the learner's error: reported by the check
+            conn.error = exc
+        finally:
+            conn.done.set()
+            if not writer.is_closing():
+                writer.close()
+
+
+def _instrument(writer: asyncio.StreamWriter, conn: _Conn) -> None:
+    """Wrap this writer's drain and wait_closed (on the instance) to see them used."""
+    drain = writer.drain
+    wait_closed = writer.wait_closed
+
+    async def drain_observed() -> None:
+        conn.in_drain += 1
+        try:
+            await drain()
+        finally:
+            conn.in_drain -= 1
+
+    async def wait_closed_observed() -> None:
+        conn.in_wait_closed += 1
+        try:
+            await wait_closed()
+        finally:
+            conn.in_wait_closed -= 1
+        conn.wait_closed_done = True
+
+    writer.drain = drain_observed  # type: ignore[method-assign]
+    writer.wait_closed = wait_closed_observed  # type: ignore[method-assign]
+
+
+def _where(conn: _Conn | None) -> str:
+    """Where the learner's handler is waiting, from the task stacks."""
+    loop = asyncio.get_running_loop()
+    lines = [line for line in probes.task_stacks(loop, probes.TARGET_FILE) if "_serve" in line]
+    if conn is not None and conn.done.is_set():
+        return "it had already returned"
+    return f"it was waiting: {lines[0].split('waiting at ', 1)[-1]}" if lines else ""
+
+
+def _handler_error(conn: _Conn) -> str:
+    exc = conn.error
+    if exc is None:
+        return ""
+    text = f"handle_echo raised {type(exc).__name__}: {exc}."
+    if isinstance(exc, UnicodeError):
+        text += (
+            " It decoded a chunk of bytes as text. A read can end in the middle of a "
+            "multi-byte character (and binary data is not text at all): write back the "
+            "bytes you read, never `data.decode()`."
+        )
+    elif isinstance(exc, ValueError) and "limit" in str(exc):
+        text += (
+            " That is readline() (or `async for` over the reader, which reads lines) "
+            "hitting the 64 KiB line limit: data without a newline is not a line. Echo "
+            "chunks with `await reader.read(n)`."
+        )
+    elif isinstance(exc, TypeError) and ("context manager" in str(exc) or "__aenter__" in str(exc)):
+        text += (
+            " A StreamWriter is not an async context manager: close it with "
+            "`writer.close()` then `await writer.wait_closed()` in a finally block."
+        )
+    return text
+
+
+# --- clients --------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _client(
+    host: str, port: int, *, small_buffers: bool = False
+) -> AsyncIterator[Client]:
+    """A client that is always closed; gracefully if it read everything, else aborted."""
+    client = await Client.connect(host, port, rcvbuf=SMALL_BUF if small_buffers else None)
+    if small_buffers:
+        client.writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF
+        )
+    ok = False
+    try:
+        yield client
+        ok = True
+    finally:
+        if ok:
+            await client.close()
+        else:
+            client.writer.transport.abort()
+            await settle()
+
+
+async def _collect(reader: asyncio.StreamReader, n: int, into: bytearray) -> None:
+    """Read until ``into`` holds ``n`` bytes or end of file; ``into`` shows partial progress."""
+    while len(into) < n:
+        chunk = await reader.read(n - len(into))
+        if not chunk:
+            return
+        into += chunk
+
+
+async def _expect_echo(client: Client, piece: bytes, what: str, conn: _Conn | None = None) -> None:
+    """Read exactly ``piece`` back promptly, while the connection stays open."""
+    got = bytearray()
+    read = asyncio.ensure_future(_collect(client.reader, len(piece), got))
+    waiters: set[asyncio.Future[Any]] = {read}
+    if conn is not None:
+        waiters.add(asyncio.ensure_future(conn.done.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=PROMPT_S, return_when=asyncio.FIRST_COMPLETED)
+        if conn is not None and conn.done.is_set() and not read.done():
+            # The handler ended: whatever it wrote is on its way; take it, then judge.
+            await asyncio.wait({read}, timeout=PROMPT_S)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    size = f"{len(piece)} bytes" + ("" if piece.endswith(b"\n") else ", not ending in a newline")
+    if bytes(got[: len(piece)]) != piece[: len(got)]:
+        at = _first_difference(bytes(got), piece)
+        fail(
+            f"Sent {what} ({size}); the echo differs from byte {at}: sent "
+            f"{_show(piece[at : at + 16])}, got back {_show(bytes(got[at : at + 16]))}. An echo "
+            "server sends back exactly the bytes it received. Decoding and re-encoding "
+            "changes or breaks bytes that are not valid UTF-8 on their own (a character "
+            "split between two reads, binary data): write back `data` itself."
+        )
+    if len(got) == len(piece):
+        return
+    if read.done() or (conn is not None and conn.done.is_set()):
+        fail(
+            f"Sent {what} ({size}); got {len(got)} bytes back, then the connection was "
+            f"closed. {_closed_early(conn)}"
+        )
+    where = _where(conn)
+    fail(
+        f"Sent {what} ({size}) and got {len(got)} of them back within {PROMPT_S:g}s while "
+        f"the connection stayed open ({where or 'the server was still running'}). An echo "
+        "server writes back what it has as soon as it has it. `reader.readline()`, `async "
+        "for line in reader` (it reads lines) and `readexactly(n)` wait for more data; "
+        "`reader.read()` with no size waits for end of file. Use `data = await "
+        "reader.read(n)`: it returns whatever has arrived, at most n bytes."
+    )
+
+
+def _closed_early(conn: _Conn | None) -> str:
+    if conn is None:
+        return "The server closed the connection before the client half-closed."
+    return _handler_error(conn) or (
+        "handle_echo returned before the client had half-closed: keep reading until "
+        "`read()` returns b'' (end of file)."
+    )
+
+
+def _show(data: bytes, limit: int = 48) -> str:
+    return repr(data) if len(data) <= limit else f"{data[:limit]!r}... ({len(data)} bytes)"
+
+
+async def _start(ex: Any, stack: contextlib.AsyncExitStack, *args: Any) -> tuple[Any, str, int]:
+    """Call the learner's start_server and return (server, host, port), closed at exit."""
+    what = f"start_server({', '.join(map(repr, args))})"
+    try:
+        server = await call_learner(what, ex.start_server(*args), 5.0)
+    except OSError as exc:
+        fail(
+            f"{what} raised {type(exc).__name__}: {exc}. Bind the host and port you are "
+            "given: port 0 asks the system for a free port, so two servers never clash."
+        )
+    if not isinstance(server, asyncio.AbstractServer):
+        fail(
+            f"{what} returned {server!r}, not a server. Return what `await "
+            "asyncio.start_server(handle_echo, host, port)` gives you."
+        )
+    host, port = await stack.enter_async_context(running_server(server))
+    expect(
+        server.is_serving(),
+        f"{what} returned a server that is not accepting yet (is_serving() is False): "
+        "do not pass start_serving=False; the caller expects it to accept connections as "
+        "soon as start_server returns (and serve_forever is for the caller to call, if "
+        "ever).",
+    )
+    return server, host, port
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+@pytest.mark.weight(1)
+async def test_start_server_listens_on_loopback(ex):
+    """start_server() returns a server already accepting on 127.0.0.1, port 0 honoured"""
+    async with contextlib.AsyncExitStack() as stack:
+        first, host, port = await _start(ex, stack)
+        second, _, port2 = await _start(ex, stack, "127.0.0.1", 0)
+        for server in (first, second):
+            names = [s.getsockname()[:2] for s in server.sockets]
+            expect(
+                all(name[0] == "127.0.0.1" for name in names),
+                f"The server listens on {names}; it must listen on the host it is given "
+                "(127.0.0.1 by default), not on every interface.",
+            )
+        expect(
+            port != 0 and port2 != 0 and port != port2,
+            f"Two servers started with port 0 got ports {port} and {port2}: pass the port "
+            "argument through, so port 0 lets the system pick a free port for each.",
+        )
+        for address in ((host, port), ("127.0.0.1", port2)):
+            async with _client(*address) as client:
+                await client.send(b"ping\n")
+                await _expect_echo(client, b"ping\n", "b'ping\\n' to a fresh server")
+
+
+@pytest.mark.weight(2)
+async def test_echoes_raw_bytes(ex):
+    """echoes raw bytes unchanged, each piece as soon as it arrives"""
+    pieces = [
+        ("all 256 byte values", bytes(range(256))),
+        ("invalid UTF-8", b"\xff\xfe\x00\xc3\x28\xed\xa0\x80\x80\xc0\xaf"),
+        (
+            "100 KiB of binary without a newline",
+            random.Random(4).randbytes(100 * 1024).replace(b"\n", b"\x00"),
+        ),
+        ("a newline alone", b"\n"),
+    ]
+    async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
+        conn = await hosted.accepted()
+        for what, piece in pieces:
+            await client.send(piece)
+            await _expect_echo(client, piece, what, conn)
+
+
+@pytest.mark.weight(1)
+async def test_split_utf8_character_survives(ex):
+    """a UTF-8 character split across reads survives"""
+    text = "café naïve 🐍 日本!"
+    pieces = [
+        b"caf\xc3", b"\xa9 na\xc3", b"\xafve \xf0\x9f", b"\x90", b"\x8d \xe6\x97", b"\xa5\xe6\x9c\xac!",
+    ]
+    assert b"".join(pieces) == text.encode()
+    async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
+        conn = await hosted.accepted()
+        for piece in pieces:
+            await client.send(piece)
+            await _expect_echo(
+                client, piece, f"{piece!r} (part of {text!r}, cut inside a character)", conn
+            )
+
+
+@pytest.mark.weight(2)
+@pytest.mark.limit(30)
+async def test_flow_control_with_drain(ex):
+    """pauses in drain() and stops reading while the client does not read"""
+    # Ends with a newline so a line-by-line echo is judged here on flow control alone.
+    payload = random.Random(7).randbytes(FLOOD - 1) + b"\n"
+    loop = asyncio.get_running_loop()
+    async with _Hosted(ex.handle_echo, small_buffers=True) as hosted, _client(
+        *hosted.address, small_buffers=True
+    ) as client:
+        conn = await hosted.accepted()
+        sent = 0
+
+        async def flood() -> None:
+            nonlocal sent
+            view = memoryview(payload)
+            for offset in range(0, FLOOD, 64 * 1024):
+                chunk = view[offset : offset + 64 * 1024]
+                client.writer.write(chunk)
+                sent = offset + len(chunk)
+                await client.writer.drain()
+
+        sender = asyncio.create_task(flood())
+        try:
+            verdict = await _watch_flood(conn, sender, loop.time() + 15.0)
+            state = (
+                f"client sent {sent:,} bytes and read none; server write buffer "
+                f"{conn.transport.get_write_buffer_size():,} bytes"
+            )
+            if verdict == "overflow":
+                fail(
+                    f"No flow control: {state}, and growing. `writer.write()` never waits, it "
+                    "only appends to a buffer in memory; a client that does not read makes "
+                    "that buffer grow without limit. After each write, `await "
+                    "writer.drain()`: it pauses the handler while the buffer is above its "
+                    f"high-water mark (and the handler stops reading meanwhile). {DOCS}#asyncio.StreamWriter.drain"
+                )
+            if verdict == "took everything":
+                fail(
+                    f"The client sent all {FLOOD:,} bytes without reading one, and the "
+                    f"server took them all ({state}). It kept reading while it could not "
+                    "write back, so the data piled up in the handler's memory instead "
+                    "(reading to end of file, or queueing chunks for another task). Read, "
+                    "write, `await writer.drain()`, in one loop: while drain waits, nothing "
+                    "is read, and TCP slows the client down."
+                )
+            if verdict == "handler ended":
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(conn.done.wait(), PROMPT_S)
+                fail(
+                    "The connection closed while the client was still sending "
+                    f"({state}). {_closed_early(conn)}"
+                )
+            if verdict == "stuck":
+                fail(
+                    f"After 15s the echo was neither paused in drain nor buffering ({state}; "
+                    f"in drain: {conn.in_drain > 0}; still reading: "
+                    f"{conn.transport.is_reading()}; {_where(conn)})."
+                )
+        finally:
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+        # Paused properly. The client stops sending and reads: every byte it sent (whole
+        # chunks: write() buffers a chunk entirely) must come back, intact and in order.
+        echoed = await _read_exactly(client, sent, 20.0)
+        if echoed is None:
+            fail(
+                f"The handler paused correctly, but once the client started reading, the "
+                f"echo of the {sent:,} bytes it had sent did not complete within 20s "
+                f"({_where(conn)}). After `drain()` returns, go on reading and writing."
+            )
+        expect(
+            echoed == payload[:sent],
+            f"The {sent:,} bytes came back changed (first difference at byte "
+            f"{_first_difference(echoed, payload):,}). Write back exactly the bytes you read, "
+            "in order.",
+        )
+
+
+async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], deadline: float) -> str:
+    """Poll the server end until the outcome of the flood is clear."""
+    loop = asyncio.get_running_loop()
+    while True:
+        transport = conn.transport
+        if transport.get_write_buffer_size() > OVERFLOW:
+            return "overflow"
+        if conn.paused_in_drain() and not transport.is_reading():
+            # Stable, not a passing moment: still so after the loop ran a few more rounds.
+            await settle(10)
+            if conn.paused_in_drain() and not transport.is_reading():
+                return "paused"
+        if conn.done.is_set() or transport.is_closing():
+            return "handler ended"
+        if sender.done():
+            # All sent (the server took everything), or the connection broke under it.
+            return "took everything" if sender.exception() is None else "handler ended"
+        if loop.time() > deadline:
+            return "stuck"
+        await asyncio.sleep(0.002)
+
+
+async def _read_exactly(client: Client, n: int, timeout: float) -> bytes | None:
+    try:
+        return await asyncio.wait_for(client.reader.readexactly(n), timeout)
+    except (asyncio.TimeoutError, asyncio.IncompleteReadError):
+        return None
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+@pytest.mark.weight(2)
+async def test_closes_after_half_close(ex):
+    """after the client half-closes: the rest of the echo, then end of file, writer closed"""
+    async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
+        conn = await hosted.accepted()
+        await client.send(b"first\x00")
+        await _expect_echo(client, b"first\x00", "b'first\\x00'", conn)
+        try:
+            client.writer.write(b"last \xff")
+            client.writer.write_eof()
+        except OSError:
+            fail(f"The client could not send its last piece and half-close. {_closed_early(conn)}")
+        try:
+            rest = await asyncio.wait_for(client.reader.read(), PROMPT_S)
+        except asyncio.TimeoutError:
+            if conn.in_wait_closed:
+                fail(
+                    "After the client half-closed, handle_echo called writer.close() but "
+                    "`await writer.wait_closed()` never finished: the transport could not "
+                    f"flush what was written ({_where(conn)}). Is something still written "
+                    "after the client stopped reading, or written after close()?"
+                )
+            fail(
+                "The client sent b'last \\xff' and half-closed (write_eof), then waited "
+                f"{PROMPT_S:g}s for end of file; the connection stayed open ({_where(conn)}). "
+                "When `await reader.read(n)` returns b'' the client has finished sending: "
+                "leave the loop and close the connection."
+            )
+        except ConnectionError as exc:
+            fail(
+                f"After its half-close the client's connection was reset ({exc}) instead of "
+                f"closed. {_handler_error(conn)}"
+            )
+        try:
+            await asyncio.wait_for(conn.done.wait(), PROMPT_S)
+        except asyncio.TimeoutError:
+            fail(
+                "The client got end of file, but handle_echo did not return "
+                f"({_where(conn)}). After closing, return."
+            )
+        if conn.error is not None:
+            fail(_handler_error(conn))
+        expect(
+            rest == b"last \xff",
+            f"After its half-close the client received {_show(rest)} before end of file, not "
+            "b'last \\xff': echo everything that arrived before end of file, then close.",
+        )
+        expect(
+            conn.closing_at_return,
+            "handle_echo returned without closing the connection. The client only saw end "
+            "of file because this check closed it afterwards; a real server would keep the "
+            "socket open forever (one leaked connection per client). End with "
+            f"`writer.close()` and `await writer.wait_closed()`, in a finally block. {DOCS}#asyncio.StreamWriter.close",
+        )
+        expect(
+            conn.wait_closed_done,
+            "handle_echo called writer.close() but did not `await writer.wait_closed()`. "
+            "close() only starts closing (the buffer is flushed, then the socket closed); "
+            "wait_closed() waits until that has happened, so the handler returns with the "
+            f"connection really closed. {DOCS}#asyncio.StreamWriter.wait_closed",
+        )
+
+
+@pytest.mark.weight(2)
+async def test_serves_many_clients_at_once(ex):
+    """serves 100 clients connected at the same time"""
+    count = 100
+    async with contextlib.AsyncExitStack() as stack:
+        _, host, port = await _start(ex, stack)
+        clients: list[Client] = []
+        reads: list[asyncio.Future[bytes]] = []
+        try:
+            for _ in range(count):
+                clients.append(await Client.connect(host, port))
+            payloads = [f"hello from client {i:03d}\n".encode() for i in range(count)]
+            for client, payload in zip(clients, payloads):
+                client.writer.write(payload)
+            for client in clients:
+                await client.writer.drain()
+            reads = [
+                asyncio.ensure_future(client.reader.readexactly(len(payload)))
+                for client, payload in zip(clients, payloads)
+            ]
+            await asyncio.wait(reads, timeout=5.0)
+            served = [
+                i
+                for i, read in enumerate(reads)
+                if read.done() and not read.cancelled() and read.exception() is None
+            ]
+            mixed = [i for i in served if reads[i].result() != payloads[i]]
+            if mixed:
+                i = mixed[0]
+                fail(
+                    f"Client {i} sent {payloads[i]!r} and got {reads[i].result()!r}: each "
+                    "connection must get its own echo (keep per-connection state in the "
+                    "handler's local variables, not in globals)."
+                )
+            if len(served) < count:
+                fail(
+                    f"Only {len(served)} of {count} clients got their echo while all {count} "
+                    "were connected. The server serves one client at a time: a lock, a "
+                    "shared flag or a loop around the handler makes every other client wait "
+                    "until the current one disconnects. asyncio.start_server already runs "
+                    "one handle_echo task per connection; let them run side by side."
+                )
+            for client in clients:
+                client.writer.write_eof()
+            ends = [asyncio.ensure_future(c.reader.read()) for c in clients]
+            await asyncio.wait(ends, timeout=5.0)
+            for end in ends:
+                if not end.done():
+                    end.cancel()
+        finally:
+            for read in reads:
+                read.cancel()
+            await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+@pytest.mark.hidden
+@pytest.mark.weight(1)
+async def test_whole_session_through_start_server(ex):
+    """a whole session through start_server: binary pieces, 1 MiB, half-close, end of file"""
+    big = random.Random(11).randbytes(1024 * 1024)
+    async with contextlib.AsyncExitStack() as stack:
+        _, host, port = await _start(ex, stack)
+        async with _client(host, port) as client:
+            for piece in (b"caf\xc3", b"\xa9", b"\xff\x00\xfe", bytes(range(256))):
+                await client.send(piece)
+                await _expect_echo(client, piece, _show(piece))
+            receive = asyncio.ensure_future(client.reader.read())
+            try:
+                client.writer.write(big)
+                await client.writer.drain()
+                client.writer.write_eof()
+                done, _ = await asyncio.wait({receive}, timeout=10.0)
+            finally:
+                if not receive.done():
+                    receive.cancel()
+            if not done:
+                fail(
+                    "The client sent 1 MiB and half-closed, and did not get end of file "
+                    "within 10s: the server must echo everything, then close when the "
+                    "client has finished sending."
+                )
+            rest = receive.result()
+            expect(
+                rest == big,
+                f"After 1 MiB of binary and a half-close the client got {len(rest):,} bytes "
+                f"back (first difference at byte {_first_difference(rest, big):,}); expected "
+                "the same 1 MiB, then end of file.",
+            )

@@ -1,0 +1,285 @@
+"""Checks for ex05 echo_client: a client that sends and receives at the same time.
+
+Every check runs the learner's ``echo_roundtrip`` against a check-side server in the same
+event loop. The servers are deliberately strict peers: the flow-controlled one stops
+reading while its replies are not draining (as a correct ex04 server does), so a client
+that sends everything before reading deadlocks; the "store and forward" one answers only
+after the client's end of file. Waiting is bounded by ``call_learner``, which names the
+line the learner's code was stuck on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import socket
+import warnings
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from grader.probes import call_learner, exact, expect, fail, running_server
+
+READ_SIZE = 64 * 1024
+#: Socket buffers of the check-side server: small, so loopback buffers cannot hide a
+#: client that sends everything before it reads.
+SERVER_BUFFER = 64 * 1024
+BIG = 32 * 1024 * 1024
+#: Generous bounds: a correct client finishes in well under a second.
+BOUND_S = 5.0
+BIG_BOUND_S = 15.0
+
+
+@dataclass
+class _Peer:
+    """What the check-side server saw on its (single) connection."""
+
+    received: int = 0
+    eof: bool = False
+    error: BaseException | None = None
+    client_address: tuple[str, int] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Peer], Any]
+
+
+@contextlib.asynccontextmanager
+async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
+    """A server with small socket buffers; yields ``(host, port, peer)``."""
+    peer = _Peer()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer.client_address = writer.get_extra_info("peername")
+        try:
+            await handler(reader, writer, peer)
+        except (ConnectionError, OSError) as exc:
+            peer.error = exc
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            peer.done.set()
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SERVER_BUFFER)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SERVER_BUFFER)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    server = await asyncio.start_server(on_connect, sock=sock)
+    async with running_server(server) as (host, port):
+        yield host, port, peer
+
+
+async def _flow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
+    """Echo with flow control: read no more while the echo is not draining."""
+    while data := await reader.read(READ_SIZE):
+        peer.received += len(data)
+        writer.write(data)
+        await writer.drain()
+    peer.eof = True
+
+
+async def _byte_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
+    """Echo one byte per write, yielding to the loop between bytes."""
+    while data := await reader.read(READ_SIZE):
+        peer.received += len(data)
+        for i in range(len(data)):
+            writer.write(data[i : i + 1])
+            await writer.drain()
+            await asyncio.sleep(0)
+    peer.eof = True
+
+
+def _store_and_forward(reply: Callable[[bytes], bytes]) -> Handler:
+    """A server that reads until the client's end of file, then answers ``reply(data)``."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
+        data = await reader.read()
+        peer.received = len(data)
+        peer.eof = True
+        writer.write(reply(data))
+        await writer.drain()
+
+    return handler
+
+
+async def _roundtrip(ex: Any, host: str, port: int, payload: bytes, what: str, bound: float = BOUND_S) -> Any:
+    return await call_learner(what, ex.echo_roundtrip(host, port, payload), bound)
+
+
+def _expect_same_bytes(result: object, payload: bytes, what: str) -> None:
+    """Type-strict comparison that stays readable for megabytes."""
+    if type(result) is not bytes:
+        fail(
+            f"{what} returned a {type(result).__name__}, not bytes. Join what you read "
+            "into one bytes object (`b''.join(chunks)`, or `bytes(buffer)` for a bytearray)."
+        )
+    if result == payload:
+        return
+    if len(result) != len(payload):
+        fail(
+            f"{what} returned {len(result):,} bytes; the server sent back {len(payload):,}. "
+            "Keep reading until end of file: `await reader.read()` (no argument) does that, "
+            "or loop on `reader.read(n)` until it returns b''. One `read(n)` returns whatever "
+            "has arrived so far, not everything."
+        )
+    first = next(i for i, (a, b) in enumerate(zip(result, payload, strict=True)) if a != b)
+    fail(
+        f"{what} returned {len(result):,} bytes, but they differ from what was sent from "
+        f"byte {first:,} on. Send the payload unchanged and in order (no decoding, no "
+        "re-encoding), and keep the received chunks in the order they arrived."
+    )
+
+
+@pytest.mark.weight(1)
+async def test_small_payloads_come_back_unchanged(ex):
+    """small binary payloads come back unchanged, as bytes"""
+    payload = bytes(range(256)) * 16 + b"\xff\xfe\xc3 not UTF-8 \x00\r\n"
+    async with _server(_flow_echo) as (host, port, _peer):
+        result = await _roundtrip(ex, host, port, payload, "echo_roundtrip(4 KiB of every byte value)")
+    _expect_same_bytes(result, payload, "echo_roundtrip(4 KiB of every byte value)")
+    async with _server(_flow_echo) as (host, port, _peer):
+        empty = await _roundtrip(ex, host, port, b"", "echo_roundtrip(b'')")
+    exact(empty, b"", "echo_roundtrip with an empty payload")
+
+
+@pytest.mark.weight(3)
+@pytest.mark.limit(BIG_BOUND_S + 5)
+async def test_large_payload_does_not_deadlock(ex):
+    """a 32 MiB payload round-trips without deadlock"""
+    payload = bytes(range(251)) * (BIG // 251) + b"end"
+    what = "echo_roundtrip(32 MiB) against a server that reads no more while its echo is not drained"
+    async with _server(_flow_echo) as (host, port, _peer):
+        try:
+            result = await _roundtrip(ex, host, port, payload, what, BIG_BOUND_S)
+        except pytest.fail.Exception as exc:
+            fail(
+                f"{exc.msg} This is the send-everything-then-read deadlock: the server stops "
+                "reading while you do not read its echo, so your `drain()` never returns. Send "
+                "in one task and read in another at the same time (e.g. "
+                "`sender = asyncio.create_task(send())`, then `await reader.read()`)."
+            )
+    _expect_same_bytes(result, payload, "echo_roundtrip(32 MiB)")
+
+
+@pytest.mark.weight(2)
+async def test_one_byte_at_a_time(ex):
+    """a server that echoes one byte at a time yields the whole payload"""
+    payload = bytes(range(97, 123)) * 80  # 2080 bytes, many separate pieces
+    what = "echo_roundtrip(2 KiB) against a server that echoes one byte at a time"
+    async with _server(_byte_echo) as (host, port, _peer):
+        result = await _roundtrip(ex, host, port, payload, what)
+    _expect_same_bytes(result, payload, what)
+
+
+@pytest.mark.weight(2)
+async def test_half_closes_after_sending(ex):
+    """half-closes (write_eof) so the server sees end of file"""
+    payload = b"the server answers after your end of file\n" * 100
+    async with _server(_store_and_forward(lambda data: data)) as (host, port, peer):
+        try:
+            result = await _roundtrip(ex, host, port, payload, "echo_roundtrip against a server that answers after your EOF")
+        except pytest.fail.Exception as exc:
+            detail = (
+                f" The server got {peer.received:,} bytes and is still waiting for your end of file."
+                if not peer.eof
+                else ""
+            )
+            fail(
+                f"{exc.msg}{detail} After the last byte, call `writer.write_eof()`: it "
+                "half-closes the connection, so the server reads end of file while you can "
+                "still read its answer."
+            )
+    expect(peer.eof, "The server never saw end of file: call `writer.write_eof()` after sending.")
+    _expect_same_bytes(result, payload, "echo_roundtrip against a server that answers after your EOF")
+
+
+@pytest.mark.weight(1)
+async def test_returns_what_arrives_before_eof(ex):
+    """returns what the server sent before closing, even if shorter"""
+    payload = b"0123456789abcdef" * 256
+    half = payload[: len(payload) // 2]
+    what = "echo_roundtrip against a server that echoes only the first half, then closes"
+    async with _server(_store_and_forward(lambda data: data[: len(data) // 2])) as (host, port, _peer):
+        try:
+            result = await _roundtrip(ex, host, port, payload, what)
+        except asyncio.IncompleteReadError:
+            fail(
+                f"{what} raised IncompleteReadError: `readexactly(len(payload))` assumes the "
+                "server sends back as much as you sent. The contract is to return what arrives "
+                "until end of file: `await reader.read()`."
+            )
+    if type(result) is bytes and len(result) > len(half):
+        fail(f"{what} returned {len(result):,} bytes; the server sent only {len(half):,}.")
+    _expect_same_bytes(result, half, what)
+
+
+@pytest.mark.weight(1)
+async def test_closes_the_connection(ex):
+    """closes its connection before returning"""
+    payload = b"close me\n" * 10
+    async with _server(_flow_echo) as (host, port, peer):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            result = await _roundtrip(ex, host, port, payload, "echo_roundtrip(90 bytes)")
+            # Right after the return, before the loop runs anything else.
+            still_open = _open_ends(peer.client_address)
+            gc.collect()  # a writer nobody closed warns when it is collected
+        unclosed = [str(w.message) for w in caught if _is_unclosed(w)]
+        for w in caught:
+            if not _is_unclosed(w):  # pass the others on to the grader's own watch
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        await asyncio.wait_for(peer.done.wait(), BOUND_S)
+    _expect_same_bytes(result, payload, "echo_roundtrip(90 bytes)")
+    if still_open or unclosed:
+        seen = still_open[0] if still_open else f"ResourceWarning: {unclosed[0]}"
+        fail(
+            f"echo_roundtrip returned without closing its connection ({_crop(seen)}). "
+            "Close what you open, on every path: `writer.close()` then `await "
+            "writer.wait_closed()` in a `finally:` (not `async with writer:`, which is a "
+            "TypeError). A writer left to the garbage collector leaks its socket until then "
+            "and warns."
+        )
+    expect(
+        peer.eof and peer.error is None,
+        f"The server did not see a clean end of file ({peer.error!r}): half-close with "
+        "`write_eof()`, read until end of file, then close.",
+    )
+
+
+def _is_unclosed(w: warnings.WarningMessage) -> bool:
+    return issubclass(w.category, ResourceWarning) and "unclosed" in str(w.message)
+
+
+def _crop(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _open_ends(address: tuple[str, int] | None) -> list[str]:
+    """Transports (or bare sockets) of this process bound to ``address`` and not closed."""
+    if address is None:
+        return []
+    found: list[str] = []
+    transports = False
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.BaseTransport):
+            try:
+                name = obj.get_extra_info("sockname")
+            except Exception:  # noqa: BLE001 - a foreign object may misbehave
+                continue
+            if name == address:
+                transports = True
+                if not obj.is_closing():
+                    found.append(f"transport {type(obj).__name__} not closed")
+    if transports:
+        return found
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.fileno() != -1:
+            with contextlib.suppress(OSError):
+                if obj.getsockname() == address:
+                    found.append("socket not closed")
+    return found

@@ -1,0 +1,255 @@
+"""Checks for ex07 threads_to_tasks: convert a threaded port scanner to tasks.
+
+``scan`` gets fake probes (no network): coroutines that sleep on the virtual clock
+(instant, and exact), count how many run at once, and insist on running on the check's
+own event loop (a probe run by ``asyncio.run`` in a thread lands on another loop). The
+contract leaves the design open: a Semaphore around each probe, ``limit`` worker tasks,
+or batches of ``limit`` all pass; what is checked is what the contract says.
+"""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from grader import probes
+from grader.probes import BarrierProbe, InFlight, exact, expect, fail
+
+HOST = "192.0.2.7"  # TEST-NET-1: never a real host; the probes are fakes anyway
+#: Virtual seconds: far more than any correct scan needs (the clock skips idle time).
+BOUND_S = 10_000.0
+
+NO_THREADS = (
+    "The probe is a coroutine: run it as a task on the running loop (`asyncio.gather`, "
+    "`asyncio.create_task`, a TaskGroup), with an `asyncio.Semaphore(limit)` or `limit` "
+    "worker tasks to bound it. No executor, no `asyncio.to_thread`, no `asyncio.run` in a "
+    "thread."
+)
+
+
+class _FakeNet:
+    """A fake ``probe``: ``port in open_ports`` after ``delay(port)`` seconds (virtual
+    time; short, so that thread-based code, which runs on real time, ends quickly too)."""
+
+    def __init__(self, open_ports: set[int], delay: Callable[[int], float] = lambda _p: 0.1) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.open_ports = open_ports
+        self.delay = delay
+        self.calls: list[int] = []
+        self.hosts: set[object] = set()
+        self.in_flight = InFlight()
+        self.foreign = 0  # calls that ran on another event loop (or outside any)
+
+    async def __call__(self, host: str, port: int) -> bool:
+        if _running_loop() is not self.loop:
+            self.foreign += 1
+            return False
+        self.calls.append(port)
+        self.hosts.add(host)
+        with self.in_flight.track():
+            await asyncio.sleep(self.delay(port))
+        return port in self.open_ports
+
+    def expect_on_this_loop(self) -> None:
+        expect(
+            self.foreign == 0,
+            f"{self.foreign} probe call(s) ran on another event loop: `asyncio.run(...)` in a "
+            "pool thread gives each probe a private loop, so anything tied to the caller's "
+            f"loop (locks, queues, connections) breaks. {NO_THREADS}",
+        )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _barrier_probe(parties: int, open_ports: set[int]) -> BarrierProbe:
+    return BarrierProbe(parties, timeout=5.0, result=lambda _host, port: port in open_ports)
+
+
+async def _scan(ex: Any, ports: list[int], probe: Any, limit: int) -> Any:
+    what = f"scan({HOST!r}, {len(ports)} ports, probe, limit={limit})"
+    try:
+        return await probes.call_learner(what, ex.scan(HOST, list(ports), probe, limit), BOUND_S)
+    except RuntimeError as exc:
+        if "event loop" in str(exc) or "different loop" in str(exc):
+            fail(f"{what} raised RuntimeError: {exc}. The probe ran on another event loop. {NO_THREADS}")
+        raise
+
+
+def _expect_ports(result: object, expected: list[int], what: str) -> None:
+    """The open ports, as a sorted list of ints, explained when the order is the problem."""
+    if type(result) is not list:
+        fail(
+            f"{what} a {type(result).__name__}, not a list: `sorted(...)` returns a list; "
+            "return that."
+        )
+    wrong = [x for x in result if type(x) is not int]
+    if wrong:
+        fail(f"{what} {result!r:.120}: the ports must be the ints from `ports`, got {wrong[0]!r:.60}.")
+    if sorted(result) == expected and result != expected:
+        fail(
+            f"{what} {result}: the right ports, in the wrong order. Probes finish in any "
+            "order, and the contract wants the open ports ascending: sort them before "
+            "returning."
+        )
+    exact(result, expected, what)
+
+
+@contextlib.contextmanager
+def _forbid_threads() -> Iterator[list[str]]:
+    """Starting a thread records where (learner's line) and raises RuntimeError."""
+    started: list[str] = []
+    real_start = threading.Thread.start
+    real_low = _thread.start_new_thread
+
+    def refuse(what: str) -> None:
+        where = probes.learner_location(probes.TARGET_FILE or "") or "outside your file"
+        started.append(f"{what} at {where}")
+        raise RuntimeError(f"awaitlings: this exercise forbids threads ({what} at {where})")
+
+    def start(self: threading.Thread) -> None:
+        refuse(f"a thread ({self.name})")
+
+    def start_new_thread(*args: Any, **kwargs: Any) -> Any:
+        refuse("_thread.start_new_thread")
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    _thread.start_new_thread = start_new_thread
+    try:
+        yield started
+    finally:
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+        _thread.start_new_thread = real_low
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+async def test_starts_no_threads(ex):
+    """starts no threads"""
+    net = _FakeNet({3, 5, 8})
+    ports = list(range(1, 21))
+    error: BaseException | None = None
+    with _forbid_threads() as started:
+        try:
+            await probes.call_learner("scan(20 ports, limit=5)", ex.scan(HOST, ports, net, 5), BOUND_S)
+        except Exception as exc:  # noqa: BLE001 - the refusal (or its fallout) surfaces here
+            error = exc
+    if started:
+        fail(f"scan started {len(started)} thread(s): first {started[0]}. {NO_THREADS}")
+    if error is not None:
+        raise error
+    net.expect_on_this_loop()
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_probes_run_concurrently(ex):
+    """runs the probes concurrently"""
+    ports = [22, 80, 443, 8080, 5432, 6379, 25, 53, 110, 143, 993, 3306]
+    probe = _barrier_probe(len(ports), {80, 443})
+    await _scan(ex, ports, probe, len(ports))
+    expect(
+        len(probe.calls) == len(ports),
+        f"scan called the probe {len(probe.calls)} time(s) for {len(ports)} ports.",
+    )
+    expect(
+        not probe.broken,
+        f"With limit={len(ports)} and {len(ports)} ports, all probes should be in flight at once; "
+        f"at most {probe.in_flight.max} were. Awaiting each probe before starting the next runs "
+        "them one after another: start them all as tasks (`asyncio.gather(*coros)`) and await "
+        "them together.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_respects_the_limit(ex):
+    """keeps exactly limit probes in flight when ports outnumber it"""
+    ports = [(i * 7919) % 1000 + 1 for i in range(30)]  # 30 distinct ports, unsorted
+    limit = 7
+    net = _FakeNet(set(ports[::4]))
+    await _scan(ex, ports, net, limit)
+    net.expect_on_this_loop()
+    peak = net.in_flight.max
+    expect(
+        peak <= limit,
+        f"Up to {peak} probes ran at once with limit={limit}. Bound the concurrency: "
+        f"`async with semaphore:` around each probe call (an `asyncio.Semaphore(limit)` "
+        "created once per scan), or exactly `limit` worker tasks. A semaphore around the "
+        "`await` of an already started task bounds nothing: the task runs anyway.",
+    )
+    expect(
+        peak == limit,
+        f"At most {peak} probe(s) ran at once with limit={limit} and {len(ports)} ports "
+        "waiting. Use the whole budget: keep `limit` probes in flight while ports remain.",
+    )
+    missing = sorted(set(ports) - set(net.calls))
+    twice = sorted({p for p in net.calls if net.calls.count(p) > 1})
+    expect(not missing, f"These ports were never probed: {missing}. Every port in `ports` gets one probe.")
+    expect(not twice, f"These ports were probed more than once: {twice}. One probe per port.")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_returns_open_ports_sorted(ex):
+    """returns the open ports as a sorted list of ints"""
+    ports = [8080, 22, 443, 3306, 80, 25, 5432, 21, 6379, 53, 9000, 110]
+    open_ports = {8080, 22, 443, 80, 6379, 9000}
+    # Later ports in the input (and high ports) finish first: completion order is
+    # neither input order nor sorted order.
+    net = _FakeNet(open_ports, delay=lambda port: 0.1 + (len(ports) - ports.index(port)) * 0.037 + (port % 7) * 0.011)
+    result = await _scan(ex, ports, net, 4)
+    net.expect_on_this_loop()
+    expect(
+        net.hosts <= {HOST},
+        f"The probe was called with host(s) {sorted(map(repr, net.hosts))}, not {HOST!r}: pass `host` through.",
+    )
+    _expect_ports(result, sorted(open_ports), f"scan(...) with open ports {sorted(open_ports)} returned")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_limit_larger_than_ports(ex):
+    """works when limit exceeds the number of ports"""
+    ports = [443, 22, 80, 8443, 21]
+    probe = _barrier_probe(len(ports), {22, 443})
+    result = await _scan(ex, ports, probe, 100)
+    expect(
+        len(probe.calls) == len(ports),
+        f"With limit=100 and {len(ports)} ports, scan called the probe {len(probe.calls)} time(s), "
+        "not once per port. A batch or worker scheme must not wait for `limit` ports to exist "
+        "(nor drop a last, incomplete batch).",
+    )
+    expect(
+        not probe.broken,
+        f"With limit=100 and {len(ports)} ports, all {len(ports)} probes should be in flight at "
+        f"once; at most {probe.in_flight.max} were.",
+    )
+    _expect_ports(result, [22, 443], "scan(5 ports, limit=100) returned")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_empty_port_list(ex):
+    """returns [] for an empty list of ports"""
+    net = _FakeNet(set())
+    try:
+        result = await _scan(ex, [], net, 4)
+    except ValueError as exc:
+        fail(
+            f"scan with no ports raised ValueError: {exc}. `asyncio.wait()` refuses an empty "
+            "set: skip it when there is nothing to wait for, or use `asyncio.gather()`, "
+            "which returns [] for no awaitables."
+        )
+    _expect_ports(result, [], "scan with an empty list of ports returned")
+    expect(not net.calls, f"scan called the probe {len(net.calls)} time(s) with no ports.")

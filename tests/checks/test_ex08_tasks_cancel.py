@@ -1,0 +1,443 @@
+"""Checks for ex08 tasks_cancel: a Ticker that owns a task, cancels it and waits for it.
+
+Every check runs on virtual time: an interval of 1 s costs no real time, and tick times
+are exact loop times. The learner's tasks are found by comparing ``asyncio.all_tasks()``
+before and after ``start()``; whatever is left is cancelled at the end of each check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import inspect
+import weakref
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+import pytest
+
+from grader.explain import EXPLANATIONS
+from grader.probes import (
+    EventLog,
+    Outcome,
+    cancel_tasks,
+    exact,
+    expect,
+    fail,
+    new_tasks,
+    outcome_of,
+)
+
+INTERVAL = 1.0
+#: Loop time (virtual, so free) that stop() gets before it counts as hanging.
+STOP_LIMIT = 20 * INTERVAL
+TASK_DOCS = "https://docs.python.org/3/library/asyncio-task.html"
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _start(ticker: Any) -> None:
+    result = ticker.start()
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # not the learner's "never awaited" noise: we explain it here
+        fail(
+            "start() returned an awaitable, so nothing was scheduled: start() is a plain "
+            "`def`, called from a running loop, that creates the ticking task with "
+            "`asyncio.create_task(self._run())`, keeps a reference to it and returns at once."
+        )
+
+
+class _TickAfterStop(Exception):
+    """Raised by the checks' on_tick once stop() was called, so a runaway ticker ends."""
+
+
+class _Watch:
+    """Records ticks that come after stop() was called, and ends the ticking there: a
+    ticker that swallows its cancellation would otherwise tick forever, and the check
+    could never clean it up."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.stop_at = 0.0
+        self.late: list[tuple[int, float, bool]] = []
+        self.runaways: list[asyncio.Task[Any]] = []
+
+    def tick(self, n: int) -> None:
+        if self.stopping:
+            # A task that caught its CancelledError and went on still counts the request.
+            task = asyncio.current_task()
+            swallowed = task is not None and task.cancelling() > 0
+            if task is not None:
+                self.runaways.append(task)
+            self.late.append((n, asyncio.get_running_loop().time() - self.stop_at, swallowed))
+            raise _TickAfterStop(f"on_tick({n}) was called after stop()")
+
+    def explain_late(self) -> str:
+        n, after, swallowed = self.late[0]
+        when = f"on_tick({n}) still came {after:g} s after stop() was called"
+        if swallowed:
+            return (
+                f"{when}: the ticking task was cancelled, caught the CancelledError and "
+                "went on ticking. " + EXPLANATIONS["cancelled_swallowed"]
+            )
+        return (
+            f"{when}: the ticking task was never cancelled. A stop() that only sets a flag "
+            "lets the task tick once more, and nobody waits for it: stop() must call "
+            "`self._task.cancel()` and then await the task."
+        )
+
+
+@contextlib.asynccontextmanager
+async def _cleaned_up(watch: _Watch) -> AsyncIterator[set[asyncio.Task[Any]]]:
+    """Yield the tasks that existed before; cancel whatever the learner left behind."""
+    before = set(asyncio.all_tasks())
+    try:
+        yield before
+    finally:
+        await cancel_tasks(new_tasks(before))
+        for task in watch.runaways:
+            if task.done() and not task.cancelled():
+                task.exception()  # ended by our _TickAfterStop: already explained
+
+
+async def _stop(ticker: Any, watch: _Watch, snapshot: Any = None) -> Outcome:
+    async def stop() -> None:
+        watch.stopping = True
+        watch.stop_at = asyncio.get_running_loop().time()
+        await ticker.stop()
+
+    return await outcome_of(stop(), STOP_LIMIT, snapshot)
+
+
+def _ended(outcome: Outcome) -> str:
+    """A clause on how stop() ended, for messages about a ticking task that died early."""
+    if not outcome.finished or isinstance(outcome.error, _TickAfterStop):
+        return ""
+    if outcome.error is not None and not isinstance(outcome.error, asyncio.CancelledError):
+        return f" (stop() then raised {type(outcome.error).__name__}: {outcome.error})"
+    return ""
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+async def test_ticks_while_caller_awaits(ex):
+    """ticks every interval while the caller awaits something else"""
+    loop = asyncio.get_running_loop()
+    ticks: list[tuple[int, float]] = []
+    watch = _Watch()
+
+    def on_tick(n: int) -> str:
+        watch.tick(n)
+        ticks.append((n, loop.time()))
+        return f"tick {n}"  # a plain function's result: not awaitable, to be ignored
+
+    async with _cleaned_up(watch):
+        ticker = ex.Ticker(INTERVAL, on_tick)
+        t0 = loop.time()
+        _start(ticker)
+        expect(
+            not ticks,
+            "start() called on_tick right away: the first tick comes one interval after "
+            "start(), and start() itself only schedules the ticking task.",
+        )
+        await asyncio.sleep(3.5 * INTERVAL)
+        seen = list(ticks)
+        stopped = await _stop(ticker, watch)
+
+    numbers = [n for n, _ in seen]
+    if not seen:
+        fail(
+            "No tick at all in 3.5 intervals after start(), while the caller awaited "
+            "asyncio.sleep(...)" + _ended(stopped) + ". start() must hand the ticking loop "
+            "to the event loop as a task (`self._task = asyncio.create_task(self._run())`): "
+            "a coroutine that is created but never scheduled never runs. " + TASK_DOCS
+            + "#creating-tasks"
+        )
+    if len(numbers) < 3 and isinstance(stopped.error, TypeError):
+        fail(
+            f"Ticking stopped after on_tick{tuple(numbers)}: the ticking task failed with "
+            f"TypeError: {stopped.error}. Here on_tick is a plain function that returns a "
+            "string: await its result only when it is awaitable (`inspect.isawaitable`)."
+        )
+    expect(
+        numbers == [1, 2, 3],
+        f"In 3.5 intervals on_tick was called with {numbers}; expected 1, 2, 3: the first "
+        "tick one interval after start(), then one per interval, counting up"
+        + _ended(stopped) + ".",
+    )
+    exact(numbers, [1, 2, 3], "the arguments on_tick received")
+    offsets = [round(at - t0, 3) for _, at in seen]
+    expect(
+        offsets == pytest.approx([INTERVAL, 2 * INTERVAL, 3 * INTERVAL], abs=0.05),
+        f"The ticks came at {offsets} s after start() (loop time); expected 1.0, 2.0, 3.0: "
+        "sleep one interval before each tick (`await asyncio.sleep(interval)`).",
+    )
+
+
+class _Step:
+    """An awaitable that is not a coroutine (like a Future): it only has ``__await__``."""
+
+    def __init__(self, log: EventLog, n: int) -> None:
+        self.log = log
+        self.n = n
+
+    def __await__(self) -> Generator[Any, None, None]:
+        self.log.add(f"begin {self.n}")
+        yield from asyncio.sleep(1.5 * INTERVAL).__await__()
+        self.log.add(f"end {self.n}")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_awaits_what_on_tick_returns(ex):
+    """awaits what on_tick returns (a coroutine or any awaitable) before the next tick"""
+    log = EventLog()
+    watch = _Watch()
+
+    async def work(n: int) -> None:
+        log.add(f"begin {n}")
+        await asyncio.sleep(1.5 * INTERVAL)  # longer than an interval
+        log.add(f"end {n}")
+
+    def on_tick(n: int) -> object:  # a plain def: only its result tells it is async
+        watch.tick(n)
+        log.add(f"call {n}")
+        return work(n) if n % 2 else _Step(log, n)
+
+    async with _cleaned_up(watch):
+        ticker = ex.Ticker(INTERVAL, on_tick)
+        _start(ticker)
+        await asyncio.sleep(7 * INTERVAL)
+        events = list(log.events)
+        stopped = await _stop(ticker, watch)
+
+    calls = [e for e in events if e.startswith("call")]
+    expect(calls, "on_tick was never called in 7 intervals" + _ended(stopped) + ".")
+    expect(
+        "begin 1" in events,
+        "on_tick(1) returned a coroutine and the ticker never ran it (Python warns "
+        "'coroutine ... was never awaited'). on_tick here is a plain `def` that returns a "
+        "coroutine, so `iscoroutinefunction(on_tick)` cannot tell: look at the result, "
+        "`if inspect.isawaitable(result): await result`.",
+    )
+    expect(
+        not ("call 2" in events and not log.before("end 1", "call 2")),
+        "on_tick(2) was called while the coroutine returned by on_tick(1) was still "
+        "running: it was started in the background (create_task / ensure_future) but not "
+        "awaited. Await it in the ticking loop, so a tick finishes before the next begins "
+        "and its errors reach stop().",
+    )
+    expect(
+        len(calls) >= 2,
+        f"Only {calls} in 7 intervals, although on_tick(1)'s coroutine finished after 1.5 "
+        "intervals" + _ended(stopped) + ". After awaiting a tick's result, keep ticking.",
+    )
+    expect(
+        "begin 2" in events,
+        "on_tick(2) returned an awaitable that is not a coroutine (an object with "
+        "`__await__`, as a Future is) and the ticker never awaited it. The contract says "
+        "'returns an awaitable': test with `inspect.isawaitable(result)`, not "
+        "`asyncio.iscoroutine(result)`.",
+    )
+    expect(
+        not ("call 3" in events and not log.before("end 2", "call 3")),
+        "on_tick(3) was called before the awaitable returned by on_tick(2) had finished: "
+        "await it in the ticking loop.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_stop_waits_for_cleanup(ex):
+    """stop() cancels the ticking task and returns once its cleanup has run"""
+    log = EventLog()
+    entered = asyncio.Event()
+    forever = asyncio.Event()  # never set: the tick blocks until it is cancelled
+    watch = _Watch()
+
+    async def on_tick(n: int) -> None:
+        watch.tick(n)
+        log.add(f"tick {n}")
+        entered.set()
+        try:
+            await forever.wait()
+        except asyncio.CancelledError:
+            log.add("cancelled")
+            raise
+        finally:
+            await asyncio.sleep(INTERVAL / 4)  # cleanup that takes a moment
+            log.add("cleanup done")
+
+    async with _cleaned_up(watch) as before:
+        ticker = ex.Ticker(INTERVAL, on_tick)
+        _start(ticker)
+        await asyncio.sleep(1.5 * INTERVAL)
+        expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
+        stopped = await _stop(ticker, watch, lambda: (list(log.events), new_tasks(before)))
+
+    if watch.late:
+        fail(watch.explain_late())
+    if not stopped.finished:
+        fail(
+            f"stop() did not return within {STOP_LIMIT:g} s (it was waiting: "
+            f"{stopped.where}). It must cancel the ticking task (`task.cancel()`), then "
+            "await it. " + EXPLANATIONS["cancelled_swallowed"]
+        )
+    if isinstance(stopped.error, asyncio.CancelledError):
+        fail(
+            "stop() raised CancelledError into its caller: `await task` on a task you "
+            "cancelled re-raises the task's CancelledError, and letting it out makes the "
+            "caller look cancelled too. Catch it around that await "
+            "(`with contextlib.suppress(asyncio.CancelledError): await task`). "
+            + TASK_DOCS + "#asyncio.Task.cancel"
+        )
+    if stopped.error is not None:
+        fail(f"stop() raised {type(stopped.error).__name__}: {stopped.error}; nothing failed here.")
+    events, pending = stopped.snapshot
+    expect(
+        "cancelled" in events or "cleanup done" in events,
+        "stop() returned, but the ticking task was never cancelled: on_tick(1), blocked in "
+        "an await, received no CancelledError. stop() must call `task.cancel()` on the "
+        "task start() created (keep a reference to it).",
+    )
+    expect(
+        "cleanup done" in events and not pending,
+        "stop() returned before the ticking task had finished: the cancelled on_tick(1) "
+        "was still in its `finally:` cleanup. `task.cancel()` only *requests* "
+        "cancellation; await the task afterwards so stop() returns once the task is done. "
+        + TASK_DOCS + "#task-cancellation",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_no_ticks_after_stop(ex):
+    """no tick after stop(): the ticking task does not swallow its cancellation"""
+    watch = _Watch()
+
+    async with _cleaned_up(watch):
+        ticker = ex.Ticker(INTERVAL, watch.tick)
+        _start(ticker)
+        await asyncio.sleep(1.5 * INTERVAL)
+        stopped = await _stop(ticker, watch)
+        if stopped.finished and not watch.late:
+            await asyncio.sleep(3 * INTERVAL)  # would a ticker still running tick again?
+
+    if watch.late:
+        fail(watch.explain_late())
+    expect(
+        stopped.finished,
+        f"stop() did not return within {STOP_LIMIT:g} s (it was waiting: {stopped.where}): "
+        "the ticking task never ended after it was cancelled. "
+        + EXPLANATIONS["cancelled_swallowed"],
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_tick_error_surfaces_from_stop(ex):
+    """an exception in on_tick ends the ticking and is re-raised by stop()"""
+    boom_sync = ValueError("tick 2 failed (plain function)")
+    boom_async = ValueError("tick 2 failed (coroutine)")
+    ticks: dict[str, list[int]] = {"plain": [], "async": []}
+    watch = _Watch()
+
+    def plain(n: int) -> None:
+        watch.tick(n)
+        ticks["plain"].append(n)
+        if n == 2:
+            raise boom_sync
+
+    async def coro(n: int) -> None:
+        watch.tick(n)
+        ticks["async"].append(n)
+        await asyncio.sleep(0)
+        if n == 2:
+            raise boom_async
+
+    async with _cleaned_up(watch):
+        tickers = {"plain": ex.Ticker(INTERVAL, plain), "async": ex.Ticker(INTERVAL, coro)}
+        for ticker in tickers.values():
+            _start(ticker)
+        await asyncio.sleep(3.5 * INTERVAL)
+        seen = {kind: list(calls) for kind, calls in ticks.items()}
+        stopped = {kind: await _stop(ticker, watch) for kind, ticker in tickers.items()}
+
+    for kind, boom in (("plain", boom_sync), ("async", boom_async)):
+        what = "a plain on_tick" if kind == "plain" else "an async on_tick"
+        expect(
+            seen[kind][:2] == [1, 2],
+            f"With {what}, on_tick was called with {seen[kind]} in 3.5 intervals; "
+            "expected 1, 2 (it raises at 2).",
+        )
+        expect(
+            seen[kind] == [1, 2],
+            f"{what.capitalize()} raised ValueError at tick 2, yet the ticker went on "
+            f"({seen[kind]}). An exception in on_tick must end the ticking task (do not "
+            "catch it in the loop), so stop() can hand it to its caller.",
+        )
+        outcome = stopped[kind]
+        expect(
+            outcome.finished,
+            f"stop() did not return within {STOP_LIMIT:g} s after {what} failed (it was "
+            f"waiting: {outcome.where}).",
+        )
+        if outcome.error is None:
+            fail(
+                f"{what.capitalize()} raised {boom!r} at tick 2, but stop() returned "
+                "normally: the error was lost. asyncio does propagate exceptions, to "
+                "whoever awaits the task: `await self._task` in stop() re-raises it, so "
+                "catch only CancelledError there (never Exception or BaseException)."
+            )
+        expect(
+            outcome.error is boom,
+            f"{what.capitalize()} raised {boom!r} at tick 2, and stop() raised "
+            f"{type(outcome.error).__name__}: {outcome.error} instead. Re-raise the "
+            "task's own exception, unchanged (awaiting the task does exactly that).",
+        )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_keeps_a_reference_to_its_task(ex):
+    """keeps a reference to its task: the ticking survives garbage collection"""
+    loop = asyncio.get_running_loop()
+    waits: list[weakref.ref[asyncio.Future[None]]] = []
+    log = EventLog()
+    watch = _Watch()
+
+    async def on_tick(n: int) -> None:
+        watch.tick(n)
+        # Waits on a future only this coroutine knows: nothing but the ticking task's own
+        # reference chain keeps the task alive now (the loop holds tasks weakly).
+        waiting = loop.create_future()
+        waits.append(weakref.ref(waiting))
+        try:
+            await waiting
+        finally:
+            log.add("finally")
+
+    async with _cleaned_up(watch):
+        ticker = ex.Ticker(INTERVAL, on_tick)
+        _start(ticker)
+        await asyncio.sleep(1.5 * INTERVAL)
+        expect(waits, "on_tick(1) was not called one interval after start().")
+        gc.collect()
+        alive = waits[0]() is not None and "finally" not in log
+        if alive:
+            await _stop(ticker, watch)
+
+    expect(
+        alive,
+        "The ticking task was garbage-collected in the middle of on_tick(1) (Python "
+        "logs 'Task was destroyed but it is pending!'). The event loop keeps only a weak "
+        "reference to tasks: the task start() creates must be stored "
+        "(`self._task = asyncio.create_task(...)`), or it can vanish mid-flight. "
+        + TASK_DOCS + "#asyncio.create_task",
+    )

@@ -1,0 +1,335 @@
+"""Checks for ex09 timeouts: retries with a deadline per attempt and one for the whole call.
+
+Every check runs on virtual time, so "TimeoutError at loop time 2.5" is exact and costs
+no real time. ``fetch`` is a scripted fake: each call follows the next step of its plan
+(hang until cancelled, return a value later, raise at once, or swallow one cancellation).
+A hanging fake waits on an event the check holds, so nothing it does depends on the
+garbage collector; whatever is still running at the end of a check is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from grader.probes import (
+    EventLog,
+    Outcome,
+    cancel_tasks,
+    expect,
+    fail,
+    new_tasks,
+    outcome_of,
+    settle,
+)
+
+#: Loop time (virtual, so free) a call gets before it counts as hanging.
+LIMIT = 60.0
+TIMEOUT_DOCS = "https://docs.python.org/3/library/asyncio-task.html#timeouts"
+
+
+# --- the scripted fetch ------------------------------------------------------------------
+
+
+@dataclass
+class _Value:
+    value: object
+    after: float
+
+
+@dataclass
+class _Raise:
+    error: BaseException
+
+
+HANG = "hang"  # wait until cancelled
+SWALLOW = "swallow"  # catch the first CancelledError and go on waiting
+
+
+class _Fetch:
+    """A fake ``fetch``: call k follows ``plan[k]`` (the last step repeats)."""
+
+    def __init__(self, *plan: object) -> None:
+        self.plan = plan
+        self.calls = 0
+        self.log = EventLog()
+        self.starts: list[float] = []
+        self.release = asyncio.Event()  # set at clean-up: hanging calls may then end
+
+    async def fetch(self) -> object:
+        self.calls += 1
+        k = self.calls
+        step = self.plan[min(k, len(self.plan)) - 1]
+        self.starts.append(asyncio.get_running_loop().time())
+        self.log.add(f"start {k}")
+        try:
+            if isinstance(step, _Raise):
+                raise step.error
+            if isinstance(step, _Value):
+                await asyncio.sleep(step.after)
+                return step.value
+            if step == SWALLOW:
+                try:
+                    await self.release.wait()
+                except asyncio.CancelledError:
+                    self.log.add(f"swallowed {k}")
+                await self.release.wait()  # a second cancellation does get through
+                return "released"
+            await self.release.wait()
+            return "released"
+        except asyncio.CancelledError:
+            self.log.add(f"cancelled {k}")
+            raise
+        finally:
+            self.log.add(f"end {k}")
+
+    def unfinished(self, events: list[str]) -> list[int]:
+        """Attempts that had started but not ended at the moment ``events`` was taken."""
+        return [k for k in range(1, self.calls + 1) if f"start {k}" in events and f"end {k}" not in events]
+
+
+@contextlib.asynccontextmanager
+async def _cleaned_up(*fakes: _Fetch) -> AsyncIterator[set[asyncio.Task[Any]]]:
+    """Yield the tasks that existed before; afterwards release the fakes and cancel
+    whatever the learner left running."""
+    before = set(asyncio.all_tasks())
+    try:
+        yield before
+    finally:
+        for fake in fakes:
+            fake.release.set()
+        await settle()
+        await cancel_tasks(new_tasks(before))
+
+
+async def _call(ex: Any, fake: _Fetch, attempts: int, per_try: float, total: float, snapshot: Any = None) -> Outcome:
+    return await outcome_of(ex.fetch_with_deadline(fake.fetch, attempts, per_try, total), LIMIT, snapshot)
+
+
+def _args(attempts: int, per_try: float, total: float) -> str:
+    return f"fetch_with_deadline(fetch, attempts={attempts}, per_try={per_try:g}, total={total:g})"
+
+
+def _expect_finished(outcome: Outcome, call: str) -> None:
+    expect(
+        outcome.finished,
+        f"{call} was still running after {LIMIT:g} s of loop time (it was waiting: "
+        f"{outcome.where}).",
+    )
+
+
+def _expect_timeout(outcome: Outcome, call: str, why: str) -> None:
+    __tracebackhide__ = True
+    if outcome.error is None:
+        fail(f"{call} returned {outcome.value!r}; expected TimeoutError ({why}).")
+    expect(
+        isinstance(outcome.error, TimeoutError),
+        f"{call} raised {type(outcome.error).__name__}: {outcome.error}; expected "
+        f"TimeoutError ({why}).",
+    )
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+async def test_total_deadline_holds(ex):
+    """the total deadline holds across attempts"""
+    loop = asyncio.get_running_loop()
+    fake = _Fetch(HANG)
+    call = _args(5, 1, 2.5)
+    async with _cleaned_up(fake):
+        t0 = loop.time()
+        outcome = await _call(ex, fake, 5, 1.0, 2.5)
+    if not outcome.finished:
+        fail(
+            f"{call} with a fetch that never answers was still running after {LIMIT:g} s "
+            f"(it was waiting: {outcome.where}). Every attempt must be cut off after "
+            f"per_try, and the whole call after total. {TIMEOUT_DOCS}"
+        )
+    _expect_timeout(outcome, call, "the total deadline passed")
+    assert outcome.at is not None
+    took = outcome.at - t0
+    expect(
+        took == pytest.approx(2.5, abs=0.05),
+        f"{call} with a fetch that never answers raised TimeoutError after {took:g} s of "
+        "loop time, not 2.5 s. 5 tries of 1 s would take 5 s, but `total` bounds the whole "
+        "call: wrap the entire retry loop in `async with asyncio.timeout(total):` (a "
+        "deadline measured per attempt, or checked only between attempts, overshoots). "
+        + TIMEOUT_DOCS,
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_hung_attempt_is_cancelled(ex):
+    """a hung attempt is cancelled and its cleanup has run when the call ends"""
+    fake = _Fetch(HANG)
+    call = _args(2, 1, 10)
+    async with _cleaned_up(fake) as before:
+        outcome = await _call(ex, fake, 2, 1.0, 10.0, lambda: list(fake.log.events))
+        await settle()
+        left = new_tasks(before)
+        stacks = sorted({repr(t.get_coro()) for t in left})
+    _expect_finished(outcome, call)
+    _expect_timeout(outcome, call, "both attempts timed out")
+    events = outcome.snapshot
+    hung = fake.unfinished(events)
+    expect(
+        not hung,
+        f"When {call} raised, attempt(s) {hung} had not finished: their `finally:` had "
+        "not run. A timed-out attempt must be cancelled *and* waited for, so nothing is "
+        "left running when the call ends. `asyncio.timeout`/`wait_for` do both; "
+        "`asyncio.shield` or a bare `task.cancel()` do not.",
+    )
+    never_cancelled = [k for k in range(1, fake.calls + 1) if f"cancelled {k}" not in events]
+    expect(
+        not never_cancelled,
+        f"Attempt(s) {never_cancelled} ended without receiving CancelledError: a "
+        "timed-out attempt must be cancelled (that is what runs its cleanup).",
+    )
+    expect(
+        not left,
+        f"After {call} raised, tasks it started were still pending: {stacks}. Cancel "
+        "and await every task you start before returning or raising.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_swallowing_fetch_still_times_out(ex):
+    """a fetch that ignores one cancellation still ends in TimeoutError at the deadline"""
+    loop = asyncio.get_running_loop()
+    fake = _Fetch(SWALLOW)
+    call = _args(5, 1, 2.5)
+    async with _cleaned_up(fake):
+        t0 = loop.time()
+        outcome = await _call(ex, fake, 5, 1.0, 2.5)
+    if not outcome.finished:
+        fail(
+            f"{call}: the first attempt (a fetch that misbehaves on purpose) caught its "
+            "CancelledError at 1 s and went on waiting, and the call was still running "
+            f"after {LIMIT:g} s (it was waiting: {outcome.where}). A per-attempt "
+            "deadline fires once; after that, nothing stops such an attempt. Put one "
+            "`async with asyncio.timeout(total):` around the whole retry loop: it cancels "
+            "the attempt again at `total`. " + TIMEOUT_DOCS
+        )
+    _expect_timeout(outcome, call, "the total deadline passed")
+    assert outcome.at is not None
+    took = outcome.at - t0
+    expect(
+        took == pytest.approx(2.5, abs=0.05),
+        f"{call}, with a first attempt that ignores its cancellation, raised TimeoutError "
+        f"after {took:g} s of loop time, not at the total deadline (2.5 s).",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_later_attempt_succeeds(ex):
+    """returns the value of a later attempt that answers in time"""
+    loop = asyncio.get_running_loop()
+    answer = object()
+    fake = _Fetch(HANG, HANG, _Value(answer, 0.5))
+    call = _args(5, 1, 10)
+    async with _cleaned_up(fake):
+        t0 = loop.time()
+        outcome = await _call(ex, fake, 5, 1.0, 10.0)
+    _expect_finished(outcome, call)
+    if outcome.error is not None:
+        fail(
+            f"{call}: attempts 1 and 2 hung, attempt 3 answered after 0.5 s, but the call "
+            f"raised {type(outcome.error).__name__}: {outcome.error} (after {fake.calls} "
+            "call(s) of fetch). A timed-out attempt is retried: catch the per-attempt "
+            "TimeoutError and try again."
+        )
+    expect(
+        outcome.value is answer,
+        f"{call} returned {outcome.value!r}, not the object the 3rd attempt returned. "
+        "Return what `await fetch()` gave, unchanged.",
+    )
+    expect(fake.calls == 3, f"fetch was called {fake.calls} times; the 3rd call answered.")
+    assert outcome.at is not None
+    took = outcome.at - t0
+    expect(
+        took == pytest.approx(2.5, abs=0.05),
+        f"The call returned after {took:g} s of loop time; expected 2.5 s (two 1 s "
+        "attempts timed out, the third answered after 0.5 s). Retry at once, no waiting.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_gives_up_after_attempts(ex):
+    """gives up with TimeoutError after `attempts` timed-out tries"""
+    loop = asyncio.get_running_loop()
+    fake = _Fetch(HANG)
+    call = _args(3, 1, 10)
+    async with _cleaned_up(fake):
+        t0 = loop.time()
+        outcome = await _call(ex, fake, 3, 1.0, 10.0)
+    _expect_finished(outcome, call)
+    _expect_timeout(outcome, call, "all 3 attempts timed out")
+    expect(
+        fake.calls == 3,
+        f"{call} called fetch {fake.calls} time(s); with time left, every one of the 3 "
+        "attempts is used, and no more.",
+    )
+    assert outcome.at is not None
+    took = outcome.at - t0
+    expect(
+        took == pytest.approx(3.0, abs=0.05),
+        f"{call} raised after {took:g} s of loop time; expected 3 s (3 attempts of 1 s).",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_other_errors_propagate_at_once(ex):
+    """any other exception from fetch propagates at once, without retrying"""
+    loop = asyncio.get_running_loop()
+
+    class UpstreamError(Exception):
+        pass
+
+    first = ValueError("malformed response")
+    second = UpstreamError("502 from upstream")
+    cases = [
+        (_Fetch(_Raise(first)), first, 1, 0.0, "the first attempt raised"),
+        (_Fetch(HANG, _Raise(second)), second, 2, 1.0, "attempt 1 timed out, attempt 2 raised"),
+    ]
+    for fake, error, calls, at, story in cases:
+        call = _args(5, 1, 10)
+        async with _cleaned_up(fake):
+            t0 = loop.time()
+            outcome = await _call(ex, fake, 5, 1.0, 10.0)
+        _expect_finished(outcome, call)
+        if fake.calls > calls:
+            fail(
+                f"{call}: {story} {type(error).__name__}: {error}, and fetch was called "
+                f"again ({fake.calls} calls in all). Only a timeout is retried: catch "
+                "TimeoutError around each attempt, nothing broader (not Exception)."
+            )
+        expect(
+            outcome.error is error,
+            f"{call}: {story} {error!r}, but the call "
+            + (
+                f"returned {outcome.value!r}"
+                if outcome.error is None
+                else f"raised {type(outcome.error).__name__}: {outcome.error}"
+            )
+            + ". Let any exception other than the timeout propagate unchanged.",
+        )
+        assert outcome.at is not None
+        took = outcome.at - t0
+        expect(
+            took == pytest.approx(at, abs=0.05),
+            f"{call}: {story}; the error came out after {took:g} s of loop time, not at "
+            f"once ({at:g} s).",
+        )

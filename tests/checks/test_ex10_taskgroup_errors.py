@@ -1,0 +1,293 @@
+"""Checks for ex10 taskgroup_errors: run jobs in a TaskGroup, sort their errors with except*.
+
+Every check runs on virtual time: jobs sleep for whole seconds of loop time, so "they
+all fail at the same moment" and "it returned at 1 s, not never" are exact. A job that
+must be cancelled blocks on an event the check holds and logs its CancelledError and
+its ``finally:``; whatever is still running at the end of a check is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from grader.probes import (
+    EventLog,
+    InFlight,
+    Outcome,
+    cancel_tasks,
+    exact,
+    expect,
+    fail,
+    new_tasks,
+    outcome_of,
+)
+
+#: Loop time (virtual, so free) a call gets before it counts as hanging.
+LIMIT = 60.0
+TASKGROUP_DOCS = "https://docs.python.org/3/library/asyncio-task.html#task-groups"
+EXCEPT_STAR_DOCS = "https://docs.python.org/3/tutorial/errors.html#raising-and-handling-multiple-unrelated-exceptions"
+
+Job = Callable[[], Awaitable[Any]]
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+class _Jobs:
+    """Builds scripted jobs and logs what happens to them."""
+
+    def __init__(self) -> None:
+        self.log = EventLog()
+        self.release = asyncio.Event()  # set at clean-up: a blocked job may then end
+
+    def returns(self, value: object, after: float) -> Job:
+        async def job() -> object:
+            await asyncio.sleep(after)
+            return value
+
+        return job
+
+    def raises(self, error: BaseException, after: float) -> Job:
+        async def job() -> object:
+            await asyncio.sleep(after)
+            raise error
+
+        return job
+
+    def blocks(self, name: str) -> Job:
+        async def job() -> object:
+            self.log.add(f"{name} started")
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                self.log.add(f"{name} cancelled")
+                raise
+            finally:
+                self.log.add(f"{name} finally")
+            return name
+
+        return job
+
+
+@contextlib.asynccontextmanager
+async def _cleaned_up(jobs: _Jobs) -> AsyncIterator[None]:
+    before = set(asyncio.all_tasks())
+    try:
+        yield
+    finally:
+        jobs.release.set()
+        await cancel_tasks(new_tasks(before))
+
+
+async def _run(ex: Any, jobs: list[Job], snapshot: Any = None) -> Outcome:
+    return await outcome_of(ex.run_all(jobs), LIMIT, snapshot)
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def _describe(outcome: Outcome) -> str:
+    if outcome.error is None:
+        return f"returned {outcome.value!r}"
+    return f"raised {type(outcome.error).__name__}: {outcome.error!r}"
+
+
+def _expect_finished(outcome: Outcome, story: str) -> None:
+    expect(
+        outcome.finished,
+        f"{story}, and run_all was still running after {LIMIT:g} s of loop time (it was "
+        f"waiting: {outcome.where}). When a job fails, the TaskGroup cancels the others, "
+        "so run_all returns at once; `asyncio.gather` does not cancel anything. "
+        + TASKGROUP_DOCS,
+    )
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_all_succeed_in_job_order(ex):
+    """all succeed: (results in job order, []) even when later jobs finish first"""
+    jobs = _Jobs()
+    async with _cleaned_up(jobs):
+        outcome = await _run(ex, [jobs.returns("a", 3), jobs.returns("b", 2), jobs.returns("c", 1)])
+        empty = await _run(ex, [])
+    _expect_finished(outcome, "Three jobs returned 'a', 'b', 'c' after 3, 2 and 1 s")
+    if outcome.error is not None:
+        fail(f"With three jobs that all succeed, run_all {_describe(outcome)}.")
+    value = outcome.value
+    results = value[0] if type(value) is tuple and len(value) == 2 else None
+    if isinstance(results, list) and results != ["a", "b", "c"] and sorted(results) == ["a", "b", "c"]:
+        fail(
+            f"run_all returned the results as {results!r}: that is the order the jobs "
+            "finished in, not the order of the jobs. Keep the tasks in a list as you create "
+            "them and read `task.result()` from that list afterwards."
+        )
+    exact(value, (["a", "b", "c"], []), "run_all([job_a, job_b, job_c])")
+    expect(empty.finished and empty.error is None, f"run_all([]) {_describe(empty)}; expected ([], []).")
+    exact(empty.value, ([], []), "run_all([])")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_runs_jobs_concurrently(ex):
+    """runs all jobs at once"""
+    loop = asyncio.get_running_loop()
+    flight = InFlight()
+
+    def job(n: int) -> Job:
+        async def run() -> int:
+            with flight.track():
+                await asyncio.sleep(1)
+            return n
+
+        return run
+
+    jobs = _Jobs()
+    async with _cleaned_up(jobs):
+        t0 = loop.time()
+        outcome = await _run(ex, [job(n) for n in range(4)])
+    _expect_finished(outcome, "Four jobs of 1 s each ran")
+    expect(outcome.error is None, f"With four jobs that all succeed, run_all {_describe(outcome)}.")
+    assert outcome.at is not None
+    expect(
+        flight.max == 4 and outcome.at - t0 == pytest.approx(1.0, abs=0.05),
+        f"Four 1-second jobs took {outcome.at - t0:g} s of loop time, with at most "
+        f"{flight.max} running at once: they should all run together and finish after "
+        "1 s. Create every task first (`tg.create_task(job())` for each job) and only "
+        "then wait: the TaskGroup waits for all of them when its `async with` block ends.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(3)
+async def test_value_error_cancels_siblings(ex):
+    """a ValueError cancels the other jobs, and run_all returns ([], [that error]) promptly"""
+    loop = asyncio.get_running_loop()
+    jobs = _Jobs()
+    bad = ValueError("job 0 failed")
+    story = "Job 0 raised ValueError after 1 s while job 1 was blocked and job 2 returned"
+    async with _cleaned_up(jobs):
+        t0 = loop.time()
+        outcome = await _run(
+            ex,
+            [jobs.raises(bad, 1), jobs.blocks("job 1"), jobs.returns("ok", 0.5)],
+            lambda: list(jobs.log.events),
+        )
+    _expect_finished(outcome, story)
+    events = outcome.snapshot
+    expect(
+        "job 1 cancelled" in events and "job 1 finally" in events,
+        f"{story}; run_all {_describe(outcome)} while job 1 was still running: it never "
+        "received CancelledError. When one job fails, the others must be cancelled and "
+        "waited for; a TaskGroup does both (asyncio.gather, even when it raises, leaves "
+        "the other jobs running). " + TASKGROUP_DOCS,
+    )
+    if outcome.error is not None:
+        fail(
+            f"{story}; run_all {_describe(outcome)}. A ValueError is not an error of "
+            "run_all: catch it with `except* ValueError as group:` and return "
+            "`([], list_of_value_errors)`. " + EXCEPT_STAR_DOCS
+        )
+    exact(outcome.value, ([], [bad]), "run_all(...) with one failing job")
+    assert outcome.at is not None
+    expect(
+        outcome.at - t0 == pytest.approx(1.0, abs=0.05),
+        f"run_all returned after {outcome.at - t0:g} s of loop time; the ValueError came "
+        "at 1 s, and it should return right then.",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_collects_every_value_error(ex):
+    """collects every ValueError raised at the same moment, the same objects"""
+    jobs = _Jobs()
+    errors = [ValueError(f"job {i} failed") for i in range(3)]
+    story = "Jobs 0, 1 and 2 raised ValueError at the same moment (1 s)"
+    async with _cleaned_up(jobs):
+        outcome = await _run(
+            ex,
+            [*(jobs.raises(e, 1) for e in errors), jobs.blocks("job 3"), jobs.returns("ok", 0.5)],
+        )
+    _expect_finished(outcome, story)
+    if outcome.error is not None:
+        fail(
+            f"{story}; run_all {_describe(outcome)}. Catch them with `except* ValueError "
+            "as group:` and return `([], errors)`. " + EXCEPT_STAR_DOCS
+        )
+    value = outcome.value
+    expect(
+        type(value) is tuple and len(value) == 2,
+        f"run_all returned {value!r}; expected a tuple (results, errors).",
+    )
+    results, got = value
+    exact(results, [], "the results when jobs failed")
+    expect(type(got) is list, f"the errors must be a list, got {type(got).__name__}: {got!r}")
+    found = [e for e in errors if any(g is e for g in got)]
+    expect(
+        len(found) == 3,
+        f"{story}; run_all reported {len(found)} of them ({got!r}). A TaskGroup raises one "
+        "ExceptionGroup holding every failure: `group.exceptions` in `except* ValueError "
+        "as group:` lists them all. Report each one, not only the first.",
+    )
+    expect(
+        len(got) == 3 and all(type(g) is ValueError for g in got),
+        f"run_all reported {got!r}; expected exactly the 3 ValueError objects the jobs "
+        "raised (not copies, not wrapped, not the group).",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+async def test_other_error_propagates_in_group(ex):
+    """any other exception propagates inside an ExceptionGroup, even next to a ValueError"""
+    jobs = _Jobs()
+    alone = KeyError("missing-key")
+    mixed = KeyError("missing-key-2")
+    cases = [
+        (alone, "Job 0 raised KeyError after 1 s", [jobs.raises(alone, 1), jobs.blocks("job 1")]),
+        (
+            mixed,
+            "Job 0 raised KeyError and job 1 raised ValueError at the same moment",
+            [jobs.raises(mixed, 1), jobs.raises(ValueError("bad value"), 1), jobs.blocks("job 2")],
+        ),
+    ]
+    for key_error, story, job_list in cases:
+        async with _cleaned_up(jobs):
+            outcome = await _run(ex, job_list)
+        _expect_finished(outcome, story)
+        if outcome.error is None:
+            fail(
+                f"{story}; run_all {_describe(outcome)}: the KeyError was swallowed. Only "
+                "ValueErrors are run_all's to handle; `except* ValueError` leaves the rest "
+                "of the group to propagate by itself (do not catch ExceptionGroup or "
+                "Exception as a whole). " + EXCEPT_STAR_DOCS
+            )
+        error = outcome.error
+        if error is key_error:
+            fail(
+                f"{story}; run_all raised the bare KeyError. The contract is that it "
+                "propagates inside an ExceptionGroup, as the TaskGroup raised it: let "
+                "`except*` re-raise what it does not handle, rather than unwrapping it."
+            )
+        expect(
+            isinstance(error, ExceptionGroup),
+            f"{story}; run_all {_describe(outcome)}; expected an ExceptionGroup holding the "
+            "KeyError.",
+        )
+        assert isinstance(error, ExceptionGroup)
+        expect(
+            any(leaf is key_error for leaf in _leaves(error)),
+            f"{story}; run_all raised {error!r}, which does not hold that KeyError.",
+        )

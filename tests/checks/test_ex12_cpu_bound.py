@@ -1,0 +1,289 @@
+"""Checks for ex12 cpu_bound: CPU-bound work in a pool of worker processes.
+
+A process pool pickles the function it runs, so the fakes here are module-level functions
+of ``grader.probes``, importable by every worker whatever its start method:
+``report_pid`` tells which process ran a call; ``call_switchboard`` phones a loopback
+server on the check's event loop and waits (with a time limit) for its answer, which
+proves the loop was free while the workers ran and lets a check decide the order in which
+calls finish -- ordering, not timing. Any pool of processes passes: ``ProcessPoolExecutor``
+with ``run_in_executor`` + ``gather``, ``executor.map`` or ``multiprocessing.Pool.map`` run
+in a thread, own or default start method, per call or long-lived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import multiprocessing
+import os
+import types
+from typing import Any
+
+import pytest
+
+from grader.probes import (
+    SWITCHBOARD_ACK_S,
+    Switchboard,
+    call_learner,
+    call_switchboard,
+    exact,
+    expect,
+    fail,
+    report_pid,
+)
+
+#: Seconds the first of two calls waits for the second to start (a worker process has to
+#: start first, which is slow on a loaded machine). Only sequential answers wait this long.
+PARALLEL_WAIT_S = 10.0
+#: Seconds call 0 is held back waiting for the last call to finish. Only a pool that cannot
+#: run them at the same time (one worker, or one chunk) waits this long -- and still passes.
+HOLD_S = 5.0
+#: Seconds a whole crunch_all call may take (pool start-up included).
+CALL_S = 25.0
+
+PROCESSES = (
+    "Use a pool of worker processes: `with ProcessPoolExecutor() as pool:` then "
+    "`await asyncio.gather(*(loop.run_in_executor(pool, fn, n) for n in nums))`."
+)
+
+
+def _cores() -> int:
+    """How many workers a default pool gets here (3.13 counts only usable cores)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return min(os.cpu_count() or 1, usable or os.cpu_count() or 1)
+
+
+async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what: str) -> list[Any]:
+    """Await ``ex.crunch_all`` with a time limit; turn the usual process-pool mistakes into
+    explanations."""
+    expect(
+        inspect.iscoroutinefunction(getattr(ex, "crunch_all", None)),
+        "`crunch_all` must be defined with `async def`: it is awaited on the event loop.",
+    )
+    awaitable = ex.crunch_all(nums) if fn is None else ex.crunch_all(nums, fn)
+    try:
+        result = await call_learner(what, awaitable, CALL_S)
+    except Exception as exc:  # noqa: BLE001 - explained or re-raised below
+        error: Exception | None = exc
+    else:
+        error = None
+    if error is not None:  # explained outside the `except`, so no chained traceback shows
+        _explain_pool_error(error, what)
+        raise error
+    if inspect.isawaitable(result):
+        fail(
+            f"{what} returned {result!r}, an awaitable, instead of a list: a missing `await`. "
+            "`loop.run_in_executor(...)` returns a future; await it (or gather the futures)."
+        )
+    if type(result) is not list:
+        fail(f"{what} returned {type(result).__name__} {result!r}; it must return a list.")
+    return result
+
+
+def _explain_pool_error(exc: BaseException, what: str) -> None:
+    text = f"{type(exc).__name__}: {exc}"
+    if "pickle" in text.lower() or "local object" in text:
+        fail(
+            f"{what} raised {text}. A process pool sends the function to the worker by "
+            "pickling it -- by module and name -- so it must be a module-level function: "
+            "a lambda or a nested function cannot be sent. Pass `fn` itself: "
+            "`loop.run_in_executor(pool, fn, n)`."
+        )
+    if type(exc).__name__ == "BrokenProcessPool":
+        fail(
+            f"{what} raised {text}: a worker process died abruptly. Does your module run "
+            "code at import time? A worker imports it to find the function: keep demo "
+            "code under `if __name__ == \"__main__\":`."
+        )
+
+
+def _calls(result: list[Any], what: str, width: int) -> list[tuple[Any, ...]]:
+    """The checks' fakes return tuples; make sure they came back unchanged."""
+    for item in result:
+        if type(item) is not tuple or len(item) != width:
+            fail(
+                f"{what} returned {result!r}: the values fn returned should come back "
+                "unchanged, one per number. Is `fn` really called, with each number?"
+            )
+    return result
+
+
+@pytest.mark.weight(1)
+@pytest.mark.limit(30)
+async def test_default_fn_squares(ex):
+    """crunch_all squares every number with slow_square by default"""
+    result = await _crunch(ex, [3, 1, 2], what="crunch_all([3, 1, 2])")
+    exact(result, [9, 1, 4], "crunch_all([3, 1, 2]) returned")
+
+
+@pytest.mark.weight(3)
+@pytest.mark.limit(30)
+async def test_work_runs_in_worker_processes(ex):
+    """fn runs in worker processes, not in the event loop's process"""
+    what = "crunch_all([0, 1, 2, 3], report_pid)"
+    result = _calls(await _crunch(ex, [0, 1, 2, 3], report_pid, what=what), what, 2)
+    expect(
+        sorted(n for n, _ in result) == [0, 1, 2, 3],
+        f"{what} returned {result!r}: fn must be called once for every number.",
+    )
+    here = os.getpid()
+    inside = [n for n, pid in result if pid == here]
+    if inside:
+        fail(
+            f"fn ran in the event loop's own process (pid {here}) for {inside}: on the loop "
+            "itself or in a thread (`asyncio.to_thread`, `run_in_executor(None, ...)`, a "
+            "ThreadPoolExecutor). Threads share one GIL: only one of them runs Python "
+            "bytecode at a time, so CPU-bound work gets no faster -- the tutorial's \"true "
+            f"parallelism\" with threads is a myth. Each process has its own GIL. {PROCESSES}"
+        )
+
+
+@pytest.mark.weight(1)
+@pytest.mark.limit(40)
+async def test_calls_run_in_parallel(ex):
+    """two calls run at the same time, in two different worker processes"""
+    if _cores() < 2:
+        return  # a default pool has one worker here: parallelism cannot be asked for
+    met: list[bool] = []
+
+    async def hold(index: int) -> None:
+        # Answer no call before two are in flight at once (or the wait ran out).
+        met.append(await board.wait_arrivals(2, PARALLEL_WAIT_S))
+
+    what = "crunch_all([a, b], fn)"
+    async with Switchboard(hold) as board:
+        result = await _crunch(ex, [board.number(0), board.number(1)], call_switchboard, what=what)
+    calls = _calls(result, what, 3)
+    if not all(answered for _, _, answered in calls):
+        fail(
+            "While fn ran, the event loop did not answer its calls: the loop was blocked, so "
+            "parallelism could not be observed. Await the results instead of waiting for them "
+            "on the loop's thread (see the check on the loop staying responsive)."
+        )
+    pids = {pid for _, pid, _ in calls}
+    if met and all(met):
+        if len(pids) == 2:
+            return
+        fail(
+            "The two calls ran at the same time, but in threads of one process"
+            + (" (the event loop's own)" if os.getpid() in pids else "")
+            + ": threads take turns holding the GIL, so pure-Python work in them does not run "
+            f"in parallel. {PROCESSES}"
+        )
+    fail(
+        f"The first call waited {PARALLEL_WAIT_S:g}s for a second one to start, in vain: the "
+        "calls ran one after another"
+        + (" in the same process" if len(pids) == 1 else "")
+        + ". Submit all of them before awaiting any -- awaiting `run_in_executor` inside a "
+        "`for` loop waits for each result before sending the next number -- and use a pool "
+        "with more than one worker (the default has one per core). "
+        + PROCESSES
+    )
+
+
+@pytest.mark.weight(2)
+@pytest.mark.limit(40)
+async def test_loop_keeps_running(ex):
+    """the event loop keeps running while the workers compute"""
+    what = "crunch_all([a, b, c], fn)"
+    async with Switchboard() as board:
+        nums = [board.number(i) for i in range(3)]
+        result = await _crunch(ex, nums, call_switchboard, what=what)
+    calls = _calls(result, what, 3)
+    if all(answered for _, _, answered in calls):
+        return
+    if any(pid == os.getpid() for _, pid, _ in calls):
+        fail(
+            "fn ran on the event loop's own thread: each call phoned the loop and waited "
+            f"{SWITCHBOARD_ACK_S:g}s for an answer that could not come, because the loop was "
+            "busy running fn. Calling fn inside an `async def` does not make it concurrent. "
+            + PROCESSES
+        )
+    fail(
+        "The workers phoned the event loop and got no answer for "
+        f"{SWITCHBOARD_ACK_S:g}s: the loop's thread was blocked while they computed. "
+        "`pool.map(...)`, `future.result()` or `pool.shutdown(wait=True)` before the work is "
+        "done wait on the loop's own thread. Await instead: "
+        "`await asyncio.gather(*(loop.run_in_executor(pool, fn, n) for n in nums))`, or run "
+        "a blocking `pool.map` in a thread with `await asyncio.to_thread(...)`."
+    )
+
+
+@pytest.mark.weight(2)
+@pytest.mark.limit(40)
+async def test_results_in_input_order(ex):
+    """results come back in the order of nums, not in completion order"""
+    last = 3
+
+    async def hold(index: int) -> None:
+        if index == 0:  # the first number finishes after the last one
+            await board.wait_finished(last, HOLD_S)
+
+    what = "crunch_all([n0, n1, n2, n3], fn)"
+    async with Switchboard(hold) as board:
+        nums = [board.number(i) for i in range(last + 1)]
+        result = await _crunch(ex, nums, call_switchboard, what=what)
+    order = [index for index, _, _ in _calls(result, what, 3)]
+    if sorted(order) == [0, 1, 2, 3] and order != [0, 1, 2, 3]:
+        fail(
+            f"Results came back for the numbers in the order {order}, not [0, 1, 2, 3] "
+            "(number 0 was made to finish last). Callers match results to inputs by "
+            "position: `asyncio.gather(*futures)` and `executor.map` keep input order; "
+            "`as_completed` or appending to a list as results arrive gives completion order."
+        )
+    exact(order, [0, 1, 2, 3], f"the numbers behind the results of {what}")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.limit(30)
+async def test_fn_is_honoured(ex):
+    """crunch_all calls the fn it is given"""
+    result = await _crunch(ex, [3, 4, 5], math.factorial, what="crunch_all([3, 4, 5], math.factorial)")
+    if result == [9, 16, 25]:
+        fail(
+            "crunch_all([3, 4, 5], math.factorial) returned the squares [9, 16, 25]: it "
+            "ignored its `fn` argument. `slow_square` is only the default; run the `fn` the "
+            "caller passed."
+        )
+    exact(result, [6, 24, 120], "crunch_all([3, 4, 5], math.factorial) returned")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.limit(50)
+async def test_works_with_spawn(ex):
+    """it works when worker processes are started with spawn"""
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("spawn", force=True)
+    what = "crunch_all([0, 1, 2], report_pid) with the spawn start method"
+    try:
+        calls = _calls(await _crunch(ex, [0, 1, 2], report_pid, what=what), what, 2)
+        squares = await _crunch(ex, [4, 5], what="crunch_all([4, 5]) with the spawn start method")
+    except Exception as exc:  # noqa: BLE001 - explained below
+        error: Exception | None = exc
+    else:
+        error = None
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
+    if error is not None:
+        fail(
+            f"With the spawn start method, crunch_all raised {type(error).__name__}: {error}. "
+            "A spawned worker is a fresh interpreter: it imports your module to find the "
+            "function and sees none of the parent's run-time state (globals set by "
+            "crunch_all, objects it created). Send everything a call needs as the function "
+            "and its argument: `loop.run_in_executor(pool, fn, n)`."
+        )
+    expect(
+        sorted(n for n, _ in calls) == [0, 1, 2],
+        f"{what} returned {calls!r}: fn must be called once for every number.",
+    )
+    expect(
+        all(pid != os.getpid() for _, pid in calls),
+        f"With the spawn start method, fn still ran in the event loop's own process. {PROCESSES}",
+    )
+    exact(
+        squares,
+        [16, 25],
+        "crunch_all([4, 5]) with spawn (a fresh interpreter that imports your module to find "
+        "slow_square) returned",
+    )

@@ -1,0 +1,876 @@
+"""Hostile submissions, run for real through the real grader (SECURITY.md, DESIGN.md section 3).
+
+Every test writes a learner folder holding a hostile ``ex01_hello_run.py`` and an honest
+``ex02_adder.py`` (plus, for some, files that must never reach the child), grades it with
+``grade_target`` on the small test kit (``conftest.build_kit``: the real ex01 checks, 3 s
+per check), and then the ``hostile`` fixture asserts what holds for every submission:
+
+- the grader returned within its deadline (start-up, plus the per-check limit and the
+  parent's hard margin for each check the submission kept from returning);
+- the honest exercise (ex02) still got full marks;
+- the learner's folder is byte for byte what it was;
+- no process is left: nothing of this test's sandbox uids, nothing carrying this test's
+  work folder or token in its environment or command line.
+
+Each test then asserts that the checks the submission attacks score zero, and that its
+honest parts still score. Hostile code is bounded: at most 600 forks, 20 daemons, a few
+GB of address space (never touched), 100 MB of disk, nothing beyond loopback.
+
+Run as root (CI, Gradescope), the default limits drop the child to a dedicated uid inside
+mount and network namespaces; the "limits-only" mode runs the path a non-root grader
+takes (``Limits(drop_uid=False, isolate=False)``). Root-only tests skip otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import sys
+import sysconfig
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import grader
+from grader.grading import grade_target
+from grader.manifest import Kit
+from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
+from grader.sandbox import HARD_MARGIN_S, LINGER_S, UID_BASE, UID_BLOCK, Limits
+
+pytestmark = pytest.mark.slow
+
+ROOT = os.getuid() == 0
+needs_root = pytest.mark.skipif(not ROOT, reason="needs root: uid drop and namespaces")
+
+#: Seconds per check in the test kit: a submission that never returns costs this + the margin.
+TIMEOUT = 3
+#: Generous wall-clock allowance per grading for interpreter start-ups and the honest checks.
+START_S = 20.0
+#: Per check kept from returning: its limit, the parent's hard margin, and a re-spawn.
+PER_STUCK_S = TIMEOUT + HARD_MARGIN_S + 4.0
+
+MODES = {
+    "sandbox": Limits(),
+    "limits-only": Limits(drop_uid=False, isolate=False),
+}
+
+# The five ex01 checks and their weights (points = 10 = total weight, so score = weight).
+COROUTINE = "test_greet_is_a_coroutine_function"  # 1
+GREETING = "test_greet_returns_greeting_after_delay"  # 2
+NO_BLOCKING = "test_greet_does_not_block_the_loop"  # 2
+CONCURRENT = "test_main_greets_concurrently"  # 3
+ORDER = "test_main_keeps_input_order"  # 2
+ALL_CHECKS = {COROUTINE, GREETING, NO_BLOCKING, CONCURRENT, ORDER}
+GREET_CHECKS = {GREETING, NO_BLOCKING}
+MAIN_CHECKS = {CONCURRENT, ORDER}
+
+# --- submissions, assembled from parts ----------------------------------------------------
+
+HEADER = """\
+\"\"\"A hostile ex01 submission.\"\"\"
+import asyncio
+import os
+import sys
+import time
+"""
+
+HONEST_GREET = """
+async def greet(name, delay):
+    await asyncio.sleep(delay)
+    return f"Hello, {name}!"
+"""
+
+HONEST_MAIN = """
+def main(names, delay=0.1):
+    async def greet_all():
+        return list(await asyncio.gather(*(greet(n, delay) for n in names)))
+
+    return asyncio.run(greet_all())
+"""
+
+#: Right-looking but never runs greet: both main checks fail.
+WRONG_MAIN = """
+def main(names, delay=0.1):
+    return [f"Hello, {n}!" for n in names]
+"""
+
+#: Forever, at module level: nothing inside the child can stop it (only the parent can).
+HANGS = {
+    "signal.alarm(0)": """
+import signal
+signal.alarm(0)
+while True:
+    pass
+""",
+    "setitimer(ITIMER_REAL, 0)": """
+import signal
+signal.setitimer(signal.ITIMER_REAL, 0)
+while True:
+    pass
+""",
+    "SIGALRM ignored": """
+import signal
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+while True:
+    pass
+""",
+    "except BaseException": """
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+""",
+    "os._exit replaced": """
+os._exit = lambda code: None
+sys.exit = lambda code=0: None
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+""",
+    "a long C call": """
+sum(range(10**11))
+""",
+    "regex backtracking": """
+import re
+re.match(r"(a+)+$", "a" * 40 + "b")
+""",
+}
+
+#: Processes and threads that try to outlive grading (each import starts one more).
+SURVIVORS = {
+    "setsid double fork": """
+pid = os.fork()
+if pid == 0:
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(600)
+    finally:
+        os._exit(0)
+os.waitpid(pid, 0)
+""",
+    "setsid double fork, exec with an empty environment": """
+pid = os.fork()
+if pid == 0:
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", "@TOKEN@"], {})
+    finally:
+        os._exit(0)
+os.waitpid(pid, 0)
+""",
+    "grandchild holding stdout and the result pipe": """
+if os.fork() == 0:
+    try:
+        time.sleep(600)
+    finally:
+        os._exit(0)
+""",
+}
+
+NON_DAEMON_THREAD = """
+import threading
+threading.Thread(target=time.sleep, args=(600,), name="@TOKEN@").start()
+"""
+
+FAKE_SUMMARY = """
+FAKE = (
+    "test_ex01_hello_run.py::test_main_greets_concurrently PASSED\\n"
+    "============================== 5 passed in 0.01s ==============================\\n"
+    '{"type": "result", "status": "passed", "score": 10}\\n'
+)
+print(FAKE)
+sys.__stdout__.write(FAKE)
+sys.__stderr__.write(FAKE)
+"""
+
+FAKE_RESULT_LINES = """
+import json
+
+def forge():
+    for fd in range(3, 256):
+        for seq in range(1, 12):
+            body = json.dumps({"seq": seq, "type": "result", "id": "x", "status": "passed"})
+            try:
+                os.write(fd, ("0" * 64 + " " + body + "\\n").encode())
+                os.write(fd, (body + "\\n").encode())
+            except OSError:
+                pass
+"""
+
+FAKE_RESULT_FILES = """
+import json
+
+FAKE = json.dumps({"ex01": {"score": 10, "max_score": 10, "status": "passed"}, "tests": [{"status": "passed"}]})
+for folder in (os.getcwd(), os.environ.get("HOME", "."), os.environ.get("TMPDIR", "."), "/tmp", @EXTRA_FOLDERS@):
+    for name in ("results.json", "results-@TOKEN@.json", ".awaitlings/state.json", "junit.xml", "report.json"):
+        path = os.path.join(folder, name)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as fh:
+                fh.write(FAKE)
+        except OSError:
+            pass
+"""
+
+#: Files submitted next to the exercise: each would rig or break the run if it reached the child.
+PLANTED = {
+    "conftest.py": """
+import pytest
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    report.outcome = "passed"
+    return report
+""",
+    "pytest.ini": "[pytest]\naddopts = -p no:grader.plugin -p no:pytest_timeout\n",
+    "setup.cfg": "[tool:pytest]\naddopts = -p no:grader.plugin\n",
+    "tox.ini": "[pytest]\naddopts = -p no:grader.plugin\n",
+    "sitecustomize.py": "import os\nos._exit(0)\n",
+    "usercustomize.py": "import os\nos._exit(0)\n",
+    "rig.pth": "import os; os._exit(0)\n",
+    "asyncio.py": "raise SystemExit('the planted asyncio.py was imported')\n",
+    "json.py": "raise SystemExit('the planted json.py was imported')\n",
+    "pytest_timeout.py": "raise SystemExit('the planted pytest_timeout.py was imported')\n",
+    "test_ex01_hello_run.py": "def test_always_passes():\n    pass\n",
+}
+
+#: Says where the child's standard modules come from and what it sees next to itself.
+SEEN = """
+import json
+print("SEEN " + json.dumps({
+    "asyncio": asyncio.__file__,
+    "json": json.__file__,
+    "beside": sorted(os.listdir(os.path.dirname(os.path.abspath(__file__)))),
+    "cwd": sorted(os.listdir(".")),
+    "conftest": [m for m in sys.modules if "conftest" in m],
+}))
+"""
+
+LIMIT_PROBES = {
+    "memory": (
+        """
+async def greet(name, delay):
+    try:
+        hog = bytes(6 * 1024**3)
+    except MemoryError:
+        print("LIMIT 6 GB refused with MemoryError")
+    hogs = []
+    try:
+        for _ in range(60):  # 100 MB at a time, up to 6 GB of address space (never touched)
+            hogs.append(bytes(100 * 1024**2))
+    except MemoryError:
+        print(f"LIMIT refused after {len(hogs) * 100} MB")
+    del hogs
+    raise MemoryError("probe done")
+""",
+        r"LIMIT 6 GB refused with MemoryError",
+    ),
+    "file size": (
+        """
+async def greet(name, delay):
+    path = os.path.join(os.environ["TMPDIR"], "big.bin")
+    written = 0
+    chunk = b"x" * 1024**2
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        while written < 100 * 1024**2:
+            written += os.write(fd, chunk)
+        print("LIMIT wrote all 100 MB")
+    except OSError as exc:
+        print(f"LIMIT refused after {written // 1024**2} MB with errno {exc.errno}")
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    raise RuntimeError("probe done")
+""",
+        r"LIMIT refused after 64 MB with errno 27",  # EFBIG at the 64 MiB limit
+    ),
+    "open files": (
+        """
+async def greet(name, delay):
+    fds = []
+    try:
+        for _ in range(5000):
+            fds.append(os.open(os.devnull, os.O_RDONLY))
+        print("LIMIT opened all 5000")
+    except OSError as exc:
+        print(f"LIMIT refused after {len(fds)} with errno {exc.errno}")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    raise RuntimeError("probe done")
+""",
+        r"LIMIT refused after 10\d\d with errno 24",  # EMFILE below 1024
+    ),
+    "core dumps": (
+        """
+import resource
+
+async def greet(name, delay):
+    print(f"LIMIT core {resource.getrlimit(resource.RLIMIT_CORE)}")
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        print("LIMIT core raised")
+    except (ValueError, OSError):
+        print("LIMIT core raise refused")
+    raise RuntimeError("probe done")
+""",
+        r"LIMIT core \(0, 0\)\s+LIMIT core raise refused",
+    ),
+}
+
+#: Honest, and uses threads: 12 ``to_thread`` calls and a 16-thread pool, under the limits.
+THREADED_MAIN = """
+from concurrent.futures import ThreadPoolExecutor
+
+def main(names, delay=0.1):
+    async def greet_all():
+        naps = await asyncio.gather(*(asyncio.to_thread(time.sleep, 0.05) for _ in range(12)))
+        assert naps == [None] * 12
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            loop = asyncio.get_running_loop()
+            sums = await asyncio.gather(*(loop.run_in_executor(pool, sum, range(100_000)) for _ in range(16)))
+        assert len(set(sums)) == 1
+        return list(await asyncio.gather(*(greet(n, delay) for n in names)))
+
+    return asyncio.run(greet_all())
+"""
+
+FORK_BOMB = """
+async def greet(name, delay):
+    pids = []
+    try:
+        for _ in range(600):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    time.sleep(60)
+                finally:
+                    os._exit(0)
+            pids.append(pid)
+        print(f"LIMIT forked all {len(pids)}")
+    except OSError as exc:
+        print(f"LIMIT refused after {len(pids)} with errno {exc.errno}")
+    raise RuntimeError("probe done")
+"""
+
+OUTPUT_FLOOD = """
+import stat
+
+async def greet(name, delay):
+    line = "spam " * 200_000 + "\\n"  # 1 MB
+    for _ in range(50):
+        print(line, end="")
+    result_fd = int(sys.argv[sys.argv.index("--awaitlings-fd") + 1])
+    block = b"flood " * 170_000
+    for fd in range(3, 256):
+        if fd == result_fd:
+            continue  # flooding the result pipe is tampering, tested elsewhere
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):  # the grader's stdout pipe, saved by pytest
+                for _ in range(50):
+                    os.write(fd, block)
+        except OSError:
+            pass
+    raise RuntimeError("flood done")
+"""
+
+#: What a root sandbox must deny; printed as one JSON line (@...@ filled in per test).
+ROOT_PROBE = """
+import json
+import socket
+
+def attempt(action):
+    try:
+        return ["allowed", str(action())[:80]]
+    except BaseException as exc:
+        return ["denied", type(exc).__name__]
+
+def write(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write("planted")
+    return path
+
+def read(path):
+    with open(path, "rb") as fh:
+        return fh.read(40)
+
+print("PROBE " + json.dumps({
+    "uid": os.getuid(),
+    "euid": os.geteuid(),
+    "interfaces": [name for _, name in socket.if_nameindex()],
+    "read solution": attempt(lambda: read("@KIT@/solutions/ex01_hello_run.py")),
+    "list solutions": attempt(lambda: os.listdir("@KIT@/solutions")),
+    "list grader fds": attempt(lambda: os.listdir("/proc/@GRADER_PID@/fd")),
+    "read grader environ": attempt(lambda: read("/proc/@GRADER_PID@/environ")),
+    "read learner folder": attempt(lambda: os.listdir("@TARGET@")),
+    "writes": {path: attempt(lambda path=path: write(path)) for path in @WRITES@},
+}))
+"""
+
+RIGGED = """
+class Liar(str):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = str.__hash__
+
+
+class Anything:
+    __class__ = property(lambda self: list)  # fools isinstance, not type()
+
+    def __eq__(self, other):
+        return True
+
+    def __iter__(self):
+        return iter(["Hello, Ada!", "Hello, Grace!", "Hello, Guido!"])
+
+    def __len__(self):
+        return 3
+
+
+async def greet(name, delay):
+    await asyncio.sleep(delay)
+    return Liar(f"Hello, {name}!")
+
+
+def main(names, delay=0.1):
+    asyncio.run(asyncio.sleep(0))
+    return Anything()
+"""
+
+ENVIRON_DUMP = """
+print("ENVIRON " + repr(dict(os.environ)))
+"""
+
+FORBIDDEN = {
+    "import grader": "import grader.plugin\ngrader.plugin._describe_failure = lambda *a: ('passed', None)\n",
+    "from grader import": "from grader import plugin\n",
+    "import _pytest": "import _pytest.runner\n",
+    "import pytest": "import pytest\n",
+    "from pytest_timeout import": "from pytest_timeout import timeout_sigalrm\n",
+}
+
+SUSPICIOUS = """
+import ctypes
+import gc
+from sys import _getframe as peek
+import sys as system
+
+FRAME = sys._getframe(0)
+OTHER = system._getframe(0)
+SAME = peek(0)
+OBJECTS = len(gc.get_objects())
+LIBC = ctypes.CDLL(None)
+"""
+
+
+def submission(*parts: str) -> str:
+    """An ex01 file made of ``HEADER`` and ``parts``, in order."""
+    return HEADER + "\n".join(textwrap.dedent(part) for part in parts)
+
+
+# --- the harness ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One grading of a hostile folder, and how long it took."""
+
+    run: RunResult
+    elapsed: float
+
+    @property
+    def ex01(self) -> ExerciseResult:
+        return self.run.exercises[0]
+
+    @property
+    def checks(self) -> dict[str, CheckResult]:
+        return {check.id.rsplit("::", 1)[-1]: check for check in self.ex01.checks}
+
+    @property
+    def passed(self) -> set[str]:
+        return {name for name, check in self.checks.items() if check.passed}
+
+    @property
+    def output(self) -> str:
+        return "\n".join(check.output for check in self.ex01.checks)
+
+    @property
+    def messages(self) -> str:
+        return "\n".join(filter(None, [self.ex01.message, *(c.message or "" for c in self.ex01.checks)]))
+
+    def line(self, prefix: str) -> str:
+        """The first line of check output starting with ``prefix`` (without it)."""
+        for line in self.output.splitlines():
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+        raise AssertionError(f"no {prefix!r} line in the check output:\n{self.output[:3000]}")
+
+    def score_of(self, names: set[str]) -> float:
+        return round(sum(c.score for name, c in self.checks.items() if name in names), 4)
+
+
+Grade = Callable[..., Graded]
+
+
+@pytest.fixture(params=list(MODES), ids=list(MODES))
+def mode(request: pytest.FixtureRequest) -> Limits:
+    """Both the root sandbox and the limits-only path a non-root grader takes."""
+    return MODES[request.param]
+
+
+@pytest.fixture
+def token() -> str:
+    """Unique to this test: hostile processes carry it, so the sweep below finds them."""
+    return f"awaitlings-hostile-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str) -> Grade:
+    """``hostile(source, stuck=0, linger=False, planted={}, limits=Limits())``: grade a
+    learner folder holding ``source`` as ex01 and assert the invariants of every run."""
+    work = tmp_path / "work"
+    work.mkdir()
+    # The sandboxes' work folders (and so their children's environment and command line)
+    # name this test's folder: the leftover scan can tell them from other graders' on this machine.
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    kit = make_kit(timeout=TIMEOUT)
+    target = tmp_path / "learner"
+
+    def grade(
+        source: str,
+        *,
+        stuck: int = 0,
+        linger: bool = False,
+        planted: dict[str, str] | None = None,
+        limits: Limits | None = None,
+        fill: dict[str, str] | None = None,
+    ) -> Graded:
+        target.mkdir()
+        values = {"@TOKEN@": token, "@KIT@": str(kit.root), "@TARGET@": str(target), **(fill or {})}
+        for key, value in values.items():
+            source = source.replace(key, value)
+        (target / "ex01_hello_run.py").write_text(source, encoding="utf-8")
+        (target / "ex02_adder.py").write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+        for name, text in (planted or {}).items():
+            (target / name).write_text(text, encoding="utf-8")
+        before = _fingerprint(target)
+        started = time.monotonic()
+        run = grade_target(kit, kit.exercises, target, limits=limits or Limits())
+        elapsed = time.monotonic() - started
+        graded = Graded(run, elapsed)
+
+        bound = START_S + stuck * PER_STUCK_S + (LINGER_S if linger else 0.0)
+        assert elapsed < bound, f"grading took {elapsed:.1f}s, more than its {bound:.0f}s bound"
+        ex02 = run.exercises[1]
+        assert ex02.full_marks and ex02.score == ex02.max_score == 4, f"the honest ex02 suffered: {ex02}"
+        assert _fingerprint(target) == before, "the learner's folder was changed"
+        left = _leftovers((str(tmp_path), token))
+        assert not left, "processes outlived grading:\n" + "\n".join(left)
+        return graded
+
+    return grade
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (names, modes, contents): what must not change."""
+    return {
+        str(path.relative_to(folder)): f"{path.stat().st_mode:o}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _leftovers(marks: tuple[str, ...]) -> list[str]:
+    """Processes that belong to this test's gradings and still exist.
+
+    Ours: a process of this grader's sandbox uid block, or one whose environment or
+    command line names this test's folder or token. Sandbox processes of *other* graders
+    running on the machine (the same environment mark, other uid blocks) are not ours.
+    """
+    first = UID_BASE + (os.getpid() % 1000) * UID_BLOCK
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        proc = Path("/proc", name)
+        try:
+            status = (proc / "status").read_text(errors="replace")
+            cmdline = (proc / "cmdline").read_bytes()
+            try:
+                environ = (proc / "environ").read_bytes()
+            except PermissionError:
+                environ = b""
+        except OSError:
+            continue  # gone meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uid = int(fields.get("Uid", "-1").split()[0])
+        sandboxed = b"AWAITLINGS_SANDBOX=" in environ or UID_BASE <= uid < UID_BASE + 1000 * UID_BLOCK
+        mine = first <= uid < first + UID_BLOCK or any(m.encode() in environ + cmdline for m in marks)
+        if mine and (sandboxed or any(m.encode() in cmdline for m in marks)):
+            state = fields.get("State", "?").strip()
+            command = cmdline.replace(b"\0", b" ")[:200]
+            found.append(f"pid {name} uid {uid} {state}: {command!r}")
+    return found
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+
+class TestScoresNeverComeFromExitCodeOrOutput:
+    """Ending the process or printing success never earns a point."""
+
+    @pytest.mark.parametrize("call", ["os._exit(0)", "sys.exit(0)"])
+    def test_exit_at_import_zeroes_the_exercise(self, hostile: Grade, mode: Limits, call: str) -> None:
+        """Exiting with status 0 while being imported scores zero, with a reason."""
+        graded = hostile(submission(call, HONEST_GREET, HONEST_MAIN), limits=mode)
+        assert graded.ex01.score == 0 and graded.passed == set()
+        assert graded.ex01.status is ExerciseStatus.ERROR
+        assert "exit" in (graded.ex01.message or "")
+
+    @pytest.mark.parametrize("call", ["os._exit(0)", "sys.exit(0)"])
+    def test_exit_mid_check_zeroes_only_that_check(self, hostile: Grade, mode: Limits, call: str) -> None:
+        """Exiting inside main fails main's checks; greet's honest checks still score."""
+        main = f"\ndef main(names, delay=0.1):\n    print('5 passed')\n    {call}\n"
+        graded = hostile(submission(HONEST_GREET, main), limits=mode)
+        assert graded.passed == {COROUTINE, *GREET_CHECKS}
+        assert graded.ex01.score == 5
+        assert all(graded.checks[name].status is not CheckStatus.PASSED for name in MAIN_CHECKS)
+
+    def test_fake_pytest_summaries_on_stdout_and_stderr(self, hostile: Grade) -> None:
+        """Printing "5 passed" (at import and in main) changes nothing."""
+        main = WRONG_MAIN.replace("    return", "    print(FAKE)\n    sys.__stdout__.write(FAKE)\n    return")
+        graded = hostile(submission(FAKE_SUMMARY, HONEST_GREET, main))
+        assert graded.passed == {COROUTINE, *GREET_CHECKS}
+        assert graded.ex01.score == 5
+
+    @pytest.mark.parametrize("where", ["import", "mid-check"])
+    def test_fake_result_lines_on_every_fd_zero_the_exercise(self, hostile: Grade, mode: Limits, where: str) -> None:
+        """Unauthenticated result lines written to fds 3..255 mark the run as tampered."""
+        if where == "import":
+            source = submission(FAKE_RESULT_LINES, "forge()", HONEST_GREET, HONEST_MAIN)
+        else:
+            source = submission(FAKE_RESULT_LINES, HONEST_GREET, WRONG_MAIN.replace("    return", "    forge()\n    return"))
+        graded = hostile(source, limits=mode)
+        assert graded.ex01.score == 0
+        assert graded.ex01.status is ExerciseStatus.ERROR
+        assert "interfered" in (graded.ex01.message or "")
+
+    def test_fake_results_files_are_never_read(self, hostile: Grade, mode: Limits, token: str) -> None:
+        """Results files written to cwd, HOME, TMPDIR, /tmp and beside the file score nothing."""
+        # The learner's own folder is writable on the limits-only path (the learner's own
+        # files, their own user): there it is left out so the folder fingerprint still holds.
+        extra = '"@TARGET@", os.path.dirname(os.path.abspath(__file__))' if mode.isolate and ROOT else '"."'
+        source = submission(FAKE_RESULT_FILES.replace("@EXTRA_FOLDERS@", extra), HONEST_GREET, WRONG_MAIN)
+        try:
+            graded = hostile(source, limits=mode)
+        finally:
+            for name in ("results.json", f"results-{token}.json"):
+                if not (ROOT and mode.isolate):
+                    Path("/tmp", name).unlink(missing_ok=True)  # the limits-only child shares /tmp
+        assert graded.passed == {COROUTINE, *GREET_CHECKS}
+        assert graded.ex01.score == 5
+        if ROOT and mode.isolate:
+            assert not Path("/tmp", f"results-{token}.json").exists(), "the child wrote to the real /tmp"
+
+
+class TestSubmittedFilesNeverReachTheChild:
+    """Only the exercise file is copied: planted configuration and modules are inert."""
+
+    def test_planted_files_are_ignored(self, hostile: Grade, mode: Limits) -> None:
+        """conftest.py, pytest.ini, sitecustomize.py, .pth, asyncio.py, json.py... do nothing."""
+        graded = hostile(submission(SEEN, HONEST_GREET, WRONG_MAIN), planted=PLANTED, limits=mode)
+        # The real checks ran: greet's honest checks pass, main's wrong answer fails.
+        assert graded.passed == {COROUTINE, *GREET_CHECKS}
+        assert graded.ex01.score == 5
+        seen = json.loads(graded.line("SEEN "))
+        assert seen["beside"] == ["ex01_hello_run.py"] == seen["cwd"]
+        assert seen["conftest"] == []
+        stdlib = sysconfig.get_paths()["stdlib"]
+        assert seen["asyncio"].startswith(stdlib) and seen["json"].startswith(stdlib)
+
+
+class TestTheParentDeadlineWins:
+    """In-process timeouts can be defeated; the parent's wall-clock deadline cannot."""
+
+    @pytest.mark.parametrize("hang", list(HANGS), ids=list(HANGS))
+    def test_hang_at_import(self, hostile: Grade, hang: str) -> None:
+        """A module that never finishes importing is stopped; the exercise scores zero."""
+        graded = hostile(submission(HANGS[hang], HONEST_GREET, HONEST_MAIN), stuck=1)
+        assert graded.ex01.score == 0 and graded.passed == set()
+        assert "Stopped by the grader" in graded.messages
+
+    @pytest.mark.parametrize("hang", ["except BaseException", "a long C call"])
+    def test_hang_at_import_on_the_limits_only_path(self, hostile: Grade, hang: str) -> None:
+        """The same, when the grader cannot drop to a sandbox uid (the tree is killed)."""
+        graded = hostile(submission(HANGS[hang], HONEST_GREET, HONEST_MAIN), stuck=1, limits=MODES["limits-only"])
+        assert graded.ex01.score == 0 and graded.passed == set()
+
+    def test_hang_mid_check_costs_only_those_checks(self, hostile: Grade, mode: Limits) -> None:
+        """A greet that disarms every timer and swallows every exception fails greet's checks
+        by timeout; the checks after it run in a fresh child and main's honest checks score."""
+        greet = """
+import signal
+
+async def greet(name, delay):
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    os._exit = lambda code: None
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass
+"""
+        graded = hostile(submission(greet, HONEST_MAIN), stuck=2, limits=mode)
+        assert graded.passed == {COROUTINE, *MAIN_CHECKS}
+        assert graded.ex01.score == 6
+        for name in GREET_CHECKS:
+            assert graded.checks[name].status is CheckStatus.TIMEOUT
+            assert "Stopped by the grader" in (graded.checks[name].message or "")
+
+
+class TestNoProcessOutlivesGrading:
+    """Daemons, grandchildren and threads are gone when the grader returns."""
+
+    @pytest.mark.parametrize("survivor", list(SURVIVORS), ids=list(SURVIVORS))
+    def test_processes_started_at_import_are_killed(self, hostile: Grade, mode: Limits, survivor: str) -> None:
+        """Honest code that leaves processes behind still scores; the processes do not stay."""
+        graded = hostile(submission(SURVIVORS[survivor], HONEST_GREET, HONEST_MAIN), limits=mode)
+        assert graded.ex01.full_marks
+
+    def test_non_daemon_threads_cannot_keep_the_child_alive(self, hostile: Grade, mode: Limits) -> None:
+        """A child that cannot exit (a non-daemon thread sleeps) is killed after its verdicts."""
+        graded = hostile(submission(NON_DAEMON_THREAD, HONEST_GREET, HONEST_MAIN), linger=True, limits=mode)
+        assert graded.ex01.full_marks
+
+
+class TestResourceLimits:
+    """Memory, file size, open files, core dumps, processes and output are bounded."""
+
+    @pytest.mark.parametrize("limit", list(LIMIT_PROBES), ids=list(LIMIT_PROBES))
+    def test_limit_holds_inside_the_child(self, hostile: Grade, mode: Limits, limit: str) -> None:
+        """The limit is hit inside the child (an error there, not a dead grader)."""
+        greet, evidence = LIMIT_PROBES[limit]
+        graded = hostile(submission(greet, HONEST_MAIN), limits=mode)
+        assert graded.passed == {COROUTINE, *MAIN_CHECKS}
+        assert graded.ex01.score == 6
+        assert graded.score_of(GREET_CHECKS) == 0
+        assert re.search(evidence, graded.output), graded.output[:3000]
+
+    def test_memory_limit_leaves_room_for_threads(self, hostile: Grade, mode: Limits) -> None:
+        """An honest solution using to_thread and a 16-thread pool gets full marks."""
+        graded = hostile(submission(HONEST_GREET, THREADED_MAIN), limits=mode)
+        assert graded.ex01.full_marks, graded.messages
+
+    @needs_root
+    def test_fork_bomb_is_refused_under_the_sandbox_uid(self, hostile: Grade) -> None:
+        """Forking 600 sleeping processes is refused before 512 (the sandbox uid's limit)."""
+        graded = hostile(submission(FORK_BOMB, HONEST_MAIN))
+        refused = graded.line("LIMIT ")
+        assert refused.startswith("refused after") and refused.endswith("errno 11"), refused
+        assert int(refused.split()[2]) < 512
+        assert graded.passed >= {COROUTINE, *MAIN_CHECKS} and GREETING not in graded.passed
+
+    def test_fifty_megabytes_of_output_are_capped(self, hostile: Grade, mode: Limits) -> None:
+        """50 MB printed and 100 MB written to the grader's stdout pipe: grading completes,
+        the output kept in the result stays small."""
+        graded = hostile(submission(OUTPUT_FLOOD, HONEST_MAIN), limits=mode)
+        assert graded.passed == {COROUTINE, *MAIN_CHECKS}
+        assert all(len(check.output) < 5000 for check in graded.ex01.checks)
+        assert "spam" in graded.checks[GREETING].output
+        assert len(json.dumps([c.output for c in graded.ex01.checks])) < 30_000
+
+
+@needs_root
+class TestRootSandbox:
+    """As root the child is another user, in its own mount and network namespaces."""
+
+    def test_the_child_cannot_read_write_or_reach_outside(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """Non-zero uid, only lo, kit solutions hidden, grader's /proc closed, no writes outside."""
+        package = Path(grader.__file__).resolve().parent
+        site = sysconfig.get_paths()["purelib"]
+        kit_root = tmp_path / "kit1"  # make_kit's first kit (the hostile fixture's)
+        outside = [
+            f"/etc/{token}", f"/root/{token}", f"/var/tmp/{token}", f"/tmp/{token}", f"/dev/shm/{token}",
+            f"{kit_root}/{token}", f"{kit_root}/solutions/{token}", f"{tmp_path}/learner/{token}",
+            f"{package}/{token}.py", f"{site}/{token}.pth", f"{Path(sys.executable).parent}/{token}",
+        ]  # fmt: skip
+        source = submission(ROOT_PROBE, HONEST_GREET, HONEST_MAIN)
+        fill = {"@GRADER_PID@": str(os.getpid()), "@WRITES@": repr(outside)}
+        graded = hostile(source, fill=fill)
+        probe = json.loads(graded.line("PROBE "))
+        assert graded.ex01.full_marks
+        assert UID_BASE <= probe["uid"] == probe["euid"] < UID_BASE + 1000 * UID_BLOCK
+        assert probe["interfaces"] == ["lo"]
+        for what in ("read solution", "list solutions", "list grader fds", "read grader environ", "read learner folder"):
+            assert probe[what][0] == "denied", (what, probe[what])
+        for path, (outcome, _detail) in probe["writes"].items():
+            assert not Path(path).exists(), f"the child wrote {path} on the real filesystem"
+            if not path.startswith(("/var/tmp/", "/tmp/", "/dev/shm/")):  # private, empty tmpfs there
+                assert outcome == "denied", (path, outcome)
+
+
+class TestRiggedValues:
+    """Objects that claim to equal anything fail the type-strict checks."""
+
+    def test_rigged_eq_fails(self, hostile: Grade) -> None:
+        """A str subclass from greet and an object posing as a list from main score nothing."""
+        graded = hostile(submission(RIGGED))
+        assert graded.passed == {COROUTINE, NO_BLOCKING}
+        assert graded.ex01.score == 3
+        assert "expected a str, got Liar" in (graded.checks[GREETING].message or "")
+
+
+class TestTheGradersEnvironmentIsInvisible:
+    """Nothing of the grader's environment reaches learner code."""
+
+    def test_canary_variable_is_absent(self, hostile: Grade, mode: Limits, monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+        """A canary set in the grader's environment is not in the child's os.environ."""
+        monkeypatch.setenv("AWAITLINGS_TEST_CANARY", f"canary-{token}")
+        graded = hostile(submission(ENVIRON_DUMP, HONEST_GREET, HONEST_MAIN), limits=mode)
+        assert graded.ex01.full_marks
+        environ = graded.line("ENVIRON ")
+        assert "'PATH'" in environ and "AWAITLINGS_SANDBOX" in environ
+        assert "AWAITLINGS_TEST_CANARY" not in graded.output and f"canary-{token}" not in graded.output
+
+
+class TestStaticFlags:
+    """Reaching into the grader zeroes a submission before it runs; introspection is reported."""
+
+    @pytest.mark.parametrize("reach", list(FORBIDDEN), ids=list(FORBIDDEN))
+    def test_importing_the_grader_or_pytest_zeroes(self, hostile: Grade, reach: str) -> None:
+        """Even an otherwise correct file scores zero when it imports grader or pytest."""
+        graded = hostile(submission(FORBIDDEN[reach], HONEST_GREET, HONEST_MAIN))
+        assert graded.ex01.score == 0 and graded.ex01.status is ExerciseStatus.ERROR
+        assert "reaches into the grader" in (graded.ex01.message or "")
+
+    def test_introspection_is_reported_not_scored(self, hostile: Grade) -> None:
+        """ctypes, gc and sys._getframe (however imported) are flagged; the score stands."""
+        graded = hostile(submission(SUSPICIOUS, HONEST_GREET, HONEST_MAIN))
+        assert graded.ex01.full_marks
+        flags = "\n".join(graded.ex01.flags)
+        for expected in ("import ctypes", "import gc", "sys._getframe", "system._getframe", "_getframe as peek"):
+            assert expected in flags, (expected, graded.ex01.flags)

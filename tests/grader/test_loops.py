@@ -1,0 +1,292 @@
+"""The event loops checks run on (grader.loops), driven directly in this process.
+
+Each test runs its coroutine in an ``asyncio.Runner`` with the loop class under test, so
+the default executor's threads are joined before the next test starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from grader import explain
+from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+
+T = TypeVar("T")
+
+
+def run_on(loop_class: type[GraderLoop], main: Callable[[], Awaitable[T]]) -> tuple[T, GraderLoop]:
+    loop = loop_class()
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        return runner.run(main()), loop  # type: ignore[arg-type]
+
+
+class TestVirtualTime:
+    """Idle time is skipped: timers fire at their exact loop time, instantly."""
+
+    def test_three_concurrent_sleeps_finish_at_plus_one(self) -> None:
+        """three 1 s sleeps run together end at loop time +1, not +3, in little real time"""
+
+        async def main() -> tuple[float, list[float]]:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            ends: list[float] = []
+
+            async def nap() -> None:
+                await asyncio.sleep(1)
+                ends.append(loop.time())
+
+            await asyncio.gather(nap(), nap(), nap())
+            return start, ends
+
+        real = time.monotonic()
+        (start, ends), _ = run_on(VirtualTimeLoop, main)
+        assert [end - start for end in ends] == [pytest.approx(1, abs=1e-6)] * 3
+        assert time.monotonic() - real < 0.5
+
+    def test_sequential_sleeps_add_up(self) -> None:
+        """sleeps one after another add up exactly: 1 + 2 + 3 = 6"""
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for delay in (1, 2, 3):
+                await asyncio.sleep(delay)
+            return loop.time() - start
+
+        real = time.monotonic()
+        elapsed, _ = run_on(VirtualTimeLoop, main)
+        assert elapsed == pytest.approx(6, abs=1e-6)
+        assert time.monotonic() - real < 0.5
+
+    def test_an_hour_of_timeouts_costs_no_real_time(self) -> None:
+        """asyncio.timeout on a long wait expires at its loop time, instantly"""
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(3600):
+                    await asyncio.Event().wait()
+            return loop.time() - start
+
+        real = time.monotonic()
+        elapsed, _ = run_on(VirtualTimeLoop, main)
+        assert elapsed == pytest.approx(3600, abs=1e-6)
+        assert time.monotonic() - real < 0.5
+
+    def test_time_sleep_shows_as_real_time_not_loop_time(self) -> None:
+        """a blocking time.sleep stalls everything, but the virtual clock does not move"""
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            time.sleep(0.05)
+            return loop.time() - start
+
+        elapsed, _ = run_on(VirtualTimeLoop, main)
+        assert elapsed == pytest.approx(0, abs=1e-6)
+
+    def test_clock_never_goes_back(self) -> None:
+        """advance ignores negative amounts"""
+        loop = VirtualTimeLoop()
+        try:
+            now = loop.time()
+            loop.advance(-5)
+            assert loop.time() == now
+            loop.advance(2.5)
+            assert loop.time() == now + 2.5
+        finally:
+            loop.close()
+
+
+class TestOutsideWork:
+    """Work outside the loop (threads, peers) is not skipped over."""
+
+    def test_to_thread_advances_loop_time_one_to_one(self) -> None:
+        """a 0.2 s blocking call in a thread takes about 0.2 s of loop time"""
+
+        async def main() -> tuple[float, float]:
+            loop = asyncio.get_running_loop()
+            start, real = loop.time(), time.monotonic()
+            await asyncio.to_thread(time.sleep, 0.2)
+            return loop.time() - start, time.monotonic() - real
+
+        (elapsed, real), loop = run_on(VirtualTimeLoop, main)
+        assert 0.2 <= elapsed <= real + 0.01
+        assert isinstance(loop, VirtualTimeLoop) and loop.threads_working == 0
+
+    def test_timers_do_not_jump_while_a_thread_works(self) -> None:
+        """a 5 s timeout around 0.2 s of thread work does not fire"""
+
+        async def main() -> str:
+            await asyncio.wait_for(asyncio.to_thread(time.sleep, 0.2), timeout=5)
+            return "done"
+
+        assert run_on(VirtualTimeLoop, main)[0] == "done"
+
+    def test_a_reply_from_a_thread_peer_is_not_skipped(self) -> None:
+        """a peer thread's answer on a socket arrives before a (virtual) 5 s timeout"""
+
+        def peer(sock: socket.socket) -> None:
+            with sock:
+                sock.sendall(sock.recv(100).upper())
+
+        async def main() -> bytes:
+            ours, theirs = socket.socketpair()
+            thread = threading.Thread(target=peer, args=(theirs,))
+            thread.start()
+            reader, writer = await asyncio.open_connection(sock=ours)
+            try:
+                writer.write(b"ping")
+                await writer.drain()
+                return await asyncio.wait_for(reader.read(4), timeout=5)
+            finally:
+                writer.close()
+                await writer.wait_closed()
+                await asyncio.to_thread(thread.join)
+
+        for _ in range(20):
+            assert run_on(VirtualTimeLoop, main)[0] == b"PING"
+
+    def test_a_peer_in_the_same_loop_is_served(self) -> None:
+        """client and server in the loop itself talk across a virtual timeout"""
+
+        async def main() -> bytes:
+            async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                await asyncio.sleep(1)  # virtual: costs no real time
+                writer.write(await reader.read(5))
+                await writer.drain()
+                writer.close()
+
+            server = await asyncio.start_server(echo, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"hello")
+            try:
+                return await asyncio.wait_for(reader.read(5), timeout=2)
+            finally:
+                writer.close()
+                await writer.wait_closed()
+                server.close()
+                await server.wait_closed()
+
+        assert run_on(VirtualTimeLoop, main)[0] == b"hello"
+
+    def test_live_sockets_and_threads_count_as_outside_io(self) -> None:
+        """a registered socket or a foreign thread means a reply may still come"""
+        loop = VirtualTimeLoop()
+        release = threading.Event()
+        try:
+            ours, theirs = socket.socketpair()
+            with ours, theirs:
+                loop.add_reader(ours.fileno(), lambda: None)
+                assert loop.outside_io_possible()
+                loop.remove_reader(ours.fileno())
+            thread = threading.Thread(target=release.wait, name="learner-thread")
+            thread.start()
+            assert loop.outside_io_possible()
+        finally:
+            release.set()
+            loop.close()
+        thread.join()
+
+    def test_grader_threads_do_not_count(self) -> None:
+        """the grader's own threads (watchdog) never hold the clock back"""
+        release = threading.Event()
+        thread = threading.Thread(target=release.wait, name=GRADER_THREAD_PREFIX + "test")
+        thread.start()
+        loop = VirtualTimeLoop()
+        try:
+            others = [
+                t for t in threading.enumerate()
+                if t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
+            ]  # fmt: skip
+            assert loop.outside_io_possible() is bool(others)
+        finally:
+            release.set()
+            thread.join()
+            loop.close()
+
+
+class TestRecording:
+    """The grader loop records what the default exception handler would only log."""
+
+    def test_task_exception_never_retrieved(self) -> None:
+        """a failed task nobody awaited is recorded with its exception"""
+
+        async def fails() -> None:
+            raise ValueError("lost")
+
+        async def main() -> None:
+            task = asyncio.get_running_loop().create_task(fails())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            del task
+            gc.collect()
+
+        _, loop = run_on(GraderLoop, main)
+        messages = [c["message"] for c in loop.problems]
+        assert messages == ["Task exception was never retrieved"]
+        line = explain.loop_problem(loop.problems[0])
+        assert line.startswith("Task exception was never retrieved: ValueError: lost")
+        assert explain.classify(line) == "never_retrieved"
+
+    def test_error_in_callback(self) -> None:
+        """an exception escaping a plain callback is recorded"""
+
+        def callback() -> None:
+            raise KeyError("k")
+
+        async def main() -> None:
+            asyncio.get_running_loop().call_soon(callback)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+        _, loop = run_on(GraderLoop, main)
+        assert len(loop.problems) == 1
+        assert explain.classify(loop.problems[0]["message"]) == "callback_error"
+
+    def test_a_clean_run_records_nothing(self) -> None:
+        """awaited tasks leave no problems"""
+
+        async def main() -> int:
+            return await asyncio.get_running_loop().create_task(asyncio.sleep(0, 7))
+
+        result, loop = run_on(GraderLoop, main)
+        assert (result, loop.problems) == (7, [])
+
+    def test_every_grader_loop_is_registered(self) -> None:
+        """new loops are appended to LOOPS (the plugin clears it per check)"""
+        LOOPS.clear()
+        first, second = GraderLoop(), VirtualTimeLoop()
+        try:
+            assert [first, second] == LOOPS
+        finally:
+            first.close()
+            second.close()
+            LOOPS.clear()
+
+
+class TestPolicy:
+    """asyncio.run inside learner code gets the loop class the check asked for."""
+
+    def test_policy_makes_the_chosen_loop_class(self) -> None:
+        """new_event_loop follows loop_class"""
+        policy = GraderLoopPolicy()
+        loops: list[Any] = []
+        try:
+            loops.append(policy.new_event_loop())
+            policy.loop_class = VirtualTimeLoop
+            loops.append(policy.new_event_loop())
+            assert [type(loop) for loop in loops] == [GraderLoop, VirtualTimeLoop]
+        finally:
+            for loop in loops:
+                loop.close()

@@ -1,0 +1,329 @@
+"""Reporters are pure functions from results to text, pinned by golden files.
+
+The golden files live in ``tests/grader/golden/``. After an intended change of output,
+regenerate them with ``AWAITLINGS_UPDATE_GOLDEN=1 pytest tests/grader/test_reporters.py``
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.reporters import gradescope, junit, renderer, terminal
+from grader.reporters import json as json_reporter
+from grader.results import (
+    CheckResult,
+    CheckStatus,
+    ExerciseStatus,
+    RunResult,
+    exercise_result,
+    zero_result,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("AWAITLINGS_UPDATE_GOLDEN") == "1"
+ANSI = re.compile(r"\x1b\[")
+
+
+def _check(function: str, name: str, status: CheckStatus = CheckStatus.PASSED, **extra: Any) -> CheckResult:
+    return CheckResult(id=f"test_{function.split(':', maxsplit=1)[0]}.py::test_{function.split(':')[1]}", name=name,
+                       status=status, **extra)  # fmt: skip
+
+
+def sample_run() -> RunResult:
+    """One exercise of every status, with the awkward cases reporters must survive:
+    weights, a hidden check, a timeout, output, markup-like and XML-special text."""
+    passed = exercise_result(
+        id="ex01", slug="hello_run", title="Your first coroutine", points=10.0, duration_s=0.812,
+        checks=[
+            _check("ex01_hello_run:greet_is_async", "greet is an async def function", duration_s=0.01),
+            _check("ex01_hello_run:concurrent", "main runs all greetings at once", weight=3, duration_s=0.02),
+        ],
+    )  # fmt: skip
+    failed = exercise_result(
+        id="ex04", slug="echo_server", title="Write the echo server [part 1]", points=14.0, duration_s=2.5,
+        checks=[
+            _check("ex04_echo_server:roundtrip", "echoes raw bytes unchanged", weight=2, duration_s=0.1),
+            _check(
+                "ex04_echo_server:many", "serves 100 clients at once", CheckStatus.FAILED, weight=3,
+                message="Only 1 client was served at a time: <handle_echo> & friends must not block.\n"
+                "Use `await reader.read()` [not time.sleep].",
+                output="debug: client 1 connected\n",
+                duration_s=0.5,
+            ),
+            _check(
+                "ex04_echo_server:eof", "closes after the client half-closes", CheckStatus.TIMEOUT,
+                message="Did not finish within 10s. It was still waiting: ex04_echo_server.py:14: "
+                "await reader.read(100).",
+                duration_s=10.0,
+            ),
+            _check(
+                "ex04_echo_server:secret", "survives a reset mid-write", CheckStatus.FAILED, hidden=True,
+                message="ConnectionResetError was not handled", duration_s=0.2,
+            ),
+        ],
+    )  # fmt: skip
+    import_error = (
+        "Importing ex05_echo_client.py raised NameError: name 'asyncoi' is not defined at "
+        "ex05_echo_client.py:3: import asyncoi"
+    )
+    crashed = zero_result(
+        id="ex05", slug="echo_client", title="A client that sends and receives", points=10.0,
+        status=ExerciseStatus.ERROR, message=import_error, duration_s=0.3,
+        checks=[
+            _check("ex05_echo_client:roundtrip", "returns every byte echoed", CheckStatus.ERROR, message=import_error),
+            _check("ex05_echo_client:large", "does not deadlock on 10 MiB", CheckStatus.ERROR, message=import_error),
+        ],
+    )  # fmt: skip
+    crashed = replace(crashed, flags=("line 7: os._exit",))
+    not_started = zero_result(
+        id="ex06", slug="blocking_client", title="Unblock the chat client", points=10.0,
+        status=ExerciseStatus.NOT_STARTED, message="not started yet: the file is still the stub",
+    )  # fmt: skip
+    unsupported = zero_result(
+        id="ex12", slug="cpu_bound", title="CPU-bound work", points=10.0,
+        status=ExerciseStatus.UNSUPPORTED, message="needs Python 3.14 or newer; this is 3.11.7",
+    )  # fmt: skip
+    return RunResult(
+        target="exercises", python="3.11.7", kit_version="0.1.0",
+        exercises=(passed, failed, crashed, not_started, unsupported),
+    )  # fmt: skip
+
+
+def passing_run() -> RunResult:
+    return RunResult(target="solutions", python="3.12.1", kit_version="0.1.0", exercises=sample_run().exercises[:1])
+
+
+def assert_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"no golden file {path}: run with AWAITLINGS_UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed: review, then regenerate the golden files"
+
+
+class TestJson:
+    """The json format is exactly the documented, versioned public contract."""
+
+    # DESIGN.md section 5, plus kit_version (documented in the README) and the exercise's
+    # static flags for course staff (grader/flags.py).
+    RUN_KEYS = frozenset({"format", "version", "target", "python", "kit_version", "score", "max_score", "exercises"})
+    EXERCISE_KEYS = frozenset(
+        {"id", "slug", "title", "status", "score", "max_score", "duration_s", "message", "checks", "flags"}
+    )
+    CHECK_KEYS = frozenset({"id", "name", "status", "score", "max_score", "hidden", "message", "output"})
+
+    def test_matches_golden(self) -> None:
+        """the sample run renders byte for byte as the golden file"""
+        assert_golden("results.json", json_reporter.render(sample_run()))
+
+    def test_passing_run_matches_golden(self) -> None:
+        """a run at full marks renders as its golden file"""
+        assert_golden("results_passing.json", json_reporter.render(passing_run()))
+
+    def test_keys_are_exactly_the_documented_ones(self) -> None:
+        """every object has the documented keys, no more and no fewer (README, DESIGN.md section 5)"""
+        data = json.loads(json_reporter.render(sample_run()))
+        assert set(data) == self.RUN_KEYS
+        assert (data["format"], data["version"]) == ("awaitlings-results", 1)
+        for ex in data["exercises"]:
+            assert set(ex) == self.EXERCISE_KEYS
+            for check in ex["checks"]:
+                assert set(check) == self.CHECK_KEYS
+
+    def test_values_have_the_documented_types_and_enums(self) -> None:
+        """statuses come from the documented sets; numbers are numbers; nulls where documented"""
+        data = json.loads(json_reporter.render(sample_run()))
+        assert isinstance(data["score"], float) and isinstance(data["max_score"], float)
+        for ex in data["exercises"]:
+            assert ex["status"] in {"passed", "failed", "error", "not_started", "unsupported"}
+            assert isinstance(ex["duration_s"], float)
+            assert ex["message"] is None or isinstance(ex["message"], str)
+            assert isinstance(ex["flags"], list) and all(isinstance(f, str) for f in ex["flags"])
+            for check in ex["checks"]:
+                assert check["status"] in {"passed", "failed", "error", "timeout"}
+                assert isinstance(check["hidden"], bool) and isinstance(check["output"], str)
+
+    def test_scores_add_up(self) -> None:
+        """the run's score is the sum of the exercises', each the sum of its checks'"""
+        data = json.loads(json_reporter.render(sample_run()))
+        assert data["score"] == pytest.approx(sum(e["score"] for e in data["exercises"]))
+        for ex in data["exercises"]:
+            if ex["checks"]:
+                assert ex["score"] == pytest.approx(sum(c["score"] for c in ex["checks"]))
+                assert ex["max_score"] == pytest.approx(sum(c["max_score"] for c in ex["checks"]))
+
+    def test_renderer_lookup(self) -> None:
+        """renderer('json') is this reporter; an unknown format is a ValueError"""
+        assert renderer("json") is json_reporter.render
+        with pytest.raises(ValueError, match="no renderer for format 'csv'"):
+            renderer("csv")
+
+
+class TestGradescope:
+    """results.json follows Gradescope's autograder specification."""
+
+    TOP_LEVEL = frozenset(
+        {"score", "max_score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
+    )
+    TEST_KEYS = frozenset({"name", "number", "score", "max_score", "status", "output", "visibility", "tags"})
+    VISIBILITY = frozenset({"hidden", "after_due_date", "after_published", "visible"})
+
+    def validate(self, data: dict[str, Any]) -> None:
+        assert set(data) <= self.TOP_LEVEL
+        assert {"score", "max_score", "execution_time", "output", "tests"} <= set(data)
+        assert isinstance(data["score"], float) and isinstance(data["max_score"], float)
+        assert isinstance(data["execution_time"], int | float) and isinstance(data["output"], str)
+        assert data["visibility"] in self.VISIBILITY and data["stdout_visibility"] in self.VISIBILITY
+        numbers = []
+        for test in data["tests"]:
+            assert set(test) == self.TEST_KEYS, test
+            assert isinstance(test["name"], str) and test["name"]
+            assert isinstance(test["number"], str)
+            assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
+            assert 0 <= test["score"] <= test["max_score"]
+            assert test["status"] in {"passed", "failed"}
+            assert (test["status"] == "passed") == (test["score"] == test["max_score"] > 0)
+            assert isinstance(test["output"], str)
+            assert test["visibility"] in self.VISIBILITY
+            assert isinstance(test["tags"], list) and all(isinstance(t, str) for t in test["tags"])
+            numbers.append(test["number"])
+        assert len(numbers) == len(set(numbers)), "test numbers are unique"
+        assert data["max_score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
+        assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+
+    def test_matches_golden(self) -> None:
+        """the sample run renders byte for byte as the golden file"""
+        assert_golden("gradescope.json", gradescope.render(sample_run()))
+
+    def test_follows_the_specification(self) -> None:
+        """documented fields only, with the documented types and values"""
+        self.validate(json.loads(gradescope.render(sample_run())))
+        self.validate(json.loads(gradescope.render(passing_run())))
+
+    def test_one_test_per_check_and_per_exercise_without_checks(self) -> None:
+        """each check is a test; a not started or unsupported exercise is one failed test"""
+        data = gradescope.to_dict(sample_run())
+        numbers = [t["number"] for t in data["tests"]]
+        assert numbers == ["1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "4", "5"]
+        assert data["tests"][8]["output"] == "not started yet: the file is still the stub"
+
+    def test_hidden_checks_show_after_publishing(self) -> None:
+        """a hidden check is visible only after grades are published (configurable)"""
+        hidden = [t for t in gradescope.to_dict(sample_run())["tests"] if t["visibility"] != "visible"]
+        assert [t["name"] for t in hidden] == ["ex04 survives a reset mid-write"]
+        assert hidden[0]["visibility"] == "after_published"
+        custom = gradescope.to_dict(sample_run(), hidden_visibility="hidden")
+        assert [t["visibility"] for t in custom["tests"]].count("hidden") == 1
+
+    def test_import_error_is_explained_on_each_check(self) -> None:
+        """every check of a crashed exercise carries the import error"""
+        tests = [t for t in gradescope.to_dict(sample_run())["tests"] if t["tags"][0] == "ex05"]
+        assert all(t["output"].startswith("Importing ex05_echo_client.py raised NameError") for t in tests)
+
+
+class TestJunit:
+    """JUnit XML parses, with one testcase per check and points as properties."""
+
+    def parse(self, run: RunResult) -> ET.Element:
+        return ET.fromstring(junit.render(run).encode("utf-8"))
+
+    def test_matches_golden(self) -> None:
+        """the sample run renders byte for byte as the golden file"""
+        assert_golden("junit.xml", junit.render(sample_run()))
+
+    def test_one_testcase_per_check(self) -> None:
+        """each check is a testcase; an exercise without checks is one failing testcase"""
+        root = self.parse(sample_run())
+        suites = root.findall("testsuite")
+        assert [s.get("name") for s in suites] == [
+            "ex01_hello_run", "ex04_echo_server", "ex05_echo_client", "ex06_blocking_client", "ex12_cpu_bound",
+        ]  # fmt: skip
+        assert [len(s.findall("testcase")) for s in suites] == [2, 4, 2, 1, 1]
+        assert root.get("tests") == "10"
+        assert [s.get("tests") for s in suites] == ["2", "4", "2", "1", "1"]
+
+    def test_points_are_properties(self) -> None:
+        """each testcase carries its score, max_score and check id; each suite its totals"""
+        root = self.parse(sample_run())
+        ex04 = root.findall("testsuite")[1]
+        suite_props = {p.get("name"): p.get("value") for p in ex04.find("properties") or ()}
+        assert suite_props == {"score": "4.0", "max_score": "14.0", "status": "failed"}
+        cases = ex04.findall("testcase")
+        props = [{p.get("name"): p.get("value") for p in case.find("properties") or ()} for case in cases]
+        assert props[0] == {"score": "4.0", "max_score": "4.0", "check_id": "test_ex04_echo_server.py::test_roundtrip"}
+        assert [p["max_score"] for p in props] == ["4.0", "6.0", "2.0", "2.0"]
+        assert sum(float(p["score"]) for p in props) == 4.0
+
+    def test_verdicts_are_failure_and_error_elements(self) -> None:
+        """failed and timed-out checks are failures, crashed ones errors; counts agree"""
+        root = self.parse(sample_run())
+        ex04, ex05 = root.findall("testsuite")[1:3]
+        cases = ex04.findall("testcase")
+        kinds = [[child.tag for child in case if child.tag in ("failure", "error")] for case in cases]
+        assert kinds == [[], ["failure"], ["failure"], ["failure"]]
+        assert ex04.get("failures") == "3" and ex04.get("errors") == "0"
+        assert ex05.get("errors") == "2"
+        assert root.get("failures") == "4" and root.get("errors") == "2" and root.get("skipped") == "1"
+        timeout = ex04.findall("testcase")[2].find("failure")
+        assert timeout is not None and timeout.get("type") == "timeout"
+
+    def test_special_characters_survive(self) -> None:
+        """messages with <, & and newlines round-trip through the XML"""
+        root = self.parse(sample_run())
+        failure = root.findall("testsuite")[1].findall("testcase")[1].find("failure")
+        assert failure is not None
+        assert failure.text == sample_run().exercises[1].checks[1].message
+        out = root.findall("testsuite")[1].findall("testcase")[1].find("system-out")
+        assert out is not None and out.text == "debug: client 1 connected\n"
+
+
+class TestTerminal:
+    """The terminal output is plain text without colour, and says what to do next."""
+
+    def test_summary_matches_golden(self) -> None:
+        """the course table renders as its golden file"""
+        assert_golden("summary.txt", terminal.render_summary(sample_run(), color=False, width=80))
+
+    def test_detail_matches_golden(self) -> None:
+        """the per-check detail renders as its golden file"""
+        assert_golden("detail.txt", terminal.render_detail(sample_run(), color=False, width=80))
+
+    def test_passing_detail_matches_golden(self) -> None:
+        """one exercise at full marks renders as its golden file"""
+        assert_golden("detail_passing.txt", terminal.render_detail(passing_run(), color=False, width=80))
+
+    @pytest.mark.parametrize("render", [terminal.render_summary, terminal.render_detail])
+    def test_no_ansi_codes_without_color(self, render: Any) -> None:
+        """color=False gives plain text"""
+        assert not ANSI.search(render(sample_run(), color=False, width=80))
+
+    @pytest.mark.parametrize("render", [terminal.render_summary, terminal.render_detail])
+    def test_ansi_codes_with_color(self, render: Any) -> None:
+        """color=True styles the verdicts"""
+        assert ANSI.search(render(sample_run(), color=True, width=80))
+
+    def test_messages_are_not_read_as_markup(self) -> None:
+        """brackets in titles and messages are printed as written"""
+        text = terminal.render_detail(sample_run(), color=False, width=80)
+        assert "Write the echo server [part 1]" in text
+        assert "[not time.sleep]" in text
+
+    def test_hidden_check_names_stay_in_staff_view(self) -> None:
+        """the reporter shows what it is given; masking is without_hidden's job"""
+        assert "survives a reset mid-write" in terminal.render_detail(sample_run(), color=False)
+
+    def test_next_step_points_at_the_first_unfinished_exercise(self) -> None:
+        """the summary names the first failing exercise and its first failing check"""
+        text = terminal.render_summary(sample_run(), color=False, width=80)
+        assert "Next: ex04: serves 100 clients at once" in text
+        assert terminal.next_exercise(passing_run()) is None
+        assert "Next:" not in terminal.render_summary(passing_run(), color=False)

@@ -1,0 +1,25 @@
+"""Mutant: gather(return_exceptions=True) returns the exception inside the list.
+
+Must fail: test_same_exception_propagates, test_several_failures_none_lost
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def fetch_all(urls: list[str], fetch: Callable[[str], Awaitable[T]]) -> list[T]:
+    return list(await asyncio.gather(*(fetch(url) for url in urls), return_exceptions=True))
+
+
+if __name__ == "__main__":
+
+    async def fake_fetch(url: str) -> str:
+        await asyncio.sleep(len(url) / 10)
+        return f"<html of {url}>"
+
+    print(asyncio.run(fetch_all(["https://python.org", "https://a.io"], fake_fetch)))

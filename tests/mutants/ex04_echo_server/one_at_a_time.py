@@ -1,0 +1,40 @@
+"""Mutant: a module-level lock serves one client at a time.
+
+Every client connects, but only the first is echoed until it disconnects.
+
+Must fail: test_serves_many_clients_at_once
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+_ONE_AT_A_TIME = asyncio.Lock()
+
+CHUNK = 64 * 1024
+
+
+async def handle_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async with _ONE_AT_A_TIME:
+        try:
+            while data := await reader.read(CHUNK):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+
+async def start_server(host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    return await asyncio.start_server(handle_echo, host, port)
+
+
+async def main() -> None:
+    server = await start_server("127.0.0.1", 8888)
+    print("serving on", server.sockets[0].getsockname())
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,27 @@
+"""Never half-closes; reads exactly as many bytes as it sent instead of reading to EOF.
+
+Works against a plain echo server, hangs against one that answers after end of file.
+
+Must fail: test_half_closes_after_sending, test_returns_what_arrives_before_eof
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def echo_roundtrip(host: str, port: int, payload: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(host, port)
+
+    async def send() -> None:
+        writer.write(payload)
+        await writer.drain()
+
+    try:
+        sender = asyncio.create_task(send())
+        data = await reader.readexactly(len(payload))
+        await sender
+        return data
+    finally:
+        writer.close()
+        await writer.wait_closed()

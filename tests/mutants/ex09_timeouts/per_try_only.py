@@ -1,0 +1,24 @@
+"""Mutant: a timeout per attempt, none for the whole call (total is ignored).
+
+Must fail: test_total_deadline_holds, test_swallowing_fetch_still_times_out
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def fetch_with_deadline(
+    fetch: Callable[[], Awaitable[T]], attempts: int, per_try: float, total: float
+) -> T:
+    for _ in range(attempts):
+        try:
+            async with asyncio.timeout(per_try):
+                return await fetch()
+        except TimeoutError:
+            continue
+    raise TimeoutError

@@ -1,0 +1,26 @@
+"""Mutant: processes, results collected with ``as_completed`` (completion order).
+
+Must fail: test_results_in_input_order
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+
+def slow_square(n: int) -> int:
+    total = 0
+    for _ in range(n):
+        total += n
+    return total
+
+from concurrent.futures import ProcessPoolExecutor
+
+
+async def crunch_all(nums: list[int], fn: Callable[[int], Any] = slow_square) -> list[Any]:
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=max(1, len(nums))) as pool:
+        futures = [loop.run_in_executor(pool, fn, n) for n in nums]
+        return [await next_done for next_done in asyncio.as_completed(futures)]

@@ -1,0 +1,26 @@
+"""Mutant: wraps the call in a lambda, which a process pool cannot pickle.
+
+Must fail: test_default_fn_squares, test_work_runs_in_worker_processes, test_fn_is_honoured
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+
+def slow_square(n: int) -> int:
+    total = 0
+    for _ in range(n):
+        total += n
+    return total
+
+from concurrent.futures import ProcessPoolExecutor
+
+
+async def crunch_all(nums: list[int], fn: Callable[[int], Any] = slow_square) -> list[Any]:
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor() as pool:
+        futures = [loop.run_in_executor(pool, lambda n=n: fn(n)) for n in nums]
+        return list(await asyncio.gather(*futures))
