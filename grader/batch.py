@@ -217,7 +217,7 @@ def run_batch(
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder: give the folder that holds one folder or .zip per student")
     out = (out or default_out(root)).resolve()
-    chosen = tuple(exercises or kit.exercises)
+    chosen = tuple(sorted(exercises or kit.exercises, key=lambda e: e.order))
     for exercise in chosen:
         if not kit.checks_path(exercise).is_file():
             raise KitError(f"the checks for {exercise.id} are missing: {kit.checks_path(exercise)}")

@@ -6,6 +6,7 @@ Exit codes: 0 every graded exercise at full marks; 1 some check failed; 2 usage 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from grader.errors import GraderError, UnknownExercise
 from grader.manifest import Exercise, Kit, load_kit
 
 FORMATS = ("text", "json", "gradescope", "junit", "classroom")
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 EXIT_USAGE = 2
 EXIT_GRADER = 3
 
@@ -57,14 +59,15 @@ def _kit() -> Kit:
 
 
 def _color(output_is_file: bool = False) -> bool:
-    return not output_is_file and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return not output_is_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _width() -> int:
-    try:
-        return min(os.get_terminal_size().columns, 100)
-    except OSError:
-        return 80
+    """The terminal's width (``COLUMNS`` wins), at most 100; 80 when it is not a terminal."""
+    import shutil
+
+    return min(shutil.get_terminal_size((80, 24)).columns, 100)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -103,7 +106,6 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
     """Grade exercises (all of them when none is named)."""
     from grader.grading import grade_target
     from grader.results import exit_code
-    from grader.state import State
 
     kit = _kit()
     if strict:
@@ -113,7 +115,11 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
     if not folder.is_dir():
         raise click.BadParameter(f"{folder} is not a folder", param_hint="--target")
     show_progress = fmt == "text" and output is None and sys.stderr.isatty() and len(chosen) > 1
+    from grader.progress import hashes, remember
     from grader.sandbox import Limits
+
+    own = folder == kit.exercises_dir.resolve()
+    graded = hashes(kit, chosen, folder) if own else {}  # before grading: an edit meanwhile shows as a change
 
     run = grade_target(
         kit, chosen, folder, jobs=jobs, limits=Limits(strict=strict),
@@ -121,13 +127,8 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
     )  # fmt: skip
     if show_progress:
         click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
-    if folder == kit.exercises_dir.resolve():
-        state = State.load(kit.state_dir)
-        state.record(run)
-        try:
-            state.save()
-        except OSError:
-            pass  # a read-only kit still grades; progress is a convenience
+    if own:
+        remember(kit, run, graded)  # a read-only kit still grades; progress is a convenience
     if fmt == "text":
         from grader.reporters import terminal
 
@@ -194,69 +195,220 @@ def doctor_cmd(strict: bool) -> None:
 
 
 @cli.command("list")
-def list_cmd() -> None:
-    """The course map: every exercise with its last status and score.
+@click.option("--refresh", is_flag=True,
+              help="Grade every exercise first (takes a while); without it, only your saved progress is read.")
+def list_cmd(refresh: bool) -> None:
+    """The course map: each exercise's status and points, and the next one to do.
 
-    Reads the progress kept in .awaitlings/ (instant); `grade` refreshes it.
+    Instant: it reads the progress your last grades saved (in .awaitlings/) and marks
+    files changed since their last grade with *; `--refresh` grades everything first.
     """
+    from grader.progress import course_map
+    from grader.reporters.learner import render_course_map
     from grader.state import State
 
     kit = _kit()
-    state = State.load(kit.state_dir)
-    rows = []
-    next_id = None
-    for ex in kit.exercises:
-        last = state.last.get(ex.id)
-        status = last["status"] if last else "not graded"
-        score = f"{last['score']:g}/{last['max_score']:g}" if last else f"-/{ex.points:g}"
-        if next_id is None and status not in ("passed", "unsupported"):
-            next_id = ex.id
-        rows.append((ex.id, ex.title, status.replace("_", " "), score))
-    width = max(len(r[1]) for r in rows) if rows else 10
-    for ex_id, title, status, score in rows:
-        marker = "→" if ex_id == next_id else " "
-        click.echo(f"{marker} {ex_id}  {title:<{width}}  {status:<12} {score:>7}")
-    if next_id:
-        click.echo(f"\nNext: {next_id} · `grade show {next_id}` for the task, `grade {next_id}` to check it.")
+    if refresh:
+        from grader.grading import grade_target
+        from grader.progress import hashes, remember
+
+        graded = hashes(kit, kit.exercises)
+        show = sys.stderr.isatty() and len(kit.exercises) > 1
+        tick = _progress(len(kit.exercises)) if show else None
+        run = grade_target(kit, kit.exercises, kit.exercises_dir, on_result=tick)
+        if show:
+            click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
+        remember(kit, run, graded)
+    rows = course_map(kit, State.load(kit.state_dir))
+    click.echo(render_course_map(rows, color=_color(), width=_width()), nl=False)
 
 
 @cli.command("show")
 @click.argument("exercise", type=ExerciseId())
 def show_cmd(exercise: Exercise) -> None:
     """The task statement of EXERCISE (the stub's docstring), with where to edit."""
-    import ast
+    from grader.reporters.learner import render_task, task_statement
 
-    kit = _kit()
-    source = kit.pristine_stub(exercise)
+    source = _kit().pristine_stub(exercise)
     try:
-        doc = ast.get_docstring(ast.parse(source.read_text(encoding="utf-8"))) or ""
-    except (OSError, SyntaxError) as exc:
-        raise GraderError(f"cannot read the task of {exercise.id}: {exc}") from exc
-    click.echo(click.style(f"{exercise.id} · {exercise.title}", bold=True) + f"   ({exercise.points:g} points)")
-    click.echo(f"edit: exercises/{exercise.filename}\n")
-    click.echo(doc.strip())
-    click.echo(f"\nCheck it with `grade {exercise.id}`; stuck? `grade hint {exercise.id}`.")
+        statement = task_statement(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraderError(f"cannot read the task of {exercise.id} in {source}: {exc}; reinstall the kit") from exc
+    if not statement:
+        raise GraderError(f"the stub of {exercise.id} ({source}) has no task statement; reinstall the kit")
+    click.echo(render_task(exercise, statement, color=_color(), width=_width()), nl=False)
 
 
 @cli.command("hint")
 @click.argument("exercise", type=ExerciseId())
+@click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--all", "show_all", is_flag=True, help="Show every hint shown so far, not only the next.")
-def hint_cmd(exercise: Exercise, show_all: bool) -> None:
-    """The next hint for EXERCISE; each call reveals one more (remembered)."""
+def hint_cmd(exercise: Exercise, number: int | None, show_all: bool) -> None:
+    """The next hint for EXERCISE; each call reveals one more (remembered).
+
+    `grade hint ex04 2` shows hint 2 at once: a failing check may point to it.
+    """
+    from grader.reporters.learner import render_hint
     from grader.state import State
 
     kit = _kit()
     state = State.load(kit.state_dir)
-    index = state.next_hint(exercise.id, len(exercise.hints))
-    try:
+    available = len(exercise.hints)
+    if number is not None and number > available:
+        raise click.BadParameter(f"{exercise.id} has {available} hints", param_hint="NUMBER")
+    index = state.show_hint(exercise.id, number, available) if number else state.next_hint(exercise.id, available)
+    with contextlib.suppress(OSError):  # a read-only kit: the hint is shown, just not remembered
         state.save()
-    except OSError:
-        pass
-    first = 0 if show_all else index
-    for i in range(first, index + 1):
-        click.echo(f"Hint {i + 1}/{len(exercise.hints)} for {exercise.id}: {exercise.hints[i]}")
-    if index + 1 < len(exercise.hints):
-        click.echo(f"(`grade hint {exercise.id}` again for the next one)")
+    text = render_hint(exercise, index, first=0 if show_all else None, color=_color(), width=_width())
+    click.echo(text, nl=False)
+
+
+@cli.command("watch")
+@click.option("--poll", is_flag=True,
+              help="Check the files twice a second instead of using file-system events (for network, container "
+                   "or WSL folders; chosen automatically when events do not arrive).")
+@click.option("--clear/--no-clear", default=None,
+              help="Clear the screen before each result (default: when the output is a terminal).")
+def watch_cmd(poll: bool, clear: bool | None) -> None:
+    """Re-grade the exercise you are editing every time you save it.
+
+    Starts with where you stand. Each save grades that exercise and shows the first
+    failing check with its lesson; a pass congratulates you and shows the next
+    exercise. Keys: h hint, l list, n next, r re-grade, q quit (Ctrl-C works too).
+    """
+    from grader.watch import watch
+
+    def out(text: str) -> None:
+        click.echo(text, nl=False)
+
+    tty = sys.stdout.isatty()
+    watch(_kit(), out, keys_from=sys.stdin, poll=poll, color=_color(), width=_width,
+          clear=tty if clear is None else clear)  # fmt: skip
+
+
+class BackupNumber(click.ParamType):  # type: ignore[type-arg]  # generic only in Click 8.2+
+    """Which backup to restore: 1 is the newest (``grade backups`` numbers them)."""
+
+    name = "N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        if str(value).isdigit() and int(value) >= 1:
+            return int(value)
+        self.fail(f"{value!r} is not a backup number; name the exercise first: `grade reset ex04 --restore`",
+                  param, ctx)  # fmt: skip
+
+
+@cli.command("reset")
+@click.argument("exercise", type=ExerciseId(), required=False)
+@click.option("--all", "reset_all", is_flag=True, help="Reset every exercise (each file is backed up first).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing a file you changed (still backed up).")
+@click.option("--restore", type=BackupNumber(), is_flag=False, flag_value=1, default=None,
+              help="Instead, put back backup N of EXERCISE (default 1, the newest; see `grade backups`).")
+def reset_cmd(exercise: Exercise | None, reset_all: bool, yes: bool, restore: int | None) -> None:
+    """Put the original stub of EXERCISE back, after backing up your file.
+
+    Your file is first copied to .awaitlings/backups/ with a timestamp, and the command
+    says where: nothing is ever lost. `grade backups EXERCISE` lists the copies;
+    `grade reset EXERCISE --restore` puts the newest back. A file that is still the
+    stub is left alone.
+    """
+    from grader import backups
+
+    kit = _kit()
+    if reset_all == (exercise is not None):
+        raise click.UsageError("name one exercise (`grade reset ex04`) or use --all")
+    if restore is not None:
+        if exercise is None:
+            raise click.UsageError("--restore needs an exercise: `grade reset ex04 --restore`")
+        _restore(kit, exercise, restore)
+        return
+    chosen = kit.exercises if exercise is None else (exercise,)
+    changed = [e for e in chosen if backups.differs_from_stub(kit, e)]
+    if changed and not yes:
+        names = ", ".join(f"exercises/{e.filename}" for e in changed)
+        differ, them = ("differs", "it is") if len(changed) == 1 else ("differ", "they are")
+        if not _interactive():
+            raise click.UsageError(f"{names} {differ} from the stub; add --yes to reset ({them} backed up first)")
+        if len(changed) == 1:
+            click.confirm(f"Replace {names} with the stub (backed up first)?", abort=True)
+        else:
+            listed = "".join(f"\n  exercises/{e.filename}" for e in changed)
+            click.echo(f"These files differ from their stub; each is backed up, then reset:{listed}")
+            click.confirm("Reset them?", abort=True)
+    for ex in chosen:
+        outcome = backups.reset(kit, ex)
+        file = f"exercises/{ex.filename}"
+        if outcome.action == "untouched":
+            if exercise is not None:
+                click.echo(f"{file} is still the original stub: nothing to back up, nothing changed.")
+        elif outcome.action == "missing":
+            click.echo(f"{file} was missing: the original stub is back (there was nothing to back up).")
+        elif outcome.backup is not None:
+            click.echo(f"{ex.id}: your file is backed up in\n  {_shown(outcome.backup.path)}")
+            click.echo(f"and {file} is the original stub again.\nUndo with `grade reset {ex.id} --restore`.")
+    if exercise is None and not changed:
+        click.echo("Every exercise file is still the original stub: nothing to back up, nothing changed.")
+
+
+def _restore(kit: Kit, exercise: Exercise, number: int) -> None:
+    from grader import backups
+
+    found = backups.backups(kit, exercise)
+    if not found:
+        raise click.UsageError(f"{exercise.id} has no backups yet (`grade reset {exercise.id}` makes one)")
+    if number > len(found):
+        raise click.BadParameter(f"{exercise.id} has {len(found)} backup(s); `grade backups {exercise.id}` lists them",
+                                 param_hint="--restore")  # fmt: skip
+    chosen = found[number - 1]
+    outcome = backups.restore(kit, exercise, chosen)
+    file = f"exercises/{exercise.filename}"
+    if outcome.action == "same":
+        click.echo(f"{file} already is the backup of {chosen.taken}: nothing changed.")
+        return
+    if outcome.backup is not None:
+        click.echo(f"{exercise.id}: your current file is backed up in\n  {_shown(outcome.backup.path)}")
+    click.echo(f"{file} is your version of {chosen.taken} again.")
+
+
+@cli.command("backups")
+@click.argument("exercise", type=ExerciseId(), required=False)
+def backups_cmd(exercise: Exercise | None) -> None:
+    """List the backups `grade reset` made of EXERCISE (or of every exercise), newest first.
+
+    `grade reset EXERCISE --restore N` puts backup N back (your current file is backed up first).
+    """
+    from grader import backups
+
+    kit = _kit()
+    any_found = False
+    for ex in (exercise,) if exercise else kit.exercises:
+        found = backups.backups(kit, ex)
+        if not found:
+            continue
+        any_found = True
+        click.echo(click.style(f"{ex.id} {ex.title}", bold=True) if _color() else f"{ex.id} {ex.title}")
+        for n, backup in enumerate(found, start=1):
+            click.echo(f"  {n}  {backup.taken}  {backup.size:>7,} bytes  {_shown(backup.path)}")
+    if not any_found:
+        which = exercise.id if exercise else "any exercise"
+        click.echo(f"No backups of {which} yet: `grade reset` makes one before it changes a file.")
+    else:
+        click.echo("\nPut one back with `grade reset EXERCISE --restore N` (your current file is backed up first).")
+
+
+def _interactive() -> bool:
+    """Whether a question can be asked (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 @cli.command("verify")
@@ -301,8 +453,9 @@ def release_cmd(out: Path, exercises: tuple[Exercise, ...], check_install: bool)
     click.echo(f"release written to {report.root}: {len(report.exercises)} exercises, {len(report.files)} files, "
                f"{cut} hidden check(s) left out")  # fmt: skip
     if check_install:
-        result = verify_install(report.root)
-        click.echo(f"installed in a fresh venv; `grade` there graded {len(result.get('exercises', []))} exercises")  # type: ignore[arg-type]
+        graded = verify_install(report.root).get("exercises")
+        count = len(graded) if isinstance(graded, list) else 0
+        click.echo(f"installed in a fresh venv (pip install -e .); `grade` there graded {count} exercises")
 
 
 @cli.group("export")
@@ -313,9 +466,9 @@ def export_group() -> None:
 @export_group.command("gradescope")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--hidden-visibility", type=click.Choice(("hidden", "after_due_date", "after_published", "visible")),
-              default="after_published", show_default=True, help="When students see hidden checks' results.")
-@click.option("--strict", is_flag=True, help="Course mode on Gradescope: refuse to grade without every sandbox defense.")
+@click.option("--hidden-visibility", type=click.Choice(VISIBILITIES), default="after_published", show_default=True,
+              help="When students see hidden checks' results (Gradescope's visibility values).")
+@click.option("--strict", is_flag=True, help="Course mode on Gradescope: refuse to grade without every defense.")
 def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_visibility: str, strict: bool) -> None:
     """Write OUT.zip, a Gradescope autograder (setup.sh, run_autograder, the kit).
 
@@ -332,8 +485,8 @@ def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_vis
 @cli.command("autograde")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Gradescope's folder (default: $AUTOGRADER_ROOT, else /autograder).")
-@click.option("--hidden-visibility", type=click.Choice(("hidden", "after_due_date", "after_published", "visible")),
-              default="after_published", show_default=True, help="When students see hidden checks' results.")
+@click.option("--hidden-visibility", type=click.Choice(VISIBILITIES), default="after_published", show_default=True,
+              help="When students see hidden checks' results (Gradescope's visibility values).")
 @click.option("--strict", is_flag=True, help="Refuse to grade unless every sandbox defense is available.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Exercises graded in parallel.")
 def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs: int | None) -> None:
@@ -379,7 +532,7 @@ def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, j
     kit = _kit()
     if strict:
         _require_course_mode(kit)
-    listener = _BatchBar() if sys.stderr.isatty() else None
+    listener = _batch_bar() if sys.stderr.isatty() else None
     try:
         report = run_batch(kit, folder, out=out, exercises=tuple(exercises) or None, jobs=jobs,
                            limits=Limits(strict=strict), listener=listener)  # fmt: skip
@@ -401,26 +554,31 @@ def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, j
         )
 
 
-class _BatchBar:
-    """A rich progress bar on stderr for `grade batch`."""
+def _batch_bar() -> Any:
+    """A rich progress bar on stderr for `grade batch` (a BatchListener)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from grader.batch import BatchListener, StudentOutcome
 
-        self.progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                 TextColumn("{task.description}"), console=Console(stderr=True), transient=True)  # fmt: skip
-        self.task = self.progress.add_task("", total=None)
-        self.progress.start()
+    class Bar(BatchListener):
+        def __init__(self) -> None:
+            columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       TextColumn("{task.description}"))  # fmt: skip
+            self.progress = Progress(*columns, console=Console(stderr=True), transient=True)
+            self.task = self.progress.add_task("", total=None)
+            self.progress.start()
 
-    def started(self, total: int, resumed: int) -> None:
-        self.progress.update(self.task, total=total, description=f"({resumed} already graded)" if resumed else "")
+        def started(self, total: int, resumed: int) -> None:
+            self.progress.update(self.task, total=total, description=f"({resumed} already graded)" if resumed else "")
 
-    def student_done(self, outcome: Any) -> None:
-        self.progress.update(self.task, advance=1, description=outcome.student)
+        def student_done(self, outcome: StudentOutcome) -> None:
+            self.progress.update(self.task, advance=1, description=outcome.student)
 
-    def stop(self) -> None:
-        self.progress.stop()
+        def stop(self) -> None:
+            self.progress.stop()
+
+    return Bar()
 
 
 def main() -> None:

@@ -45,12 +45,26 @@ def scan(source: str, allow_imports: tuple[str, ...] = ()) -> Flags:
         return Flags((), ())
     forbidden: list[str] = []
     suspicious: list[str] = []
+    # `import sys as s; s._getframe()` is `sys._getframe()`: attributes are matched by module.
+    aliases = {
+        alias.asname: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.asname
+    }
     for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
+            # `from sys import _getframe` reaches the same thing as `sys._getframe`.
+            suspicious.extend(
+                f"line {node.lineno}: from {node.module} import {alias.name}"
+                for alias in node.names
+                if (node.module, alias.name) in SUSPICIOUS_ATTRS and node.module.split(".")[0] not in allow_imports
+            )
         for name in names:
             top = name.split(".")[0]
             line = f"line {getattr(node, 'lineno', 0)}: import {name}"
@@ -61,8 +75,9 @@ def scan(source: str, allow_imports: tuple[str, ...] = ()) -> Flags:
             elif top in SUSPICIOUS_MODULES:
                 suspicious.append(line)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if (node.value.id, node.attr) in SUSPICIOUS_ATTRS:
-                suspicious.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+            module = aliases.get(node.value.id, node.value.id)
+            if (module, node.attr) in SUSPICIOUS_ATTRS:
+                suspicious.append(f"line {node.lineno}: {module}.{node.attr}")
         if isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_NAMES:
             suspicious.append(f"line {node.lineno}: .{node.attr}")
         if isinstance(node, ast.Name) and node.id in SUSPICIOUS_NAMES:

@@ -134,7 +134,7 @@ def export_bundle(
         raise UsageError(f"--hidden-visibility must be one of {', '.join(gradescope_reporter.VISIBILITIES)}")
     if out.suffix.lower() != ".zip":
         raise UsageError(f"{out} should end in .zip: Gradescope takes the autograder as a zip file")
-    chosen = tuple(exercises or kit.exercises)
+    chosen = tuple(sorted(exercises or kit.exercises, key=lambda e: e.order))
     options = ["--hidden-visibility", hidden_visibility, *(["--strict"] if strict else [])]
     with tempfile.TemporaryDirectory(prefix="awaitlings-export-") as tmp:
         staged = stage_kit(kit, Path(tmp) / KIT_FOLDER, chosen, strip=False)

@@ -2,7 +2,7 @@
 
 Run as root (Gradescope, CI, a course server), the child:
 
-1. enters new mount and network namespaces (``unshare``), with only the loopback
+1. enters new mount, IPC and network namespaces (``unshare``), with only the loopback
    interface, brought up: learner code can serve and connect on 127.0.0.1, nothing more;
 2. covers the places it must not see or write with empty tmpfs mounts: the kit (its
    solutions, mutants and checks), ``/root`` and ``/home``, any extra paths the caller
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -140,7 +141,9 @@ def isolate(hide: Iterable[str], keep: Iterable[str], *, network: bool = True) -
         report.problems.append("not root: no mount or network namespace (limits only)")
         return report
     try:
-        unshare(CLONE_NEWNS | (CLONE_NEWNET if network else 0))
+        # A private IPC namespace too: System V queues, semaphores and shared memory would
+        # otherwise outlive the child (owned by its uid) and link concurrent sandboxes.
+        unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if network else 0))
         report.mount_ns = True
         report.net_ns = network
     except OSError as exc:

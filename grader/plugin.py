@@ -145,7 +145,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     LOOPS.clear()
     obj = getattr(item, "obj", None)
     test_code = getattr(inspect.unwrap(obj), "__code__", None) if callable(obj) else None
-    watchdog = threading.Timer(_limit(item, state), _expire, args=(state.check, test_code))
+    watchdog = threading.Timer(_limit(item, state), _expire, args=(state.check, test_code, _limit(item, state)))
     watchdog.name = GRADER_THREAD_PREFIX + "watchdog"
     watchdog.daemon = True
     watchdog.start()
@@ -168,6 +168,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     check = state.check
     if check is None:
         return report
+    if call.when == "call":
+        check.call_done = True
     if call.when == "teardown":
         _collect_hygiene(check)
     if report.failed or (call.when == "call" and report.skipped):
@@ -263,16 +265,18 @@ class _Channel:
         self._file = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=True)
         self._key = key
         self._seq = 0
+        self._lock = threading.Lock()  # the watchdog thread sends too
 
     def send(self, message: dict[str, Any]) -> None:
-        self._seq += 1
-        body = json.dumps({"seq": self._seq, **message}, separators=(",", ":"))
-        mac = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
-        try:
-            self._file.write(f"{mac} {body}\n")
-            self._file.flush()
-        except OSError:
-            pass  # the parent is gone or the pipe was closed: nothing left to tell
+        with self._lock:
+            self._seq += 1
+            body = json.dumps({"seq": self._seq, **message}, separators=(",", ":"))
+            mac = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+            try:
+                self._file.write(f"{mac} {body}\n")
+                self._file.flush()
+            except OSError:
+                pass  # the parent is gone or the pipe was closed: nothing left to tell
 
 
 @dataclass
@@ -285,8 +289,9 @@ class _CheckState:
     import_error: bool = False
     hygiene: list[str] = field(default_factory=list)
     expired: str | None = None  # where tasks were waiting when the watchdog fired
-    cancel_sent: bool = False  # the watchdog asked a running loop to cancel the check...
-    cancel_ran: bool = False  # ...and the loop did run that request
+    cancel_sent_at: float | None = None  # the watchdog asked a running loop to cancel the check...
+    cancel_ran_at: float | None = None  # ...and the loop ran that request (late if it was blocked)
+    call_done: bool = False  # the check's own code has ended (teardown may follow)
     stuck_shape: str | None = None  # explain.stuck_shape of the tasks at the limit
 
 
@@ -356,21 +361,46 @@ def _limit(item: pytest.Item, state: _State) -> float:
     return float(marker.args[0]) if marker and marker.args else state.limit
 
 
-def _expire(check: _CheckState, test_code: types.CodeType | None) -> None:
-    """Watchdog thread: ask the running loop to dump its tasks and cancel the check."""
+def _expire(check: _CheckState, test_code: types.CodeType | None, limit: float) -> None:
+    """Watchdog thread: ask the running loop to dump its tasks and cancel the check; a
+    little later, tell the parent why the check is still running if it is (the parent
+    may have to kill it: this is the only account it will get)."""
     for loop in reversed(list(LOOPS)):
         if loop.is_running() and not loop.is_closed():
             try:
                 loop.call_soon_threadsafe(_cancel_stuck, loop, check, test_code)
             except RuntimeError:
                 continue
-            check.cancel_sent = True
+            check.cancel_sent_at = time.monotonic()
+            later = threading.Timer(BACKSTOP_S / 2, _report_stuck, args=(check, limit))
+            later.name = GRADER_THREAD_PREFIX + "watchdog-note"
+            later.daemon = True
+            later.start()
             return
     check.expired = check.expired or ""
 
 
+def _report_stuck(check: _CheckState, limit: float) -> None:
+    """Watchdog thread, after the cancel request: a check still running was cancelled and
+    went on (a swallowed CancelledError), or its loop never ran the request (blocked)."""
+    state = _current_state
+    if state is None or state.check is not check or check.call_done or state.channel is None:
+        return
+    shape = "swallowed" if _cancel_in_time(check) else "blocked"
+    message = "Stopped by the grader. " + explain.timeout(limit, check.expired or None, shape)
+    state.channel.send({"type": "stuck", "id": check.nodeid, "message": message})
+
+
+def _cancel_in_time(check: _CheckState) -> bool:
+    """The loop ran the watchdog's cancel request promptly (not only after the backstop
+    had interrupted whatever blocked it)."""
+    if check.cancel_sent_at is None or check.cancel_ran_at is None:
+        return False
+    return check.cancel_ran_at - check.cancel_sent_at < BACKSTOP_S / 2
+
+
 def _cancel_stuck(loop: asyncio.AbstractEventLoop, check: _CheckState, test_code: Any) -> None:
-    check.cancel_ran = True
+    check.cancel_ran_at = time.monotonic()
     stacks = probes.task_stacks(loop, probes.TARGET_FILE)
     check.expired = "; ".join(s for s in stacks if test_code is None or "test_" not in s) or "; ".join(stacks)
     tasks = asyncio.all_tasks(loop)
@@ -400,10 +430,10 @@ def _timeout_message(check: _CheckState, limit: float, excinfo: pytest.Exception
     """Why the check ran out of time, as far as the watchdog could tell."""
     backstop = excinfo is not None and _is_timeout(excinfo.value)
     at = explain.place(excinfo.tb, probes.TARGET_FILE) if backstop and excinfo is not None else None
-    if backstop and check.cancel_ran:
+    if backstop and _cancel_in_time(check):
         shape: str | None = "swallowed"  # cancelled at the limit, and still running
-    elif backstop and check.cancel_sent:
-        shape = "blocked"  # the loop never ran the watchdog's request
+    elif backstop and check.cancel_sent_at is not None:
+        shape = "blocked"  # the loop did not run the watchdog's request until the backstop
     else:
         shape = check.stuck_shape
     return explain.timeout(limit, check.expired or None, shape, at)

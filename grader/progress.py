@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.manifest import Exercise, Kit
+from grader.results import RunResult
 from grader.state import State
 
 
@@ -87,6 +88,20 @@ def hashes(kit: Kit, exercises: Iterable[Exercise], folder: Path | None = None) 
     """The current hash of each exercise's file in ``folder`` (default: the kit's exercises)."""
     base = folder or kit.exercises_dir
     return {e.id: file_hash(base / e.filename) for e in exercises}
+
+
+def remember(kit: Kit, run: RunResult, graded: dict[str, str | None]) -> bool:
+    """Save ``run``'s results as the learner's progress; ``graded`` holds the hash of each
+    file as it was when grading began. The state is loaded fresh (another ``grade`` may
+    have written it meanwhile). False when it cannot be saved (a read-only kit still
+    grades; progress is a convenience)."""
+    state = State.load(kit.state_dir)
+    state.record(run, graded)
+    try:
+        state.save()
+    except OSError:
+        return False
+    return True
 
 
 def progress_of(kit: Kit, exercise: Exercise, last: dict[str, Any] | None) -> Progress:

@@ -118,9 +118,9 @@ def _defined_name(node: ast.stmt) -> str | None:
 
 def _is_autouse(node: ast.stmt) -> bool:
     decorators = getattr(node, "decorator_list", [])
-    return any(
-        isinstance(d, ast.Call) and any(k.arg == "autouse" for k in d.keywords) for d in decorators
-    ) or (_defined_name(node) or "").startswith(("pytest_", "pytestmark"))
+    return any(isinstance(d, ast.Call) and any(k.arg == "autouse" for k in d.keywords) for d in decorators) or (
+        _defined_name(node) or ""
+    ).startswith(("pytest_", "pytestmark"))
 
 
 def _strings(node: ast.AST) -> set[str]:
@@ -241,7 +241,7 @@ def filter_manifest(text: str, keep: Sequence[str]) -> str:
 def strip_omitted(readme: str) -> str:
     """The README without the blocks marked for the kit's authors only."""
     pattern = re.compile(re.escape(OMIT_START) + r".*?" + re.escape(OMIT_END) + r"\n?", re.DOTALL)
-    return re.sub(r"\n{3,}", "\n\n", pattern.sub("", readme))
+    return re.sub(r"\n{3,}", "\n\n", pattern.sub("", readme)).rstrip("\n") + "\n"
 
 
 def release_pyproject(text: str, present: Iterable[str]) -> str:
@@ -355,7 +355,7 @@ def stage_kit(kit: Kit, dest: Path, exercises: Sequence[Exercise], *, strip: boo
     present = [p for p in ("tests/grader", "tests/kit", "tests/release") if (dest / p).is_dir()]
     _write(dest / "pyproject.toml", release_pyproject((source / "pyproject.toml").read_text(encoding="utf-8"), present),
            report)  # fmt: skip
-    for name in ("LICENSE", "LICENSE.md", ".gitignore"):
+    for name in ("LICENSE", "LICENSE.md", "SECURITY.md", ".gitignore"):
         if (source / name).is_file():
             _copy(source / name, dest / name, report)
     return report
@@ -383,7 +383,7 @@ def build_release(kit: Kit, out: Path, exercises: Sequence[Exercise] | None = No
         raise UsageError(f"{out} already exists and is not empty: choose a new folder for the release")
     if out == kit.root.resolve() or kit.root.resolve() in out.parents:
         raise UsageError(f"{out} is inside the kit: put the release outside {kit.root}")
-    chosen = tuple(exercises or kit.exercises)
+    chosen = tuple(sorted(exercises or kit.exercises, key=lambda e: e.order))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -112,6 +112,8 @@ class _Run:
     output: bytes = b""
     output_cut: int = 0
     isolation: dict[str, Any] = field(default_factory=dict)
+    #: Why a check is still running, as the child's watchdog saw it (check id -> text).
+    stuck: dict[str, str] = field(default_factory=dict)
 
 
 _live_lock = threading.Lock()
@@ -280,7 +282,10 @@ def _run_all(
         total.errors += run.errors
         total.output += run.output
         total.output_cut += run.output_cut
-        if run.done or run.tampered or not run.collected:
+        # "done" alone is not enough: a pytest INTERNALERROR (say, the learner's processes
+        # used up the thread limit) still ends the session, leaving checks without verdicts.
+        finished = run.done and all(c["id"] in total.results for c in total.collected)
+        if finished or run.tampered or not run.collected:
             total.returncode, total.killed_for = run.returncode, run.killed_for
             break
         stuck = run.in_progress
@@ -317,6 +322,8 @@ def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
             ),
             "import_error": True,
         }
+    if run.killed_for == "deadline" and check_id in run.stuck:
+        return {"status": "timeout", "message": run.stuck[check_id]}
     if run.killed_for == "deadline":
         return {
             "status": "timeout",
@@ -368,18 +375,21 @@ def _spawn(
     ]  # fmt: skip
     env = _child_env(work, mark)
     run = _Run()
+    since = _clock_ticks()
     try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=work / "target",
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-        )
+        # Spawned and recorded under the lock: until it is in ``_live_children``, another
+        # thread's sweep could take this new child of ours for an adopted orphan.
         with _live_lock:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=work / "target",
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
             _live_children.add(proc.pid)
     finally:
         os.close(write_fd)
@@ -391,7 +401,7 @@ def _spawn(
         _read(proc, read_fd, key.encode(), run, exercise, limits, cancel)
     finally:
         os.close(read_fd)
-        _kill_tree(proc, mark)
+        _kill_tree(proc, mark, since)
         run.returncode = proc.wait()
         with _live_lock:
             _live_children.discard(proc.pid)
@@ -460,11 +470,14 @@ def probe(kit: Kit, limits: Limits | None = None) -> dict[str, Any]:
 def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
     import grader
 
-    return {
-        "hide": [str(kit.root), *limits.hide],
-        "keep": [str(work), str(Path(grader.__file__).resolve().parent)],
-        "network": True,
-    }
+    package = Path(grader.__file__).resolve().parent
+    hide = [str(kit.root), *limits.hide]
+    # An editable install runs the grader from a course source tree, which holds solutions
+    # and hidden checks even when the kit being graded lives elsewhere: hide it as well
+    # (its grader package stays, kept below). A site-packages parent is never a kit.
+    if (package.parent / "exercises" / "exercises.toml").is_file():
+        hide.append(str(package.parent))
+    return {"hide": hide, "keep": [str(work), str(package)], "network": True}
 
 
 def _read(
@@ -566,6 +579,9 @@ def _handle(message: dict[str, Any], run: _Run, limit_of: dict[str, float], exer
         return now + LINGER_S + STARTUP_S
     if kind == "error":
         run.errors.append(str(message.get("message", "")))
+        return deadline
+    if kind == "stuck":
+        run.stuck[str(message.get("id"))] = str(message.get("message", ""))[:4000]
         return deadline
     if kind == "done":
         run.done = True
@@ -669,15 +685,32 @@ def _become_subreaper() -> None:
     _subreaper_set = True
 
 
-def _kill_tree(proc: subprocess.Popen[bytes], mark: str) -> None:
-    """SIGKILL the child's process group and session, and any process carrying this
-    run's environment mark (escaped with setsid, re-parented to us); then reap those
-    that became our children. Our own Popen children are left to ``Popen.wait``."""
+def _kill_tree(proc: subprocess.Popen[bytes], mark: str, since: int) -> None:
+    """SIGKILL the child's process group and session, any process carrying this run's
+    environment mark, any orphan re-parented to us since ``since`` (clock ticks), and
+    every descendant of those; then reap those that became our children. Our own Popen
+    children are left to ``Popen.wait``.
+
+    The orphans matter without root (no uid to sweep): a daemon that calls ``setsid`` and
+    then ``execve`` with an empty environment carries neither our session nor our mark,
+    but as the subreaper we inherit it when its parent exits. Descendants are walked so
+    a daemon's own children go too, however deep, in one pass.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     killed: set[int] = set()
+    me = os.getpid()
     for _ in range(5):
-        victims = [p for p in _processes() if p != os.getpid() and _belongs(p, proc.pid, mark)]
+        table = _process_table()
+        roots = {pid for pid in table if pid != me and _belongs(pid, proc.pid, mark)}
+        with _live_lock:  # a child another thread is spawning (under this lock) is no orphan
+            roots |= {
+                pid
+                for pid, (ppid, started, _zombie) in table.items()
+                if ppid == me and pid not in _live_children and started >= since
+            }
+        tree = _with_descendants(roots | {proc.pid}, table) - {me}
+        victims = [pid for pid in tree if pid in table and not table[pid][2]]  # zombies are dead already
         if not victims:
             break
         for pid in victims:
@@ -726,6 +759,43 @@ def _kill_uid(uid: int) -> None:
 
 def _processes() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _process_table() -> dict[int, tuple[int, int, bool]]:
+    """Every process: pid -> (parent pid, start time in clock ticks since boot, zombie)."""
+    table: dict[int, tuple[int, int, bool]] = {}
+    for pid in _processes():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            table[pid] = (int(fields[1]), int(fields[19]), fields[0] == b"Z")
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def _with_descendants(roots: set[int], table: dict[int, tuple[int, int, bool]]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _started, _zombie) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def _clock_ticks() -> int:
+    """Now, in the unit of /proc/<pid>/stat start times (a tick early, for rounding)."""
+    try:
+        with open("/proc/uptime", encoding="ascii") as fh:
+            return int(float(fh.read().split()[0]) * os.sysconf("SC_CLK_TCK")) - 1
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _belongs(pid: int, session: int, mark: str) -> bool:

@@ -5,7 +5,9 @@ Pure: a mapping of student id to :class:`RunResult` in, frozen dataclasses out, 
 
 A check's pass rate is over the students whose grading ran it: a student who did not
 submit the exercise, or whose file is still the stub, is counted in the exercise's
-statuses, not in its checks' rates. Failure messages are grouped by their first line
+statuses, not in its checks' rates. An exercise that could not be graded (a syntax error,
+a crash at import) counts as failing each of its checks, but its message is listed once,
+as the exercise's problem. Failure messages are grouped by their first line
 with numbers replaced by ``N`` ("At most 1 greeting ran" and "At most 2 greetings ran"
 are one problem), so the commonest misunderstanding comes first.
 """
@@ -17,14 +19,16 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from grader.results import CheckStatus, ExerciseStatus, RunResult
+from grader.results import ExerciseStatus, RunResult
 
+#: What the commonest-failures list calls an exercise that could not be graded at all.
+UNGRADED = "could not be graded"
 #: Messages kept per check, and across the class.
 TOP_PER_CHECK = 3
 TOP_OVERALL = 10
 MESSAGE_CAP = 200
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")  # not inside a name such as ex01
 _TEMP_PATH = re.compile(r"/\S*/awaitlings-[\w.-]+/(?:target/)?")
 
 
@@ -97,9 +101,12 @@ def class_stats(runs: Mapping[str, RunResult]) -> ClassStats:
     overall: Counter[tuple[str, str, str]] = Counter()
     for run in runs.values():
         for ex in run.exercises:
-            for check in ex.checks:
-                if check.status is not CheckStatus.PASSED and ex.status is not ExerciseStatus.NOT_STARTED:
-                    overall[(ex.id, check.name, normalise(check.message or ex.message))] += 1
+            if ex.status is ExerciseStatus.ERROR:  # one problem, not one per check it zeroed
+                overall[(ex.id, UNGRADED, normalise(ex.message))] += 1
+            elif ex.status is ExerciseStatus.FAILED:
+                for check in ex.checks:
+                    if not check.passed:
+                        overall[(ex.id, check.name, normalise(check.message))] += 1
     top = tuple(
         Failure(exercise=ex_id, check=name, message=message, students=count)
         for (ex_id, name, message), count in sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_OVERALL]
@@ -108,7 +115,7 @@ def class_stats(runs: Mapping[str, RunResult]) -> ClassStats:
     max_total = max((run.max_score for run in runs.values()), default=0.0)
     return ClassStats(
         students=len(runs),
-        mean_total=round(sum(totals) / len(totals), 2) if totals else 0.0,
+        mean_total=round(sum(totals) / len(totals), 4) if totals else 0.0,
         max_total=max_total,
         full_marks=sum(1 for run in runs.values() if run.max_score and run.score >= run.max_score),
         exercises=exercises,
@@ -121,9 +128,7 @@ def _exercise_stats(
 ) -> ExerciseStats:
     results = [ex for run in runs.values() for ex in run.exercises if ex.id == ex_id]
     statuses = Counter(ex.status.value for ex in results)
-    problems = Counter(
-        normalise(ex.message) for ex in results if ex.status is ExerciseStatus.ERROR and ex.message
-    )
+    problems = Counter(normalise(ex.message) for ex in results if ex.status is ExerciseStatus.ERROR and ex.message)
     check_order: dict[str, tuple[str, bool]] = {}
     for ex in results:
         for check in ex.checks:
@@ -141,8 +146,8 @@ def _exercise_stats(
                 ran += 1
                 if check.passed:
                     passed += 1
-                else:
-                    messages[normalise(check.message or ex.message)] += 1
+                elif ex.status is not ExerciseStatus.ERROR:  # crashes are listed once, as problems
+                    messages[normalise(check.message)] += 1
         checks.append(CheckStats(check_id, name, hidden, ran, passed, _top(messages, TOP_PER_CHECK)))
     return ExerciseStats(
         id=ex_id,
@@ -150,7 +155,7 @@ def _exercise_stats(
         title=title,
         max_score=max_score,
         students=len(results),
-        mean_score=round(sum(ex.score for ex in results) / len(results), 2) if results else 0.0,
+        mean_score=round(sum(ex.score for ex in results) / len(results), 4) if results else 0.0,
         full_marks=sum(1 for ex in results if ex.status is ExerciseStatus.PASSED),
         statuses=tuple((s.value, statuses[s.value]) for s in ExerciseStatus if statuses[s.value]),
         checks=tuple(checks),

@@ -26,7 +26,7 @@ from grader.errors import GraderError, GradingCancelled
 from grader.filewatch import FileWatcher
 from grader.keys import KeyReader, cbreak
 from grader.manifest import Exercise, Kit
-from grader.progress import Progress, after, course_map, current, file_hash, progress_of
+from grader.progress import Progress, Standing, after, course_map, current, file_hash, remember
 from grader.reporters import learner
 from grader.results import ExerciseResult, ExerciseStatus, RunResult
 from grader.state import State
@@ -114,6 +114,7 @@ class Session:
         self.focus: Exercise | None = None
         self.grading: Job | None = None
         self.finished = False
+        self.keys = False
         self._by_file = {e.filename: e for e in kit.exercises}
 
     # --- events -----------------------------------------------------------------------
@@ -125,6 +126,7 @@ class Session:
         row = current(rows)
         self.focus = row.exercise if row else None
         how = "on every save" + (" (polling)" if mode == "polling" else "")
+        self.keys = keys
         self._say(f"awaitlings watch: grading exercises/ {how}")
         self._say(KEYS if keys else "keys are off (stdin is not a terminal): Ctrl-C stops")
         self._say("")
@@ -132,7 +134,7 @@ class Session:
             self._say("Every exercise is done. Well done! Edit any of them to grade it again.")
             return
         self.out(learner.render_standing(row, self._summary(row.exercise), color=self.color, width=self.width()))
-        if row.changed or row.standing.value == "not graded":
+        if row.changed or row.standing is Standing.NOT_GRADED:
             self.debouncer.add(row.exercise.id, now - self.debouncer.longest)
 
     def on_change(self, filename: str, now: float) -> None:
@@ -184,21 +186,22 @@ class Session:
         self._record(job, result)
         if self.clear:
             self.out(CLEAR)
-        stamp = time.strftime("%H:%M:%S")
-        self._say(f"awaitlings watch · {job.exercise.id} graded at {stamp} · {KEYS.removeprefix('keys: ')}")
+        self._say(f"awaitlings watch · {job.exercise.id} graded at {time.strftime('%H:%M:%S')}")
         self._say("")
         if result.status is not ExerciseStatus.PASSED:
             self.out(learner.render_watch_result(result, color=self.color, width=self.width()))
-            if job.exercise.id in self.debouncer:
-                self._say("(saved again while grading: grading again…)")
-            return
-        rows = self._rows()
-        upcoming = after(rows, job.exercise.id)
-        self.focus = upcoming.exercise if upcoming else None
-        self.out(learner.render_congratulations(
-            result, upcoming, self._summary(upcoming.exercise) if upcoming else "",
-            done=sum(1 for r in rows if r.done), total=len(rows), color=self.color, width=self.width(),
-        ))  # fmt: skip
+        else:
+            rows = self._rows()
+            upcoming = after(rows, job.exercise.id)
+            self.focus = upcoming.exercise if upcoming else None
+            self.out(learner.render_congratulations(
+                result, upcoming, self._summary(upcoming.exercise) if upcoming else "",
+                done=sum(1 for r in rows if r.done), total=len(rows), color=self.color, width=self.width(),
+            ))  # fmt: skip
+        self._say("")
+        if job.exercise.id in self.debouncer:
+            self._say("(saved again while grading: grading again…)")
+        self._say(KEYS if self.keys else "Ctrl-C stops watching")
 
     def on_grade_failed(self, job: Job, message: str) -> None:
         self.grading = None
@@ -240,13 +243,7 @@ class Session:
         self.out(learner.render_standing(row, self._summary(row.exercise), color=self.color, width=self.width()))
 
     def _record(self, job: Job, result: ExerciseResult) -> None:
-        state = State.load(self.kit.state_dir)  # fresh: `grade hint` may have run meanwhile
-        state.record(RunResult(target="exercises", python="", exercises=(result,)), {result.id: job.sha256})
-        with contextlib.suppress(OSError):
-            state.save()
-
-    def standing(self, exercise: Exercise) -> Progress:
-        return progress_of(self.kit, exercise, State.load(self.kit.state_dir).last.get(exercise.id))
+        remember(self.kit, RunResult(target="exercises", python="", exercises=(result,)), {result.id: job.sha256})
 
 
 def watch(

@@ -69,7 +69,7 @@ async def scan(
             return await probe(host, port)
 
     results = await asyncio.gather(*(probe_one(port) for port in ports))
-    return sorted(port for port, is_open in zip(ports, results) if is_open)
+    return sorted(port for port, is_open in zip(ports, results, strict=True) if is_open)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ def _rate_class(rate: float | None) -> str:
     return "good" if rate >= 0.8 else "mid" if rate >= 0.5 else "bad"
 
 
+def _num(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
 def _pct(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate * 100:.0f}%"
 
@@ -62,7 +66,7 @@ def render_html(stats: ClassStats, *, title: str = "awaitlings class report", me
         f'<p class="meta">{e(meta)}</p>' if meta else "",
         '<div class="cards">',
         f'<div class="card"><b>{stats.students}</b>students</div>',
-        f'<div class="card"><b>{stats.mean_total:g} / {stats.max_total:g}</b>mean total</div>',
+        f'<div class="card"><b>{_num(stats.mean_total)} / {_num(stats.max_total)}</b>mean total</div>',
         f'<div class="card"><b>{stats.full_marks}</b>at full marks</div>',
         "</div>",
         "<h2>Pass rate per check</h2>",
@@ -89,8 +93,9 @@ def render_html(stats: ClassStats, *, title: str = "awaitlings class report", me
 def _exercise_html(ex: ExerciseStats) -> str:
     e = html.escape
     statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in ex.statuses)
+    mean = f"mean {_num(ex.mean_score)} / {_num(ex.max_score)}"
     rows = [
-        f'<section><h3>{e(ex.id)} · {e(ex.title)}</h3><p class="sub">mean {ex.mean_score:g} / {ex.max_score:g} · '
+        f'<section><h3>{e(ex.id)} · {e(ex.title)}</h3><p class="sub">{mean} · '
         f"{ex.full_marks} of {ex.students} at full marks · {e(statuses)}</p>",
     ]
     if ex.problems:
@@ -125,11 +130,12 @@ def _check_row(check: CheckStats) -> str:
 def render_text(stats: ClassStats, *, worst: int = 5) -> str:
     """A few lines for the terminal: totals, each exercise, the checks passed least often."""
     lines = [
-        f"{stats.students} students · mean {stats.mean_total:g}/{stats.max_total:g} · "
+        f"{stats.students} students · mean {_num(stats.mean_total)}/{_num(stats.max_total)} · "
         f"{stats.full_marks} at full marks"
     ]
     for ex in stats.exercises:
-        lines.append(f"  {ex.id} {ex.title}: mean {ex.mean_score:g}/{ex.max_score:g}, {ex.full_marks} at full marks")
+        mean = f"mean {_num(ex.mean_score)}/{_num(ex.max_score)}"
+        lines.append(f"  {ex.id} {ex.title}: {mean}, {ex.full_marks} at full marks")
     ranked = sorted(
         (c for ex in stats.exercises for c in ex.checks if c.rate is not None and c.rate < 1),
         key=lambda c: (c.rate or 0.0, c.id),

@@ -1,7 +1,10 @@
 """Gradescope's ``results.json``, as its autograder specification documents it.
 
-Top level: ``score``, ``max_score``, ``execution_time`` (whole seconds), ``output`` (shown
-to the student), ``visibility``, ``stdout_visibility``, ``tests``. One test per check —
+Top level: ``score``, ``execution_time`` (whole seconds), ``output`` (shown to the
+student; Gradescope renders it as ``simple_format``, HTML with line breaks, so the text is
+HTML-escaped), ``visibility``, ``stdout_visibility``, ``extra_data`` (the points possible,
+kit and Python versions: the specification has no top-level ``max_score``, the assignment's
+points are set in Gradescope) and ``tests``. One test per check —
 ``name``, ``number`` (``"2.3"``: exercise 2, check 3), ``score``, ``max_score``,
 ``status`` (``passed``/``failed``), ``output``, ``visibility``, ``tags`` — and one
 failed test for an exercise that had no check to run (not started, missing, unsupported).
@@ -13,6 +16,7 @@ another of Gradescope's values (``hidden`` never shows them). Pure: results in, 
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from typing import Any
@@ -56,11 +60,11 @@ def to_dict(
     duration = sum(e.duration_s for e in run.exercises)
     return {
         "score": run.score,
-        "max_score": run.max_score,
         "execution_time": math.ceil(duration),
-        "output": _overview(run, notes),
+        "output": html.escape(_overview(run, notes), quote=False),
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {"max_score": run.max_score, "kit_version": run.kit_version, "python": run.python},
         "tests": tests,
     }
 

@@ -99,9 +99,9 @@ def _next_line(row: Progress) -> Text:
     line = Text("Next: ")
     line.append(f"{ex.id} {ex.title}", style="bold")
     if row.standing in (Standing.NOT_STARTED, Standing.MISSING):
-        line.append(f" · `grade show {ex.id}` for the task, `grade {ex.id}` to check it")
+        line.append(f": `grade show {ex.id}` for the task")
     else:
-        line.append(f" · `grade {ex.id}` to check it, `grade hint {ex.id}` for a hint")
+        line.append(f": `grade {ex.id}` to check it")
     return line
 
 
@@ -117,9 +117,9 @@ def task_statement(source: str) -> str:
 
 
 def task_summary(source: str) -> str:
-    """The first line of the task statement."""
+    """The first line of the task statement (reST ````code```` as `code`)."""
     statement = task_statement(source)
-    return statement.splitlines()[0].strip() if statement else ""
+    return statement.splitlines()[0].strip().replace("``", "`") if statement else ""
 
 
 def render_task(exercise: Exercise, statement: str, *, color: bool = False, width: int = 80) -> str:
@@ -144,13 +144,17 @@ def _literal_code(statement: str) -> str:
     return re.sub(r"(``?)(.+?)\1", keep, statement)
 
 
-def render_hint(exercise: Exercise, index: int, *, color: bool = False, width: int = 80) -> str:
-    """Hint ``index`` (0-based) of ``exercise``, and how to get the next one."""
+def render_hint(exercise: Exercise, index: int, *, first: int | None = None, color: bool = False,
+                width: int = 80) -> str:  # fmt: skip
+    """Hint ``index`` (0-based) of ``exercise`` (from hint ``first`` on, if given), and
+    how to get the next one."""
     console, buffer = _console(color, width)
     total = len(exercise.hints)
-    line = Text(f"Hint {index + 1}/{total} for {exercise.id}: ", style="bold")
-    line.append(exercise.hints[index], style="")
-    console.print(line)
+    for i in range(index if first is None else max(0, min(first, index)), index + 1):
+        line = Text()
+        line.append(f"Hint {i + 1}/{total} for {exercise.id}: ", style="bold")
+        line.append(exercise.hints[i])
+        console.print(line)
     if index + 1 < total:
         console.print(Text(f"(`grade hint {exercise.id}` again for the next one)", style="dim"))
     return _text(buffer)
@@ -164,7 +168,8 @@ def render_standing(row: Progress, summary: str = "", *, color: bool = False, wi
     console, buffer = _console(color, width)
     ex = row.exercise
     label, style = _LOOK[row.standing]
-    head = Text(f"{ex.id} {ex.title}  ", style="bold")
+    head = Text()
+    head.append(f"{ex.id} {ex.title}  ", style="bold")
     head.append(label, style=style)
     if row.score is not None and row.standing is not Standing.NOT_STARTED:
         head.append(f"  {_points(row.score, ex.points)}")

@@ -41,6 +41,7 @@ class _Peer:
     eof: bool = False
     error: BaseException | None = None
     client_address: tuple[str, int] | None = None
+    writer: asyncio.StreamWriter | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -54,6 +55,7 @@ async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer.client_address = writer.get_extra_info("peername")
+        peer.writer = writer
         try:
             await handler(reader, writer, peer)
         except (ConnectionError, OSError) as exc:
@@ -70,8 +72,21 @@ async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)
     server = await asyncio.start_server(on_connect, sock=sock)
-    async with running_server(server) as (host, port):
-        yield host, port, peer
+    try:
+        async with running_server(server) as (host, port):
+            yield host, port, peer
+    finally:
+        if peer.writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(peer.done.wait(), 1.0)  # a finished exchange: at once
+        if not peer.done.is_set() and peer.writer is not None:
+            # The client hung (or gave up) mid-conversation: drop both ends, so the
+            # failure is not followed by noise about buffers that can never drain.
+            peer.writer.transport.abort()
+            for transport in _transports_bound_to(peer.client_address):
+                transport.abort()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(peer.done.wait(), 1.0)
 
 
 async def _flow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
@@ -180,9 +195,10 @@ async def test_one_byte_at_a_time(ex):
 async def test_half_closes_after_sending(ex):
     """half-closes (write_eof) so the server sees end of file"""
     payload = b"the server answers after your end of file\n" * 100
+    what = "echo_roundtrip against a server that answers after your EOF"
     async with _server(_store_and_forward(lambda data: data)) as (host, port, peer):
         try:
-            result = await _roundtrip(ex, host, port, payload, "echo_roundtrip against a server that answers after your EOF")
+            result = await _roundtrip(ex, host, port, payload, what)
         except pytest.fail.Exception as exc:
             detail = (
                 f" The server got {peer.received:,} bytes and is still waiting for your end of file."
@@ -195,7 +211,7 @@ async def test_half_closes_after_sending(ex):
                 "still read its answer."
             )
     expect(peer.eof, "The server never saw end of file: call `writer.write_eof()` after sending.")
-    _expect_same_bytes(result, payload, "echo_roundtrip against a server that answers after your EOF")
+    _expect_same_bytes(result, payload, what)
 
 
 @pytest.mark.weight(1)
@@ -212,6 +228,12 @@ async def test_returns_what_arrives_before_eof(ex):
                 f"{what} raised IncompleteReadError: `readexactly(len(payload))` assumes the "
                 "server sends back as much as you sent. The contract is to return what arrives "
                 "until end of file: `await reader.read()`."
+            )
+        except pytest.fail.Exception as exc:
+            fail(
+                f"{exc.msg} This server answers only after your end of file (`write_eof()`), "
+                "with less than you sent, then closes: read until end of file (`await "
+                "reader.read()`), not until `len(payload)` bytes have come."
             )
     if type(result) is bytes and len(result) > len(half):
         fail(f"{what} returned {len(result):,} bytes; the server sent only {len(half):,}.")
@@ -259,24 +281,30 @@ def _crop(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _open_ends(address: tuple[str, int] | None) -> list[str]:
-    """Transports (or bare sockets) of this process bound to ``address`` and not closed."""
+def _transports_bound_to(address: tuple[str, int] | None) -> list[asyncio.BaseTransport]:
+    """This process's transports whose local address is ``address`` (the learner's end)."""
     if address is None:
         return []
-    found: list[str] = []
-    transports = False
+    found = []
     for obj in gc.get_objects():
         if isinstance(obj, asyncio.BaseTransport):
             try:
                 name = obj.get_extra_info("sockname")
-            except Exception:  # noqa: BLE001 - a foreign object may misbehave
+            except Exception:  # a foreign object may misbehave
                 continue
             if name == address:
-                transports = True
-                if not obj.is_closing():
-                    found.append(f"transport {type(obj).__name__} not closed")
+                found.append(obj)
+    return found
+
+
+def _open_ends(address: tuple[str, int] | None) -> list[str]:
+    """Transports (or bare sockets) of this process bound to ``address`` and not closed."""
+    if address is None:
+        return []
+    transports = _transports_bound_to(address)
     if transports:
-        return found
+        return [f"transport {type(t).__name__} not closed" for t in transports if not t.is_closing()]
+    found: list[str] = []
     for obj in gc.get_objects():
         if isinstance(obj, socket.socket) and obj.fileno() != -1:
             with contextlib.suppress(OSError):

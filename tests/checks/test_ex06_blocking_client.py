@@ -16,10 +16,11 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -137,6 +138,7 @@ async def _stop(task: asyncio.Task[Any]) -> None:
 @dataclass
 class _Script:
     proc: asyncio.subprocess.Process
+    stderr: IO[bytes]  # a file, not a pipe: a chatty script can never block on it
     stdout: bytearray = field(default_factory=bytearray)
 
     async def wait_output(self, text: bytes, timeout: float) -> bool:
@@ -166,8 +168,8 @@ class _Script:
     async def stderr_tail(self) -> str:
         """The last lines of stderr (kills the script first if it still runs)."""
         await self.kill()
-        assert self.proc.stderr is not None
-        data = await self.proc.stderr.read()
+        self.stderr.seek(0)
+        data = self.stderr.read()[-4000:]
         lines = data.decode(errors="replace").strip().splitlines()
         return " | ".join(lines[-3:])
 
@@ -187,29 +189,35 @@ class _Script:
 async def _run_script(ex_path: Path, host: str, port: int) -> AsyncIterator[_Script]:
     """``python ex06_blocking_client.py HOST PORT`` with stdin, stdout and stderr piped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ex_path), host, str(port),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(ex_path.parent),
-        env=env,
-    )  # fmt: skip
-    script = _Script(proc)
-    try:
-        yield script
-    finally:
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        if await script.wait_exit(2.0) is None:
-            await script.kill()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(stream.read(), 1.0)
-        if proc.stdin is not None:
-            with contextlib.suppress(Exception):
-                await proc.stdin.wait_closed()
+    with tempfile.TemporaryFile() as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(ex_path), host, str(port),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            cwd=str(ex_path.parent),
+            env=env,
+        )  # fmt: skip
+        script = _Script(proc, stderr)
+        try:
+            yield script
+        finally:
+            await _end_script(script)
+
+
+async def _end_script(script: _Script) -> None:
+    """Close its input, give it a moment to leave, kill it otherwise; close the pipes."""
+    proc = script.proc
+    if proc.stdin is not None and not proc.stdin.is_closing():
+        proc.stdin.close()
+    if await script.wait_exit(2.0) is None:
+        await script.kill()
+    if proc.stdout is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.stdout.read(), 1.0)
+    if proc.stdin is not None:
+        with contextlib.suppress(Exception):
+            await proc.stdin.wait_closed()
 
 
 @pytest.mark.weight(3)
@@ -288,12 +296,13 @@ async def test_script_exits_zero_when_input_ends(ex_path):
 async def test_sends_newline_terminated_lines(ex):
     """sends every input line newline-terminated, then closes"""
     stdin = asyncio.StreamReader()
-    stdin.feed_data("hello\nsecond line, with spaces\nh\u00e9llo w\u00f6rld\nno newline at the end".encode())
+    lines = ["hello", "  an indented line, with spaces", "h\u00e9llo w\u00f6rld", "no newline at the end"]
+    stdin.feed_data("\n".join(lines).encode())
     stdin.feed_eof()
-    expected = "hello\nsecond line, with spaces\nh\u00e9llo w\u00f6rld\nno newline at the end\n".encode()
+    expected = "".join(line + "\n" for line in lines).encode()
     async with _server() as (host, port, peer):
         result = await call_learner(
-            "chat() with four input lines, then end of input",
+            f"chat() with {len(lines)} input lines, then end of input",
             ex.chat(host, port, stdin=stdin, out=_Screen()),
             BOUND_S,
         )
@@ -310,7 +319,7 @@ async def test_sends_newline_terminated_lines(ex):
             )
         fail(
             f"The server received {got!r}, expected {expected!r}: forward every line read "
-            "from `stdin`, in order, each ending with b'\\n'."
+            "from `stdin` as it is (no `strip()`), in order, each ending with b'\\n'."
         )
     expect(
         server_done and peer.eof and peer.error is None,

@@ -89,10 +89,7 @@ async def _scan(ex: Any, ports: list[int], probe: Any, limit: int) -> Any:
 def _expect_ports(result: object, expected: list[int], what: str) -> None:
     """The open ports, as a sorted list of ints, explained when the order is the problem."""
     if type(result) is not list:
-        fail(
-            f"{what} a {type(result).__name__}, not a list: `sorted(...)` returns a list; "
-            "return that."
-        )
+        fail(f"{what} a {type(result).__name__}, not a list: `sorted(...)` returns a list; return that.")
     wrong = [x for x in result if type(x) is not int]
     if wrong:
         fail(f"{what} {result!r:.120}: the ports must be the ints from `ports`, got {wrong[0]!r:.60}.")
@@ -142,7 +139,7 @@ async def test_starts_no_threads(ex):
     with _forbid_threads() as started:
         try:
             await probes.call_learner("scan(20 ports, limit=5)", ex.scan(HOST, ports, net, 5), BOUND_S)
-        except Exception as exc:  # noqa: BLE001 - the refusal (or its fallout) surfaces here
+        except Exception as exc:  # the refusal (or its fallout) surfaces here
             error = exc
     if started:
         fail(f"scan started {len(started)} thread(s): first {started[0]}. {NO_THREADS}")

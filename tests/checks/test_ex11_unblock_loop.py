@@ -12,6 +12,7 @@ thread passes (``asyncio.to_thread``, ``loop.run_in_executor`` with the default 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import threading
@@ -78,10 +79,8 @@ class _LoopPing:
             self.unanswered += 1
             return _digest(request)
         pong = threading.Event()
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop certainly does not answer
             self.loop.call_soon_threadsafe(pong.set)
-        except RuntimeError:  # the loop is closed: it certainly did not answer
-            pass
         if not pong.wait(WAIT_S):
             self.unanswered += 1
         return _digest(request)
@@ -232,13 +231,12 @@ class _LaterFinishesFirst:
         return pong.wait(WAIT_S)
 
     def __call__(self, request: bytes) -> bytes:
-        if request == b"slow":
-            # Three trips through the loop's queue: the fast call's completion, queued
-            # by its thread right after it returned, is processed before we return.
-            if self.fast_done.wait(WAIT_S):
-                for _ in range(3):
-                    if not self._round_trip():
-                        break
+        # Three trips through the loop's queue: the fast call's completion, queued by its
+        # thread right after it returned, is processed before the slow call returns.
+        if request == b"slow" and self.fast_done.wait(WAIT_S):
+            for _ in range(3):
+                if not self._round_trip():
+                    break
         result = _digest(request)
         if request == b"fast":
             self.fast_done.set()
@@ -273,7 +271,7 @@ async def test_handle_propagates_hash_fn_error(ex):
 
     try:
         result = await _run("handle(b'bad', hash_fn)", ex.handle(b"bad", broken))
-    except Exception as exc:  # noqa: BLE001 - any other exception is the learner's mistake
+    except Exception as exc:
         expect(
             exc is boom,
             f"handle raised {type(exc).__name__}: {exc} instead of the ValueError hash_fn "

@@ -1,7 +1,7 @@
 """Checks for ex12 cpu_bound: CPU-bound work in a pool of worker processes.
 
 A process pool pickles the function it runs, so the fakes here are module-level functions
-of ``grader.probes``, importable by every worker whatever its start method:
+of ``grader.workerprobes``, quickly importable by every worker whatever its start method:
 ``report_pid`` tells which process ran a call; ``call_switchboard`` phones a loopback
 server on the check's event loop and waits (with a time limit) for its answer, which
 proves the loop was free while the workers ran and lets a check decide the order in which
@@ -12,7 +12,6 @@ in a thread, own or default start method, per call or long-lived.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import multiprocessing
@@ -22,21 +21,13 @@ from typing import Any
 
 import pytest
 
-from grader.probes import (
-    SWITCHBOARD_ACK_S,
-    Switchboard,
-    call_learner,
-    call_switchboard,
-    exact,
-    expect,
-    fail,
-    report_pid,
-)
+from grader.probes import Switchboard, call_learner, exact, expect, fail
+from grader.workerprobes import SWITCHBOARD_ACK_S, call_switchboard, report_pid
 
-#: Seconds the first of two calls waits for the second to start (a worker process has to
-#: start first, which is slow on a loaded machine). Only sequential answers wait this long.
+#: Seconds the first call waits for a second one to start (a second worker process may have
+#: to start first, which is slow on a loaded machine). Only sequential answers wait this long.
 PARALLEL_WAIT_S = 10.0
-#: Seconds call 0 is held back waiting for the last call to finish. Only a pool that cannot
+#: Seconds call 0 is held back waiting for the other calls to finish. Only a pool that cannot
 #: run them at the same time (one worker, or one chunk) waits this long -- and still passes.
 HOLD_S = 5.0
 #: Seconds a whole crunch_all call may take (pool start-up included).
@@ -64,7 +55,7 @@ async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what
     awaitable = ex.crunch_all(nums) if fn is None else ex.crunch_all(nums, fn)
     try:
         result = await call_learner(what, awaitable, CALL_S)
-    except Exception as exc:  # noqa: BLE001 - explained or re-raised below
+    except Exception as exc:
         error: Exception | None = exc
     else:
         error = None
@@ -142,42 +133,45 @@ async def test_work_runs_in_worker_processes(ex):
 @pytest.mark.weight(1)
 @pytest.mark.limit(40)
 async def test_calls_run_in_parallel(ex):
-    """two calls run at the same time, in two different worker processes"""
+    """calls run at the same time, in different worker processes"""
     if _cores() < 2:
         return  # a default pool has one worker here: parallelism cannot be asked for
-    met: list[bool] = []
+    waited = False
 
     async def hold(index: int) -> None:
-        # Answer no call before two are in flight at once (or the wait ran out).
-        met.append(await board.wait_arrivals(2, PARALLEL_WAIT_S))
+        # The first call is not answered before a second one is in flight (or the wait
+        # ran out); later calls are answered at once.
+        nonlocal waited
+        if not waited:
+            waited = True
+            await board.wait_in_flight(2, PARALLEL_WAIT_S)
 
-    what = "crunch_all([a, b], fn)"
+    what = "crunch_all([n0, ..., n7], fn)"
     async with Switchboard(hold) as board:
-        result = await _crunch(ex, [board.number(0), board.number(1)], call_switchboard, what=what)
-    calls = _calls(result, what, 3)
+        nums = [board.number(i) for i in range(8)]
+        calls = _calls(await _crunch(ex, nums, call_switchboard, what=what), what, 3)
     if not all(answered for _, _, answered in calls):
         fail(
             "While fn ran, the event loop did not answer its calls: the loop was blocked, so "
             "parallelism could not be observed. Await the results instead of waiting for them "
             "on the loop's thread (see the check on the loop staying responsive)."
         )
-    pids = {pid for _, pid, _ in calls}
-    if met and all(met):
-        if len(pids) == 2:
-            return
+    overlap = board.peak_in_flight if len(board.peak_in_flight) >= 2 else {}
+    pids = set(overlap.values())
+    if len(pids) >= 2:
+        return
+    if overlap:
         fail(
-            "The two calls ran at the same time, but in threads of one process"
+            "Calls ran at the same time, but in threads of one process"
             + (" (the event loop's own)" if os.getpid() in pids else "")
             + ": threads take turns holding the GIL, so pure-Python work in them does not run "
             f"in parallel. {PROCESSES}"
         )
     fail(
         f"The first call waited {PARALLEL_WAIT_S:g}s for a second one to start, in vain: the "
-        "calls ran one after another"
-        + (" in the same process" if len(pids) == 1 else "")
-        + ". Submit all of them before awaiting any -- awaiting `run_in_executor` inside a "
-        "`for` loop waits for each result before sending the next number -- and use a pool "
-        "with more than one worker (the default has one per core). "
+        "calls ran one after another. Submit all of them before awaiting any -- awaiting "
+        "`run_in_executor` inside a `for` loop waits for each result before sending the next "
+        "number -- and use a pool with more than one worker (the default has one per core). "
         + PROCESSES
     )
 
@@ -214,25 +208,26 @@ async def test_loop_keeps_running(ex):
 @pytest.mark.limit(40)
 async def test_results_in_input_order(ex):
     """results come back in the order of nums, not in completion order"""
-    last = 3
+    count = 6
 
     async def hold(index: int) -> None:
-        if index == 0:  # the first number finishes after the last one
-            await board.wait_finished(last, HOLD_S)
+        if index == 0:  # the first number finishes after all the others
+            await board.wait_finished(*range(1, count), timeout=HOLD_S)
 
-    what = "crunch_all([n0, n1, n2, n3], fn)"
+    what = "crunch_all([n0, ..., n5], fn)"
     async with Switchboard(hold) as board:
-        nums = [board.number(i) for i in range(last + 1)]
+        nums = [board.number(i) for i in range(count)]
         result = await _crunch(ex, nums, call_switchboard, what=what)
     order = [index for index, _, _ in _calls(result, what, 3)]
-    if sorted(order) == [0, 1, 2, 3] and order != [0, 1, 2, 3]:
+    expected = list(range(count))
+    if sorted(order) == expected and order != expected:
         fail(
-            f"Results came back for the numbers in the order {order}, not [0, 1, 2, 3] "
-            "(number 0 was made to finish last). Callers match results to inputs by "
-            "position: `asyncio.gather(*futures)` and `executor.map` keep input order; "
-            "`as_completed` or appending to a list as results arrive gives completion order."
+            f"Results came back for the numbers in the order {order}, not {expected} (number "
+            "0 was made to finish last). Callers match results to inputs by position: "
+            "`asyncio.gather(*futures)` and `executor.map` keep input order; `as_completed` "
+            "or appending to a list as results arrive gives completion order."
         )
-    exact(order, [0, 1, 2, 3], f"the numbers behind the results of {what}")
+    exact(order, expected, f"the numbers behind the results of {what}")
 
 
 @pytest.mark.weight(1)
@@ -259,7 +254,7 @@ async def test_works_with_spawn(ex):
     try:
         calls = _calls(await _crunch(ex, [0, 1, 2], report_pid, what=what), what, 2)
         squares = await _crunch(ex, [4, 5], what="crunch_all([4, 5]) with the spawn start method")
-    except Exception as exc:  # noqa: BLE001 - explained below
+    except Exception as exc:
         error: Exception | None = exc
     else:
         error = None

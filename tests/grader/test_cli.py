@@ -55,6 +55,16 @@ def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str
     return (code if isinstance(code, int) else 1), output
 
 
+def words(text: str) -> str:
+    """``text`` with every run of whitespace made one space (line wrapping does not matter)."""
+    return " ".join(text.split())
+
+
+def row(output: str, exercise_id: str) -> list[str]:
+    """The words of the line of ``output`` that lists ``exercise_id``."""
+    return next(line.split() for line in output.splitlines() if exercise_id in line.split())
+
+
 def write_solutions_into_exercises(kit: Kit) -> None:
     for exercise in kit.exercises:
         shutil.copyfile(kit.solutions_dir / exercise.filename, kit.stub_path(exercise))
@@ -133,9 +143,9 @@ class TestGrading:
         assert "Next: ex02: adds two ints" in result.stdout
         listing = grade("list")
         assert listing.exit_code == 0
-        lines = listing.stdout.splitlines()
-        assert lines[0].split() == ["ex01", "Your", "first", "coroutine", "passed", "10/10"]
-        assert lines[1].split() == ["→", "ex02", "Add", "two", "things", "failed", "0/4"]
+        ex01, ex02 = row(listing.stdout, "ex01"), row(listing.stdout, "ex02")
+        assert "done" in ex01 and ex01[-1] == "10/10" and "→" not in ex01
+        assert "failing" in ex02 and ex02[-1] == "0/4" and ex02[0] == "→"
         assert "Next: ex02" in listing.stdout
 
 
@@ -196,10 +206,9 @@ class TestShowHintList:
         """the stub's docstring, the title, the points and where to edit"""
         result = grade("show", "ex01")
         assert result.exit_code == 0
-        assert result.stdout.splitlines()[:2] == [
-            "ex01 · Your first coroutine   (10 points)",
-            "edit: exercises/ex01_hello_run.py",
-        ]
+        assert words(result.stdout).startswith(
+            "ex01 · Your first coroutine (10 points) edit: exercises/ex01_hello_run.py"
+        )
         assert "What to build" in result.stdout
         assert "Check it with `grade ex01`" in result.stdout
 
@@ -208,9 +217,9 @@ class TestShowHintList:
         hints = kit.resolve("ex01").hints
         first = grade("hint", "ex01")
         second = grade("hint", "1")
-        assert first.stdout.splitlines()[0] == f"Hint 1/3 for ex01: {hints[0]}"
-        assert second.stdout.splitlines()[0] == f"Hint 2/3 for ex01: {hints[1]}"
-        assert hints[0] not in second.stdout
+        assert words(first.stdout).startswith(f"Hint 1/3 for ex01: {hints[0]}")
+        assert words(second.stdout).startswith(f"Hint 2/3 for ex01: {hints[1]}")
+        assert hints[0] not in words(second.stdout)
         assert "again for the next one" in second.stdout
         state = json.loads((kit.state_dir / "state.json").read_text(encoding="utf-8"))
         assert state["hints"] == {"ex01": 2}
@@ -221,29 +230,28 @@ class TestShowHintList:
         for _ in range(3):
             grade("hint", "hello_run")
         result = grade("hint", "hello_run")
-        assert result.stdout == f"Hint 3/3 for ex01: {hints[2]}\n"
+        assert words(result.stdout) == f"Hint 3/3 for ex01: {hints[2]}"
 
-    def test_all_hints_so_far(self, grade: Callable[..., Result]) -> None:
+    def test_all_hints_so_far(self, grade: Callable[..., Result], kit: Kit) -> None:
         """--all repeats every hint shown so far"""
         grade("hint", "ex01")
         result = grade("hint", "ex01", "--all")
-        assert [line.split(":")[0] for line in result.stdout.splitlines()[:2]] == [
-            "Hint 1/3 for ex01", "Hint 2/3 for ex01",
-        ]  # fmt: skip
+        hints = kit.resolve("ex01").hints
+        assert words(result.stdout).startswith(f"Hint 1/3 for ex01: {hints[0]} Hint 2/3 for ex01: {hints[1]}")
 
     def test_hints_are_per_exercise(self, grade: Callable[..., Result]) -> None:
         """another exercise starts at its own first hint"""
         grade("hint", "ex01")
-        assert grade("hint", "ex02").stdout.startswith("Hint 1/2 for ex02: Use +.")
+        assert words(grade("hint", "ex02").stdout).startswith("Hint 1/2 for ex02: Use +.")
 
     def test_list_on_a_fresh_kit(self, grade: Callable[..., Result]) -> None:
         """nothing graded yet: every exercise listed, ex01 is next"""
         result = grade("list")
         assert result.exit_code == 0
-        lines = result.stdout.splitlines()
-        assert lines[0].split() == ["→", "ex01", "Your", "first", "coroutine", "not", "graded", "-/10"]
-        assert lines[1].split() == ["ex02", "Add", "two", "things", "not", "graded", "-/4"]
-        assert "Next: ex01 · `grade show ex01` for the task" in result.stdout
+        ex01, ex02 = row(result.stdout, "ex01"), row(result.stdout, "ex02")
+        assert ex01[0] == "→" and "started" in ex01 and ex01[-1] == "-/10"
+        assert "→" not in ex02 and "started" in ex02 and ex02[-1] == "-/4"
+        assert "`grade show ex01` for the task" in words(result.stdout)
 
     def test_corrupt_progress_is_a_fresh_start(self, grade: Callable[..., Result], kit: Kit) -> None:
         """a damaged state file never stops the command line"""

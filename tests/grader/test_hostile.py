@@ -13,11 +13,11 @@ per check), and then the ``hostile`` fixture asserts what holds for every submis
   work folder or token in its environment or command line.
 
 Each test then asserts that the checks the submission attacks score zero, and that its
-honest parts still score. Hostile code is bounded: at most 600 forks, 20 daemons, a few
-GB of address space (never touched), 100 MB of disk, nothing beyond loopback.
+honest parts still score. Hostile code is bounded: at most 600 forks, 5 daemons, a few
+GB of address space (never touched), 100 MB per file, no traffic beyond loopback.
 
 Run as root (CI, Gradescope), the default limits drop the child to a dedicated uid inside
-mount and network namespaces; the "limits-only" mode runs the path a non-root grader
+mount, IPC and network namespaces; the "limits-only" mode runs the path a non-root grader
 takes (``Limits(drop_uid=False, isolate=False)``). Root-only tests skip otherwise.
 """
 
@@ -28,6 +28,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -36,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,9 +56,9 @@ needs_root = pytest.mark.skipif(not ROOT, reason="needs root: uid drop and names
 #: Seconds per check in the test kit: a submission that never returns costs this + the margin.
 TIMEOUT = 3
 #: Generous wall-clock allowance per grading for interpreter start-ups and the honest checks.
-START_S = 20.0
-#: Per check kept from returning: its limit, the parent's hard margin, and a re-spawn.
-PER_STUCK_S = TIMEOUT + HARD_MARGIN_S + 4.0
+START_S = 30.0
+#: Per check kept from returning: its limit and the parent's hard margin, plus a re-spawn.
+RESPAWN_S = 4.0
 
 MODES = {
     "sandbox": Limits(),
@@ -68,7 +71,6 @@ GREETING = "test_greet_returns_greeting_after_delay"  # 2
 NO_BLOCKING = "test_greet_does_not_block_the_loop"  # 2
 CONCURRENT = "test_main_greets_concurrently"  # 3
 ORDER = "test_main_keeps_input_order"  # 2
-ALL_CHECKS = {COROUTINE, GREETING, NO_BLOCKING, CONCURRENT, ORDER}
 GREET_CHECKS = {GREETING, NO_BLOCKING}
 MAIN_CHECKS = {CONCURRENT, ORDER}
 
@@ -216,8 +218,10 @@ FAKE_RESULT_FILES = """
 import json
 
 FAKE = json.dumps({"ex01": {"score": 10, "max_score": 10, "status": "passed"}, "tests": [{"status": "passed"}]})
-for folder in (os.getcwd(), os.environ.get("HOME", "."), os.environ.get("TMPDIR", "."), "/tmp", @EXTRA_FOLDERS@):
-    for name in ("results.json", "results-@TOKEN@.json", ".awaitlings/state.json", "junit.xml", "report.json"):
+# /tmp/@TOKEN@: a folder of the shared /tmp (on the limits-only path), easy to clean up.
+FOLDERS = (os.getcwd(), os.environ.get("HOME", "."), os.environ.get("TMPDIR", "."), "/tmp/@TOKEN@", @EXTRA_FOLDERS@)
+for folder in FOLDERS:
+    for name in ("results.json", ".awaitlings/state.json", "junit.xml", "report.json"):
         path = os.path.join(folder, name)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -367,7 +371,7 @@ async def greet(name, delay):
         print(f"LIMIT forked all {len(pids)}")
     except OSError as exc:
         print(f"LIMIT refused after {len(pids)} with errno {exc.errno}")
-    raise RuntimeError("probe done")
+    raise RuntimeError("probe done")  # the sleepers stay: the checks after this one run beside them
 """
 
 OUTPUT_FLOOD = """
@@ -412,16 +416,26 @@ def read(path):
     with open(path, "rb") as fh:
         return fh.read(40)
 
+def sysv_queue():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    queue = libc.msgget(@IPC_KEY@, 0o1666)  # IPC_CREAT, readable and writable by anyone
+    if queue < 0:
+        raise OSError(ctypes.get_errno(), "msgget")
+    return queue
+
 print("PROBE " + json.dumps({
     "uid": os.getuid(),
     "euid": os.geteuid(),
     "interfaces": [name for _, name in socket.if_nameindex()],
     "read solution": attempt(lambda: read("@KIT@/solutions/ex01_hello_run.py")),
+    "read source tree solution": attempt(lambda: read("@SOURCE@/solutions/ex01_hello_run.py")),
     "list solutions": attempt(lambda: os.listdir("@KIT@/solutions")),
     "list grader fds": attempt(lambda: os.listdir("/proc/@GRADER_PID@/fd")),
     "read grader environ": attempt(lambda: read("/proc/@GRADER_PID@/environ")),
     "read learner folder": attempt(lambda: os.listdir("@TARGET@")),
     "writes": {path: attempt(lambda path=path: write(path)) for path in @WRITES@},
+    "sysv queue": attempt(sysv_queue),
 }))
 """
 
@@ -470,6 +484,17 @@ FORBIDDEN = {
     "import pytest": "import pytest\n",
     "from pytest_timeout import": "from pytest_timeout import timeout_sigalrm\n",
 }
+
+#: Two lines, nothing the static scan knows: patch the plugin so every failure reads "passed".
+TAMPER = """
+_plugin = getattr(sys, "mod" + "ules")["gra" + "der.plugin"]
+_plugin._describe_failure = lambda *args: ("passed", None)
+"""
+
+WRONG_GREET = """
+async def greet(name, delay):
+    return 42
+"""
 
 SUSPICIOUS = """
 import ctypes
@@ -548,25 +573,32 @@ def token() -> str:
 
 @pytest.fixture
 def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str) -> Grade:
-    """``hostile(source, stuck=0, linger=False, planted={}, limits=Limits())``: grade a
-    learner folder holding ``source`` as ex01 and assert the invariants of every run."""
+    """``hostile(source, ...)``: grade a learner folder holding ``source`` as ex01 (once per
+    test) and assert the invariants of every run (the module docstring).
+
+    ``stuck``: checks the submission keeps from returning (each may cost its limit plus the
+    parent's margin); ``linger``: the child cannot exit after its last verdict; ``planted``:
+    more files for the learner folder; ``limits``: the sandbox mode; ``timeout``: seconds
+    per check in the kit; ``fill``: more ``@NAME@`` substitutions for ``source``.
+    """
     work = tmp_path / "work"
     work.mkdir()
     # The sandboxes' work folders (and so their children's environment and command line)
     # name this test's folder: the leftover scan can tell them from other graders' on this machine.
     monkeypatch.setattr(tempfile, "tempdir", str(work))
-    kit = make_kit(timeout=TIMEOUT)
     target = tmp_path / "learner"
 
     def grade(
         source: str,
         *,
         stuck: int = 0,
+        timeout: float = TIMEOUT,
         linger: bool = False,
         planted: dict[str, str] | None = None,
         limits: Limits | None = None,
         fill: dict[str, str] | None = None,
     ) -> Graded:
+        kit = make_kit(timeout=timeout)
         target.mkdir()
         values = {"@TOKEN@": token, "@KIT@": str(kit.root), "@TARGET@": str(target), **(fill or {})}
         for key, value in values.items():
@@ -581,7 +613,7 @@ def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.Mo
         elapsed = time.monotonic() - started
         graded = Graded(run, elapsed)
 
-        bound = START_S + stuck * PER_STUCK_S + (LINGER_S if linger else 0.0)
+        bound = START_S + stuck * (timeout + HARD_MARGIN_S + RESPAWN_S) + (LINGER_S if linger else 0.0)
         assert elapsed < bound, f"grading took {elapsed:.1f}s, more than its {bound:.0f}s bound"
         ex02 = run.exercises[1]
         assert ex02.full_marks and ex02.score == ex02.max_score == 4, f"the honest ex02 suffered: {ex02}"
@@ -671,7 +703,9 @@ class TestScoresNeverComeFromExitCodeOrOutput:
         if where == "import":
             source = submission(FAKE_RESULT_LINES, "forge()", HONEST_GREET, HONEST_MAIN)
         else:
-            source = submission(FAKE_RESULT_LINES, HONEST_GREET, WRONG_MAIN.replace("    return", "    forge()\n    return"))
+            source = submission(
+                FAKE_RESULT_LINES, HONEST_GREET, WRONG_MAIN.replace("    return", "    forge()\n    return")
+            )
         graded = hostile(source, limits=mode)
         assert graded.ex01.score == 0
         assert graded.ex01.status is ExerciseStatus.ERROR
@@ -683,16 +717,15 @@ class TestScoresNeverComeFromExitCodeOrOutput:
         # files, their own user): there it is left out so the folder fingerprint still holds.
         extra = '"@TARGET@", os.path.dirname(os.path.abspath(__file__))' if mode.isolate and ROOT else '"."'
         source = submission(FAKE_RESULT_FILES.replace("@EXTRA_FOLDERS@", extra), HONEST_GREET, WRONG_MAIN)
+        shared = Path("/tmp", token)
         try:
             graded = hostile(source, limits=mode)
+            if ROOT and mode.isolate:
+                assert not shared.exists(), "the child wrote to the real /tmp"
         finally:
-            for name in ("results.json", f"results-{token}.json"):
-                if not (ROOT and mode.isolate):
-                    Path("/tmp", name).unlink(missing_ok=True)  # the limits-only child shares /tmp
+            shutil.rmtree(shared, ignore_errors=True)  # written there on the limits-only path
         assert graded.passed == {COROUTINE, *GREET_CHECKS}
         assert graded.ex01.score == 5
-        if ROOT and mode.isolate:
-            assert not Path("/tmp", f"results-{token}.json").exists(), "the child wrote to the real /tmp"
 
 
 class TestSubmittedFilesNeverReachTheChild:
@@ -719,7 +752,9 @@ class TestTheParentDeadlineWins:
         """A module that never finishes importing is stopped; the exercise scores zero."""
         graded = hostile(submission(HANGS[hang], HONEST_GREET, HONEST_MAIN), stuck=1)
         assert graded.ex01.score == 0 and graded.passed == set()
-        assert "Stopped by the grader" in graded.messages
+        # The parent's kill, or (3.12+ checks for signals inside the regex engine) the
+        # in-process timeout: either way a message that says the import did not finish.
+        assert "Stopped by the grader" in graded.messages or "did not finish" in graded.messages
 
     @pytest.mark.parametrize("hang", ["except BaseException", "a long C call"])
     def test_hang_at_import_on_the_limits_only_path(self, hostile: Grade, hang: str) -> None:
@@ -787,12 +822,15 @@ class TestResourceLimits:
 
     @needs_root
     def test_fork_bomb_is_refused_under_the_sandbox_uid(self, hostile: Grade) -> None:
-        """Forking 600 sleeping processes is refused before 512 (the sandbox uid's limit)."""
-        graded = hostile(submission(FORK_BOMB, HONEST_MAIN))
+        """Forking 600 sleeping processes is refused before 512 (the sandbox uid's limit); the
+        checks after it still run (in a fresh child: the sleepers leave no thread for the next)."""
+        # A longer limit per check: 500 forks take seconds on a loaded machine (and may still
+        # run into it there, hence the allowance for one stuck check).
+        graded = hostile(submission(FORK_BOMB, HONEST_MAIN), timeout=20, stuck=1)
         refused = graded.line("LIMIT ")
         assert refused.startswith("refused after") and refused.endswith("errno 11"), refused
         assert int(refused.split()[2]) < 512
-        assert graded.passed >= {COROUTINE, *MAIN_CHECKS} and GREETING not in graded.passed
+        assert graded.passed == {COROUTINE, *MAIN_CHECKS}
 
     def test_fifty_megabytes_of_output_are_capped(self, hostile: Grade, mode: Limits) -> None:
         """50 MB printed and 100 MB written to the grader's stdout pipe: grading completes,
@@ -806,31 +844,77 @@ class TestResourceLimits:
 
 @needs_root
 class TestRootSandbox:
-    """As root the child is another user, in its own mount and network namespaces."""
+    """As root the child is another user, in its own mount, IPC and network namespaces."""
 
-    def test_the_child_cannot_read_write_or_reach_outside(self, hostile: Grade, tmp_path: Path, token: str) -> None:
-        """Non-zero uid, only lo, kit solutions hidden, grader's /proc closed, no writes outside."""
+    @staticmethod
+    def probe(hostile: Grade, tmp_path: Path, token: str) -> tuple[Graded, dict[str, Any], list[str], int]:
+        """Grade ``ROOT_PROBE`` (honest otherwise): its findings, the paths it tried, its IPC key."""
         package = Path(grader.__file__).resolve().parent
         site = sysconfig.get_paths()["purelib"]
         kit_root = tmp_path / "kit1"  # make_kit's first kit (the hostile fixture's)
         outside = [
             f"/etc/{token}", f"/root/{token}", f"/var/tmp/{token}", f"/tmp/{token}", f"/dev/shm/{token}",
             f"{kit_root}/{token}", f"{kit_root}/solutions/{token}", f"{tmp_path}/learner/{token}",
-            f"{package}/{token}.py", f"{site}/{token}.pth", f"{Path(sys.executable).parent}/{token}",
+            f"{package}/{token}.py", f"{package.parent}/{token}", f"{site}/{token}.pth",
+            f"{Path(sys.executable).parent}/{token}",
         ]  # fmt: skip
-        source = submission(ROOT_PROBE, HONEST_GREET, HONEST_MAIN)
-        fill = {"@GRADER_PID@": str(os.getpid()), "@WRITES@": repr(outside)}
-        graded = hostile(source, fill=fill)
-        probe = json.loads(graded.line("PROBE "))
-        assert graded.ex01.full_marks
-        assert UID_BASE <= probe["uid"] == probe["euid"] < UID_BASE + 1000 * UID_BLOCK
-        assert probe["interfaces"] == ["lo"]
-        for what in ("read solution", "list solutions", "list grader fds", "read grader environ", "read learner folder"):
-            assert probe[what][0] == "denied", (what, probe[what])
-        for path, (outcome, _detail) in probe["writes"].items():
+        ipc_key = 0x10000000 + int(token[-6:], 16)
+        fill = {
+            "@GRADER_PID@": str(os.getpid()),
+            "@WRITES@": repr(outside),
+            "@SOURCE@": str(package.parent),
+            "@IPC_KEY@": str(ipc_key),
+        }
+        try:
+            graded = hostile(submission(ROOT_PROBE, HONEST_GREET, HONEST_MAIN), fill=fill)
+        finally:
+            for path in outside:
+                if Path(path).is_file() and not path.startswith(str(tmp_path)):
+                    Path(path).unlink()  # a failed defense must not leave files around
+            if _sysv_queue_exists(ipc_key):
+                subprocess.run(["ipcrm", "-Q", str(ipc_key)], check=False)
+        assert graded.ex01.full_marks, graded.messages
+        return graded, json.loads(graded.line("PROBE ")), outside, ipc_key
+
+    def test_child_runs_as_a_sandbox_uid_with_only_loopback(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """The child's uid is a dedicated non-zero one; its only network interface is lo."""
+        _graded, found, _outside, _key = self.probe(hostile, tmp_path, token)
+        assert UID_BASE <= found["uid"] == found["euid"] < UID_BASE + 1000 * UID_BLOCK
+        assert found["interfaces"] == ["lo"]
+
+    def test_child_cannot_read_solutions_or_the_grader(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """Solutions (the kit's, the grader's source tree's), the grader's /proc and the learner folder are closed."""
+        _graded, found, _outside, _key = self.probe(hostile, tmp_path, token)
+        for what in (
+            "read solution",
+            "list solutions",
+            "read source tree solution",
+            "list grader fds",
+            "read grader environ",
+            "read learner folder",
+        ):
+            assert found[what][0] == "denied", (what, found[what])
+
+    def test_child_cannot_write_outside_its_sandbox(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """Nothing the child writes appears outside: /etc, /root, the kit, the grader, site-packages, /tmp..."""
+        _graded, found, outside, _key = self.probe(hostile, tmp_path, token)
+        assert set(found["writes"]) == set(outside)
+        for path, (outcome, _detail) in found["writes"].items():
             assert not Path(path).exists(), f"the child wrote {path} on the real filesystem"
             if not path.startswith(("/var/tmp/", "/tmp/", "/dev/shm/")):  # private, empty tmpfs there
                 assert outcome == "denied", (path, outcome)
+
+    def test_ipc_objects_do_not_outlive_grading(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """A System V message queue the child creates is gone with its IPC namespace."""
+        _graded, found, _outside, key = self.probe(hostile, tmp_path, token)
+        assert found["sysv queue"][0] == "allowed", found["sysv queue"]
+        assert not _sysv_queue_exists(key)
+
+
+def _sysv_queue_exists(key: int) -> bool:
+    """Whether this (the host's) IPC namespace holds a message queue with ``key``."""
+    with open("/proc/sysvipc/msg", encoding="ascii") as fh:
+        return any(line.split()[0] == str(key) for line in fh.readlines()[1:] if line.strip())
 
 
 class TestRiggedValues:
@@ -847,7 +931,9 @@ class TestRiggedValues:
 class TestTheGradersEnvironmentIsInvisible:
     """Nothing of the grader's environment reaches learner code."""
 
-    def test_canary_variable_is_absent(self, hostile: Grade, mode: Limits, monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    def test_canary_variable_is_absent(
+        self, hostile: Grade, mode: Limits, monkeypatch: pytest.MonkeyPatch, token: str
+    ) -> None:
         """A canary set in the grader's environment is not in the child's os.environ."""
         monkeypatch.setenv("AWAITLINGS_TEST_CANARY", f"canary-{token}")
         graded = hostile(submission(ENVIRON_DUMP, HONEST_GREET, HONEST_MAIN), limits=mode)
@@ -872,5 +958,21 @@ class TestStaticFlags:
         graded = hostile(submission(SUSPICIOUS, HONEST_GREET, HONEST_MAIN))
         assert graded.ex01.full_marks
         flags = "\n".join(graded.ex01.flags)
-        for expected in ("import ctypes", "import gc", "sys._getframe", "system._getframe", "_getframe as peek"):
+        for expected in ("import ctypes", "import gc", "from sys import _getframe"):
             assert expected in flags, (expected, graded.ex01.flags)
+        # sys._getframe(0) and system._getframe(0), on their own lines, both reported as sys._getframe.
+        assert len([flag for flag in graded.ex01.flags if flag.endswith(": sys._getframe")]) == 2, graded.ex01.flags
+
+
+class TestKnownResidualRisks:
+    """Gaps SECURITY.md states plainly, pinned as strict xfails: closing one shows up here."""
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="in-process tampering (SECURITY.md, residual risks): the learner's module runs inside the "
+        "pytest process and can patch the plugin through an obfuscated sys.modules lookup",
+    )
+    def test_obfuscated_in_process_tampering_is_caught(self, hostile: Grade) -> None:
+        """A wrong answer that patches the plugin is zeroed, or at least flagged for staff."""
+        graded = hostile(submission(TAMPER, WRONG_GREET, WRONG_MAIN))
+        assert graded.ex01.score == 0 or graded.ex01.flags, graded.ex01

@@ -32,7 +32,7 @@ class TestVirtualTime:
     """Idle time is skipped: timers fire at their exact loop time, instantly."""
 
     def test_three_concurrent_sleeps_finish_at_plus_one(self) -> None:
-        """three 1 s sleeps run together end at loop time +1, not +3, in little real time"""
+        """three 10 s sleeps run together end at loop time +10, not +30, in little real time"""
 
         async def main() -> tuple[float, list[float]]:
             loop = asyncio.get_running_loop()
@@ -40,7 +40,7 @@ class TestVirtualTime:
             ends: list[float] = []
 
             async def nap() -> None:
-                await asyncio.sleep(1)
+                await asyncio.sleep(10)
                 ends.append(loop.time())
 
             await asyncio.gather(nap(), nap(), nap())
@@ -48,23 +48,23 @@ class TestVirtualTime:
 
         real = time.monotonic()
         (start, ends), _ = run_on(VirtualTimeLoop, main)
-        assert [end - start for end in ends] == [pytest.approx(1, abs=1e-6)] * 3
-        assert time.monotonic() - real < 0.5
+        assert [end - start for end in ends] == [pytest.approx(10, abs=1e-6)] * 3
+        assert time.monotonic() - real < 3  # real sleeps would take 10 s
 
     def test_sequential_sleeps_add_up(self) -> None:
-        """sleeps one after another add up exactly: 1 + 2 + 3 = 6"""
+        """sleeps one after another add up exactly: 10 + 20 + 30 = 60"""
 
         async def main() -> float:
             loop = asyncio.get_running_loop()
             start = loop.time()
-            for delay in (1, 2, 3):
+            for delay in (10, 20, 30):
                 await asyncio.sleep(delay)
             return loop.time() - start
 
         real = time.monotonic()
         elapsed, _ = run_on(VirtualTimeLoop, main)
-        assert elapsed == pytest.approx(6, abs=1e-6)
-        assert time.monotonic() - real < 0.5
+        assert elapsed == pytest.approx(60, abs=1e-6)
+        assert time.monotonic() - real < 3
 
     def test_an_hour_of_timeouts_costs_no_real_time(self) -> None:
         """asyncio.timeout on a long wait expires at its loop time, instantly"""
@@ -80,7 +80,7 @@ class TestVirtualTime:
         real = time.monotonic()
         elapsed, _ = run_on(VirtualTimeLoop, main)
         assert elapsed == pytest.approx(3600, abs=1e-6)
-        assert time.monotonic() - real < 0.5
+        assert time.monotonic() - real < 3
 
     def test_time_sleep_shows_as_real_time_not_loop_time(self) -> None:
         """a blocking time.sleep stalls everything, but the virtual clock does not move"""
@@ -120,7 +120,9 @@ class TestOutsideWork:
             return loop.time() - start, time.monotonic() - real
 
         (elapsed, real), loop = run_on(VirtualTimeLoop, main)
-        assert 0.2 <= elapsed <= real + 0.01
+        # About 1:1: loop time moves while the loop waits for the thread (a jumping clock
+        # would not move at all); a busy machine may delay the start of that wait a little.
+        assert 0.1 <= elapsed <= real + 0.01
         assert isinstance(loop, VirtualTimeLoop) and loop.threads_working == 0
 
     def test_timers_do_not_jump_while_a_thread_works(self) -> None:

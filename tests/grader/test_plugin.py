@@ -405,7 +405,7 @@ class TestWatchdog:
             f"Did not finish within 1s. It was still waiting: task test_reply: waiting at mod.py:{line}: "
             "await event.wait()."
         )
-        assert 1 <= result["duration"] < 1 + BACKSTOP_S
+        assert result["duration"] >= 1
 
     def test_stuck_asyncio_run_in_a_sync_check(self, run_checks: Any) -> None:
         """asyncio.run inside learner code is watched too"""
@@ -417,7 +417,6 @@ class TestWatchdog:
         result = run.result("test_main")
         assert result["status"] == "timeout"
         assert f"mod.py:{LINE_OF(self.STUCK, 'await event.wait()')}: await event.wait()" in result["message"]
-        assert result["duration"] < 1 + BACKSTOP_S
 
     def test_limit_marker_overrides_the_default(self, run_checks: Any) -> None:
         """@pytest.mark.limit(0.5) stops that check at 0.5 s"""
@@ -437,7 +436,7 @@ class TestWatchdog:
         )  # fmt: skip
         result = run.result("test_reply")
         assert result["status"] == "timeout" and result["message"].startswith("Did not finish within 0.5s.")
-        assert result["duration"] < 5
+        assert result["duration"] < 10  # not the 30 s default
         assert run.result("test_after")["status"] == "passed"
 
     def test_backstop_stops_a_loop_that_never_yields(self, run_checks: Any) -> None:
@@ -449,6 +448,7 @@ class TestWatchdog:
         )  # fmt: skip
         result = run.result("test_spin")
         assert result["status"] == "timeout"
+        assert result["duration"] >= 0.5 + BACKSTOP_S  # the watchdog could not get in
         assert result["message"].startswith("Did not finish within 0.5s.")
         assert run.result("test_after")["status"] == "passed"
 

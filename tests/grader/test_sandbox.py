@@ -319,7 +319,7 @@ class TestOrdinaryGrading:
         started = time.monotonic()
         run = grade_target(kit, kit.exercises, kit.exercises_dir)
         assert [e.status for e in run.exercises] == [ExerciseStatus.NOT_STARTED] * 2
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 5
         assert sandbox_processes() == []
 
     def test_stubs_graded_for_real_fail(self, kit: Kit) -> None:

@@ -7,7 +7,6 @@ Must fail: test_prints_server_lines_while_waiting_for_input, test_script_exits_z
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from typing import TextIO
 

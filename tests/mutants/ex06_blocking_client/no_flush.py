@@ -6,7 +6,6 @@ Must fail: test_prints_server_lines_while_waiting_for_input
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from typing import TextIO
 

@@ -6,7 +6,6 @@ Must fail: test_sends_newline_terminated_lines
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from typing import TextIO
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 
@@ -16,11 +17,9 @@ def slow_square(n: int) -> int:
         total += n
     return total
 
-from concurrent.futures import ProcessPoolExecutor
-
 
 async def crunch_all(nums: list[int], fn: Callable[[int], Any] = slow_square) -> list[Any]:
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(max_workers=max(1, len(nums))) as pool:
+    with ProcessPoolExecutor() as pool:
         futures = [loop.run_in_executor(pool, fn, n) for n in nums]
         return [await next_done for next_done in asyncio.as_completed(futures)]

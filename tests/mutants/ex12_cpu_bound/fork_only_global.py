@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 
@@ -19,7 +20,6 @@ def slow_square(n: int) -> int:
         total += n
     return total
 
-from concurrent.futures import ProcessPoolExecutor
 
 _fn: Callable[[int], Any] | None = None
 

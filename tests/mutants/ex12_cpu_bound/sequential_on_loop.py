@@ -8,7 +8,6 @@ Must fail: test_work_runs_in_worker_processes, test_calls_run_in_parallel, test_
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 
@@ -18,8 +19,6 @@ def slow_square(n: int) -> int:
     for _ in range(n):
         total += n
     return total
-
-from concurrent.futures import ThreadPoolExecutor
 
 
 async def crunch_all(nums: list[int], fn: Callable[[int], Any] = slow_square) -> list[Any]:

@@ -1,0 +1,54 @@
+"""Functions checks send to worker processes (process pools), e.g. for exercise 12.
+
+A process pool pickles the function it runs by module and name, and each worker imports
+that module -- with ``spawn`` or ``forkserver`` into a fresh interpreter. So these live in
+a module of their own that imports nothing heavy (no pytest, no asyncio): a spawned worker
+starts fast even on a loaded machine. Checks import them from :mod:`grader.probes`, next
+to :class:`grader.probes.Switchboard`, the loop side of :func:`call_switchboard`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+#: Real seconds a :func:`call_switchboard` call waits for the loop to pick it up. A free
+#: loop answers in milliseconds; only a blocked loop (or a grossly overloaded machine) waits.
+SWITCHBOARD_ACK_S = 5.0
+#: Real seconds it then waits for the check's go-ahead (holds are bounded well below this).
+SWITCHBOARD_GO_S = 30.0
+#: ``board.number(i)`` is ``-(port * SWITCHBOARD_SLOTS + i)``.
+SWITCHBOARD_SLOTS = 1024
+
+#: Boards this process already gave up on: later calls return at once (one wait, not n).
+_unanswered_boards: set[int] = set()
+
+
+def report_pid(n: int) -> tuple[int, int]:
+    """``(n, pid of the process running this call)``: shows where a pool ran the work."""
+    return (n, os.getpid())
+
+
+def call_switchboard(n: int) -> tuple[int, int, bool]:
+    """Worker side of :class:`grader.probes.Switchboard`; ``n`` is ``board.number(i)``.
+
+    Connects to the board, says ``"<i> <pid>"``, waits for the loop's acknowledgement (only
+    a running loop can give it), then for the go-ahead. Returns ``(i, pid, answered)``.
+    """
+    port, index = divmod(-n, SWITCHBOARD_SLOTS)
+    pid = os.getpid()
+    if port in _unanswered_boards:
+        return (index, pid, False)
+    answered = False
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=SWITCHBOARD_ACK_S) as sock:
+            sock.sendall(f"{index} {pid}\n".encode())
+            with sock.makefile("rb") as lines:
+                if lines.readline() == b"ack\n":
+                    sock.settimeout(SWITCHBOARD_GO_S)
+                    answered = lines.readline() == b"go\n"
+    except OSError:  # refused, reset or timed out: the loop did not answer
+        answered = False
+    if not answered:
+        _unanswered_boards.add(port)
+    return (index, pid, answered)

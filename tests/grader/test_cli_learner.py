@@ -1,0 +1,271 @@
+"""The learner's commands through Click's CliRunner: list, show, hint, reset, backups,
+and the terminal conventions (80 columns, colour only on a terminal, NO_COLOR)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import grader.cli as cli_module
+from grader.manifest import Kit, load_kit
+from grader.reporters.learner import render_task, task_statement
+from grader.state import State
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = "async def greet(name, delay):\n    return 'my work'\n"
+ANSI = re.compile(r"\x1b\[")
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def grade(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """``grade(*args, input=None)`` runs the CLI on the test kit, from the kit's folder."""
+    monkeypatch.setenv("AWAITLINGS_KIT", str(kit.root))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(cli_module, "_KIT", None)
+    monkeypatch.chdir(kit.root)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(cli_module.cli, list(args), input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def no_grading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything tries to grade."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("this command must not grade")
+
+    import grader.grading
+    import grader.sandbox
+
+    monkeypatch.setattr(grader.grading, "grade_target", refuse)
+    monkeypatch.setattr(grader.sandbox, "grade_exercise", refuse)
+
+
+class TestList:
+    """`grade list` reads saved progress; `--refresh` grades first."""
+
+    def test_instant_from_state(self, grade: Invoke, no_grading: None) -> None:
+        """no grading: every exercise with status and points, and the next one"""
+        result = grade("list")
+        assert result.exit_code == 0, result.output
+        assert "ex01" in result.output and "Your first coroutine" in result.output
+        assert "· not started" in result.output
+        assert "Next: ex01 Your first coroutine: `grade show ex01` for the task" in result.output
+
+    def test_marks_files_changed_since_last_grade(self, grade: Invoke, kit: Kit, no_grading: None) -> None:
+        """a graded file edited afterwards is marked with * and explained"""
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        state = State.load(kit.state_dir)
+        state.last["ex01"] = {"status": "failed", "score": 4.0, "max_score": 10.0, "at": "2026-01-01T10:00:00",
+                              "sha256": "0" * 64}  # fmt: skip
+        state.save()
+        result = grade("list")
+        assert "✘ failing *" in result.output and "4/10" in result.output
+        assert "* changed since last grade" in result.output
+
+    @pytest.mark.slow
+    def test_refresh_grades_and_records(self, grade: Invoke, kit: Kit) -> None:
+        """--refresh grades every exercise, then lists the fresh results"""
+        ex02 = kit.exercises[1]
+        kit.stub_path(ex02).write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+        result = grade("list", "--refresh")
+        assert result.exit_code == 0, result.output
+        row = next(line for line in result.output.splitlines() if "ex02" in line)
+        assert "✔ done" in row and "4/4" in row
+        assert State.load(kit.state_dir).last["ex02"]["sha256"]
+
+
+class TestShow:
+    """`grade show` renders the task for an 80-column terminal."""
+
+    def test_task_fits_80_columns_without_colour(self, grade: Invoke) -> None:
+        """no line longer than 80, no ANSI codes when not a terminal, code in backquotes"""
+        result = grade("show", "ex01")
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0] == "ex01 · Your first coroutine (10 points)"
+        assert "edit: exercises/ex01_hello_run.py" in result.output
+        assert "What to build" in result.output and "`asyncio.run(...)`" in result.output
+        assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+        assert not ANSI.search(result.output)
+
+    @pytest.mark.parametrize("width", [60, 80])
+    def test_every_stub_of_the_kit_renders(self, width: int) -> None:
+        """each real exercise's task renders within the width (links excepted: never cut)"""
+        kit = load_kit(ROOT)
+        for exercise in kit.exercises:
+            stub = kit.pristine_stub(exercise)
+            if not stub.is_file():
+                continue  # being written
+            statement = task_statement(stub.read_text(encoding="utf-8"))
+            assert statement, exercise.id
+            text = render_task(exercise, statement, width=width)
+            too_long = [line for line in text.splitlines() if len(line) > width and "://" not in line]
+            assert not too_long, (exercise.id, too_long)
+
+    def test_colour_renders_markup(self, kit: Kit) -> None:
+        """with colour, code spans are styled (no backquotes) and headings bold"""
+        ex01 = kit.exercises[0]
+        statement = task_statement(kit.pristine_stub(ex01).read_text(encoding="utf-8"))
+        text = render_task(ex01, statement, color=True)
+        assert ANSI.search(text) and "`asyncio.run(...)`" not in text
+
+
+class TestColour:
+    """Colour only on a terminal, and never with NO_COLOR set (non-empty)."""
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    @pytest.mark.parametrize(
+        ("tty", "no_color", "expected"),
+        [(True, None, True), (True, "1", False), (True, "", True), (False, None, False)],
+    )
+    def test_color_decision(self, monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None,
+                            expected: bool) -> None:  # fmt: skip
+        """a terminal without NO_COLOR gets colour; anything else does not"""
+        monkeypatch.setattr(cli_module.sys, "stdout", self.Tty() if tty else io.StringIO())
+        if no_color is None:
+            monkeypatch.delenv("NO_COLOR", raising=False)
+        else:
+            monkeypatch.setenv("NO_COLOR", no_color)
+        assert cli_module._color() is expected
+
+    def test_width_follows_columns(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """COLUMNS sets the width, capped at 100"""
+        monkeypatch.setenv("COLUMNS", "72")
+        assert cli_module._width() == 72
+        monkeypatch.setenv("COLUMNS", "300")
+        assert cli_module._width() == 100
+
+
+class TestHint:
+    """Hints come one at a time; a check may point to one by number."""
+
+    def test_next_then_numbered_then_all(self, grade: Invoke, kit: Kit) -> None:
+        """hint 1, then hint 3 directly, then all three"""
+        first = grade("hint", "ex01")
+        assert first.output.startswith("Hint 1/3 for ex01: First hint")
+        assert "again for the next one" in first.output
+        third = grade("hint", "ex01", "3")
+        assert third.output.startswith("Hint 3/3 for ex01: Third hint") and "again" not in third.output
+        assert State.load(kit.state_dir).hints["ex01"] == 3
+        every = grade("hint", "ex01", "--all")
+        assert [line[:9] for line in every.output.splitlines() if line.startswith("Hint")] == [
+            "Hint 1/3 ", "Hint 2/3 ", "Hint 3/3 "]  # fmt: skip
+
+    def test_number_out_of_range(self, grade: Invoke) -> None:
+        """asking for hint 9 of 3 is a usage error that says how many there are"""
+        result = grade("hint", "ex01", "9")
+        assert result.exit_code == 2 and "ex01 has 3 hints" in result.output
+
+
+class TestReset:
+    """`grade reset` backs up first, asks before replacing work, and says where the backup is."""
+
+    def test_untouched(self, grade: Invoke) -> None:
+        """the stub: nothing backed up, nothing changed, and it says so"""
+        result = grade("reset", "ex01")
+        assert result.exit_code == 0
+        assert "still the original stub: nothing to back up, nothing changed" in result.output
+
+    def test_needs_yes_without_a_terminal(self, grade: Invoke, kit: Kit) -> None:
+        """changed file, no terminal to ask on, no --yes: refused, file untouched"""
+        kit.stub_path(kit.exercises[0]).write_text(WORK, encoding="utf-8")
+        result = grade("reset", "ex01")
+        assert result.exit_code == 2 and "--yes" in result.output
+        assert kit.stub_path(kit.exercises[0]).read_text(encoding="utf-8") == WORK
+
+    def test_asks_and_respects_no(self, grade: Invoke, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """on a terminal it asks; 'n' changes nothing"""
+        monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+        kit.stub_path(kit.exercises[0]).write_text(WORK, encoding="utf-8")
+        result = grade("reset", "ex01", input="n\n")
+        assert "Replace exercises/ex01_hello_run.py with the stub (backed up first)?" in result.output
+        assert result.exit_code != 0
+        assert kit.stub_path(kit.exercises[0]).read_text(encoding="utf-8") == WORK
+        assert not (kit.state_dir / "backups").exists()
+
+    def test_yes_backs_up_and_says_where(self, grade: Invoke, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """answered 'y': backed up (path shown), stub back, and how to undo"""
+        monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        result = grade("reset", "ex01", input="y\n")
+        assert result.exit_code == 0, result.output
+        shown = re.search(r"\.awaitlings/backups/ex01_hello_run-\d{8}-\d{6}\.py", result.output)
+        assert shown is not None
+        assert (kit.root / shown.group(0)).read_text(encoding="utf-8") == WORK
+        assert "Undo with `grade reset ex01 --restore`" in result.output
+        assert kit.stub_path(ex01).read_bytes() == kit.pristine_stub(ex01).read_bytes()
+        assert all(len(line) <= 80 for line in result.output.splitlines())
+
+    def test_restore_and_backups(self, grade: Invoke, kit: Kit) -> None:
+        """--yes resets, `grade backups` lists, --restore brings the work back"""
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        assert grade("reset", "ex01", "--yes").exit_code == 0
+        listing = grade("backups", "ex01")
+        assert "ex01 Your first coroutine" in listing.output and re.search(r"  1  \d{4}-\d\d-\d\d ", listing.output)
+        restored = grade("reset", "ex01", "--restore")
+        assert restored.exit_code == 0, restored.output
+        assert "is your version of" in restored.output
+        assert kit.stub_path(ex01).read_text(encoding="utf-8") == WORK
+        again = grade("reset", "ex01", "--restore", "1")
+        assert "nothing changed" in again.output
+
+    def test_all(self, grade: Invoke, kit: Kit) -> None:
+        """--all resets every changed file, each backed up"""
+        for ex in kit.exercises:
+            kit.stub_path(ex).write_text(f"# work on {ex.id}\n", encoding="utf-8")
+        result = grade("reset", "--all", "--yes")
+        assert result.exit_code == 0, result.output
+        assert result.output.count("your file is backed up in") == 2
+        assert grade("reset", "--all").output.startswith("Every exercise file is still the original stub")
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            ((), "name one exercise"),
+            (("ex01", "--all"), "name one exercise"),
+            (("ex01", "--restore"), "no backups yet"),
+            (("--restore", "ex01"), "name the exercise first"),
+        ],
+    )
+    def test_usage_errors(self, grade: Invoke, args: tuple[str, ...], message: str) -> None:
+        """each misuse says what to type instead"""
+        result = grade("reset", *args)
+        assert result.exit_code == 2 and message in result.output
+
+    def test_no_backups(self, grade: Invoke) -> None:
+        """nothing reset yet: said plainly"""
+        assert "No backups of any exercise yet" in grade("backups").output
+
+
+def test_watch_has_help(grade: Invoke) -> None:
+    """`grade watch --help` names the keys and the polling option"""
+    result = grade("watch", "--help")
+    assert result.exit_code == 0
+    assert "h hint, l list, n next" in result.output and "--poll" in result.output
+
+
+def test_readme_learner_section_fits_80_columns() -> None:
+    """the README's learner section reads well in an 80-column terminal"""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The learner's loop") : text.index("\n## ", text.index("## The learner's loop") + 1)]
+    assert "grade watch" in section and "grade reset" in section
+    assert [line for line in section.splitlines() if len(line) > 80] == []
