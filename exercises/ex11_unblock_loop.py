@@ -55,8 +55,8 @@ async def handle(request: bytes, hash_fn: Callable[[bytes], bytes]) -> bytes:
 
 async def handle_many(requests: list[bytes], hash_fn: Callable[[bytes], bytes]) -> list[bytes]:
     # Looks concurrent, but every handle() runs hash_fn on the loop's own thread, so the
-    # calls still happen one after another. Once handle() is fixed, this is right.
-    # TODO: check that the results come back in the order of `requests`.
+    # calls still happen one after another. Once handle() is fixed, this gather runs them
+    # at the same time and returns the results in the order of `requests`.
     return await asyncio.gather(*(handle(request, hash_fn) for request in requests))
 
 

@@ -28,8 +28,10 @@ Processes share no memory: the function and its argument are *pickled* -- sent b
 value -- to the worker, which imports the function's module to find it. So ``fn`` must be
 a module-level function (no lambda, no nested function), your module must not run work at
 import time (keep demo code under ``if __name__ == "__main__":``), and it must also work
-when workers are started with ``spawn`` (the default on macOS and Windows; they start a
-fresh interpreter instead of a copy of this one). Shut the pool down when you are done
+when workers are started with ``spawn`` (the default on macOS and Windows: a fresh
+interpreter instead of a copy of this one). To pick a start method yourself, pass
+``mp_context=multiprocessing.get_context(...)`` to the pool; do not call
+``set_start_method`` at import time. Shut the pool down when you are done
 (``with ProcessPoolExecutor() as pool: ...``) so no worker process is left behind.
 
 How it is graded
@@ -37,8 +39,9 @@ How it is graded
 - by default ``crunch_all`` squares each number with ``slow_square``;
 - ``fn`` runs in worker processes, not in the process running the event loop (the
   checks' ``fn`` reports the id of the process it ran in);
-- two calls run at the same time in different processes (each waits, with a time limit,
-  until the other has started), on a machine with two or more cores;
+- calls run at the same time in different processes (the first call waits, with a time
+  limit, until a second one has started; the check reports at least two cores, so a
+  default-sized pool has two workers or more);
 - the event loop keeps running while the workers compute (each call of the checks'
   ``fn`` phones the loop and waits, with a time limit, for its answer: a blocked loop
   cannot answer);

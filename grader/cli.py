@@ -194,7 +194,7 @@ def doctor_cmd(strict: bool) -> None:
         click.echo("\nEvery defense is available: course mode (--strict) can grade here.")
 
 
-@cli.command("list")
+@cli.command("list", short_help="The course map: status, points and the next exercise.")
 @click.option("--refresh", is_flag=True,
               help="Grade every exercise first (takes a while); without it, only your saved progress is read.")
 def list_cmd(refresh: bool) -> None:
@@ -223,7 +223,7 @@ def list_cmd(refresh: bool) -> None:
     click.echo(render_course_map(rows, color=_color(), width=_width()), nl=False)
 
 
-@cli.command("show")
+@cli.command("show", short_help="The task of an exercise, and where to edit it.")
 @click.argument("exercise", type=ExerciseId())
 def show_cmd(exercise: Exercise) -> None:
     """The task statement of EXERCISE (the stub's docstring), with where to edit."""
@@ -239,7 +239,7 @@ def show_cmd(exercise: Exercise) -> None:
     click.echo(render_task(exercise, statement, color=_color(), width=_width()), nl=False)
 
 
-@cli.command("hint")
+@cli.command("hint", short_help="The next hint for an exercise (remembered).")
 @click.argument("exercise", type=ExerciseId())
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--all", "show_all", is_flag=True, help="Show every hint shown so far, not only the next.")
@@ -300,7 +300,7 @@ class BackupNumber(click.ParamType):  # type: ignore[type-arg]  # generic only i
                   param, ctx)  # fmt: skip
 
 
-@cli.command("reset")
+@cli.command("reset", short_help="Put an exercise's stub back (your file is backed up).")
 @click.argument("exercise", type=ExerciseId(), required=False)
 @click.option("--all", "reset_all", is_flag=True, help="Reset every exercise (each file is backed up first).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing a file you changed (still backed up).")
@@ -372,7 +372,7 @@ def _restore(kit: Kit, exercise: Exercise, number: int) -> None:
     click.echo(f"{file} is your version of {chosen.taken} again.")
 
 
-@cli.command("backups")
+@cli.command("backups", short_help="The backups `grade reset` made, newest first.")
 @click.argument("exercise", type=ExerciseId(), required=False)
 def backups_cmd(exercise: Exercise | None) -> None:
     """List the backups `grade reset` made of EXERCISE (or of every exercise), newest first.

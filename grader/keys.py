@@ -38,8 +38,12 @@ def cbreak(stream: TextIO | None) -> Iterator[int | None]:
     import termios
     import tty
 
-    saved = termios.tcgetattr(fd)
-    tty.setcbreak(fd, termios.TCSANOW)
+    try:
+        saved = termios.tcgetattr(fd)
+        tty.setcbreak(fd, termios.TCSANOW)
+    except termios.error:  # a terminal we may not configure: no keys, like a pipe
+        yield None
+        return
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTSTP) if main else None
 

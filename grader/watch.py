@@ -36,7 +36,7 @@ QUIET_S = 0.3
 #: ...but never later than this after the first save of a burst (an editor that keeps
 #: writing, a formatter running after the save).
 LONGEST_S = 2.0
-CLEAR = "\x1b[H\x1b[2J\x1b[3J"
+CLEAR = "\x1b[H\x1b[2J"  # home, clear the screen (the scrollback stays)
 KEYS = "keys: h hint · l list · n next · r re-grade · q quit"
 
 

@@ -23,7 +23,8 @@ async def echo_roundtrip(host: str, port: int, payload: bytes) -> bytes:
         try:
             received = await reader.read()  # everything, until the server closes
         except BaseException:
-            sender.cancel()
+            sender.cancel()  # reading failed (or we were cancelled): stop sending too
+            await asyncio.wait({sender})
             raise
         await sender  # re-raises a sending error, if any
         return received

@@ -182,7 +182,7 @@ def render_standing(row: Progress, summary: str = "", *, color: bool = False, wi
         console.print(Padding(Text(f"first failing check: {row.first_failure}"), (0, 0, 0, 2)))
     if summary:
         console.print(Padding(Text(f"task: {summary}"), (0, 0, 0, 2)))
-    console.print(Padding(Text(f"edit exercises/{ex.filename} and save; `grade show {ex.id}` for the whole task"),
+    console.print(Padding(Text(f"edit exercises/{ex.filename} and save; the task: `grade show {ex.id}`"),
                           (0, 0, 0, 2)))  # fmt: skip
     return _text(buffer)
 
@@ -247,6 +247,6 @@ def render_congratulations(
     console.print(line)
     if summary:
         console.print(Padding(Text(f"task: {summary}"), (0, 0, 0, 2)))
-    console.print(Padding(Text(f"edit exercises/{ex.filename}; `grade show {ex.id}` for the whole task"),
+    console.print(Padding(Text(f"edit exercises/{ex.filename} and save; the task: `grade show {ex.id}`"),
                           (0, 0, 0, 2)))  # fmt: skip
     return _text(buffer)

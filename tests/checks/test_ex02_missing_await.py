@@ -24,7 +24,7 @@ STAGES = ("fetch", "transform", "store")
 MISSING_AWAIT = (
     "Calling an `async def` function runs none of its body: it returns a coroutine object, "
     "and only `await` (or a task) runs it. A missing `await` does not block anything; the "
-    "work silently never happens and Python warns \"coroutine ... was never awaited\"."
+    'work silently never happens and Python warns "coroutine ... was never awaited".'
 )
 
 
@@ -163,10 +163,7 @@ async def test_calls_helpers_through_globals(ex, monkeypatch):
         ran = ", ".join(f"{stage}({arg!r})" for stage, arg in called)
         want = ", ".join(f"{stage}({arg!r})" for stage, arg in expected_calls)
         if len(called) < len(expected_calls):
-            why = (
-                "Stages are missing: a helper whose body never ran was called without "
-                "`await`. " + MISSING_AWAIT
-            )
+            why = "Stages are missing: a helper whose body never ran was called without `await`. " + MISSING_AWAIT
         else:
             why = (
                 "Each stage must receive the value the previous stage returned (the awaited "
@@ -204,8 +201,12 @@ async def test_items_one_after_another(ex, monkeypatch):
     await _run(ex, ["a", "b"], [])
     expected = []
     for stage, arg in (
-        ("fetch", "a"), ("transform", "A"), ("store", "A!"),
-        ("fetch", "b"), ("transform", "B"), ("store", "B!"),
+        ("fetch", "a"),
+        ("transform", "A"),
+        ("store", "A!"),
+        ("fetch", "b"),
+        ("transform", "B"),
+        ("store", "B!"),
     ):
         expected += [f"start {stage}:{arg}", f"end {stage}:{arg}"]
     events = fakes.events
@@ -218,11 +219,7 @@ async def test_items_one_after_another(ex, monkeypatch):
         )
     starts = [e for e in events if e.startswith("start")]
     overlap = next(
-        (
-            e
-            for i, e in enumerate(events)
-            if e.startswith("start") and i > 0 and events[i - 1].startswith("start")
-        ),
+        (e for i, e in enumerate(events) if e.startswith("start") and i > 0 and events[i - 1].startswith("start")),
         None,
     )
     if overlap is not None:
@@ -234,8 +231,7 @@ async def test_items_one_after_another(ex, monkeypatch):
     started = ", ".join(e.removeprefix("start ") for e in starts)
     fail(
         f"The stages started in the order {started}; expected fetch:a, transform:A, store:A!, "
-        "then fetch:b, transform:B, store:B!. A stage that never started was never awaited. "
-        + MISSING_AWAIT
+        "then fetch:b, transform:B, store:B!. A stage that never started was never awaited. " + MISSING_AWAIT
     )
 
 
@@ -246,9 +242,7 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
     for stage in STAGES:
         original = getattr(ex, stage)
 
-        def tracked(
-            *args: Any, _original: Callable[..., Any] = original, _stage: str = stage, **kw: Any
-        ) -> Any:
+        def tracked(*args: Any, _original: Callable[..., Any] = original, _stage: str = stage, **kw: Any) -> Any:
             coro = _original(*args, **kw)
             if inspect.iscoroutine(coro):
                 created.append((_stage, args, coro))
@@ -269,9 +263,7 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
         for _, _, coro in never:
             coro.close()  # reported below; closing stops the duplicate RuntimeWarning
     if never:
-        calls = ", ".join(
-            f"{stage}({', '.join(_brief(a) for a in args[:1])}, log)" for stage, args, _ in never
-        )
+        calls = ", ".join(f"{stage}({', '.join(_brief(a) for a in args[:1])}, log)" for stage, args, _ in never)
         fail(
             f"{len(never)} coroutine(s) were created and never awaited: {calls}. Python would "
             f"print \"RuntimeWarning: coroutine '{never[0][0]}' was never awaited\" when they "

@@ -197,8 +197,8 @@ async def test_several_failures_none_lost(ex):
         fail(
             f"{len(lost)} fetch error(s) were never retrieved ({lost[0]}). fetch_all raised "
             "the first error it awaited and left the other failed tasks behind: nobody looked "
-            "at their exceptions, so asyncio could only log \"Task exception was never "
-            "retrieved\". `gather` retrieves the errors of the children that fail after the "
+            'at their exceptions, so asyncio could only log "Task exception was never '
+            'retrieved". `gather` retrieves the errors of the children that fail after the '
             "first one; a TaskGroup collects them all. If you await tasks one by one, make "
             f"sure every failed task's exception is retrieved. {DOCS}#asyncio.gather"
         )

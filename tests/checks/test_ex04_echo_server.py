@@ -143,15 +143,13 @@ class _Hosted:
     async def accepted(self) -> _Conn:
         try:
             return await asyncio.wait_for(self.conns.get(), PROMPT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             fail("The check's server never saw the connection (a problem of the check).")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Conn(writer, asyncio.current_task())
         if self.small_buffers:
-            writer.get_extra_info("socket").setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF
-            )
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF)
         _instrument(writer, conn)
         self.all.append(conn)
         self.conns.put_nowait(conn)
@@ -231,15 +229,11 @@ def _handler_error(conn: _Conn) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _client(
-    host: str, port: int, *, small_buffers: bool = False
-) -> AsyncIterator[Client]:
+async def _client(host: str, port: int, *, small_buffers: bool = False) -> AsyncIterator[Client]:
     """A client that is always closed; gracefully if it read everything, else aborted."""
     client = await Client.connect(host, port, rcvbuf=SMALL_BUF if small_buffers else None)
     if small_buffers:
-        client.writer.get_extra_info("socket").setsockopt(
-            socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF
-        )
+        client.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF)
     ok = False
     try:
         yield client
@@ -292,10 +286,7 @@ async def _expect_echo(client: Client, piece: bytes, what: str, conn: _Conn | No
     if len(got) == len(piece):
         return
     if closed or (conn is not None and conn.done.is_set()):
-        fail(
-            f"Sent {what} ({size}); got {len(got)} bytes back, then the connection was "
-            f"closed. {_closed_early(conn)}"
-        )
+        fail(f"Sent {what} ({size}); got {len(got)} bytes back, then the connection was closed. {_closed_early(conn)}")
     where = _where(conn)
     fail(
         f"Sent {what} ({size}) and got {len(got)} of them back within {PROMPT_S:g}s while "
@@ -311,8 +302,7 @@ def _closed_early(conn: _Conn | None) -> str:
     if conn is None:
         return "The server closed the connection before the client half-closed."
     return _handler_error(conn) or (
-        "handle_echo returned before the client had half-closed: keep reading until "
-        "`read()` returns b'' (end of file)."
+        "handle_echo returned before the client had half-closed: keep reading until `read()` returns b'' (end of file)."
     )
 
 
@@ -363,7 +353,7 @@ async def test_start_server_listens_on_loopback(ex):
                 "(127.0.0.1 by default), not on every interface.",
             )
         expect(
-            port != 0 and port2 != 0 and port != port2,
+            0 not in (port, port2) and port != port2,
             f"Two servers started with port 0 got ports {port} and {port2}: pass the port "
             "argument through, so port 0 lets the system pick a free port for each.",
         )
@@ -397,16 +387,19 @@ async def test_split_utf8_character_survives(ex):
     """a UTF-8 character split across reads survives"""
     text = "café naïve 🐍 日本!"
     pieces = [
-        b"caf\xc3", b"\xa9 na\xc3", b"\xafve \xf0\x9f", b"\x90", b"\x8d \xe6\x97", b"\xa5\xe6\x9c\xac!",
+        b"caf\xc3",
+        b"\xa9 na\xc3",
+        b"\xafve \xf0\x9f",
+        b"\x90",
+        b"\x8d \xe6\x97",
+        b"\xa5\xe6\x9c\xac!",
     ]
     assert b"".join(pieces) == text.encode()
     async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
         conn = await hosted.accepted()
         for piece in pieces:
             await client.send(piece)
-            await _expect_echo(
-                client, piece, f"{piece!r} (part of {text!r}, cut inside a character)", conn
-            )
+            await _expect_echo(client, piece, f"{piece!r} (part of {text!r}, cut inside a character)", conn)
 
 
 @pytest.mark.weight(4)
@@ -418,9 +411,10 @@ async def test_flow_control_with_drain(ex):
     rng = random.Random(7)
     payload = b"".join(rng.randbytes(FLOOD_CHUNK - 1) + b"\n" for _ in range(FLOOD // FLOOD_CHUNK))
     loop = asyncio.get_running_loop()
-    async with _Hosted(ex.handle_echo, small_buffers=True) as hosted, _client(
-        *hosted.address, small_buffers=True
-    ) as client:
+    async with (
+        _Hosted(ex.handle_echo, small_buffers=True) as hosted,
+        _client(*hosted.address, small_buffers=True) as client,
+    ):
         conn = await hosted.accepted()
         sent = 0
 
@@ -460,10 +454,7 @@ async def test_flow_control_with_drain(ex):
             if verdict == "handler ended":
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(conn.done.wait(), PROMPT_S)
-                fail(
-                    "The connection closed while the client was still sending "
-                    f"({state}). {_closed_early(conn)}"
-                )
+                fail(f"The connection closed while the client was still sending ({state}). {_closed_early(conn)}")
             if verdict == "stuck":
                 fail(
                     f"After 15s the echo was neither paused in drain nor buffering ({state}; "
@@ -516,12 +507,12 @@ async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], deadline: float)
 async def _read_exactly(client: Client, n: int, timeout: float) -> bytes | None:
     try:
         return await asyncio.wait_for(client.reader.readexactly(n), timeout)
-    except (asyncio.TimeoutError, asyncio.IncompleteReadError):
+    except (TimeoutError, asyncio.IncompleteReadError):
         return None
 
 
 def _first_difference(a: bytes, b: bytes) -> int:
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return i
     return min(len(a), len(b))
@@ -541,7 +532,7 @@ async def test_closes_after_half_close(ex):
             fail(f"The client could not send its last piece and half-close. {_closed_early(conn)}")
         try:
             rest = await asyncio.wait_for(client.reader.read(), PROMPT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if conn.in_wait_closed:
                 fail(
                     "After the client half-closed, handle_echo called writer.close() but "
@@ -562,11 +553,8 @@ async def test_closes_after_half_close(ex):
             )
         try:
             await asyncio.wait_for(conn.done.wait(), PROMPT_S)
-        except asyncio.TimeoutError:
-            fail(
-                "The client got end of file, but handle_echo did not return "
-                f"({_where(conn)}). After closing, return."
-            )
+        except TimeoutError:
+            fail(f"The client got end of file, but handle_echo did not return ({_where(conn)}). After closing, return.")
         if conn.error is not None:
             fail(_handler_error(conn))
         expect(
@@ -602,19 +590,17 @@ async def test_serves_many_clients_at_once(ex):
             for _ in range(count):
                 clients.append(await Client.connect(host, port))
             payloads = [f"hello from client {i:03d}\n".encode() for i in range(count)]
-            for client, payload in zip(clients, payloads):
+            for client, payload in zip(clients, payloads, strict=True):
                 client.writer.write(payload)
             for client in clients:
                 await client.writer.drain()
             reads = [
                 asyncio.ensure_future(client.reader.readexactly(len(payload)))
-                for client, payload in zip(clients, payloads)
+                for client, payload in zip(clients, payloads, strict=True)
             ]
             await asyncio.wait(reads, timeout=5.0)
             served = [
-                i
-                for i, read in enumerate(reads)
-                if read.done() and not read.cancelled() and read.exception() is None
+                i for i, read in enumerate(reads) if read.done() and not read.cancelled() and read.exception() is None
             ]
             mixed = [i for i in served if reads[i].result() != payloads[i]]
             if mixed:

@@ -39,10 +39,13 @@ PROCESSES = (
 )
 
 
-def _cores() -> int:
-    """How many workers a default pool gets here (3.13 counts only usable cores)."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return min(os.cpu_count() or 1, usable or os.cpu_count() or 1)
+def _at_least_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default pools size themselves from the core count; show them two or more, so a
+    default pool can run two calls at once even on a single-core grading machine."""
+    for name in ("cpu_count", "process_cpu_count"):  # the latter is new in 3.13
+        real = getattr(os, name, None)
+        if real is not None:
+            monkeypatch.setattr(os, name, lambda real=real: max(2, real() or 1))
 
 
 async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what: str) -> list[Any]:
@@ -130,12 +133,11 @@ async def test_work_runs_in_worker_processes(ex):
         )
 
 
-@pytest.mark.weight(1)
+@pytest.mark.weight(2)
 @pytest.mark.limit(40)
-async def test_calls_run_in_parallel(ex):
+async def test_calls_run_in_parallel(ex, monkeypatch):
     """calls run at the same time, in different worker processes"""
-    if _cores() < 2:
-        return  # a default pool has one worker here: parallelism cannot be asked for
+    _at_least_two_cores(monkeypatch)
     waited = False
 
     async def hold(index: int) -> None:
@@ -176,7 +178,7 @@ async def test_calls_run_in_parallel(ex):
     )
 
 
-@pytest.mark.weight(2)
+@pytest.mark.weight(1)
 @pytest.mark.limit(40)
 async def test_loop_keeps_running(ex):
     """the event loop keeps running while the workers compute"""
@@ -204,7 +206,7 @@ async def test_loop_keeps_running(ex):
     )
 
 
-@pytest.mark.weight(2)
+@pytest.mark.weight(1)
 @pytest.mark.limit(40)
 async def test_results_in_input_order(ex):
     """results come back in the order of nums, not in completion order"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ class TestColour:
     def test_color_decision(self, monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None,
                             expected: bool) -> None:  # fmt: skip
         """a terminal without NO_COLOR gets colour; anything else does not"""
-        monkeypatch.setattr(cli_module.sys, "stdout", self.Tty() if tty else io.StringIO())
+        monkeypatch.setattr(sys, "stdout", self.Tty() if tty else io.StringIO())
         if no_color is None:
             monkeypatch.delenv("NO_COLOR", raising=False)
         else:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +139,13 @@ class TestTerminalDetail:
 # --- the plugin, in a real pytest process ----------------------------------------------
 
 
-def run_plugin(tmp_path: Path, module: str, checks: str, *args: str, timeout: float = 60) -> dict[str, dict[str, Any]]:
+def run_plugin(
+    tmp_path: Path, module: str, checks: str, *args: str, until: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Run ``checks`` against ``module`` with the plugin as the sandbox does (without the
-    sandbox; killed after ``timeout``); return the messages by type ("collected", "stuck")
-    and the results by check name."""
+    sandbox); return the messages by type ("collected", "stuck") and the results by
+    check name. With ``until`` (a message type), the run is killed as soon as such a
+    message arrives: the parent's deadline, for checks the child cannot stop."""
     (tmp_path / "target").mkdir()
     (tmp_path / "target" / "mod.py").write_text(textwrap.dedent(module), encoding="utf-8")
     (tmp_path / "test_mod.py").write_text(textwrap.dedent(checks), encoding="utf-8")
@@ -149,17 +153,24 @@ def run_plugin(tmp_path: Path, module: str, checks: str, *args: str, timeout: fl
     channel = tmp_path / "channel.jsonl"
     fd = os.open(channel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
-        subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-c", "pytest.ini", "--rootdir", str(tmp_path), "--noconftest",
              "-p", "grader.plugin", "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout", "-p", "no:cacheprovider",
              "--awaitlings-target", str(tmp_path / "target"), "--awaitlings-fd", str(fd), *args, "test_mod.py"],
-            cwd=tmp_path, pass_fds=(fd,), capture_output=True, timeout=timeout, check=False,
+            cwd=tmp_path, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        pass  # a check the child cannot stop: the parent's deadline, played by this timeout
     finally:
         os.close(fd)
+    deadline = time.monotonic() + 90
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if until is not None and f'"type":"{until}"' in channel.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
     found: dict[str, dict[str, Any]] = {}
     for line in channel.read_text(encoding="utf-8").splitlines():
         message = json.loads(line.partition(" ")[2])
@@ -219,7 +230,7 @@ class TestTimeoutShapes:
     def test_swallowed_cancellation_is_reported_before_the_kill(self, tmp_path: Path) -> None:
         """cancelled at the limit and still running: the child tells the parent why"""
         found = run_plugin(tmp_path, self.STUBBORN, "async def test_stop(ex):\n    await ex.stubborn()\n",
-                           "--awaitlings-limit", "0.5", timeout=3.5)  # fmt: skip
+                           "--awaitlings-limit", "0.5", until="stuck")  # fmt: skip
         assert "test_stop" not in found  # no verdict: it cannot be stopped from inside
         stuck = found["stuck"]
         assert stuck["id"].endswith("::test_stop")

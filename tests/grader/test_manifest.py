@@ -44,7 +44,8 @@ MANIFEST = textwrap.dedent(
 
 
 def exercise_entry(index: int, **fields: object) -> str:
-    values = {"id": f"ex{index:02d}", "slug": f"slug{index}", "title": f"Title {index}", "hints": ["a", "b"]}
+    values: dict[str, object] = {"id": f"ex{index:02d}", "slug": f"slug{index}", "title": f"Title {index}"}
+    values["hints"] = ["a", "b"]
     values.update(fields)
     lines = ["[[exercise]]"]
     for key, value in values.items():

@@ -93,9 +93,9 @@ def run_checks(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> An
     return run
 
 
-LINE_OF = lambda source, text: next(  # noqa: E731 - a one-line helper reads best here
-    n for n, line in enumerate(textwrap.dedent(source).splitlines(), start=1) if text in line
-)
+def LINE_OF(source: str, text: str) -> int:
+    """The line number of the first line of (dedented) ``source`` that contains ``text``."""
+    return next(n for n, line in enumerate(textwrap.dedent(source).splitlines(), start=1) if text in line)
 
 
 class TestChannel:

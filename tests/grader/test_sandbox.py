@@ -14,6 +14,8 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -283,6 +285,22 @@ class TestHostileSubmissions:
         target = make_target(kit, tmp_path / "submission", daemon)
         run = grade_target(kit, kit.exercises, target)
         assert_full_marks(by_id(run, "ex02"))  # escaping is not wrong in itself; outliving is
+        assert sandbox_processes() == []
+
+
+class TestLeftoverProbe:
+    """The probe the tests above rely on really sees a sandbox process left behind."""
+
+    def test_sees_a_marked_child(self) -> None:
+        """a live child carrying the sandbox mark is reported, and not once it is gone"""
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)"], env={SANDBOX_ENV_MARK: "probe-test"}
+        )
+        try:
+            assert any(entry.startswith(f"{child.pid}:") for entry in sandbox_processes())
+        finally:
+            child.kill()
+            child.wait()
         assert sandbox_processes() == []
 
 

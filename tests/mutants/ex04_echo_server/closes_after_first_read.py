@@ -6,7 +6,6 @@ Must fail: test_echoes_raw_bytes, test_closes_after_half_close
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 CHUNK = 64 * 1024
 

@@ -6,7 +6,6 @@ Must fail: test_echoes_raw_bytes, test_split_utf8_character_survives
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 CHUNK = 64 * 1024
 

@@ -6,7 +6,6 @@ Must fail: test_flow_control_with_drain
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 CHUNK = 64 * 1024
 

@@ -8,7 +8,7 @@ Must fail: test_serves_many_clients_at_once
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
 _ONE_AT_A_TIME = asyncio.Lock()
 
 CHUNK = 64 * 1024

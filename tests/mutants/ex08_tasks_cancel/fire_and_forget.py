@@ -9,7 +9,6 @@ Must fail: test_stop_waits_for_cleanup, test_no_ticks_after_stop, test_keeps_a_r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 from collections.abc import Callable
 
@@ -21,7 +20,7 @@ class Ticker:
         self._stopped = False
 
     def start(self) -> None:
-        asyncio.create_task(self._run())
+        asyncio.create_task(self._run())  # noqa: RUF006 - the bug this mutant plants
 
     async def _run(self) -> None:
         count = 0

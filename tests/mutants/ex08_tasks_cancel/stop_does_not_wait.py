@@ -9,7 +9,6 @@ Must fail: test_stop_waits_for_cleanup, test_tick_error_surfaces_from_stop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 from collections.abc import Callable
 

@@ -6,7 +6,6 @@ Must fail: test_stop_waits_for_cleanup
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 from collections.abc import Callable
 

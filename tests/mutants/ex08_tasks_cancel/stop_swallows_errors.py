@@ -6,7 +6,6 @@ Must fail: test_tick_error_surfaces_from_stop
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 from collections.abc import Callable
 
@@ -32,7 +31,7 @@ class Ticker:
     async def stop(self) -> None:
         assert self._task is not None
         self._task.cancel()
-        try:
+        try:  # noqa: SIM105 - written the way learners write it
             await self._task
         except (asyncio.CancelledError, Exception):
             pass

@@ -21,7 +21,7 @@ class Ticker:
         self._name = f"ticker-{id(self)}"
 
     def start(self) -> None:
-        asyncio.create_task(self._run(), name=self._name)
+        asyncio.create_task(self._run(), name=self._name)  # noqa: RUF006 - the bug planted here
 
     async def _run(self) -> None:
         count = 0

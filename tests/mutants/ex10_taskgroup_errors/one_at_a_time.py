@@ -5,9 +5,8 @@ Must fail: test_runs_jobs_concurrently, test_collects_every_value_error
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 

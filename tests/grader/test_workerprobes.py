@@ -1,0 +1,82 @@
+"""The process-pool probes: ``Switchboard`` (loop side, grader.probes) and the functions
+checks send to workers (grader.workerprobes), driven with threads and a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from grader import workerprobes
+from grader.probes import Switchboard
+from grader.workerprobes import call_switchboard, report_pid
+
+
+class TestReportPid:
+    """report_pid says which process ran it."""
+
+    def test_in_this_process(self) -> None:
+        """called here, it reports this process"""
+        assert report_pid(7) == (7, os.getpid())
+
+    def test_in_a_worker_process(self) -> None:
+        """sent to a process pool, it pickles by name and reports the worker"""
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            n, pid = pool.submit(report_pid, 3).result(timeout=30)
+        assert n == 3
+        assert pid != os.getpid()
+
+
+class TestSwitchboard:
+    """Calls phone the loop; only a running loop answers; the check decides the order."""
+
+    async def test_a_free_loop_answers(self) -> None:
+        """calls from threads are acknowledged and told go; arrivals are recorded"""
+        async with Switchboard() as board:
+            numbers = [board.number(i) for i in range(3)]
+            assert all(n < 0 for n in numbers)
+            results = await asyncio.gather(*(asyncio.to_thread(call_switchboard, n) for n in numbers))
+        assert results == [(i, os.getpid(), True) for i in range(3)]
+        assert sorted(i for i, _ in board.arrivals) == [0, 1, 2]
+        assert board.in_flight == {}
+
+    async def test_a_blocked_loop_does_not_answer(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """a call made on the loop's own thread waits for an acknowledgement in vain,
+        and later calls to the same board give up at once"""
+        monkeypatch.setattr(workerprobes, "SWITCHBOARD_ACK_S", 0.2)
+        async with Switchboard() as board:
+            first = call_switchboard(board.number(0))
+            second = call_switchboard(board.number(1))
+        assert first == (0, os.getpid(), False)
+        assert second == (1, os.getpid(), False)
+
+    async def test_hold_orders_the_answers(self) -> None:
+        """call 0 is told go only after call 1, whatever order they arrived in"""
+        told: list[int] = []
+
+        async def hold(index: int) -> None:
+            if index == 0:
+                assert await board.wait_finished(1, timeout=5)
+            told.append(index)
+
+        async with Switchboard(hold) as board:
+            first = asyncio.create_task(asyncio.to_thread(call_switchboard, board.number(0)))
+            assert await board.wait_in_flight(1, timeout=5)
+            second = await asyncio.to_thread(call_switchboard, board.number(1))
+            assert (await first)[2] and second[2]
+        assert told == [1, 0]
+        assert len(board.peak_in_flight) == 2
+
+    async def test_wait_in_flight_times_out(self) -> None:
+        """with one call at a time, two are never in flight together"""
+
+        async def hold(index: int) -> None:
+            if index == 0:
+                assert not await board.wait_in_flight(2, timeout=0.2)
+
+        async with Switchboard(hold) as board:
+            for i in range(2):
+                assert (await asyncio.to_thread(call_switchboard, board.number(i)))[2]
+        assert len(board.peak_in_flight) == 1
