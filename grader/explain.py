@@ -106,6 +106,7 @@ TITLES: dict[str, str] = {
 }
 
 _HYGIENE_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"ignored cancellation", "cancelled_swallowed"),
     (r"was never awaited", "never_awaited"),
     (r"exception was never retrieved", "never_retrieved"),
     (r"destroyed but it is pending", "destroyed_pending"),

@@ -23,6 +23,7 @@ arrive from threads and patches sync tests and loop shutdown (DESIGN.md section 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import selectors
 import threading
 import time
@@ -31,6 +32,9 @@ from typing import Any
 
 #: Real seconds the virtual loop waits for outside I/O before jumping its clock.
 GRACE_S = 0.02
+
+#: Real seconds the loop's shutdown may take before tasks that ignore cancel are abandoned.
+TEARDOWN_GRACE_S = 2.0
 
 #: Threads whose names start with this belong to the grader and never count as "live".
 GRADER_THREAD_PREFIX = "awaitlings-"
@@ -45,8 +49,43 @@ class GraderLoop(asyncio.SelectorEventLoop):
     def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
         super().__init__(selector)
         self.problems: list[dict[str, Any]] = []
+        #: Set by the plugin once the check's own code has finished: from then on the loop
+        #: is only being shut down, and that must not hang on a task that ignores cancel.
+        self.closing = False
         self.set_exception_handler(_record_problem)
         LOOPS.append(self)
+
+    def run_until_complete(self, future: Any) -> Any:
+        if not self.closing:
+            return super().run_until_complete(future)
+        future = asyncio.ensure_future(future, loop=self)
+        # Real time, from a thread: a task spinning on `await sleep(0)` never lets a
+        # virtual clock reach a timer.
+        timer = threading.Timer(TEARDOWN_GRACE_S, self._abandon_threadsafe, args=(future,))
+        timer.name = GRADER_THREAD_PREFIX + "teardown"
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().run_until_complete(future)
+        finally:
+            timer.cancel()
+
+    def _abandon_threadsafe(self, future: asyncio.Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.call_soon_threadsafe(self._abandon, future)
+
+    def _abandon(self, future: asyncio.Future[Any]) -> None:
+        stuck = sorted(
+            getattr(t.get_coro(), "__qualname__", "task")
+            for t in asyncio.all_tasks(self)
+            if not t.done() and t is not future
+        )
+        self.problems.append(
+            {"message": f"task {', '.join(stuck) or '?'} ignored cancellation and was still running after the check"}
+        )
+        # Cancelling a gather() waits for its children, which is what hangs: stop the loop;
+        # run_until_complete then raises and the runner closes the loop.
+        self.stop()
 
 
 def _record_problem(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -170,9 +170,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if call.when == "call":
         check.call_done = True
+        for loop in LOOPS:
+            loop.closing = True
     if call.when == "teardown":
         _collect_hygiene(check)
-    if report.failed or (call.when == "call" and report.skipped):
+    swallowed = call.when == "teardown" and any(explain.classify(h) == "cancelled_swallowed" for h in check.hygiene)
+    if report.failed and swallowed and check.status == "passed":
+        check.status = "failed"
+        check.message = explain.hygiene_failure(check.hygiene)
+        report.longrepr = check.message
+    elif report.failed or (call.when == "call" and report.skipped):
         status, message = _describe_failure(call, check, _limit(item, state))
         if check.status == "passed":
             check.status, check.message = status, message

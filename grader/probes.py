@@ -348,7 +348,7 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
         await asyncio.wait({task}, timeout=1.0)
     # Where the learner's code waits is the lesson; the check's own tasks are noise.
     name = TARGET_FILE.rsplit("/", 1)[-1] if TARGET_FILE else None
-    learner = [line for line in stacks if name and name in line]
+    learner = [line for line in stacks if name and f"waiting at {name}:" in line]
     detail = "; ".join(learner or stacks) or "no task information"
     fail(f"{what} did not finish within {timeout:g}s (it was waiting: {detail}).")
 
