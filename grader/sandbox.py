@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import hmac
 import json
@@ -94,6 +95,12 @@ class Limits:
 #: Dedicated uids for sandboxes: a block per grader process, a uid per concurrent child.
 UID_BASE = 61000
 UID_BLOCK = 32
+UID_BLOCKS = 1000
+#: Where grader processes claim their uid blocks (root-only, so sandboxes cannot hold one).
+UID_LOCKS = Path("/run/awaitlings")
+#: Seconds a sweep keeps killing and reaping a sandbox uid's processes before giving up
+#: (hundreds of processes with large address spaces take a while to die on a busy machine).
+SWEEP_S = 5.0
 
 
 @dataclass
@@ -119,19 +126,22 @@ class _Run:
 _live_lock = threading.Lock()
 _free_uids: list[int] = []
 _uids_ready = False
+_uid_block: range | None = None
+_uid_lock_fd: int | None = None  # holds this process's claim on its uid block
 
 
 @contextlib.contextmanager
 def _sandbox_uid(limits: Limits) -> Iterator[int | None]:
     """A dedicated uid for one exercise's children, when running as root."""
-    global _uids_ready
+    global _uids_ready, _uid_block
     if os.getuid() != 0 or not limits.drop_uid:
         yield None
         return
     with _live_lock:
         if not _uids_ready:
-            first = UID_BASE + (os.getpid() % 1000) * UID_BLOCK
-            _free_uids.extend(range(first, first + UID_BLOCK))
+            first = _claim_uid_block()
+            _uid_block = range(first, first + UID_BLOCK)
+            _free_uids.extend(_uid_block)
             _uids_ready = True
         uid = _free_uids.pop(0)
     try:
@@ -140,6 +150,40 @@ def _sandbox_uid(limits: Limits) -> Iterator[int | None]:
         _kill_uid(uid)
         with _live_lock:
             _free_uids.append(uid)
+
+
+def uid_block() -> range | None:
+    """The sandbox uids this grader process uses (claimed on first use as root), if any."""
+    return _uid_block
+
+
+def _claim_uid_block() -> int:
+    """The first uid of a block no other grader process on this machine holds.
+
+    Two graders whose pids agree modulo ``UID_BLOCKS`` would otherwise share uids, and
+    each one's uid sweep would kill the other's sandboxes mid-check. A block is claimed
+    with an exclusive ``flock`` held (the descriptor never closed) for this process's
+    life, starting from the pid's block and moving on to the next free one.
+    """
+    global _uid_lock_fd
+    start = os.getpid() % UID_BLOCKS
+    try:
+        UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        for step in range(UID_BLOCKS):
+            block = (start + step) % UID_BLOCKS
+            fd = os.open(UID_LOCKS / f"uid-block-{block}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            _uid_lock_fd = fd
+            return UID_BASE + block * UID_BLOCK
+    except OSError:
+        pass  # no /run to claim in: fall back to the pid's block
+    return UID_BASE + start * UID_BLOCK
+
+
 #: pids of the children this process spawned and has not yet waited for (never reaped by
 #: the orphan sweep, which would steal their exit status from ``Popen.wait``).
 _live_children: set[int] = set()
@@ -735,8 +779,12 @@ def _reap(pids: set[int]) -> None:
 
 
 def _kill_uid(uid: int) -> None:
-    """Kill every process of a sandbox uid (nothing else ever runs under it)."""
-    for _ in range(5):
+    """Kill every process of a sandbox uid (nothing else ever runs under it) and reap those
+    re-parented to us, until none is left: a fixed few rounds left hundreds of dying
+    processes (a capped fork bomb) behind, and their zombies unreaped, on a busy machine."""
+    give_up = time.monotonic() + SWEEP_S
+    pause = 0.01
+    while True:
         victims = []
         for pid in _processes():
             try:
@@ -748,12 +796,13 @@ def _kill_uid(uid: int) -> None:
                             break
             except (OSError, ValueError, IndexError):
                 continue
-        if not victims:
+        if not victims or time.monotonic() > give_up:
             return
         for pid in victims:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
         _reap(set(victims))
 
 

@@ -238,14 +238,15 @@ async def test_items_one_after_another(ex, monkeypatch):
 @pytest.mark.weight(2)
 async def test_every_coroutine_awaited(ex, monkeypatch):
     """awaits every coroutine it creates (no "never awaited")"""
-    created: list[tuple[str, tuple[Any, ...], Coroutine[Any, Any, Any]]] = []
+    created: list[tuple[str, object, Coroutine[Any, Any, Any]]] = []  # (stage, first arg, coro)
     for stage in STAGES:
         original = getattr(ex, stage)
 
         def tracked(*args: Any, _original: Callable[..., Any] = original, _stage: str = stage, **kw: Any) -> Any:
             coro = _original(*args, **kw)
             if inspect.iscoroutine(coro):
-                created.append((_stage, args, coro))
+                first = args[0] if args else next(iter(kw.values()), "?")
+                created.append((_stage, first, coro))
             return coro
 
         monkeypatch.setattr(ex, stage, tracked)
@@ -256,14 +257,14 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
         # that is not "never awaited", so only coroutines no task owns count.
         owned = {id(task.get_coro()) for task in asyncio.all_tasks()}
         never = [
-            (stage, args, coro)
-            for stage, args, coro in created
+            (stage, first, coro)
+            for stage, first, coro in created
             if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED and id(coro) not in owned
         ]
         for _, _, coro in never:
             coro.close()  # reported below; closing stops the duplicate RuntimeWarning
     if never:
-        calls = ", ".join(f"{stage}({', '.join(_brief(a) for a in args[:1])}, log)" for stage, args, _ in never)
+        calls = ", ".join(f"{stage}({_brief(first)}, log)" for stage, first, _ in never)
         fail(
             f"{len(never)} coroutine(s) were created and never awaited: {calls}. Python would "
             f"print \"RuntimeWarning: coroutine '{never[0][0]}' was never awaited\" when they "

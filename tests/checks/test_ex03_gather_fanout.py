@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 from typing import Any
 
 import pytest
@@ -35,7 +36,13 @@ class Page:
 
 
 async def _fetch_all(ex: Any, urls: list[str], fetch: Any, what: str) -> Any:
-    return await call_learner(what, ex.fetch_all(urls, fetch), 60.0)
+    pending = ex.fetch_all(urls, fetch)
+    if not inspect.isawaitable(pending):
+        fail(
+            f"{what} returned {pending!r} instead of a coroutine: keep fetch_all an "
+            "`async def` function (it has to await the fetches)."
+        )
+    return await call_learner(what, pending, 60.0)
 
 
 @pytest.mark.virtual_time
@@ -53,7 +60,7 @@ async def test_fetches_concurrently(ex):
         )
     if probe.broken:
         fail(
-            f"At most {probe.in_flight.max} of the 8 fetches were running at the same time. "
+            f"At most {probe.in_flight.max} of the 8 fetches ran at the same time. "
             "Awaiting each `fetch(url)` before calling the next runs them one after another. "
             "Start them all first, then wait for all: `await asyncio.gather(*(fetch(u) for u "
             f"in urls))`, or create tasks and then await them. {DOCS}#running-tasks-concurrently"

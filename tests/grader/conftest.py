@@ -16,8 +16,6 @@ import pytest
 
 from grader.manifest import Kit, load_kit
 
-pytest_plugins = ["pytester"]
-
 ROOT = Path(__file__).resolve().parents[2]
 
 HINTS_EX01 = (

@@ -46,7 +46,7 @@ import grader
 from grader.grading import grade_target
 from grader.manifest import Kit
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
-from grader.sandbox import HARD_MARGIN_S, LINGER_S, UID_BASE, UID_BLOCK, Limits
+from grader.sandbox import HARD_MARGIN_S, LINGER_S, UID_BASE, UID_BLOCK, Limits, uid_block
 
 pytestmark = pytest.mark.slow
 
@@ -635,13 +635,14 @@ def _fingerprint(folder: Path) -> dict[str, str]:
 
 
 def _leftovers(marks: tuple[str, ...]) -> list[str]:
-    """Processes that belong to this test's gradings and still exist.
+    """Processes that belong to this test's gradings and still exist (zombies included).
 
-    Ours: a process of this grader's sandbox uid block, or one whose environment or
+    Ours: a process of the uid block this grader claimed, or one whose environment or
     command line names this test's folder or token. Sandbox processes of *other* graders
-    running on the machine (the same environment mark, other uid blocks) are not ours.
+    running on the machine (the same environment mark, other uid blocks, work folders
+    elsewhere) are not ours.
     """
-    first = UID_BASE + (os.getpid() % 1000) * UID_BLOCK
+    block = uid_block() or range(0)
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == os.getpid():
@@ -659,7 +660,9 @@ def _leftovers(marks: tuple[str, ...]) -> list[str]:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         uid = int(fields.get("Uid", "-1").split()[0])
         sandboxed = b"AWAITLINGS_SANDBOX=" in environ or UID_BASE <= uid < UID_BASE + 1000 * UID_BLOCK
-        mine = first <= uid < first + UID_BLOCK or any(m.encode() in environ + cmdline for m in marks)
+        named = any(m.encode() in environ + cmdline for m in marks)
+        elsewhere = b"--awaitlings-target" in cmdline and not named  # another grader's child
+        mine = (uid in block and not elsewhere) or named
         if mine and (sandboxed or any(m.encode() in cmdline for m in marks)):
             state = fields.get("State", "?").strip()
             command = cmdline.replace(b"\0", b" ")[:200]

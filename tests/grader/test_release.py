@@ -17,15 +17,9 @@ from coursekit import ADDER_OK, SECRET_NEEDLES, course_kit, write
 
 from grader import cli
 from grader.errors import KitError, UsageError
+from grader.hidden import strip_hidden
 from grader.manifest import Kit, load_kit
-from grader.release import (
-    WORKFLOW_PATH,
-    build_release,
-    filter_manifest,
-    release_pyproject,
-    strip_hidden,
-    strip_omitted,
-)
+from grader.release import WORKFLOW_PATH, build_release, filter_manifest, release_pyproject, strip_omitted
 
 CHECKS = textwrap.dedent(
     '''\

@@ -294,13 +294,16 @@ class TestLeftoverProbe:
     def test_sees_a_marked_child(self) -> None:
         """a live child carrying the sandbox mark is reported, and not once it is gone"""
         child = subprocess.Popen(
-            [sys.executable, "-c", "import time; time.sleep(60)"], env={SANDBOX_ENV_MARK: "probe-test"}
-        )
+            [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+            env={SANDBOX_ENV_MARK: "probe-test"}, stdout=subprocess.PIPE,
+        )  # fmt: skip
         try:
+            assert child.stdout is not None and child.stdout.readline() == b"ready\n"  # exec'd: environ is its own
             assert any(entry.startswith(f"{child.pid}:") for entry in sandbox_processes())
         finally:
             child.kill()
             child.wait()
+            child.stdout.close()  # type: ignore[union-attr]
         assert sandbox_processes() == []
 
 
