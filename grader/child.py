@@ -101,7 +101,7 @@ def main() -> None:
 
     import grader.explain
     import grader.plugin
-    import grader.probes  # noqa: F401
+    import grader.probes
     from grader.isolation import Isolation, isolate
 
     report = Isolation()

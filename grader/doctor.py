@@ -81,7 +81,9 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             True,
         )
     )
-    findings.append(Finding("no new privileges", report.get("no_new_privs") == "1", "setuid programs cannot regain root"))
+    findings.append(
+        Finding("no new privileges", report.get("no_new_privs") == "1", "setuid programs cannot regain root")
+    )
     leaked = [name for name in report.get("environment", []) if name not in _ALLOWED_ENV]
     findings.append(Finding("environment", not leaked, "allow-listed" if not leaked else f"unexpected: {leaked}", True))
     return findings

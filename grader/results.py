@@ -112,7 +112,11 @@ def exercise_result(
 ) -> ExerciseResult:
     """Score an exercise whose checks ran: passed only when every check passed."""
     weighed = weigh_checks(checks, points)
-    score = round(sum(c.score for c in weighed), 4)
+    # The exercise's score comes from the weights, not from the rounded per-check shares,
+    # so full marks are exactly ``points`` (three shares of 10/3 must not add up to 10.0001).
+    total_weight = sum(c.weight for c in weighed)
+    passed_weight = sum(c.weight for c in weighed if c.passed)
+    score = round(points * passed_weight / total_weight, 4) if total_weight > 0 else 0.0
     if not weighed:
         status = ExerciseStatus.ERROR
         message = message or "no check ran: the checks could not be collected"

@@ -593,7 +593,9 @@ def _verify(line: bytes, key: bytes, expected_seq: int) -> dict[str, Any] | None
     return message
 
 
-def _handle(message: dict[str, Any], run: _Run, limit_of: dict[str, float], exercise: Exercise, deadline: float) -> float:
+def _handle(
+    message: dict[str, Any], run: _Run, limit_of: dict[str, float], exercise: Exercise, deadline: float
+) -> float:
     """Apply one verified message; return the new hard deadline."""
     kind = message.get("type")
     now = time.monotonic()

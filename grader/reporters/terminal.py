@@ -113,7 +113,9 @@ def _exercise_detail(console: Console, ex: ExerciseResult, show_passed: bool) ->
     if ex.message and ex.status is not ExerciseStatus.PASSED:
         console.print(Text(ex.message), style="yellow" if ex.status is ExerciseStatus.NOT_STARTED else None)
         if ex.status is ExerciseStatus.NOT_STARTED:
-            console.print(f"Read the task with `grade show {ex.id}`, edit exercises/{ex.id}_{ex.slug}.py, then `grade {ex.id}`.")
+            console.print(
+                f"Read the task with `grade show {ex.id}`, edit exercises/{ex.id}_{ex.slug}.py, then `grade {ex.id}`."
+            )
         if ex.status is not ExerciseStatus.ERROR:
             return
     seen: set[str] = set()  # explanations already shown for this exercise

@@ -98,6 +98,16 @@ class TestExerciseStatus:
         for status in (CheckStatus.TIMEOUT, CheckStatus.ERROR):
             assert scored([check("a"), check("b", status)]).status is ExerciseStatus.FAILED
 
+    def test_rounded_shares_do_not_exceed_full_marks(self) -> None:
+        """three thirds of 10 points score exactly 10, never 10.0001 or 9.9999"""
+        result = scored([check("a"), check("b"), check("c")], points=10)
+        assert result.score == 10.0
+        assert result.full_marks
+        partial = scored([check("a"), check("b"), check("c", CheckStatus.FAILED)], points=10)
+        assert partial.score == 6.6667
+        nine = scored([check(f"c{i}") for i in range(9)] + [check("x", CheckStatus.FAILED)] * 2, points=7)
+        assert nine.score == round(7 * 9 / 11, 4)
+
     def test_no_checks_is_an_error(self) -> None:
         """an exercise whose checks could not be collected scores zero with a reason"""
         result = scored([])
