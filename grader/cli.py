@@ -41,10 +41,14 @@ class GradeGroup(click.Group):
     """``grade ex04`` and ``grade --target x`` run the grader; other words are commands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        first = next((a for a in args if not a.startswith("-")), None)
-        wants_help = any(a in ("--help", "-h", "--version") for a in args) and first is None
-        if not wants_help and (first is None or first not in self.commands):
-            args = ["run", *args]
+        # A command is always the first word (the group itself has no options but help and
+        # version), so `grade --target list` grades the folder `list`, not `grade list`.
+        first = args[0] if args else None
+        if first in self.commands:
+            return super().parse_args(ctx, args)
+        if args in (["--help"], ["-h"], ["--version"]):
+            return super().parse_args(ctx, args)
+        args = ["run", *args]
         return super().parse_args(ctx, args)
 
 

@@ -229,6 +229,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # --- fixtures ---------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _documented_writelines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``transport.writelines`` behave as documented on 3.12+ (where it is new).
+
+    ``StreamWriter.writelines`` + ``drain()`` is correct flow control, but CPython
+    3.12.0-3.12.8 and 3.13.0-3.13.1 never pause the protocol in the selector transport's
+    ``writelines`` (gh-127655), so ``drain()`` never waits; and an empty chunk passed to it
+    is never flushed, so the transport never finishes closing. Neither is the learner's
+    mistake, so every check runs with the documented behaviour: empty chunks skipped, the
+    protocol paused over the high-water mark, as ``write()`` does.
+    """
+    from asyncio import selector_events
+
+    transport_class: Any = getattr(selector_events, "_SelectorSocketTransport")  # noqa: B009 (private, untyped)
+    original = transport_class.__dict__.get("writelines")
+    if original is None:  # 3.11: the base class joins the chunks and calls write()
+        return
+
+    def writelines(self: Any, list_of_data: Any) -> None:
+        original(self, [data for data in list_of_data if len(data)])
+        self._maybe_pause_protocol()
+
+    monkeypatch.setattr(transport_class, "writelines", writelines)
+
+
 @pytest.fixture
 def ex_path(request: pytest.FixtureRequest) -> Path:
     """The learner's file under test (in the sandbox's temporary target directory)."""

@@ -1,10 +1,11 @@
 """Gradescope's ``results.json``, as its autograder specification documents it.
 
-Top level: ``score``, ``execution_time`` (whole seconds), ``output`` (shown to the
+Top level: ``score``, ``max_score`` (the points possible; Gradescope takes the
+assignment's total from its own settings and ignores this key, but people and scripts
+reading the file want it), ``execution_time`` (whole seconds), ``output`` (shown to the
 student; Gradescope renders it as ``simple_format``, HTML with line breaks, so the text is
-HTML-escaped), ``visibility``, ``stdout_visibility``, ``extra_data`` (the points possible,
-kit and Python versions: the specification has no top-level ``max_score``, the assignment's
-points are set in Gradescope) and ``tests``. One test per check —
+HTML-escaped), ``visibility``, ``stdout_visibility``, ``extra_data`` (the points possible
+again, the kit and Python versions) and ``tests``. One test per check —
 ``name``, ``number`` (``"2.3"``: exercise 2, check 3), ``score``, ``max_score``,
 ``status`` (``passed``/``failed``), ``output``, ``visibility``, ``tags`` — and one
 failed test for an exercise that had no check to run (not started, missing, unsupported).
@@ -60,6 +61,7 @@ def to_dict(
     duration = sum(e.duration_s for e in run.exercises)
     return {
         "score": run.score,
+        "max_score": run.max_score,
         "execution_time": math.ceil(duration),
         "output": html.escape(_overview(run, notes), quote=False),
         "visibility": "visible",

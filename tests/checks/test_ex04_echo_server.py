@@ -18,8 +18,8 @@ echo" — a one-at-a-time server can serve only the first. Waits are bounded on 
 (no bytes for a few seconds), so a slow but correct echo is never failed for being slow,
 and only "never happens" becomes a failure.
 
-Two CPython bugs are neutralised for the duration of these checks (see
-``_documented_writelines``), so a learner is never graded on them.
+Two CPython bugs in ``writelines`` are neutralised for every check by the grader's
+plugin (``grader.plugin._documented_writelines``), so a learner is never graded on them.
 """
 
 from __future__ import annotations
@@ -66,31 +66,6 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 
 # --- CPython bugs the learner must not be graded on ----------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _documented_writelines(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``transport.writelines`` behave as documented on 3.12+ (where it is new).
-
-    ``StreamWriter.writelines`` + ``drain()`` is correct flow control, but CPython
-    3.12.0-3.12.8 and 3.13.0-3.13.1 never pause the protocol in the selector transport's
-    ``writelines`` (gh-127655), so ``drain()`` never waits; and an empty chunk passed to it
-    is never flushed, so the transport never finishes closing. Neither is the learner's
-    mistake: skip empty chunks and pause when the buffer is over its high-water mark,
-    as ``write()`` does.
-    """
-    from asyncio import selector_events
-
-    transport_class: Any = selector_events._SelectorSocketTransport
-    original = transport_class.__dict__.get("writelines")
-    if original is None:  # 3.11: the base class joins the chunks and calls write()
-        return
-
-    def writelines(self: Any, list_of_data: Any) -> None:
-        original(self, [data for data in list_of_data if len(data)])
-        self._maybe_pause_protocol()
-
-    monkeypatch.setattr(transport_class, "writelines", writelines)
 
 
 # --- a check-side server around the learner's handle_echo ------------------------------

@@ -4,7 +4,8 @@ Every fake ``hash_fn`` here really blocks the thread it runs in (``threading.Eve
 ``threading.Barrier.wait``), always with a time limit, so a wrong answer fails with an
 explanation instead of hanging. Responsiveness is proved by event order, not by timing:
 the fake schedules a callback on the loop and waits for it to run, which only happens if
-the loop's thread is free while ``hash_fn`` blocks. Any way of running ``hash_fn`` in a
+the loop's thread is free while ``hash_fn`` blocks (a call made on the loop's own thread
+is known to block it at once, without waiting). Any way of running ``hash_fn`` in a
 thread passes (``asyncio.to_thread``, ``loop.run_in_executor`` with the default or an own
 ``ThreadPoolExecutor``).
 """
@@ -73,8 +74,14 @@ class _LoopPing:
     def __call__(self, request: bytes) -> bytes:
         with self._lock:
             self.calls.append(request)
-            if threading.get_ident() == self.loop_thread:
+            on_loop_thread = threading.get_ident() == self.loop_thread
+            if on_loop_thread:
                 self.on_loop_thread += 1
+        if on_loop_thread:
+            # Certain without waiting: while this call holds the loop's own thread, the
+            # loop cannot run the callback (or anything else).
+            self.unanswered += 1
+            return _digest(request)
         if self.unanswered:
             self.unanswered += 1
             return _digest(request)
@@ -88,9 +95,10 @@ class _LoopPing:
     def blocked_message(self, what: str) -> str:
         if self.on_loop_thread:
             return (
-                f"{what}: hash_fn ran on the event loop's own thread and blocked it. While it "
-                f"waited (up to {WAIT_S:g}s) for a callback it had scheduled on the loop, the "
-                "loop could not run that callback -- nor any other task, timer or connection. "
+                f"{what}: hash_fn ran on the event loop's own thread and blocked it. For as "
+                "long as a call like that runs, the loop can run nothing else: no other task, "
+                "timer, callback or connection (a real hash_fn that takes a second freezes a "
+                "server for a second). "
                 "Putting the call inside an `async def` does not make it non-blocking; only "
                 f"awaiting something that really waits does. {FIX}"
             )
@@ -220,6 +228,7 @@ class _LaterFinishesFirst:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self.loop_thread = threading.get_ident()
         self.fast_done = threading.Event()
 
     def _round_trip(self) -> bool:
@@ -233,7 +242,10 @@ class _LaterFinishesFirst:
     def __call__(self, request: bytes) -> bytes:
         # Three trips through the loop's queue: the fast call's completion, queued by its
         # thread right after it returned, is processed before the slow call returns.
-        if request == b"slow" and self.fast_done.wait(WAIT_S):
+        # On the loop's own thread the calls run one after another: waiting for the fast
+        # one could only time out, so the slow one does not wait.
+        on_loop_thread = threading.get_ident() == self.loop_thread
+        if request == b"slow" and not on_loop_thread and self.fast_done.wait(WAIT_S):
             for _ in range(3):
                 if not self._round_trip():
                     break

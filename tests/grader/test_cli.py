@@ -267,3 +267,14 @@ class TestShowHintList:
         for command in ("list", "show", "hint", "verify"):
             assert command in result.stdout
 
+
+    def test_an_option_value_is_never_read_as_a_command(self, grade: Callable[..., Result], tmp_path: Path) -> None:
+        """`grade --target list` grades the folder called list; it does not run `grade list`"""
+        result = grade("--target", str(tmp_path / "list"), "--format", "json")
+        assert result.exit_code == 2
+        assert "list" in result.output and "is not a folder" in result.output
+
+    def test_version(self, grade: Callable[..., Result]) -> None:
+        """--version prints the kit's version"""
+        result = grade("--version")
+        assert result.exit_code == 0 and "awaitlings" in result.stdout

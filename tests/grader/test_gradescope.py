@@ -71,11 +71,12 @@ class TestResultsJson:
 
     def test_output_texts(self) -> None:
         """the overview is HTML-escaped (Gradescope renders it as simple_format); a failed
-        check shows its message and what the code printed; max_score is in extra_data"""
+        check shows its message and what the code printed; max_score is top level and in extra_data"""
         data = gradescope.to_dict(run_with(adder(CheckStatus.FAILED, "debug line\n")), notes=("graded a/<b>.py",))
         assert "Add &lt;two&gt; things: 1/4 (failing)" in data["output"] and "graded a/&lt;b&gt;.py" in data["output"]
         assert data["tests"][1]["output"] == "mind the signs\n\nYour code printed:\ndebug line"
         assert data["extra_data"] == {"max_score": 4.0, "kit_version": "0.1.0", "python": "3.12.1"}
+        assert (data["score"], data["max_score"]) == (1.0, 4.0)
         assert data["execution_time"] == 2 and isinstance(data["execution_time"], int)
 
 

@@ -43,6 +43,7 @@ from typing import Any
 import pytest
 
 import grader
+from grader import sandbox
 from grader.grading import grade_target
 from grader.manifest import Kit
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
@@ -59,6 +60,8 @@ TIMEOUT = 3
 START_S = 30.0
 #: Per check kept from returning: its limit and the parent's hard margin, plus a re-spawn.
 RESPAWN_S = 4.0
+#: The parent's margin past a check's limit in these tests (the default is HARD_MARGIN_S).
+TEST_MARGIN_S = 1.5
 
 MODES = {
     "sandbox": Limits(),
@@ -586,6 +589,10 @@ def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.Mo
     # The sandboxes' work folders (and so their children's environment and command line)
     # name this test's folder: the leftover scan can tell them from other graders' on this machine.
     monkeypatch.setattr(tempfile, "tempdir", str(work))
+    # Many of these submissions spin a core until the parent kills them: a shorter margin
+    # past each check's limit halves what they burn (the defence is the same; the default
+    # margin is what test_sandbox uses).
+    monkeypatch.setattr(sandbox, "HARD_MARGIN_S", TEST_MARGIN_S)
     target = tmp_path / "learner"
 
     def grade(

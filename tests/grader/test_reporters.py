@@ -171,9 +171,10 @@ class TestJson:
 class TestGradescope:
     """results.json follows Gradescope's autograder specification."""
 
-    # Gradescope's specification has no top-level max_score: the points possible go in extra_data.
+    # Gradescope's example has no top-level max_score (the assignment's settings hold the
+    # total); it is written anyway for people and scripts, and repeated in extra_data.
     TOP_LEVEL = frozenset(
-        {"score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data", "tests"}
+        {"score", "max_score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data", "tests"}
     )
     TEST_KEYS = frozenset({"name", "number", "score", "max_score", "status", "output", "visibility", "tags"})
     VISIBILITY = frozenset({"hidden", "after_due_date", "after_published", "visible"})
@@ -199,6 +200,7 @@ class TestGradescope:
             numbers.append(test["number"])
         assert len(numbers) == len(set(numbers)), "test numbers are unique"
         assert data["extra_data"]["max_score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
+        assert data["max_score"] == data["extra_data"]["max_score"]
         assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
 
     def test_matches_golden(self) -> None:
