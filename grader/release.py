@@ -89,7 +89,30 @@ def release_pyproject(text: str, present: Iterable[str]) -> str:
     result, count = re.subn(r"(?m)^testpaths\s*=\s*\[[^\]]*\]", rendered, text)
     if count != 1 or tomllib.loads(result)["tool"]["pytest"]["ini_options"]["testpaths"] != shipped:
         raise KitError("pyproject.toml: could not rewrite [tool.pytest.ini_options] testpaths for the release")
+    # The kit's own suite runs under pytest-xdist (a test extra); a student's small
+    # self-test does not need it and must run after a plain `pip install -e .`.
+    addopts = tomllib.loads(result)["tool"]["pytest"]["ini_options"].get("addopts")
+    if isinstance(addopts, list) and "-n" in addopts:
+        kept = _without_xdist(addopts)
+        rendered = "addopts = [" + ", ".join(json.dumps(a) for a in kept) + "]"
+        result, count = re.subn(r"(?m)^addopts\s*=\s*\[[^\]]*\]", rendered, result)
+        if count != 1 or tomllib.loads(result)["tool"]["pytest"]["ini_options"]["addopts"] != kept:
+            raise KitError("pyproject.toml: could not rewrite [tool.pytest.ini_options] addopts for the release")
     return result
+
+
+def _without_xdist(addopts: list[str]) -> list[str]:
+    """``addopts`` without pytest-xdist's ``-n N`` and ``--dist MODE``."""
+    kept: list[str] = []
+    skip = False
+    for arg in addopts:
+        if skip:
+            skip = False
+        elif arg in ("-n", "--dist", "--numprocesses"):
+            skip = True
+        elif not arg.startswith(("-n=", "--dist=", "--numprocesses=")):
+            kept.append(arg)
+    return kept
 
 
 def classroom_workflow(python: str) -> str:

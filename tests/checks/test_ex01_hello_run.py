@@ -48,9 +48,11 @@ def test_main_greets_concurrently(ex, monkeypatch):
     running = 0
     peak = 0
     times: list[float] = []
+    delays: list[object] = []
 
     async def probe(name: str, delay: float) -> str:
         nonlocal running, peak
+        delays.append(delay)
         running += 1
         peak = max(peak, running)
         await asyncio.sleep(1.0)
@@ -59,11 +61,24 @@ def test_main_greets_concurrently(ex, monkeypatch):
         return f"Hello, {name}!"
 
     monkeypatch.setattr(ex, "greet", probe)
-    result = ex.main(["Ada", "Grace", "Guido"], 1.0)
-    exact(result, ["Hello, Ada!", "Hello, Grace!", "Hello, Guido!"], "main(...) returned")
+    # A name given twice is greeted twice: one greet(...) per entry, all awaited.
+    names = ["Ada", "Grace", "Ada"]
+    result = ex.main(names, 1.0)
+    exact(result, ["Hello, Ada!", "Hello, Grace!", "Hello, Ada!"], "main(['Ada', 'Grace', 'Ada'], 1.0) returned")
     loop = current_loop()
     if loop is None or len(times) != 3:
-        fail("main must call greet once per name inside asyncio.run(...).")
+        fail(
+            f"main(['Ada', 'Grace', 'Ada'], 1.0) ran greet to the end {len(times)} time(s), not 3: "
+            "main must call greet once per entry of names (a name given twice is greeted "
+            "twice) and await every call, inside asyncio.run(...). Keying coroutines by name "
+            "(a dict or a set) drops the duplicates, and a coroutine that is created but "
+            "never awaited never runs."
+        )
+    if any(delay != 1.0 for delay in delays):
+        fail(
+            f"main(names, 1.0) called greet with delay(s) {delays!r}: pass main's own `delay` "
+            "argument on to every `greet(name, delay)` call (not a constant or the default)."
+        )
     expect(
         peak == 3,
         f"At most {peak} greeting(s) ran at the same time; all 3 should. Awaiting each "

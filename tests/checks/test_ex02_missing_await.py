@@ -92,17 +92,33 @@ class _Fakes:
 @pytest.mark.weight(2)
 async def test_returns_stored_values(ex):
     """returns what store returned, in input order"""
+    # Not in sorted order, and one item twice: one result per item, in the items' order.
+    items = ["b", "a", "c", "a"]
     log: list[str] = []
-    result = await _run(ex, ["a", "b", "c"], log)
+    result = await _run(ex, items, log)
     hint = _describe_result(result)
     if hint:
         fail(hint)
-    if result == ["A", "B", "C"]:
+    if result == ["B", "A", "C", "A"]:
         fail(
-            "run_pipeline(['a', 'b', 'c'], log) returned ['A', 'B', 'C']: what fetch returned. "
-            "Return, for each item, the value `await store(...)` gave back."
+            "run_pipeline(['b', 'a', 'c', 'a'], log) returned ['B', 'A', 'C', 'A']: what fetch "
+            "returned. Return, for each item, the value `await store(...)` gave back."
         )
-    exact(result, ["A!", "B!", "C!"], "run_pipeline(['a', 'b', 'c'], log) returned")
+    if isinstance(result, list) and sorted(result) == ["A!", "A!", "B!", "C!"] and result != ["B!", "A!", "C!", "A!"]:
+        fail(
+            f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}: the right values in "
+            "another order. Return one result per item, in the order of `items` (append each "
+            "stored value as you go; do not sort them)."
+        )
+    if isinstance(result, list) and len(result) < len(items) and set(result) <= {"A!", "B!", "C!"}:
+        fail(
+            f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}: {len(result)} results "
+            f"for {len(items)} items. 'a' is there twice, so it is processed and returned "
+            "twice: collect the results in a list (a dict or set keyed by item keeps one per "
+            "distinct item)."
+        )
+    exact(result, ["B!", "A!", "C!", "A!"], "run_pipeline(['b', 'a', 'c', 'a'], log) returned")
+    exact(await _run(ex, ["z"], []), ["Z!"], "run_pipeline(['z'], log) returned")
     exact(await _run(ex, [], []), [], "run_pipeline([], log) returned")
 
 

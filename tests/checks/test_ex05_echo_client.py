@@ -241,6 +241,61 @@ async def test_returns_what_arrives_before_eof(ex):
 
 
 @pytest.mark.weight(1)
+async def test_long_runs_without_line_breaks(ex):
+    """binary data with no line break in it comes back unchanged"""
+    payload = bytes(b for b in range(256) if b != 0x0A) * 1024  # 255 KiB, no b"\n" anywhere
+    what = "echo_roundtrip(255 KiB without a single b'\\n')"
+    async with _server(_flow_echo) as (host, port, _peer):
+        try:
+            result = await _roundtrip(ex, host, port, payload, what)
+        except (ValueError, asyncio.LimitOverrunError) as exc:
+            fail(
+                f"{what} raised {type(exc).__name__}: {exc}. `readline()` and `readuntil()` "
+                "look for a separator and refuse to buffer more than the StreamReader's limit "
+                "(64 KiB) without finding one. An echo client carries bytes, not lines: read "
+                "with `await reader.read()` (until end of file) or `reader.read(n)` in a loop."
+            )
+    _expect_same_bytes(result, payload, what)
+
+
+#: Loop seconds (virtual: free) the slow server thinks before it answers.
+THINK_S = 60.0
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_waits_for_a_slow_answer(ex):
+    """waits for the server's end of file, however long its silence"""
+    payload = b"take your time\n" * 64
+    loop = asyncio.get_running_loop()
+    answered_at: list[float] = []
+
+    async def slow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
+        data = await reader.read()
+        peer.received = len(data)
+        peer.eof = True
+        await asyncio.sleep(THINK_S)  # loop time: costs no real time
+        answered_at.append(loop.time())
+        writer.write(data)
+        await writer.drain()
+
+    what = f"echo_roundtrip against a server that answers {THINK_S:g} s (loop time) after your end of file"
+    async with _server(slow_echo) as (host, port, peer):
+        t0 = loop.time()
+        result = await _roundtrip(ex, host, port, payload, what, 10 * THINK_S)
+        returned_after = loop.time() - t0
+    if not answered_at and peer.eof:
+        fail(
+            f"{what} returned after {returned_after:g} s, before the server had answered: "
+            "a silence is not the end of the answer (the server may be slow, or the network). "
+            "Do not guess the end with a timeout (`wait_for(reader.read(n), ...)` and stop "
+            "on TimeoutError): read until end of file, `await reader.read()`, which returns "
+            "only when the server closes."
+        )
+    _expect_same_bytes(result, payload, what)
+
+
+@pytest.mark.weight(1)
 async def test_closes_the_connection(ex):
     """closes its connection before returning"""
     payload = b"close me\n" * 10

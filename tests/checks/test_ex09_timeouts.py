@@ -164,41 +164,69 @@ async def test_total_deadline_holds(ex):
         "deadline measured per attempt, or checked only between attempts, overshoots). "
         + TIMEOUT_DOCS,
     )
+    late = [k for k, start in enumerate(fake.starts, 1) if start >= t0 + 2.5 - 1e-6]
+    expect(
+        not late,
+        f"{call} raised TimeoutError at 2.5 s, but fetch was called {fake.calls} times: "
+        f"attempt(s) {late} started once the total deadline had passed. The total "
+        "TimeoutError was caught by the `except TimeoutError` meant for one attempt and "
+        "retried. Only the per-try deadline should be retried: put the `try:`/`except "
+        "TimeoutError:` inside the `async with asyncio.timeout(total):` block, around the "
+        "per-try block only, so the total deadline ends the loop.",
+    )
 
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
 async def test_hung_attempt_is_cancelled(ex):
     """a hung attempt is cancelled and its cleanup has run when the call ends"""
-    fake = _Fetch(HANG)
-    call = _args(2, 1, 10)
-    async with _cleaned_up(fake) as before:
-        outcome = await _call(ex, fake, 2, 1.0, 10.0, lambda: list(fake.log.events))
-        await settle()
-        left = new_tasks(before)
-        stacks = sorted({repr(t.get_coro()) for t in left})
-    _expect_finished(outcome, call)
-    _expect_timeout(outcome, call, "both attempts timed out")
-    events = outcome.snapshot
-    hung = fake.unfinished(events)
-    expect(
-        not hung,
-        f"When {call} raised, attempt(s) {hung} had not finished: their `finally:` had "
-        "not run. A timed-out attempt must be cancelled *and* waited for, so nothing is "
-        "left running when the call ends. `asyncio.timeout`/`wait_for` do both; "
-        "`asyncio.shield` or a bare `task.cancel()` do not.",
-    )
-    never_cancelled = [k for k in range(1, fake.calls + 1) if f"cancelled {k}" not in events]
-    expect(
-        not never_cancelled,
-        f"Attempt(s) {never_cancelled} ended without receiving CancelledError: a "
-        "timed-out attempt must be cancelled (that is what runs its cleanup).",
-    )
-    expect(
-        not left,
-        f"After {call} raised, tasks it started were still pending: {stacks}. Cancel "
-        "and await every task you start before returning or raising.",
-    )
+    cases = [
+        (2, 1.0, 10.0, "both attempts timed out", "per_try"),
+        (5, 1.0, 2.5, "the total deadline passed during attempt 3", "total"),
+    ]
+    for attempts, per_try, total, story, deadline in cases:
+        fake = _Fetch(HANG)
+        call = _args(attempts, per_try, total)
+        async with _cleaned_up(fake) as before:
+            outcome = await _call(ex, fake, attempts, per_try, total, lambda fake=fake: list(fake.log.events))
+            await settle()
+            left = new_tasks(before)
+            stacks = sorted({repr(t.get_coro()) for t in left})
+        _expect_finished(outcome, call)
+        _expect_timeout(outcome, call, story)
+        events = outcome.snapshot
+        hung = fake.unfinished(events)
+        if deadline == "total":
+            expect(
+                not hung,
+                f"When {call} raised TimeoutError at the total deadline, attempt(s) {hung} "
+                "had not finished: the attempt running when `total` ran out was left behind, "
+                "its `finally:` not run. The total deadline must cancel the attempt in "
+                "progress and wait for it, like the per-try one: with `async with "
+                "asyncio.timeout(total):` around the retry loop and `await fetch()` (or "
+                "`asyncio.timeout(per_try)`/`wait_for`) inside it, the cancellation reaches "
+                "fetch itself; a task you created and await with `asyncio.wait(...)` is not "
+                "cancelled when the deadline cancels *you* -- cancel and await it in a "
+                "`finally:` (or `except CancelledError:`) before letting the error out.",
+            )
+        expect(
+            not hung,
+            f"When {call} raised, attempt(s) {hung} had not finished: their `finally:` had "
+            "not run. A timed-out attempt must be cancelled *and* waited for, so nothing is "
+            "left running when the call ends. `asyncio.timeout`/`wait_for` do both; "
+            "`asyncio.shield` or a bare `task.cancel()` do not.",
+        )
+        never_cancelled = [k for k in range(1, fake.calls + 1) if f"cancelled {k}" not in events]
+        expect(
+            not never_cancelled,
+            f"{call}: attempt(s) {never_cancelled} ended without receiving CancelledError: "
+            f"a timed-out attempt must be cancelled (that is what runs its cleanup).",
+        )
+        expect(
+            not left,
+            f"After {call} raised, tasks it started were still pending: {stacks}. Cancel "
+            "and await every task you start before returning or raising.",
+        )
 
 
 @pytest.mark.virtual_time

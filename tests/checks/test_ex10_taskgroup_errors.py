@@ -101,6 +101,27 @@ def _describe(outcome: Outcome) -> str:
     return f"raised {type(outcome.error).__name__}: {outcome.error!r}"
 
 
+def _expect_not_copies(got: object, originals: list[BaseException], story: str) -> None:
+    """Explain the error list holding look-alikes (same type and message) of the errors
+    the jobs raised, not the objects themselves."""
+    __tracebackhide__ = True
+    if not isinstance(got, list):
+        return
+    copies = [
+        g
+        for g in got
+        if not any(g is e for e in originals)
+        and any(type(g) is type(e) and getattr(g, "args", None) == e.args for e in originals)
+    ]
+    expect(
+        not copies,
+        f"{story}; run_all reported {copies!r}: they look like the jobs' errors but are new "
+        "objects (same type and message). Report the exception objects the jobs raised, "
+        "as they are: `group.exceptions` in `except* ValueError as group:` holds them. A "
+        "copy loses the traceback and whatever the caller attached to the original.",
+    )
+
+
 def _expect_finished(outcome: Outcome, story: str) -> None:
     expect(
         outcome.finished,
@@ -199,7 +220,10 @@ async def test_value_error_cancels_siblings(ex):
             "run_all: catch it with `except* ValueError as group:` and return "
             "`([], list_of_value_errors)`. " + EXCEPT_STAR_DOCS
         )
-    exact(outcome.value, ([], [bad]), "run_all(...) with one failing job")
+    value = outcome.value
+    if type(value) is tuple and len(value) == 2:
+        _expect_not_copies(value[1], [bad], story)
+    exact(value, ([], [bad]), "run_all(...) with one failing job")
     assert outcome.at is not None
     expect(
         outcome.at - t0 == pytest.approx(1.0, abs=0.05),
@@ -234,6 +258,7 @@ async def test_collects_every_value_error(ex):
     results, got = value
     exact(results, [], "the results when jobs failed")
     expect(type(got) is list, f"the errors must be a list, got {type(got).__name__}: {got!r}")
+    _expect_not_copies(got, list(errors), story)
     found = [e for e in errors if any(g is e for g in got)]
     expect(
         len(found) == 3,

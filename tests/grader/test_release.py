@@ -134,6 +134,17 @@ class TestReleaseFiles:
         pyproject = '[tool.pytest.ini_options]\ntestpaths = ["tests/grader", "tests/kit", "tests/release"]\n'
         assert 'testpaths = ["tests/release"]' in release_pyproject(pyproject, ["tests/release"])
 
+    def test_release_pytest_runs_without_xdist(self) -> None:
+        """the kit's own suite runs under xdist; the release's self-test needs only `pip install -e .`"""
+        pyproject = (
+            "[tool.pytest.ini_options]\n"
+            'testpaths = ["tests/grader", "tests/release"]\n'
+            'addopts = ["-ra", "-n", "auto", "--dist", "worksteal", "-p", "pytester"]\n'
+        )
+        options = tomllib.loads(release_pyproject(pyproject, ["tests/release"]))["tool"]["pytest"]["ini_options"]
+        assert options["addopts"] == ["-ra", "-p", "pytester"]
+        assert options["testpaths"] == ["tests/release"]
+
 
 def _release(tmp_path: Path) -> tuple[Kit, Path]:
     kit = course_kit(tmp_path / "kit")

@@ -1,0 +1,39 @@
+"""Mutant: keeps the results in a dict keyed by item, so an item given twice is returned once.
+
+Must fail: test_returns_stored_values
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def fetch(item: str, log: list[str]) -> str:
+    await asyncio.sleep(0)
+    log.append(f"fetch:{item}")
+    return item.upper()
+
+
+async def transform(data: str, log: list[str]) -> str:
+    await asyncio.sleep(0)
+    log.append(f"transform:{data}")
+    return data + "!"
+
+
+async def store(data: str, log: list[str]) -> str:
+    await asyncio.sleep(0)
+    log.append(f"store:{data}")
+    return data
+async def run_pipeline(items: list[str], log: list[str]) -> list[str]:
+    results: dict[str, str] = {}
+    for item in items:
+        data = await fetch(item, log)
+        shaped = await transform(data, log)
+        results[item] = await store(shaped, log)
+    return list(results.values())
+
+
+if __name__ == "__main__":
+    log: list[str] = []
+    print(asyncio.run(run_pipeline(["a", "b"], log)))
+    print(log)
