@@ -556,6 +556,14 @@ async def test_closes_after_half_close(ex):
         try:
             rest = await asyncio.wait_for(client.reader.read(), PROMPT_S)
         except TimeoutError:
+            if conn.in_wait_closed and not conn.transport.is_closing():
+                fail(
+                    "After the client half-closed, handle_echo awaited `writer.wait_closed()` "
+                    "without calling `writer.close()` first, so it waits forever "
+                    f"({_where(conn)}): wait_closed() only waits for a close that has been "
+                    "started, it does not start one. Call `writer.close()`, then `await "
+                    f"writer.wait_closed()`. {DOCS}#asyncio.StreamWriter.wait_closed"
+                )
             if conn.in_wait_closed:
                 fail(
                     "After the client half-closed, handle_echo called writer.close() but "

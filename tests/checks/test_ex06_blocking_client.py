@@ -1,9 +1,10 @@
 """Checks for ex06 blocking_client: fix the tutorial's chat client.
 
-Two checks run the learner's file as a script (``python ex06_blocking_client.py HOST
+Three checks run the learner's file as a script (``python ex06_blocking_client.py HOST
 PORT``) in a subprocess whose standard input the check holds open: that is the only
-honest way to see ``input()`` freeze the loop, and a missing ``flush()`` leave a line
-stuck in stdout's buffer. The others call ``chat()`` in-process with a StreamReader
+honest way to see ``input()`` freeze the loop, a missing ``flush()`` leave a line
+stuck in stdout's buffer, and a thread blocked reading stdin keep the process from
+exiting after the server hung up. The others call ``chat()`` in-process with a StreamReader
 for stdin (fed by the check) and a recording text stream for ``out``. Everything is
 ordered by events (the server pushed, the check waits for that line); the bounds are
 generous and only end a check that would otherwise hang.
@@ -292,6 +293,44 @@ async def test_script_exits_zero_when_input_ends(ex_path):
         )
 
 
+@pytest.mark.weight(1)
+@pytest.mark.limit(2 * SCRIPT_BOUND_S + 10)
+async def test_script_exits_zero_when_server_closes_first(ex_path):
+    """as a script, exits with code 0 when the server closes first"""
+    bye = b"server: closing, bye"
+
+    async def script(writer: asyncio.StreamWriter, peer: _Peer) -> None:
+        await _push(writer, bye + b"\n")
+
+    async with _server(script, read=False) as (host, port, peer), _run_script(ex_path, host, port) as client:
+        # Its standard input stays open and empty: only the server's close can end it.
+        code = await client.wait_exit(SCRIPT_BOUND_S)
+        if code is None:
+            printed = bye in client.stdout or await client.wait_output(bye, 0.5)
+            await client.kill()
+            connected = "" if peer.connected.is_set() else " (it never even connected)"
+            fail(
+                f"The server sent {bye.decode()!r} and closed the connection; "
+                f"{SCRIPT_BOUND_S:g}s later the script, its standard input open and empty, "
+                f"was still running{connected}"
+                + (" although it had printed the line" if printed else "")
+                + ". If chat() returned, something kept the process alive: a thread blocked "
+                "in `input()` or `sys.stdin.readline()` (`run_in_executor`, `asyncio.to_thread`) "
+                "cannot be cancelled, and `asyncio.run` waits for the default executor's "
+                "threads at exit, until the user presses Enter. Read stdin on the loop "
+                "instead: `stdin, transport = await open_stdin()` (close the transport when "
+                "done). Otherwise: when `reader.readline()` returns b'', stop waiting for "
+                "input, close the connection and return 0."
+            )
+        if code != 0:
+            stderr = await client.stderr_tail()
+            fail(
+                f"When the server closed first, the script did not exit with code 0. "
+                f"{client.describe_exit(stderr)} A server hanging up is a normal end of "
+                "the chat: close the connection and return 0 from chat()."
+            )
+
+
 @pytest.mark.weight(2)
 async def test_sends_newline_terminated_lines(ex):
     """sends every input line newline-terminated, then closes"""
@@ -300,12 +339,35 @@ async def test_sends_newline_terminated_lines(ex):
     stdin.feed_data("\n".join(lines).encode())
     stdin.feed_eof()
     expected = "".join(line + "\n" for line in lines).encode()
-    async with _server() as (host, port, peer):
-        result = await call_learner(
-            f"chat() with {len(lines)} input lines, then end of input",
-            ex.chat(host, port, stdin=stdin, out=_Screen()),
-            BOUND_S,
-        )
+    returned = asyncio.Event()
+
+    async def keep_open(writer: asyncio.StreamWriter, peer: _Peer) -> None:
+        # Like a chat server with more to say, this one does not hang up when the
+        # client's input ends: it keeps its end open until chat() has returned.
+        await returned.wait()
+
+    async with _server(keep_open) as (host, port, peer):
+        try:
+            result = await call_learner(
+                f"chat() with {len(lines)} input lines, then end of input",
+                ex.chat(host, port, stdin=stdin, out=_Screen()),
+                BOUND_S,
+            )
+        except pytest.fail.Exception as exc:
+            detail = (
+                " The server saw your end of file and kept its end open, as a chat server may:"
+                " chat() waited for it to hang up."
+                if peer.eof
+                else ""
+            )
+            fail(
+                f"{exc.msg}{detail} At end of input the chat is over: close the connection "
+                "yourself (`writer.close()`, `await writer.wait_closed()`) and return 0. "
+                "Half-closing (`write_eof()`) and waiting for the server to close first "
+                "hangs against a server that does not."
+            )
+        finally:
+            returned.set()
         exact(result, 0, "chat() at end of input returned")
         server_done = await _wait(peer.done, BOUND_S)
     got = bytes(peer.received)

@@ -155,10 +155,7 @@ async def test_probes_run_concurrently(ex):
     ports = [22, 80, 443, 8080, 5432, 6379, 25, 53, 110, 143, 993, 3306]
     probe = _barrier_probe(len(ports), {80, 443})
     await _scan(ex, ports, probe, len(ports))
-    expect(
-        len(probe.calls) == len(ports),
-        f"scan called the probe {len(probe.calls)} time(s) for {len(ports)} ports.",
-    )
+    _expect_each_port_once([port for _host, port in probe.calls], ports)
     expect(
         not probe.broken,
         f"With limit={len(ports)} and {len(ports)} ports, all probes should be in flight at once; "
@@ -190,10 +187,39 @@ async def test_respects_the_limit(ex):
         f"At most {peak} probe(s) ran at once with limit={limit} and {len(ports)} ports "
         "waiting. Use the whole budget: keep `limit` probes in flight while ports remain.",
     )
-    missing = sorted(set(ports) - set(net.calls))
-    twice = sorted({p for p in net.calls if net.calls.count(p) > 1})
+    _expect_each_port_once(net.calls, ports)
+    # A second scan with a smaller limit: the limit belongs to each call.
+    again = _FakeNet(set(ports[::4]))
+    await _scan(ex, ports, again, 3)
+    again.expect_on_this_loop()
+    expect(
+        again.in_flight.max <= 3,
+        f"A second scan, with limit=3, ran up to {again.in_flight.max} probes at once (the "
+        f"first one had limit={limit}). The semaphore (or the worker pool) was kept from the "
+        "first call: at module level, in a default argument, on a class. Create it inside "
+        "scan(), from this call's `limit`.",
+    )
+    expect(
+        again.in_flight.max == 3,
+        f"A second scan, with limit=3, kept at most {again.in_flight.max} probe(s) in flight: "
+        "use the whole budget of each call.",
+    )
+    _expect_each_port_once(again.calls, ports)
+
+
+def _expect_each_port_once(calls: list[int], ports: list[int]) -> None:
+    missing = sorted(set(ports) - set(calls))
+    twice = sorted({p for p in calls if calls.count(p) > 1})
     expect(not missing, f"These ports were never probed: {missing}. Every port in `ports` gets one probe.")
-    expect(not twice, f"These ports were probed more than once: {twice}. One probe per port.")
+    expect(
+        not twice,
+        f"These ports were probed more than once: {twice} ({len(calls)} probes for "
+        f"{len(ports)} ports). Tasks share memory like threads do, and switch at every "
+        "`await`: a worker that reads a shared index, awaits the probe, and only then "
+        "advances the index lets the other workers take the same port. Take the next port "
+        "and advance in one step with no await in between: a shared iterator (`for port in "
+        "it:`) or an `asyncio.Queue`.",
+    )
 
 
 @pytest.mark.virtual_time
@@ -222,17 +248,45 @@ async def test_limit_larger_than_ports(ex):
     probe = _barrier_probe(len(ports), {22, 443})
     result = await _scan(ex, ports, probe, 100)
     expect(
-        len(probe.calls) == len(ports),
+        len(probe.calls) >= len(ports),
         f"With limit=100 and {len(ports)} ports, scan called the probe {len(probe.calls)} time(s), "
         "not once per port. A batch or worker scheme must not wait for `limit` ports to exist "
         "(nor drop a last, incomplete batch).",
     )
+    _expect_each_port_once([port for _host, port in probe.calls], ports)
     expect(
         not probe.broken,
         f"With limit=100 and {len(ports)} ports, all {len(ports)} probes should be in flight at "
         f"once; at most {probe.in_flight.max} were.",
     )
     _expect_ports(result, [22, 443], "scan(5 ports, limit=100) returned")
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+async def test_leaves_no_task_running(ex):
+    """leaves no task running when it returns"""
+    ports = [(i * 37) % 200 + 1 for i in range(20)]
+    net = _FakeNet(set(ports[::3]))
+    before = set(asyncio.all_tasks())
+    result = await _scan(ex, ports, net, 4)
+    await probes.settle()  # tasks that are just finishing get to finish
+    left = {t for t in probes.new_tasks(before) if not t.done()}
+    if left:
+        names = {getattr(t.get_coro(), "__qualname__", "") for t in left}
+        stacks = [line for line in probes.task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
+                  if any(line.startswith(f"task {name}:") for name in names)]  # fmt: skip
+        await probes.cancel_tasks(left)
+        fail(
+            f"scan returned while {len(left)} task(s) it started were still pending "
+            f"({'; '.join(stacks[:2]) or 'no stack'}). Workers looping on `await queue.get()` "
+            "never end on their own: after `await queue.join()`, cancel them (and await them, "
+            "e.g. `asyncio.gather(*workers, return_exceptions=True)`), or let each worker "
+            "return when the queue is empty (`get_nowait()` raising `asyncio.QueueEmpty`). "
+            "Every call of scan() would otherwise leak `limit` tasks."
+        )
+    net.expect_on_this_loop()
+    expect(type(result) is list, f"scan(20 ports, limit=4) returned a {type(result).__name__}, not a list.")
 
 
 @pytest.mark.virtual_time

@@ -270,6 +270,20 @@ async def test_handle_many_keeps_request_order(ex):
             "that each task appends to, you get completion order."
         )
     exact(result, [_digest(b"slow"), _digest(b"fast")], "handle_many([b'slow', b'fast'], hash_fn) returned")
+    try:
+        empty = await _run("handle_many([], hash_fn)", ex.handle_many([], _digest))
+    except Exception as exc:
+        error: Exception | None = exc
+    else:
+        error = None
+    if error is not None:  # explained outside the `except`, so no chained traceback shows
+        fail(
+            f"handle_many([], hash_fn) raised {type(error).__name__}: {error}. No requests "
+            "means no results: it should return []. (A pool sized `max_workers=len(requests)` "
+            "cannot be created for zero requests; the default pool, or `asyncio.gather()` of "
+            "nothing, handles this for free.)"
+        )
+    exact(empty, [], "handle_many([], hash_fn) returned")
 
 
 @pytest.mark.weight(1)

@@ -3,10 +3,18 @@
 ``make_kit`` builds a small, complete kit in a temporary folder: the real ex01
 (stub, solution, checks) and a tiny ex02 ``adder`` with two trivial checks, a short
 per-check timeout so hostile submissions cost seconds, and its own pristine stubs.
+
+The whole suite (tests/grader, tests/kit, tests/release) runs under pytest-xdist (``-n
+auto`` in pyproject's addopts), and ``auto`` is decided here, in the conftest of the first
+testpath: most of the suite's time is spent waiting (on sandboxed children that sleep, on
+deadlines a hostile submission must run into, on pip), so it means two workers per core,
+not one. (Not in ``tests/conftest.py``: pytest would put ``tests/`` on ``sys.path``, and
+``tests/grader/`` would shadow the ``grader`` package as a namespace package.)
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -17,6 +25,14 @@ import pytest
 from grader.manifest import Kit, load_kit
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: two workers per core, or PYTEST_XDIST_AUTO_NUM_WORKERS when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it (.ci/run sets it: it runs three Pythons side by side)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(2, 2 * cores)
 
 HINTS_EX01 = (
     "First hint: await asyncio.sleep(delay) waits without blocking.",
