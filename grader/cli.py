@@ -585,8 +585,18 @@ def _batch_bar() -> Any:
     return Bar()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point: library errors become messages and exit codes here."""
+    import signal
+
+    # SIGTERM and SIGHUP (a CI runner's timeout, a closed terminal) unwind like Ctrl-C, so
+    # the sandboxes' clean-up runs: no child process or temporary folder is left behind.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -53,8 +53,13 @@ def grade_target(
     if jobs == 1 or len(exercises) <= 1:
         results = [one(e) for e in exercises]
     else:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(exercises)), thread_name_prefix="grade") as pool:
+        pool = ThreadPoolExecutor(max_workers=min(jobs, len(exercises)), thread_name_prefix="grade")
+        try:
             results = list(pool.map(one, exercises))
+        finally:
+            # Interrupted (Ctrl-C, SIGTERM): nothing new starts; the running children end
+            # within their deadlines and are swept, so no sandbox outlives the grader.
+            pool.shutdown(wait=True, cancel_futures=True)
     return RunResult(
         target=_display_path(target, kit.root),
         python=sys.version.split()[0],

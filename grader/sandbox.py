@@ -141,6 +141,9 @@ def _sandbox_uid(limits: Limits) -> Iterator[int | None]:
         if not _uids_ready:
             first = _claim_uid_block()
             _uid_block = range(first, first + UID_BLOCK)
+            # A grader killed outright (SIGKILL, a CI runner's timeout) could not sweep;
+            # whatever its sandboxes left under these uids goes now, before they are reused.
+            _kill_uid(_uid_block)
             _free_uids.extend(_uid_block)
             _uids_ready = True
         uid = _free_uids.pop(0)
@@ -780,10 +783,12 @@ def _reap(pids: set[int]) -> None:
                 pids.discard(pid)  # not ours to reap (its own parent will)
 
 
-def _kill_uid(uid: int) -> None:
-    """Kill every process of a sandbox uid (nothing else ever runs under it) and reap those
-    re-parented to us, until none is left: a fixed few rounds left hundreds of dying
-    processes (a capped fork bomb) behind, and their zombies unreaped, on a busy machine."""
+def _kill_uid(uid: int | range) -> None:
+    """Kill every process of a sandbox uid, or of a block of them (nothing else ever runs
+    under them) and reap those re-parented to us, until none is left: a fixed few rounds
+    left hundreds of dying processes (a capped fork bomb) behind, and their zombies
+    unreaped, on a busy machine."""
+    uids = range(uid, uid + 1) if isinstance(uid, int) else uid
     give_up = time.monotonic() + SWEEP_S
     pause = 0.01
     while True:
@@ -793,7 +798,7 @@ def _kill_uid(uid: int) -> None:
                 with open(f"/proc/{pid}/status", "rb") as fh:
                     for line in fh:
                         if line.startswith(b"Uid:"):
-                            if int(line.split()[1]) == uid:
+                            if int(line.split()[1]) in uids:
                                 victims.append(pid)
                             break
             except (OSError, ValueError, IndexError):

@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -810,6 +811,40 @@ class TestNoProcessOutlivesGrading:
         """A child that cannot exit (a non-daemon thread sleeps) is killed after its verdicts."""
         graded = hostile(submission(NON_DAEMON_THREAD, HONEST_GREET, HONEST_MAIN), linger=True, limits=mode)
         assert graded.ex01.full_marks
+
+    def test_a_terminated_grader_leaves_nothing(self, make_kit: Callable[..., Kit], tmp_path: Path, token: str) -> None:
+        """SIGTERM to `grade` mid-grading (a CI runner's timeout, a closed terminal): it stops,
+        and the sandbox's processes, a daemonised grandchild included, go with it"""
+        kit = make_kit(timeout=60)
+        target = tmp_path / "learner"
+        target.mkdir()
+        daemon_then_hang = """
+if os.fork() == 0:
+    os.setsid()
+    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", "@TOKEN@"])
+time.sleep(600)
+"""
+        source = submission(daemon_then_hang, HONEST_GREET, HONEST_MAIN).replace("@TOKEN@", token)
+        (target / "ex01_hello_run.py").write_text(source, encoding="utf-8")
+        work = tmp_path / "work"
+        work.mkdir()
+        env = {**os.environ, "AWAITLINGS_KIT": str(kit.root), "TMPDIR": str(work)}
+        grade = subprocess.Popen([sys.executable, "-m", "grader", "ex01", "--target", str(target)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            give_up = time.monotonic() + 60
+            while not _leftovers((token,)):  # the daemon has started: grading is under way
+                assert grade.poll() is None and time.monotonic() < give_up, "the submission never started"
+                time.sleep(0.05)
+            grade.send_signal(signal.SIGTERM)
+            output, _ = grade.communicate(timeout=30)
+        finally:
+            if grade.poll() is None:
+                grade.kill()
+        assert grade.returncode == 130, output.decode(errors="replace")
+        assert b"Aborted." in output
+        left = _leftovers((str(tmp_path), token))
+        assert not left, "processes outlived the terminated grader:\n" + "\n".join(left)
 
 
 class TestResourceLimits:
