@@ -109,30 +109,34 @@ def main(names, delay=0.1):
 """
 
 #: Forever, at module level: nothing inside the child can stop it (only the parent can).
+#: What defeats the in-process timeouts is the disarming, ignoring or swallowing, not the
+#: spinning: these wait in short sleeps (a Python-level loop, interruptible between calls
+#: exactly like ``while True: pass``) so that they do not burn a core until the deadline;
+#: the last two spin inside C, where no signal handler runs at all.
 HANGS = {
     "signal.alarm(0)": """
 import signal
 signal.alarm(0)
 while True:
-    pass
+    time.sleep(0.05)
 """,
     "setitimer(ITIMER_REAL, 0)": """
 import signal
 signal.setitimer(signal.ITIMER_REAL, 0)
 while True:
-    pass
+    time.sleep(0.05)
 """,
     "SIGALRM ignored": """
 import signal
 signal.signal(signal.SIGALRM, signal.SIG_IGN)
 while True:
-    pass
+    time.sleep(0.05)
 """,
     "except BaseException": """
 while True:
     try:
         while True:
-            pass
+            time.sleep(0.05)
     except BaseException:
         pass
 """,
@@ -142,7 +146,7 @@ sys.exit = lambda code=0: None
 while True:
     try:
         while True:
-            pass
+            time.sleep(0.05)
     except BaseException:
         pass
 """,
@@ -786,7 +790,7 @@ async def greet(name, delay):
     while True:
         try:
             while True:
-                pass
+                time.sleep(0.05)  # blocks the loop, like a spin, without burning a core
         except BaseException:
             pass
 """

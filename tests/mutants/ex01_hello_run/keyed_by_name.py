@@ -15,7 +15,7 @@ async def greet(name: str, delay: float) -> str:
 def main(names: list[str], delay: float = 0.1) -> list[str]:
     async def greet_all() -> list[str]:
         coros = {n: greet(n, delay) for n in names}
-        done = dict(zip(coros, await asyncio.gather(*coros.values())))
+        done = dict(zip(coros, await asyncio.gather(*coros.values()), strict=True))
         return [done[n] for n in names]
 
     return asyncio.run(greet_all())

@@ -24,6 +24,8 @@ async def store(data: str, log: list[str]) -> str:
     await asyncio.sleep(0)
     log.append(f"store:{data}")
     return data
+
+
 async def run_pipeline(items: list[str], log: list[str]) -> list[str]:
     results = []
     for item in items:

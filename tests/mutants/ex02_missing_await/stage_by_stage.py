@@ -26,6 +26,8 @@ async def store(data: str, log: list[str]) -> str:
     await asyncio.sleep(0)
     log.append(f"store:{data}")
     return data
+
+
 async def run_pipeline(items: list[str], log: list[str]) -> list[str]:
     fetched = [await fetch(item, log) for item in items]
     shaped = [await transform(data, log) for data in fetched]

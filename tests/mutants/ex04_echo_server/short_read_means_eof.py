@@ -1,0 +1,39 @@
+"""Mutant: takes a read shorter than its buffer size for the end of the data and closes.
+read(n) returns whatever has arrived, often less than n: only b"" means end of file.
+
+Must fail: test_echoes_raw_bytes, test_split_utf8_character_survives, test_closes_after_half_close
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+CHUNK = 64 * 1024
+
+
+async def handle_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            data = await reader.read(CHUNK)
+            writer.write(data)
+            await writer.drain()
+            if len(data) < CHUNK:  # wrong: a short read is not the end
+                break
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def start_server(host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    return await asyncio.start_server(handle_echo, host, port)
+
+
+async def main() -> None:
+    server = await start_server("127.0.0.1", 8888)
+    print("serving on", server.sockets[0].getsockname())
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
