@@ -179,9 +179,16 @@ def timeout(limit: float, where: str | None, shape: str | None = None, at: str |
     head = f"Did not finish within {limit:g}s.{waiting}"
     if shape == "blocked":
         running = f" (at {at})" if at else ""
+        eof = ""
+        if at and ".read(" in at:
+            eof = (
+                "At end of file `read()` returns b'' at once, without waiting: a loop that does "
+                "not stop on b'' (`if not data: break`) runs forever and never gives the loop "
+                "back. "
+            )
         return (
             f"{head} The event loop never got control back: your code kept running{running}, so "
-            "no other task could run, not even the cancellation at the time limit. "
+            f"no other task could run, not even the cancellation at the time limit. {eof}"
             + EXPLANATIONS["blocking"]
         )
     if shape == "swallowed":

@@ -23,6 +23,7 @@ import hmac
 import importlib.util
 import inspect
 import json
+import linecache
 import os
 import sys
 import threading
@@ -421,8 +422,23 @@ def _report_stuck(check: _CheckState, limit: float) -> None:
     if state is None or state.check is not check or check.call_done or state.channel is None:
         return
     shape = "swallowed" if _cancel_in_time(check) else "blocked"
-    message = "Stopped by the grader. " + explain.timeout(limit, check.expired or None, shape)
+    at = _main_thread_at() if shape == "blocked" else None
+    message = "Stopped by the grader. " + explain.timeout(limit, check.expired or None, shape, at)
     state.channel.send({"type": "stuck", "id": check.nodeid, "message": message})
+
+
+def _main_thread_at() -> str | None:
+    """Watchdog thread: ``file:line: source`` of the learner's innermost frame that the main
+    thread (the one running the check's loop) is executing right now, if any."""
+    target = probes.TARGET_FILE
+    main_id = threading.main_thread().ident
+    frame = sys._current_frames().get(main_id) if main_id is not None else None
+    while frame is not None:
+        if target and frame.f_code.co_filename == target:
+            line = linecache.getline(target, frame.f_lineno).strip()
+            return f"{Path(target).name}:{frame.f_lineno}: {line}"
+        frame = frame.f_back
+    return None
 
 
 def _cancel_in_time(check: _CheckState) -> bool:

@@ -268,6 +268,20 @@ class TestTimeoutShapes:
         assert "The event loop never got control back" in message
         assert "(at mod.py:4: time.sleep(30))" in message and BLOCKING in message
 
+    def test_read_loop_spinning_at_eof_is_named(self, tmp_path: Path) -> None:
+        """a read loop with no stop at b'' never yields: the watchdog names the line and why"""
+        found = run_plugin(
+            tmp_path,
+            "async def echo_all(reader):\n    while True:\n        data = await reader.read(100)\n",
+            "import asyncio\n\nasync def test_eof(ex):\n    reader = asyncio.StreamReader()\n"
+            "    reader.feed_eof()\n    await ex.echo_all(reader)\n",
+            "--awaitlings-limit", "0.5", until="stuck",
+        )  # fmt: skip
+        message = found["stuck"]["message"]
+        assert "The event loop never got control back" in message
+        assert "(at mod.py:3: data = await reader.read(100))" in message
+        assert "At end of file `read()` returns b'' at once" in message
+
     def test_deadlock(self, tmp_path: Path) -> None:
         """two tasks each waiting for the other: explained as a deadlock"""
         found = run_plugin(
