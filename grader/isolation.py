@@ -114,6 +114,22 @@ def interpreter_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
+def interpreter_path_kept(path: str, covers: Iterable[str], venv: str | None) -> bool:
+    """Whether the child keeps reaching one of its interpreter's directories (real paths).
+
+    Never one that is, or holds, a hidden place; one inside a hidden place only when it
+    belongs to the virtual environment (``venv``, ``None`` when there is none) and that
+    venv is not itself hidden whole: a ``.venv`` in the kit's folder keeps its packages
+    while the kit around it disappears.
+    """
+    covers = list(covers)
+    if any(_under(cover, path) for cover in covers):
+        return False
+    if not any(_under(path, cover) for cover in covers):
+        return True
+    return venv is not None and _under(path, venv) and not any(_under(cover, venv) for cover in covers)
+
+
 def _under(path: str, cover: str) -> bool:
     return path == cover or path.startswith(cover.rstrip("/") + "/")
 
@@ -157,8 +173,11 @@ def isolate(hide: Iterable[str], keep: Iterable[str], *, network: bool = True) -
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     covers = {os.path.realpath(p) for p in hide if os.path.isdir(p)}
     # The interpreter's paths never re-expose a hidden place (an editable install's source
-    # tree on sys.path would bring the kit's solutions back); explicit keeps may.
-    system = [p for p in interpreter_paths() if not any(_under(p, c) or _under(c, p) for c in covers)]
+    # tree on sys.path would bring the kit's solutions back); explicit keeps may. The one
+    # exception is the virtual environment's own files when it lives inside a hidden tree
+    # (`python -m venv .venv` in the kit's folder, as the README suggests): packages only.
+    venv = os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
+    system = [p for p in interpreter_paths() if interpreter_path_kept(os.path.realpath(p), covers, venv)]
     keep_paths = sorted({os.path.realpath(p) for p in [*keep, *system] if os.path.isdir(p)})
     covers.update(p for p in (*WORLD_WRITABLE, *PRIVATE_HOMES) if os.path.isdir(p))
     for path in keep_paths:

@@ -895,6 +895,45 @@ class TestResourceLimits:
 class TestRootSandbox:
     """As root the child is another user, in its own mount, IPC and network namespaces."""
 
+    @needs_root
+    def test_a_venv_inside_the_kit_works_and_reveals_nothing_else(
+        self, make_kit: Callable[..., Kit], tmp_path: Path
+    ) -> None:
+        """`python -m venv .venv` in the kit's folder (the README's way): the kit is hidden
+        from the child, but the venv's own packages stay reachable, and nothing else does"""
+        kit = make_kit()
+        venv = kit.root / ".venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        # The packages this test runs with (the grader's editable install included), added
+        # to the inner venv as site dirs by a .pth file in its site-packages; and a module
+        # of the venv's own, which the submission imports after the covers are on (as
+        # pytest imports its lazy modules): hidden, it would not be found.
+        inner_site = next((venv / "lib").glob("python3*/site-packages"))
+        outer = [p for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]
+        lines = [f"import site; site.addsitedir({p!r})" for p in outer]
+        (inner_site / "outer.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (inner_site / "installed_in_the_venv.py").write_text("READY = True\n", encoding="utf-8")
+        target = tmp_path / "learner"
+        target.mkdir()
+        peek = f"""
+import installed_in_the_venv
+for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.root / "exercises.toml")!r}):
+    try:
+        open(secret).read()
+    except OSError:
+        pass
+    else:
+        raise SystemExit("read " + secret)
+"""
+        (target / "ex01_hello_run.py").write_text(submission(peek, HONEST_GREET, HONEST_MAIN), encoding="utf-8")
+        env = {**os.environ, "AWAITLINGS_KIT": str(kit.root)}
+        command = [str(venv / "bin" / "python"), "-m", "grader", "ex01", "--target", str(target), "--format", "json"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+        report = json.loads(done.stdout or "{}") if done.stdout.startswith("{") else {}
+        assert report, done.stdout[-2000:] + done.stderr[-2000:]
+        ex01 = report["exercises"][0]
+        assert ex01["score"] == ex01["max_score"], json.dumps(ex01, indent=1)[:3000]
+
     @staticmethod
     def probe(hostile: Grade, tmp_path: Path, token: str) -> tuple[Graded, dict[str, Any], list[str], int]:
         """Grade ``ROOT_PROBE`` (honest otherwise): its findings, the paths it tried, its IPC key."""

@@ -378,3 +378,30 @@ class TestOrdinaryGrading:
     def test_startup_allowance_is_generous(self) -> None:
         """the deadline before the first check allows a slow interpreter start"""
         assert STARTUP_S >= 10
+
+
+class TestInterpreterPathsUnderIsolation:
+    """Which of the interpreter's folders the child still reaches once the kit is hidden
+    (pure: grader.isolation.interpreter_path_kept)."""
+
+    COVERS = ("/home/ada/kit",)
+
+    @pytest.mark.parametrize(
+        ("path", "venv", "kept"),
+        [
+            ("/usr/lib/python3.12", None, True),  # outside every hidden place
+            ("/home/ada/kit/.venv/lib/python3.12/site-packages", "/home/ada/kit/.venv", True),  # README's .venv
+            ("/home/ada/kit/.venv/bin", "/home/ada/kit/.venv", True),
+            ("/home/ada/kit/.venv/lib/python3.12/site-packages", None, False),  # not the running venv
+            ("/home/ada/kit", "/home/ada/kit/.venv", False),  # an editable install's source tree
+            ("/home/ada/kit/solutions", "/home/ada/kit/.venv", False),
+            ("/home/ada", None, False),  # holds the kit
+            ("/", "/home/ada/kit/.venv", False),
+            ("/home/ada/kit/lib", "/home/ada/kit", False),  # a venv that is the kit itself stays hidden
+        ],
+    )
+    def test_kept(self, path: str, venv: str | None, kept: bool) -> None:
+        """only the venv's own files come back from under a cover, never the kit"""
+        from grader.isolation import interpreter_path_kept
+
+        assert interpreter_path_kept(path, self.COVERS, venv) is kept
