@@ -4,6 +4,7 @@ checks send to workers (grader.workerprobes), driven with threads and a real pro
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -23,7 +24,8 @@ class TestReportPid:
 
     def test_in_a_worker_process(self) -> None:
         """sent to a process pool, it pickles by name and reports the worker"""
-        with ProcessPoolExecutor(max_workers=1) as pool:
+        # spawn, as ex12's checks require: forking this multi-threaded test process is unsafe
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
             n, pid = pool.submit(report_pid, 3).result(timeout=30)
         assert n == 3
         assert pid != os.getpid()
