@@ -124,6 +124,7 @@ class _Run:
 
 
 _live_lock = threading.Lock()
+_claim_lock = threading.Lock()  # held while this process claims (and sweeps) its uid block
 _free_uids: list[int] = []
 _uids_ready = False
 _uid_block: range | None = None
@@ -137,15 +138,19 @@ def _sandbox_uid(limits: Limits) -> Iterator[int | None]:
     if os.getuid() != 0 or not limits.drop_uid:
         yield None
         return
-    with _live_lock:
+    with _claim_lock:
         if not _uids_ready:
             first = _claim_uid_block()
-            _uid_block = range(first, first + UID_BLOCK)
+            block = range(first, first + UID_BLOCK)
             # A grader killed outright (SIGKILL, a CI runner's timeout) could not sweep;
             # whatever its sandboxes left under these uids goes now, before they are reused.
-            _kill_uid(_uid_block)
-            _free_uids.extend(_uid_block)
-            _uids_ready = True
+            # (Not under _live_lock: the sweep reaps, and reaping takes that lock.)
+            _kill_uid(block)
+            with _live_lock:
+                _uid_block = block
+                _free_uids.extend(block)
+                _uids_ready = True
+    with _live_lock:
         uid = _free_uids.pop(0)
     try:
         yield uid

@@ -4,7 +4,9 @@ Every check runs the learner's ``echo_roundtrip`` against a check-side server in
 event loop. The servers are deliberately strict peers: the flow-controlled one stops
 reading while its replies are not draining (as a correct ex04 server does), so a client
 that sends everything before reading deadlocks; the "store and forward" one answers only
-after the client's end of file. Waiting is bounded by ``call_learner``, which names the
+after the client's end of file; the slow one answers a minute of loop time (virtual,
+so free) after it, so a client that takes silence for the end is caught by event order,
+not by a race. Waiting is bounded by ``call_learner``, which names the
 line the learner's code was stuck on.
 """
 

@@ -277,6 +277,7 @@ async def test_stop_waits_for_cleanup(ex):
     async with _cleaned_up(watch) as before:
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
+        started = new_tasks(before)  # what start() scheduled: the ticking task
         await asyncio.sleep(1.5 * INTERVAL)
         expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
         stopped = await _stop(ticker, watch, lambda: (list(log.events), new_tasks(before)))
@@ -312,6 +313,18 @@ async def test_stop_waits_for_cleanup(ex):
         "was still in its `finally:` cleanup. `task.cancel()` only *requests* "
         "cancellation; await the task afterwards so stop() returns once the task is done. "
         + TASK_DOCS + "#task-cancellation",
+    )
+    # The CancelledError went up out of on_tick(1) (it logged "cancelled" and re-raised):
+    # a task that then ends normally caught it in the ticking loop and returned.
+    quiet = [t for t in started if t.done() and not t.cancelled() and t.exception() is None]
+    expect(
+        "cancelled" not in events or not quiet,
+        "The CancelledError left on_tick(1) and the ticking task caught it: the task ended "
+        "normally, not cancelled (an `except asyncio.CancelledError:` that returns or "
+        "breaks, or a `return` in a `finally:`). Whoever awaits the task (stop(), a "
+        "TaskGroup, `asyncio.timeout`) can no longer tell that it was cancelled. Let the "
+        "CancelledError propagate: clean up in `finally:`, or re-raise it after cleaning "
+        "up (`except asyncio.CancelledError: ...; raise`). " + TASK_DOCS + "#task-cancellation",
     )
 
 
@@ -395,6 +408,14 @@ async def test_tick_error_surfaces_from_stop(ex):
                 "whoever awaits the task: `await self._task` in stop() re-raises it, so "
                 "catch only CancelledError there (never Exception or BaseException)."
             )
+        other = boom_async if boom is boom_sync else boom_sync
+        expect(
+            outcome.error is not other,
+            f"stop() on the Ticker with {what} raised the *other* Ticker's error "
+            f"({other!r}). Two Tickers, one task: the task is stored where both see it (a "
+            "class attribute, a global). Each Ticker owns its own task: `self._task = "
+            "asyncio.create_task(...)` in start(), an instance attribute.",
+        )
         expect(
             outcome.error is boom,
             f"{what.capitalize()} raised {boom!r} at tick 2, and stop() raised "

@@ -405,3 +405,36 @@ class TestInterpreterPathsUnderIsolation:
         from grader.isolation import interpreter_path_kept
 
         assert interpreter_path_kept(path, self.COVERS, venv) is kept
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root: sandbox uids")
+def test_claiming_a_uid_block_sweeps_a_killed_graders_leftovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """a grader killed outright left a process under a uid of the block this one claims:
+    the claim kills it first, and returns (the sweep reaps under the lock it must not hold)"""
+    import threading
+
+    from grader import sandbox
+
+    base = sandbox.UID_BASE + sandbox.UID_BLOCK * 990  # a block no grader of this run claims
+    monkeypatch.setattr(sandbox, "_uids_ready", False)
+    monkeypatch.setattr(sandbox, "_free_uids", [])
+    monkeypatch.setattr(sandbox, "_uid_block", None)
+    monkeypatch.setattr(sandbox, "_claim_uid_block", lambda: base)
+    leftover = subprocess.Popen(["sleep", "600"], user=base + 3, group=base + 3)
+    got: list[int | None] = []
+
+    def claim() -> None:
+        with sandbox._sandbox_uid(sandbox.Limits()) as uid:
+            got.append(uid)
+
+    worker = threading.Thread(target=claim, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    try:
+        assert not worker.is_alive(), "claiming the uid block deadlocked"
+        assert got == [base]
+        leftover.wait(timeout=10)  # killed and reaped by the sweep (its status went there)
+        assert not Path(f"/proc/{leftover.pid}").exists()
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
