@@ -45,7 +45,9 @@ How it is graded
   end of file;
 - it never blocks the event loop (``input()``, ``sys.stdin.readline()``, ``time.sleep``
   are detected and named);
-- when the server closes first, ``chat`` returns 0 without waiting for more input.
+- when the server closes first, ``chat`` returns 0 without waiting for more input, and
+  the script exits with code 0 although its standard input is still open (a thread
+  blocked in ``input()`` would keep the process alive until Enter).
 
 Docs: https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code,
 https://docs.python.org/3/library/asyncio-stream.html (``StreamReader.readline``,
