@@ -3,8 +3,8 @@
 For one exercise (default ex04) this times, N times each, alternating to share any
 machine noise:
 
-- plain:  python -m pytest -p grader.plugin --awaitlings-target solutions tests/checks/<file>
-          (the same checks, the same plugin, one process, no sandbox)
+- plain:  python -m pytest -c <the child's ini> -p grader.plugin --awaitlings-target solutions
+          tests/checks/<file> (the same checks, plugin and ini, one process, no sandbox)
 - grade:  grade --target solutions <exercise> --format json
           (copy, isolation, limits, authenticated pipe, parent scoring, rendering)
 
@@ -26,15 +26,18 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False)
+    if done.returncode not in (0, 1):  # 1: some check failed (still a full run)
+        sys.exit(f"{cmd[0]} exited {done.returncode}:\n{(done.stdout + done.stderr).decode(errors='replace')[-2000:]}")
     return time.perf_counter() - start
 
 
@@ -50,16 +53,27 @@ def main() -> None:
     kit = load_kit(ROOT)
     exercise = kit.resolve(args.exercise)
     checks = kit.checks_path(exercise)
-    grade = shutil.which("grade") or sys.exit("install the kit first: pip install -e .")
+    beside = Path(sys.executable).parent / "grade"  # the venv this script runs in, activated or not
+    found = str(beside) if beside.is_file() else shutil.which("grade")
+    grade = found or sys.exit("install the kit first: pip install -e .")
+    # The same ini as the sandbox's child (not the kit's pyproject, whose addopts run the
+    # kit's own suite under xdist): only the grader's machinery differs between the two.
+    from grader.sandbox import CHILD_INI
+
+    ini = Path(tempfile.mkdtemp(prefix="awaitlings-bench-")) / "pytest.ini"
+    ini.write_text(CHILD_INI, encoding="utf-8")
     plain_cmd = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "grader.plugin",
+        sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", str(ROOT), "-q", "-p", "no:cacheprovider",
+        "-p", "grader.plugin", "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout",
         "--awaitlings-target", str(kit.solutions_dir), "--awaitlings-limit", str(exercise.timeout), str(checks),
     ]  # fmt: skip
     grade_cmd = [grade, "--target", str(kit.solutions_dir), exercise.id, "--format", "json"]
-    timed(plain_cmd), timed(grade_cmd)  # warm the file cache
+    # Plugins named explicitly, none auto-loaded: as the child runs pytest.
+    plain_env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    timed(plain_cmd, plain_env), timed(grade_cmd)  # warm the file cache
     plain, graded = [], []
     for _ in range(args.runs):
-        plain.append(timed(plain_cmd))
+        plain.append(timed(plain_cmd, plain_env))
         graded.append(timed(grade_cmd))
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
