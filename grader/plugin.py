@@ -427,18 +427,35 @@ def _report_stuck(check: _CheckState, limit: float) -> None:
     state.channel.send({"type": "stuck", "id": check.nodeid, "message": message})
 
 
-def _main_thread_at() -> str | None:
+def _main_thread_at(samples: int = 10, pause: float = 0.01) -> str | None:
     """Watchdog thread: ``file:line: source`` of the learner's innermost frame that the main
-    thread (the one running the check's loop) is executing right now, if any."""
+    thread (the one running the check's loop) is executing, if any.
+
+    A spinning loop is caught on any of its lines, so a few samples are taken and the most
+    telling line wins: a read (the loop that spins at end of file), else an ``await``
+    (code that awaits but never waits), else the line seen most often.
+    """
     target = probes.TARGET_FILE
     main_id = threading.main_thread().ident
-    frame = sys._current_frames().get(main_id) if main_id is not None else None
-    while frame is not None:
-        if target and frame.f_code.co_filename == target:
-            line = linecache.getline(target, frame.f_lineno).strip()
-            return f"{Path(target).name}:{frame.f_lineno}: {line}"
-        frame = frame.f_back
-    return None
+    if not target or main_id is None:
+        return None
+    seen: dict[int, int] = {}
+    for _ in range(samples):
+        frame = sys._current_frames().get(main_id)
+        while frame is not None and frame.f_code.co_filename != target:
+            frame = frame.f_back
+        if frame is not None:
+            seen[frame.f_lineno] = seen.get(frame.f_lineno, 0) + 1
+        time.sleep(pause)
+    if not seen:
+        return None
+    lines = {number: linecache.getline(target, number).strip() for number in seen}
+    chosen = (
+        next((n for n in seen if ".read" in lines[n]), None)
+        or next((n for n in seen if "await " in lines[n]), None)
+        or max(seen, key=lambda n: seen[n])
+    )
+    return f"{Path(target).name}:{chosen}: {lines[chosen]}"
 
 
 def _cancel_in_time(check: _CheckState) -> bool:
