@@ -201,12 +201,12 @@ HOSTILE = [
     ),
     Hostile(
         "setitimer_and_except_baseexception",
-        "import signal\n\n"
+        "import signal\nimport time\n\n"
         "while True:\n"
         "    try:\n"
         "        signal.setitimer(signal.ITIMER_REAL, 0)\n"
         "        while True:\n"
-        "            pass\n"
+        "            time.sleep(0.05)  # as unstoppable as a spin, without burning a core\n"
         "    except BaseException:\n"
         "        pass\n" + GOOD_ADD,
         ExerciseStatus.ERROR,

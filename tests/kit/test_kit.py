@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import ast
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from grader.grading import grade_target
 from grader.manifest import Exercise, Kit, load_kit
-from grader.results import ExerciseStatus, RunResult
-from grader.verify import Mutant, check_mutant, find_mutants
+from grader.results import ExerciseResult, ExerciseStatus
+from grader.verify import check_mutant, find_mutants
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT = load_kit(ROOT)
@@ -26,18 +27,11 @@ def kit() -> Kit:
     return KIT
 
 
-@pytest.fixture(scope="session")
-def solutions_run(kit: Kit) -> RunResult:
-    return grade_target(kit, SUPPORTED, kit.solutions_dir)
-
-
-@pytest.fixture(scope="session")
-def stubs_run(kit: Kit) -> RunResult:
-    return grade_target(kit, SUPPORTED, kit.stubs_dir, skip_untouched=False)
-
-
-def _by_id(run: RunResult, exercise: Exercise):  # type: ignore[no-untyped-def]
-    return next(e for e in run.exercises if e.id == exercise.id)
+# Each test grades only its own exercise: under pytest-xdist a session fixture grading
+# all of them would run once per worker.
+def _graded(kit: Kit, exercise: Exercise, folder: Path, **options: bool) -> ExerciseResult:
+    (result,) = grade_target(kit, [exercise], folder, **options).exercises  # type: ignore[arg-type]
+    return result
 
 
 class TestLayout:
@@ -89,9 +83,9 @@ class TestSolutions:
     """The reference solutions get full marks on this Python."""
 
     @pytest.mark.parametrize("exercise", SUPPORTED, ids=lambda e: e.id)
-    def test_full_marks(self, solutions_run: RunResult, exercise: Exercise) -> None:
+    def test_full_marks(self, kit: Kit, exercise: Exercise) -> None:
         """every check passes on the reference solution"""
-        result = _by_id(solutions_run, exercise)
+        result = _graded(kit, exercise, kit.solutions_dir)
         failing = {c.name: c.message for c in result.checks if not c.passed}
         assert result.status is ExerciseStatus.PASSED, failing or result.message
         assert result.score == result.max_score
@@ -101,9 +95,9 @@ class TestStubs:
     """An untouched stub never passes."""
 
     @pytest.mark.parametrize("exercise", SUPPORTED, ids=lambda e: e.id)
-    def test_stub_fails(self, stubs_run: RunResult, exercise: Exercise) -> None:
+    def test_stub_fails(self, kit: Kit, exercise: Exercise) -> None:
         """the stub, graded for real, does not get full marks"""
-        result = _by_id(stubs_run, exercise)
+        result = _graded(kit, exercise, kit.stubs_dir, skip_untouched=False)
         assert result.status is not ExerciseStatus.PASSED
         assert result.score < result.max_score
 
@@ -114,10 +108,19 @@ class TestStubs:
         assert statuses <= {ExerciseStatus.NOT_STARTED, ExerciseStatus.UNSUPPORTED}
 
 
+#: Mutants of one exercise graded at once. A wrong answer mostly waits (for a deadline its
+#: checks must run into), so a few at a time finish in the time of the slowest, not the sum.
+MUTANT_THREADS = 6
+
+
 class TestMutants:
     """Each classic wrong answer fails every check it names."""
 
-    @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
-    def test_mutant_is_killed(self, kit: Kit, mutant: Mutant) -> None:
-        """the mutant loses the points of the checks it names"""
-        assert check_mutant(kit, mutant) == []
+    @pytest.mark.parametrize("exercise", [e for e in SUPPORTED if any(m.exercise is e for m in MUTANTS)],
+                             ids=lambda e: e.id)  # fmt: skip
+    def test_mutants_are_killed(self, kit: Kit, exercise: Exercise) -> None:
+        """every mutant of the exercise loses the points of the checks it names"""
+        mutants = [m for m in MUTANTS if m.exercise is exercise]
+        with ThreadPoolExecutor(max_workers=MUTANT_THREADS, thread_name_prefix="mutant") as pool:
+            problems = [p for found in pool.map(lambda m: check_mutant(kit, m), mutants) for p in found]
+        assert problems == [], f"{len(problems)} problem(s) among {len(mutants)} mutants:\n" + "\n".join(problems)
