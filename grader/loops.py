@@ -169,6 +169,16 @@ class VirtualTimeLoop(GraderLoop):
     def _thread_done(self, _future: asyncio.Future[Any]) -> None:
         self.threads_working -= 1
 
+    async def shutdown_default_executor(self, *args: Any) -> None:
+        """Join the executor's threads on the real clock: on 3.12+ the wait runs in a thread
+        of its own, not through ``run_in_executor``, and its 300 s time limit would
+        otherwise be skipped over at once ("The executor did not finish joining...")."""
+        self.threads_working += 1
+        try:
+            await super().shutdown_default_executor(*args)
+        finally:
+            self.threads_working -= 1
+
 
 class GraderLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """Makes ``asyncio.run`` inside the learner's code use a grader loop too."""

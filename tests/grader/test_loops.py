@@ -7,10 +7,12 @@ the default executor's threads are joined before the next test starts.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -157,6 +159,25 @@ class TestOutsideWork:
 
         for _ in range(20):
             assert run_on(VirtualTimeLoop, main)[0] == b"PING"
+
+    def test_the_executor_is_joined_on_the_real_clock(self) -> None:
+        """a thread still working when the loop shuts down is waited for, not skipped past
+        (3.12+ joins the executor from a thread of its own, under a 300 s loop timeout)"""
+
+        class SlowToJoin(concurrent.futures.ThreadPoolExecutor):
+            def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+                time.sleep(0.3)  # as joining a busy worker thread would, on a loaded machine
+                super().shutdown(wait, cancel_futures=cancel_futures)
+
+        async def main() -> None:
+            asyncio.get_running_loop().set_default_executor(SlowToJoin())
+            await asyncio.to_thread(lambda: None)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            started = time.monotonic()
+            run_on(VirtualTimeLoop, main)
+        assert time.monotonic() - started >= 0.25  # it really waited for the thread
 
     def test_a_peer_in_the_same_loop_is_served(self) -> None:
         """client and server in the loop itself talk across a virtual timeout"""
