@@ -292,8 +292,13 @@ def _frame_of(
     if not chosen:
         return None
     frame = chosen[-1]
-    line = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
-    return f"{Path(frame.filename).name}:{frame.lineno}: {line}"
+    return location(frame.filename, frame.lineno or 0, frame.line)
+
+
+def location(filename: str, lineno: int, line: str | None = None) -> str:
+    """``file:line: source``, the way every message names a place in the learner's code."""
+    text = (line or linecache.getline(filename, lineno)).strip()
+    return f"{Path(filename).name}:{lineno}: {text}"
 
 
 def _short_qualname(name: str) -> str:

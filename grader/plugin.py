@@ -449,13 +449,13 @@ def _main_thread_at(samples: int = 10, pause: float = 0.01) -> str | None:
         time.sleep(pause)
     if not seen:
         return None
-    lines = {number: linecache.getline(target, number).strip() for number in seen}
+    lines = {number: linecache.getline(target, number) for number in seen}
     chosen = (
         next((n for n in seen if ".read" in lines[n]), None)
         or next((n for n in seen if "await " in lines[n]), None)
         or max(seen, key=lambda n: seen[n])
     )
-    return f"{Path(target).name}:{chosen}: {lines[chosen]}"
+    return explain.location(target, chosen, lines[chosen])
 
 
 def _cancel_in_time(check: _CheckState) -> bool:
