@@ -3,8 +3,13 @@
 ``scan`` gets fake probes (no network): coroutines that sleep on the virtual clock
 (instant, and exact), count how many run at once, and insist on running on the check's
 own event loop (a probe run by ``asyncio.run`` in a thread lands on another loop). The
-contract leaves the design open: a Semaphore around each probe, ``limit`` worker tasks,
-or batches of ``limit`` all pass; what is checked is what the contract says.
+contract leaves the design open: a Semaphore around each probe, or ``limit`` worker tasks
+taking ports from a shared iterator or queue, both pass. What is checked is what the
+contract says, including "while ports are waiting, ``limit`` probes run": with probes of
+different lengths, the fakes record when each probe starts and ends, and a slot left
+idle (on the virtual clock) while a port still waits fails. Batches of ``limit`` ports,
+each awaited in full, do exactly that: a quick probe's slot stays empty until the
+slowest probe of its batch is done.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ class _FakeNet:
         self.hosts: set[object] = set()
         self.in_flight = InFlight()
         self.foreign = 0  # calls that ran on another event loop (or outside any)
+        #: (loop time, +1 a probe started / -1 it ended, port), in the order they happened.
+        self.timeline: list[tuple[float, int, int]] = []
+        self.finished: list[int] = []  # ports in the order their probes ended
 
     async def __call__(self, host: str, port: int) -> bool:
         if _running_loop() is not self.loop:
@@ -53,7 +61,12 @@ class _FakeNet:
         self.calls.append(port)
         self.hosts.add(host)
         with self.in_flight.track():
-            await asyncio.sleep(self.delay(port))
+            self.timeline.append((self.loop.time(), +1, port))
+            try:
+                await asyncio.sleep(self.delay(port))
+            finally:
+                self.timeline.append((self.loop.time(), -1, port))
+        self.finished.append(port)
         return port in self.open_ports
 
     def expect_on_this_loop(self) -> None:
@@ -86,18 +99,32 @@ async def _scan(ex: Any, ports: list[int], probe: Any, limit: int) -> Any:
         raise
 
 
-def _expect_ports(result: object, expected: list[int], what: str) -> None:
-    """The open ports, as a sorted list of ints, explained when the order is the problem."""
+def _expect_ports(
+    result: object,
+    expected: list[int],
+    what: str,
+    ports: list[int],
+    finished: list[int] | None = None,
+) -> None:
+    """The open ports, as a sorted list of ints; when only the order is wrong, say which
+    order came back (``ports``: the input order, ``finished``: the order probes ended)."""
     if type(result) is not list:
         fail(f"{what} a {type(result).__name__}, not a list: `sorted(...)` returns a list; return that.")
     wrong = [x for x in result if type(x) is not int]
     if wrong:
         fail(f"{what} {result!r:.120}: the ports must be the ints from `ports`, got {wrong[0]!r:.60}.")
     if sorted(result) == expected and result != expected:
+        in_input_order = [p for p in ports if p in expected]
+        in_finish_order = [p for p in finished or [] if p in expected]
+        if result == in_input_order:
+            order = "in the order they come in `ports`"
+        elif finished is not None and result == in_finish_order:
+            order = "in the order their probes finished"
+        else:
+            order = "in neither ascending nor input order"
         fail(
-            f"{what} {result}: the right ports, in the wrong order. Probes finish in any "
-            "order, and the contract wants the open ports ascending: sort them before "
-            "returning."
+            f"{what} {result}: the right ports, {order}. The contract wants the open "
+            "ports ascending: return `sorted(...)` of them."
         )
     exact(result, expected, what)
 
@@ -131,6 +158,7 @@ def _forbid_threads() -> Iterator[list[str]]:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(1)
 async def test_starts_no_threads(ex):
     """starts no threads"""
     net = _FakeNet({3, 5, 8})
@@ -150,6 +178,7 @@ async def test_starts_no_threads(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_probes_run_concurrently(ex):
     """runs the probes concurrently"""
     ports = [22, 80, 443, 8080, 5432, 6379, 25, 53, 110, 143, 993, 3306]
@@ -167,8 +196,9 @@ async def test_probes_run_concurrently(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_respects_the_limit(ex):
-    """keeps exactly limit probes in flight when ports outnumber it"""
+    """never has more than limit probes in flight"""
     ports = [(i * 7919) % 1000 + 1 for i in range(30)]  # 30 distinct ports, unsorted
     limit = 7
     net = _FakeNet(set(ports[::4]))
@@ -182,11 +212,6 @@ async def test_respects_the_limit(ex):
         "created once per scan), or exactly `limit` worker tasks. A semaphore around the "
         "`await` of an already started task bounds nothing: the task runs anyway.",
     )
-    expect(
-        peak == limit,
-        f"At most {peak} probe(s) ran at once with limit={limit} and {len(ports)} ports "
-        "waiting. Use the whole budget: keep `limit` probes in flight while ports remain.",
-    )
     _expect_each_port_once(net.calls, ports)
     # A second scan with a smaller limit: the limit belongs to each call.
     again = _FakeNet(set(ports[::4]))
@@ -199,12 +224,84 @@ async def test_respects_the_limit(ex):
         "first call: at module level, in a default argument, on a class. Create it inside "
         "scan(), from this call's `limit`.",
     )
-    expect(
-        again.in_flight.max == 3,
-        f"A second scan, with limit=3, kept at most {again.in_flight.max} probe(s) in flight: "
-        "use the whole budget of each call.",
-    )
     _expect_each_port_once(again.calls, ports)
+
+
+def _first_idle_slot(
+    timeline: list[tuple[float, int, int]], ports: list[int], limit: int
+) -> tuple[float, float, int, int, bool] | None:
+    """The first moment fewer than ``limit`` probes ran while a port was still waiting
+    and loop time went by before the next one started: ``(from, until, busy, next port,
+    drained)``, where ``drained`` says that next port started only once no probe at all
+    was running any more."""
+    busy = 0
+    started: set[int] = set()
+    for now in sorted({at for at, _, _ in timeline}):
+        for at, step, port in timeline:
+            if at == now:
+                busy += step
+                if step > 0:
+                    started.add(port)
+        if busy >= limit or len(started) >= len(set(ports)):
+            continue
+        resume = next(((at, port) for at, step, port in timeline if at > now and step > 0), None)
+        if resume is None:
+            return None
+        until, port = resume
+        before_resume = busy + sum(step for at, step, _ in timeline if now < at <= until and step < 0)
+        return now, until, busy, port, before_resume == 0
+    return None
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(2)
+@pytest.mark.hint(2)
+async def test_uses_the_whole_budget(ex):
+    """keeps limit probes in flight while ports are waiting"""
+    ports = [(i * 7919) % 1000 + 1 for i in range(30)]  # 30 distinct ports, unsorted
+    limit = 7
+    # Probes of different lengths: a quick one frees its slot long before a slow one.
+    net = _FakeNet(set(ports[::4]), delay=lambda port: 0.1 + (port * 37 % 11) * 0.05)
+    t0 = asyncio.get_running_loop().time()
+    await _scan(ex, ports, net, limit)
+    net.expect_on_this_loop()
+    _expect_each_port_once(net.calls, ports)
+    peak = net.in_flight.max
+    if peak < limit:
+        short = (
+            "one probe at a time: each one is awaited before the next starts"
+            if peak == 1
+            else "one slot short: `Semaphore(limit)`, or `limit` workers, not one fewer"
+            if peak == limit - 1
+            else "start every probe, and let the limit alone hold them back"
+        )
+        fail(
+            f"At most {peak} probe(s) ran at once with limit={limit} and {len(ports)} ports "
+            f"to probe: the budget is {limit} ({short})."
+        )
+    idle = _first_idle_slot(net.timeline, ports, limit)
+    if idle is None:
+        return
+    start, until, busy, waiting, drained = idle
+    observed = (
+        f"At {start - t0:.2f} s (loop time after scan() was called) only {busy} of the "
+        f"{limit} slots were busy, while port {waiting} was still waiting: it started only "
+        f"at {until - t0:.2f} s."
+    )
+    if drained:
+        fail(
+            f"{observed} It started only once every probe in flight had finished: the ports "
+            f"went in groups, each waiting for its slowest probe (a `gather` per slice of "
+            f"{limit} ports). A slot freed by a quick probe must go to the next port at "
+            "once: `async with semaphore:` around each probe, all of them gathered together, "
+            "or `limit` workers taking ports from one shared iterator."
+        )
+    fail(
+        f"{observed} A slot freed by a finished probe must go to the next waiting port at "
+        "once: `async with semaphore:` around each probe, all of them gathered together, or "
+        "`limit` workers each taking the next port from one shared iterator (not a share of "
+        "the ports fixed in advance)."
+    )
 
 
 def _expect_each_port_once(calls: list[int], ports: list[int]) -> None:
@@ -224,6 +321,7 @@ def _expect_each_port_once(calls: list[int], ports: list[int]) -> None:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 async def test_returns_open_ports_sorted(ex):
     """returns the open ports as a sorted list of ints"""
     ports = [8080, 22, 443, 3306, 80, 25, 5432, 21, 6379, 53, 9000, 110]
@@ -237,11 +335,14 @@ async def test_returns_open_ports_sorted(ex):
         net.hosts <= {HOST},
         f"The probe was called with host(s) {sorted(map(repr, net.hosts))}, not {HOST!r}: pass `host` through.",
     )
-    _expect_ports(result, sorted(open_ports), f"scan(...) with open ports {sorted(open_ports)} returned")
+    _expect_ports(
+        result, sorted(open_ports), f"scan(...) with open ports {sorted(open_ports)} returned", ports, net.finished
+    )
 
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_limit_larger_than_ports(ex):
     """works when limit exceeds the number of ports"""
     ports = [443, 22, 80, 8443, 21]
@@ -259,11 +360,12 @@ async def test_limit_larger_than_ports(ex):
         f"With limit=100 and {len(ports)} ports, all {len(ports)} probes should be in flight at "
         f"once; at most {probe.in_flight.max} were.",
     )
-    _expect_ports(result, [22, 443], "scan(5 ports, limit=100) returned")
+    _expect_ports(result, [22, 443], "scan(5 ports, limit=100) returned", ports)
 
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_leaves_no_task_running(ex):
     """leaves no task running when it returns"""
     ports = [(i * 37) % 200 + 1 for i in range(20)]
@@ -291,6 +393,7 @@ async def test_leaves_no_task_running(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_empty_port_list(ex):
     """returns [] for an empty list of ports"""
     net = _FakeNet(set())
@@ -302,5 +405,5 @@ async def test_empty_port_list(ex):
             "set: skip it when there is nothing to wait for, or use `asyncio.gather()`, "
             "which returns [] for no awaitables."
         )
-    _expect_ports(result, [], "scan with an empty list of ports returned")
+    _expect_ports(result, [], "scan with an empty list of ports returned", [])
     expect(not net.calls, f"scan called the probe {len(net.calls)} time(s) with no ports.")

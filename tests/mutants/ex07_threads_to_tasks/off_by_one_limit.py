@@ -1,6 +1,6 @@
 """`Semaphore(limit - 1)`: respects the limit but wastes a slot.
 
-Must fail: test_respects_the_limit
+Must fail: test_uses_the_whole_budget
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Awaits each probe before starting the next: tasks in name only.
 
-Must fail: test_probes_run_concurrently, test_respects_the_limit, test_limit_larger_than_ports
+Must fail: test_probes_run_concurrently, test_uses_the_whole_budget, test_limit_larger_than_ports
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Batches with `zip(*[iter(ports)] * limit)`, which silently drops the last, incomplete
 batch (and everything when there are fewer ports than `limit`).
 
-Must fail: test_respects_the_limit, test_limit_larger_than_ports
+Must fail: test_respects_the_limit, test_uses_the_whole_budget, test_limit_larger_than_ports
 """
 
 from __future__ import annotations
