@@ -15,7 +15,8 @@ in the background, while the code that started it goes on awaiting other things.
 - ``async def stop()`` cancels the ticking task and returns only once that task has
   finished, so its cleanup (``finally:`` blocks inside ``on_tick``) has run. It returns
   normally, unless ``on_tick`` raised: that exception ends the ticking, and ``stop()``
-  re-raises it, unchanged.
+  re-raises it, unchanged. If the task awaiting ``stop()`` is itself cancelled while
+  ``stop()`` waits, that cancellation is its caller's: ``stop()`` lets it through.
 
 Why it matters
 --------------
@@ -44,6 +45,9 @@ All checks run on a virtual clock, so an interval of 1 s costs no real time:
   awaitable object that is not a coroutine;
 - ``stop()`` returns only after the cancelled ``on_tick`` has run its ``finally:``
   cleanup and the ticking task is done, and it does not raise ``CancelledError``;
+- but when the task awaiting ``stop()`` is cancelled while ``stop()`` waits for that
+  cleanup, the caller does end with ``CancelledError`` (``stop()`` swallows only the
+  cancellation it asked for);
 - after ``stop()``, no tick ever comes again (a ticking loop that swallows
   ``CancelledError``, or a ``stop()`` that only sets a flag, is caught);
 - an exception in ``on_tick`` (plain or async) stops the ticking, and ``stop()``

@@ -126,6 +126,7 @@ def _ended(outcome: Outcome) -> str:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(1)
 async def test_ticks_while_caller_awaits(ex):
     """ticks every interval while the caller awaits something else"""
     loop = asyncio.get_running_loop()
@@ -195,6 +196,7 @@ class _Step:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_awaits_what_on_tick_returns(ex):
     """awaits what on_tick returns (a coroutine or any awaitable) before the next tick"""
     log = EventLog()
@@ -254,6 +256,7 @@ async def test_awaits_what_on_tick_returns(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 async def test_stop_waits_for_cleanup(ex):
     """stop() cancels the ticking task and returns once its cleanup has run"""
     log = EventLog()
@@ -294,8 +297,9 @@ async def test_stop_waits_for_cleanup(ex):
         fail(
             "stop() raised CancelledError into its caller: `await task` on a task you "
             "cancelled re-raises the task's CancelledError, and letting it out makes the "
-            "caller look cancelled too. Catch it around that await "
-            "(`with contextlib.suppress(asyncio.CancelledError): await task`). "
+            "caller look cancelled too. Catch it around that await (`try: await task` / "
+            "`except asyncio.CancelledError:`), and re-raise it only when stop()'s own "
+            "task is being cancelled (`if asyncio.current_task().cancelling(): raise`). "
             + TASK_DOCS + "#asyncio.Task.cancel"
         )
     if stopped.error is not None:
@@ -330,6 +334,7 @@ async def test_stop_waits_for_cleanup(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_no_ticks_after_stop(ex):
     """no tick after stop(): the ticking task does not swallow its cancellation"""
     watch = _Watch()
@@ -354,6 +359,7 @@ async def test_no_ticks_after_stop(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 async def test_tick_error_surfaces_from_stop(ex):
     """an exception in on_tick ends the ticking and is re-raised by stop()"""
     boom_sync = ValueError("tick 2 failed (plain function)")
@@ -426,6 +432,7 @@ async def test_tick_error_surfaces_from_stop(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_keeps_a_reference_to_its_task(ex):
     """keeps a reference to its task: the ticking survives garbage collection"""
     loop = asyncio.get_running_loop()
@@ -461,4 +468,85 @@ async def test_keeps_a_reference_to_its_task(ex):
         "reference to tasks: the task start() creates must be stored "
         "(`self._task = asyncio.create_task(...)`), or it can vanish mid-flight. "
         + TASK_DOCS + "#asyncio.create_task",
+    )
+
+
+@pytest.mark.virtual_time
+@pytest.mark.weight(1)
+@pytest.mark.hint(3)
+async def test_stop_lets_callers_cancellation_through(ex):
+    """a cancellation of stop()'s own caller is not swallowed"""
+    log = EventLog()
+    entered = asyncio.Event()
+    forever = asyncio.Event()  # never set: the tick blocks until it is cancelled
+    cleanup_may_end = asyncio.Event()  # set by the check only at clean-up time
+    watch = _Watch()
+
+    async def on_tick(n: int) -> None:
+        watch.tick(n)
+        entered.set()
+        try:
+            await forever.wait()
+        finally:
+            log.add("cleanup started")
+            try:
+                await cleanup_may_end.wait()  # a slow cleanup: stop() waits here
+            except asyncio.CancelledError:
+                log.add("cleanup cancelled")
+                raise
+
+    async with _cleaned_up(watch):
+        ticker = ex.Ticker(INTERVAL, on_tick)
+        _start(ticker)
+        await asyncio.sleep(1.5 * INTERVAL)
+        expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
+        watch.stopping = True
+        watch.stop_at = asyncio.get_running_loop().time()
+        caller = asyncio.create_task(ticker.stop())  # the code that called stop()
+        for _ in range(20):  # stop() cancels the ticking task; its cleanup begins
+            if "cleanup started" in log or caller.done():
+                break
+            await asyncio.sleep(0)
+        waiting = "cleanup started" in log and not caller.done()
+        if waiting:
+            caller.cancel()  # whoever awaits stop() is itself cancelled meanwhile
+            await asyncio.wait({caller}, timeout=STOP_LIMIT)
+        cleanup_may_end.set()
+        if not caller.done():
+            await asyncio.wait({caller}, timeout=STOP_LIMIT)
+        ended = caller.done()
+        cancelled = ended and caller.cancelled()
+        error = caller.exception() if ended and not cancelled else None
+
+    if watch.late:
+        fail(watch.explain_late())
+    expect(
+        waiting,
+        "stop() returned while the cancelled on_tick(1) had not even begun its cleanup, so "
+        "there was no moment to cancel stop()'s caller: stop() must await the ticking task "
+        "after cancelling it (see the check on waiting for cleanup).",
+    )
+    expect(
+        ended,
+        f"The task awaiting stop() was cancelled while stop() waited for the ticking task's "
+        f"cleanup, and it had still not ended {STOP_LIMIT:g} s later: stop() went on "
+        "waiting. A cancellation of stop()'s caller must end stop() with CancelledError.",
+    )
+    if cancelled:
+        return
+    if error is not None:
+        fail(
+            f"The task awaiting stop() was cancelled while stop() waited for the ticking "
+            f"task's cleanup, and stop() raised {type(error).__name__}: {error} instead of "
+            "letting the CancelledError out."
+        )
+    fail(
+        "The task awaiting stop() was cancelled while stop() waited for the ticking task's "
+        "cleanup, and stop() returned normally: what catches the CancelledError of "
+        "`await task` (an `except asyncio.CancelledError`, `contextlib.suppress`) caught "
+        "that cancellation too, and the caller, told to stop, went on as if nothing had "
+        "happened (a TaskGroup or an `asyncio.timeout` around it would never see it). Both "
+        "cancellations arrive as the same CancelledError out of `await task`: swallow it "
+        "only when stop()'s own task is not being cancelled, `if "
+        "asyncio.current_task().cancelling(): raise`. " + TASK_DOCS + "#asyncio.Task.cancelling"
     )
