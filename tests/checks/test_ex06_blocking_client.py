@@ -12,12 +12,18 @@ generous and only end a check that would otherwise hang.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import io
 import os
+import re
+import signal
 import sys
 import tempfile
+import termios
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +31,7 @@ from typing import IO, Any
 
 import pytest
 
+from grader import explain, procstate
 from grader.probes import call_learner, exact, expect, fail, loopback_server
 
 #: Bounds on waiting for a correct client: it answers in milliseconds; a subprocess
@@ -48,6 +55,7 @@ class _Peer:
     received: bytearray = field(default_factory=bytearray)
     got_data: asyncio.Event = field(default_factory=asyncio.Event)
     eof: bool = False
+    eof_at: float | None = None  # loop time the client's end of file arrived
     error: BaseException | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -70,6 +78,7 @@ async def _server(script: Script | None = None, *, read: bool = True) -> AsyncIt
                     peer.received += data
                     peer.got_data.set()
                 peer.eof = read
+                peer.eof_at = asyncio.get_running_loop().time() if read else None
                 await pushing
             finally:
                 pushing.cancel()
@@ -133,32 +142,173 @@ async def _stop(task: asyncio.Task[Any]) -> None:
         await asyncio.wait_for(task, 1.0)
 
 
-# --- the script in a subprocess ---------------------------------------------------------
+# --- the script in a subprocess, judged from evidence -----------------------------------
+# A script that does not print the server's line (or does not exit) is not waited out:
+# every POLL_S the check reads, from /proc, what the script is doing. Asleep in the same
+# call with no CPU time and no context switch for IDLE_S is conclusive (nothing will wake
+# it but the check); so is its main thread burning CPU for SPIN_S without printing. The
+# bound is only a backstop for states that prove nothing.
+
+POLL_S = 0.01
+IDLE_S = 0.1
+SPIN_S = 0.3
+#: Share of the wall-clock time the main thread must have spent on a CPU to be "spinning".
+SPIN_SHARE = 0.4
+
+#: How the check starts the learner's file: as ``python FILE HOST PORT`` does, plus a
+#: faulthandler on SIGUSR1, so the check can ask which line the main thread is at.
+_LAUNCH = """\
+import faulthandler, os, runpy, signal, sys
+_where = open(sys.argv[1], "w")
+faulthandler.register(signal.SIGUSR1, file=_where, all_threads=False, chain=False)
+sys.argv = sys.argv[2:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+EXITED, READS_STDIN, THREAD_READS_STDIN, IDLE, SPINNING, SLEEPS, UNSURE = (
+    "exited", "reads stdin", "a thread reads stdin", "idle", "spinning", "sleeps", "unsure"
+)  # fmt: skip
+
+
+@dataclass
+class _Evidence:
+    """What the script was doing when the check stopped waiting for it."""
+
+    verdict: str
+    state: procstate.ProcessState | None = None
+    sockets: list[procstate.TcpSocket] = field(default_factory=list)
+    cpu_share: float = 0.0
+    where: str | None = None  # "ex06_blocking_client.py:42: message = input()"
+
+    @property
+    def unread(self) -> int:
+        """Bytes the server sent that sit unread in the script's socket."""
+        return sum(s.rx_queue for s in self.sockets)
+
+    @property
+    def call(self) -> str:
+        main = self.state.main if self.state else None
+        return main.syscall if main and main.syscall else "an unknown call"
 
 
 @dataclass
 class _Script:
     proc: asyncio.subprocess.Process
     stderr: IO[bytes]  # a file, not a pipe: a chatty script can never block on it
+    where_file: Path
+    path: Path
     stdout: bytearray = field(default_factory=bytearray)
+    reading: asyncio.Task[None] | None = None
 
-    async def wait_output(self, text: bytes, timeout: float) -> bool:
-        """Read the script's stdout until ``text`` shows up, it closes, or ``timeout``."""
-        assert self.proc.stdout is not None
-
-        async def scan() -> bool:
+    def start_reading(self) -> None:
+        async def read() -> None:
             assert self.proc.stdout is not None
-            while text not in self.stdout:
-                chunk = await self.proc.stdout.read(4096)
-                if not chunk:
-                    return False
+            while chunk := await self.proc.stdout.read(4096):
                 self.stdout += chunk
-            return True
 
+        self.reading = asyncio.ensure_future(read())
+
+    def _stdin_inode(self) -> int | None:
+        pipe = self.proc.stdin.transport.get_extra_info("pipe") if self.proc.stdin else None
         try:
-            return await asyncio.wait_for(scan(), timeout)
-        except TimeoutError:
+            return os.fstat(pipe.fileno()).st_ino if pipe is not None else None
+        except (OSError, ValueError):
+            return None
+
+    def _reads_stdin(self, thread: procstate.ThreadState, stdin: int | None) -> bool:
+        if thread.syscall not in ("read", "readv") or thread.fd is None:
             return False
+        target = procstate.fd_target(self.proc.pid, thread.fd)
+        return stdin is not None and procstate.inode_of(target, "pipe") == stdin
+
+    def _stdout_pending(self) -> bool:
+        """Output the script wrote that the check has not read yet."""
+        transport: Any = getattr(self.proc, "_transport", None)
+        pipe = transport.get_pipe_transport(1) if transport else None
+        fileobj = pipe.get_extra_info("pipe") if pipe else None
+        if fileobj is None:
+            return False
+        try:
+            waiting = array.array("i", [0])
+            fcntl.ioctl(fileobj.fileno(), termios.FIONREAD, waiting)
+        except (OSError, ValueError):
+            return False
+        return waiting[0] > 0
+
+    async def watch(self, done: Callable[[], bool], *, judge: Callable[[], bool] = lambda: True,
+                    bound: float = SCRIPT_BOUND_S) -> _Evidence | None:  # fmt: skip
+        """Wait until ``done()`` (None) or conclusive evidence that it never will be: the
+        script exited, or it sits idle or spins. ``judge()`` says when the check's part is
+        over (the server has sent), so that idleness proves something."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound
+        stdin = self._stdin_inode()
+        history: list[tuple[float, procstate.ProcessState]] = []
+        while True:
+            if done():
+                return None
+            if self.proc.returncode is not None:
+                if self.reading is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.shield(self.reading), 2.0)
+                return None if done() else _Evidence(EXITED)
+            state = procstate.process_state(self.proc.pid)
+            if state is not None and judge():
+                history.append((time.monotonic(), state))
+                evidence = self._judge(history, stdin)
+                if evidence is not None and not self._stdout_pending() and not done():
+                    evidence.sockets = procstate.tcp_sockets(self.proc.pid) or []
+                    if evidence.verdict in (READS_STDIN, SPINNING, SLEEPS):
+                        evidence.where = await self._where()
+                    return evidence
+            if loop.time() > deadline:
+                return _Evidence(UNSURE, state, procstate.tcp_sockets(self.proc.pid) or [])
+            await asyncio.sleep(POLL_S)
+
+    def _judge(self, history: list[tuple[float, procstate.ProcessState]], stdin: int | None) -> _Evidence | None:
+        now, latest = history[-1]
+        main = latest.main
+        if main is None:
+            return None
+        earlier = [s for t, s in history if now - t >= IDLE_S]
+        if earlier and latest.idle_since(earlier[-1]):
+            if self._reads_stdin(main, stdin):
+                return _Evidence(READS_STDIN, latest)
+            if main.syscall in procstate.EVENT_WAITS:
+                return _Evidence(IDLE, latest)
+            if any(self._reads_stdin(t, stdin) for t in latest.others):
+                return _Evidence(THREAD_READS_STDIN, latest)
+            if main.syscall in ("nanosleep", "clock_nanosleep"):
+                return _Evidence(SLEEPS, latest)
+            return None
+        oldest = [(t, s) for t, s in history if now - t >= SPIN_S]
+        if oldest and main.cpu_ns is not None:
+            then, before = oldest[-1]
+            was = before.main
+            if was is not None and was.cpu_ns is not None:
+                share = (main.cpu_ns - was.cpu_ns) / 1e9 / (now - then)
+                if share >= SPIN_SHARE:
+                    return _Evidence(SPINNING, latest, cpu_share=share)
+        del history[: max(0, len(history) - 200)]
+        return None
+
+    async def _where(self) -> str | None:
+        """The learner's line the main thread is at (faulthandler's dump on SIGUSR1)."""
+        with contextlib.suppress(OSError):
+            self.where_file.write_text("")
+            os.kill(self.proc.pid, signal.SIGUSR1)
+        for _ in range(100):  # a backstop: the dump is written at once
+            text = self.where_file.read_text(errors="replace") if self.where_file.exists() else ""
+            if "File " in text:
+                break
+            await asyncio.sleep(POLL_S)
+        else:
+            return None
+        for match in re.finditer(r'File "(.+)", line (\d+)', text):
+            if Path(match.group(1)).name == self.path.name:
+                return explain.location(str(self.path), int(match.group(2)))
+        return None
 
     async def wait_exit(self, timeout: float) -> int | None:
         try:
@@ -166,13 +316,11 @@ class _Script:
         except TimeoutError:
             return None
 
-    async def stderr_tail(self) -> str:
-        """The last lines of stderr (kills the script first if it still runs)."""
-        await self.kill()
+    def stderr_tail(self, lines: int = 3) -> str:
         self.stderr.seek(0)
         data = self.stderr.read()[-4000:]
-        lines = data.decode(errors="replace").strip().splitlines()
-        return " | ".join(lines[-3:])
+        kept = data.decode(errors="replace").strip().splitlines()
+        return " | ".join(kept[-lines:])
 
     async def kill(self) -> None:
         if self.proc.returncode is None:
@@ -180,26 +328,90 @@ class _Script:
                 self.proc.kill()
             await self.proc.wait()
 
-    def describe_exit(self, stderr: str) -> str:
+    async def end_input(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+
+    def describe_exit(self) -> str:
+        """How it exited, in words; what Python said last if it was not a clean exit."""
         code = self.proc.returncode
+        stderr = self.stderr_tail()
+        self.stderr.seek(0)
+        whole = self.stderr.read()[-8000:].decode(errors="replace")
+        if code == -signal.SIGABRT and "daemon thread" in whole and "<stdin>" in whole:
+            return (
+                'It was aborted by Python at exit (SIGABRT, "Fatal Python error: could not '
+                "acquire lock for <stdin> at interpreter shutdown, possibly due to daemon "
+                'threads"): a daemon thread was still inside a read of stdin when the '
+                "interpreter shut down. Read stdin on the event loop instead "
+                "(`stdin, transport = await open_stdin()`), where a pending read can simply "
+                "be cancelled."
+            )
+        if code is not None and code < 0:
+            said = f" Its stderr ended with: {stderr}" if stderr else ""
+            return f"It was killed by signal {signal.Signals(-code).name}.{said}"
         said = f" Its stderr ended with: {stderr}" if stderr else ""
-        return f"The script exited with code {code}.{said}"
+        return f"It exited with code {code}.{said}"
+
+
+def _uses(path: Path, text: str) -> bool:
+    with contextlib.suppress(OSError):
+        return text in path.read_text(encoding="utf-8", errors="replace")
+    return False
+
+
+def _at(evidence: _Evidence) -> str:
+    return f" (at {evidence.where})" if evidence.where else ""
+
+
+def _reading_stdin(evidence: _Evidence, path: Path) -> str:
+    """The main thread is blocked in a read of stdin: say so, and name `input()` only when
+    the line it is at (or, without one, the file) shows it."""
+    at = evidence.where or ""
+    if "input(" in at or (not at and _uses(path, "input(")):
+        call = "`input()`"
+    elif "readline(" in at or "read(" in at:
+        call = "a blocking read of `sys.stdin`"
+    else:
+        call = "a blocking read"
+    return f"its main thread is blocked reading stdin, in {call}{_at(evidence)}"
+
+
+def _spinning(evidence: _Evidence) -> str:
+    return (
+        f"its main thread was running non-stop ({evidence.cpu_share:.0%} of a CPU for "
+        f"{SPIN_S:g}s and more){_at(evidence)}: a loop that never waits keeps the event loop "
+        "from running anything else. At end of file `await reader.readline()` returns b'' "
+        "at once, without waiting: a `while True:` read loop must stop there "
+        "(`if not line: break`)."
+    )
+
+
+def _observed(evidence: _Evidence) -> str:
+    """A neutral account of a state that proves nothing in particular."""
+    if evidence.state is None or evidence.state.main is None:
+        return "its state could not be read"
+    main = evidence.state.main
+    doing = "running" if main.state == "R" else f"asleep in `{main.syscall or 'an unknown call'}`"
+    return f"its main thread was {doing}"
 
 
 @contextlib.asynccontextmanager
 async def _run_script(ex_path: Path, host: str, port: int) -> AsyncIterator[_Script]:
     """``python ex06_blocking_client.py HOST PORT`` with stdin, stdout and stderr piped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    with tempfile.TemporaryFile() as stderr:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as stderr:
+        where = Path(tmp) / "where.txt"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ex_path), host, str(port),
+            sys.executable, "-c", _LAUNCH, str(where), str(ex_path), host, str(port),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
             cwd=str(ex_path.parent),
             env=env,
         )  # fmt: skip
-        script = _Script(proc, stderr)
+        script = _Script(proc, stderr, where, ex_path)
+        script.start_reading()
         try:
             yield script
         finally:
@@ -209,80 +421,142 @@ async def _run_script(ex_path: Path, host: str, port: int) -> AsyncIterator[_Scr
 async def _end_script(script: _Script) -> None:
     """Close its input, give it a moment to leave, kill it otherwise; close the pipes."""
     proc = script.proc
-    if proc.stdin is not None and not proc.stdin.is_closing():
-        proc.stdin.close()
+    await script.end_input()
     if await script.wait_exit(2.0) is None:
         await script.kill()
-    if proc.stdout is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(proc.stdout.read(), 1.0)
+    if script.reading is not None:
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(script.reading, 1.0)
     if proc.stdin is not None:
         with contextlib.suppress(Exception):
             await proc.stdin.wait_closed()
 
 
+async def _input_ended_exit(client: _Script) -> _Evidence | None:
+    """End the script's input and watch it exit (or prove it will not)."""
+    await client.end_input()
+    return await client.watch(
+        lambda: client.proc.returncode is not None and client.reading is not None and client.reading.done()
+    )
+
+
 @pytest.mark.weight(3)
+@pytest.mark.hint(2)
 @pytest.mark.limit(2 * SCRIPT_BOUND_S + 10)
 async def test_prints_server_lines_while_waiting_for_input(ex_path):
     """as a script, prints the server's lines while waiting for input"""
     first, second = b"server: welcome to the chat", b"server: a second line, later"
     push_second = asyncio.Event()
+    pushed: list[bytes] = []
 
     async def script(writer: asyncio.StreamWriter, peer: _Peer) -> None:
         await _push(writer, first + b"\n")
+        pushed.append(first)
         await push_second.wait()
         await _push(writer, second + b"\n")
+        pushed.append(second)
 
     async with _server(script) as (host, port, peer), _run_script(ex_path, host, port) as client:
         for line in (first, second):
-            if not await client.wait_output(line, SCRIPT_BOUND_S):
-                exited = await client.wait_exit(1.0) is not None
-                stderr = await client.stderr_tail()
-                if exited:
-                    fail(
-                        f"The server sent {line.decode()!r}, but the script never printed it. "
-                        f"{client.describe_exit(stderr)}"
-                    )
-                connected = "" if peer.connected.is_set() else " (it never even connected)"
-                fail(
-                    f"The server sent {line.decode()!r} and the script, its standard input open "
-                    f"and empty, had not printed it after {SCRIPT_BOUND_S:g}s{connected}. "
-                    f"{INPUT_ADVICE} If you do print it, flush: stdout into a pipe is "
-                    "block-buffered (`print(..., flush=True)` or `out.flush()`)."
-                )
+            evidence = await client.watch(
+                lambda line=line: line in client.stdout,
+                judge=lambda line=line: line in pushed or (not peer.connected.is_set() and not pushed),
+            )
+            if evidence is not None:
+                fail(await _not_printed(client, peer, line, evidence))
             push_second.set()
 
 
+async def _not_printed(client: _Script, peer: _Peer, line: bytes, evidence: _Evidence) -> str:
+    """Why the server's ``line`` never reached the script's stdout, from the evidence."""
+    sent = f"The server sent {line.decode()!r} ({len(line) + 1} bytes with its newline)"
+    if not peer.connected.is_set():
+        if evidence.verdict == READS_STDIN:
+            return (
+                f"The script never connected to the server: {_reading_stdin(evidence, client.path)}, "
+                f"before it even connected. {INPUT_ADVICE}"
+            )
+        if evidence.verdict == EXITED:
+            return f"The script never connected to the server. {client.describe_exit()}"
+    if evidence.verdict == EXITED:
+        return f"{sent}, but the script never printed it. {client.describe_exit()}"
+    if evidence.verdict == READS_STDIN:
+        unread = (
+            f" while the server's {len(line) + 1}-byte line sits unread in its socket"
+            if evidence.unread >= len(line) + 1
+            else ""
+        )
+        return (
+            f"{sent} and the script, its standard input open and empty, printed nothing: "
+            f"{_reading_stdin(evidence, client.path)}{unread}. {INPUT_ADVICE}"
+        )
+    if evidence.verdict == SPINNING:
+        return f"{sent} and the script printed nothing: {_spinning(evidence)}"
+    if evidence.verdict == IDLE:
+        unread = evidence.unread
+        # Nothing will happen until its input ends: end it, and see what comes out.
+        gone = await _input_ended_exit(client)
+        if line in client.stdout:
+            return (
+                f"{sent} and the script, idle on its event loop, printed nothing; the line "
+                "only appeared on its stdout when its input ended and it exited. It was "
+                "written into stdout's buffer and never flushed: stdout into a pipe (not "
+                "a terminal) is block-buffered. Flush after each line: "
+                "`print(..., flush=True)` or `out.flush()`."
+            )
+        where = (
+            f"the server's line sits unread in its socket ({unread} bytes)"
+            if unread
+            else "the line had been read from its socket (no byte of it was left there) and "
+            "was not written to stdout, not even when its input ended"
+        )
+        ended = "" if gone is None else f" {client.describe_exit()}" if gone.verdict == EXITED else ""
+        return (
+            f"{sent} while the script, its standard input open and empty, sat idle on its "
+            f"event loop: {where}.{ended} No task printed the server's lines while it waited "
+            "for input. Print them in a task of their own, as they arrive (`await "
+            "reader.readline()`, then write and flush), concurrently with the task that "
+            "forwards input."
+        )
+    if evidence.verdict == SLEEPS:
+        return (
+            f"{sent} and the script printed nothing: its main thread is in `time.sleep`{_at(evidence)}, "
+            "which blocks the event loop. Use `await asyncio.sleep(...)`."
+        )
+    return f"{sent} and the script had not printed it after {SCRIPT_BOUND_S:g}s ({_observed(evidence)})."
+
+
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 @pytest.mark.limit(2 * SCRIPT_BOUND_S + 10)
 async def test_script_exits_zero_when_input_ends(ex_path):
     """as a script, exits with code 0 when its input ends"""
     async with _server() as (host, port, peer), _run_script(ex_path, host, port) as client:
-        connected = asyncio.ensure_future(peer.connected.wait())
-        exited = asyncio.ensure_future(client.proc.wait())
-        try:
-            await asyncio.wait({connected, exited}, timeout=SCRIPT_BOUND_S, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            await _stop(connected)
-            await _stop(exited)
-        if not peer.connected.is_set():
-            stderr = await client.stderr_tail()
-            fail(f"The script never connected to the server. {client.describe_exit(stderr)}")
-        assert client.proc.stdin is not None
-        client.proc.stdin.close()  # end of input
-        code = await client.wait_exit(SCRIPT_BOUND_S)
-        if code is None:
+        evidence = await client.watch(peer.connected.is_set)
+        if evidence is not None:
+            if evidence.verdict == READS_STDIN:
+                fail(
+                    f"The script never connected to the server: {_reading_stdin(evidence, client.path)}. {INPUT_ADVICE}"
+                )
+            if evidence.verdict == EXITED:
+                fail(f"The script never connected to the server. {client.describe_exit()}")
+            fail(f"The script never connected to the server ({_observed(evidence)}).")
+        evidence = await _input_ended_exit(client)
+        if evidence is not None and evidence.verdict != EXITED:
             await client.kill()
+            if evidence.verdict == SPINNING:
+                fail(f"The script's standard input ended and it did not exit: {_spinning(evidence)}")
+            detail = "it sat idle on its event loop" if evidence.verdict == IDLE else _observed(evidence)
             fail(
-                f"The script's standard input ended, and {SCRIPT_BOUND_S:g}s later it was still "
-                "running. `await stdin.readline()` returns b'' at end of input: then stop, "
-                "close the connection and return 0 (cancel the task that prints the server's lines)."
+                f"The script's standard input ended, and it did not exit: {detail}. "
+                "`await stdin.readline()` returns b'' at end of input: then stop, close the "
+                "connection and return 0 (cancel the task that prints the server's lines)."
             )
+        code = client.proc.returncode
         if code != 0:
-            stderr = await client.stderr_tail()
             fail(
                 f"When its input ended, the script did not exit with code 0. "
-                f"{client.describe_exit(stderr)} End of input is the normal way to leave: "
+                f"{client.describe_exit()} End of input is the normal way to leave: "
                 "close the connection and return 0 from chat()."
             )
         expect(
@@ -294,6 +568,7 @@ async def test_script_exits_zero_when_input_ends(ex_path):
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 @pytest.mark.limit(2 * SCRIPT_BOUND_S + 10)
 async def test_script_exits_zero_when_server_closes_first(ex_path):
     """as a script, exits with code 0 when the server closes first"""
@@ -304,34 +579,77 @@ async def test_script_exits_zero_when_server_closes_first(ex_path):
 
     async with _server(script, read=False) as (host, port, peer), _run_script(ex_path, host, port) as client:
         # Its standard input stays open and empty: only the server's close can end it.
-        code = await client.wait_exit(SCRIPT_BOUND_S)
-        if code is None:
-            printed = bye in client.stdout or await client.wait_output(bye, 0.5)
-            await client.kill()
-            connected = "" if peer.connected.is_set() else " (it never even connected)"
-            fail(
-                f"The server sent {bye.decode()!r} and closed the connection; "
-                f"{SCRIPT_BOUND_S:g}s later the script, its standard input open and empty, "
-                f"was still running{connected}"
-                + (" although it had printed the line" if printed else "")
-                + ". If chat() returned, something kept the process alive: a thread blocked "
-                "in `input()` or `sys.stdin.readline()` (`run_in_executor`, `asyncio.to_thread`) "
-                "cannot be cancelled, and `asyncio.run` waits for the default executor's "
-                "threads at exit, until the user presses Enter. Read stdin on the loop "
-                "instead: `stdin, transport = await open_stdin()` (close the transport when "
-                "done). Otherwise: when `reader.readline()` returns b'', stop waiting for "
-                "input, close the connection and return 0."
-            )
+        evidence = await client.watch(
+            lambda: client.proc.returncode is not None and client.reading is not None and client.reading.done(),
+            judge=peer.done.is_set,
+        )
+        if evidence is not None and evidence.verdict != EXITED:
+            fail(await _not_exited(client, peer, evidence))
+        code = client.proc.returncode
         if code != 0:
-            stderr = await client.stderr_tail()
             fail(
                 f"When the server closed first, the script did not exit with code 0. "
-                f"{client.describe_exit(stderr)} A server hanging up is a normal end of "
+                f"{client.describe_exit()} A server hanging up is a normal end of "
                 "the chat: close the connection and return 0 from chat()."
             )
 
 
+async def _not_exited(client: _Script, peer: _Peer, evidence: _Evidence) -> str:
+    head = (
+        "The server sent its last line and closed the connection; the script, its standard "
+        "input open and empty, did not exit:"
+    )
+    if not peer.connected.is_set():
+        head = "The script never connected to the server, and did not exit:"
+    if evidence.verdict == READS_STDIN:
+        return f"{head} {_reading_stdin(evidence, client.path)}, so the loop never saw the server close. {INPUT_ADVICE}"
+    if evidence.verdict == SPINNING:
+        return f"{head} {_spinning(evidence)}"
+    holds = [s for s in evidence.sockets if s.state != "LISTEN"]
+    thread_reads = evidence.verdict == THREAD_READS_STDIN or (
+        evidence.state is not None and any(client._reads_stdin(t, client._stdin_inode()) for t in evidence.state.others)
+    )
+    if thread_reads:
+        # What happens once the user presses Enter (or input ends) is the rest of the story.
+        await _input_ended_exit(client)
+        after = (
+            f" When its input was then closed, it ended badly. {client.describe_exit()}"
+            if client.proc.returncode not in (None, 0)
+            else ""
+        )
+        connection = "it had closed its connection, but " if not holds else ""
+        return (
+            f"{head} {connection}a thread other than the main one is blocked reading stdin "
+            "(`input()` or `sys.stdin.readline()` in `asyncio.to_thread`, `run_in_executor` "
+            "or a `threading.Thread`), and the process cannot end before that read returns, "
+            "when the user presses Enter: a thread blocked in a read cannot be cancelled, "
+            "`asyncio.run` waits for the executor's threads at exit, and the interpreter's "
+            f"shutdown cannot take stdin's lock from a daemon thread.{after}"
+            + (
+                ""
+                if after
+                else " Read stdin on the loop instead: `stdin, transport = await open_stdin()` "
+                "(close the transport when done)."
+            )
+        )
+    if evidence.verdict == IDLE:
+        waiting = (
+            " (its socket is in CLOSE_WAIT: the end of file arrived and nothing acted on it)"
+            if any(s.state == "CLOSE_WAIT" for s in holds)
+            else ""
+        )
+        return (
+            f"{head} it sat idle on its event loop{waiting}. When the server closes, "
+            "`reader.readline()` returns b'': the chat is over even though input is still "
+            "open. Wait for whichever task ends first (`asyncio.wait(..., "
+            "return_when=FIRST_COMPLETED)`), cancel the other, close and return 0."
+        )
+    return f"{head} after {SCRIPT_BOUND_S:g}s {_observed(evidence)}."
+
+
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
+@pytest.mark.virtual_time
 async def test_sends_newline_terminated_lines(ex):
     """sends every input line newline-terminated, then closes"""
     stdin = asyncio.StreamReader()
@@ -347,6 +665,7 @@ async def test_sends_newline_terminated_lines(ex):
         await returned.wait()
 
     async with _server(keep_open) as (host, port, peer):
+        started = asyncio.get_running_loop().time()
         try:
             result = await call_learner(
                 f"chat() with {len(lines)} input lines, then end of input",
@@ -357,14 +676,14 @@ async def test_sends_newline_terminated_lines(ex):
             detail = (
                 " The server saw your end of file and kept its end open, as a chat server may:"
                 " chat() waited for it to hang up."
-                if peer.eof
+                " Half-closing (`write_eof()`) and waiting for the server to close first "
+                "hangs against a server that does not."
+                if peer.eof_at is not None and peer.eof_at < started + BOUND_S
                 else ""
             )
             fail(
                 f"{exc.msg}{detail} At end of input the chat is over: close the connection "
-                "yourself (`writer.close()`, `await writer.wait_closed()`) and return 0. "
-                "Half-closing (`write_eof()`) and waiting for the server to close first "
-                "hangs against a server that does not."
+                "yourself (`writer.close()`, `await writer.wait_closed()`) and return 0."
             )
         finally:
             returned.set()
@@ -391,6 +710,8 @@ async def test_sends_newline_terminated_lines(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
+@pytest.mark.virtual_time
 async def test_never_blocks_the_loop(ex, no_blocking):
     """never blocks the event loop while chatting"""
     stdin = asyncio.StreamReader()
@@ -408,7 +729,7 @@ async def test_never_blocks_the_loop(ex, no_blocking):
             if not shown.done() or not shown.result():
                 await _stop(shown)
                 if task.done() and not task.cancelled() and task.exception() is not None:
-                    await task  # its error explains more than we can
+                    await task  # what it raised, and where, explains more than we can
                 fail(
                     f"The server sent {news.decode()!r} while no input came, and after "
                     f"{BOUND_S:g}s it had not been written to `out`"
@@ -416,7 +737,14 @@ async def test_never_blocks_the_loop(ex, no_blocking):
                     + ". Read the server's lines in a task of its own, concurrently with "
                     "reading input, and write each to `out` as it arrives."
                 )
-            expect(not task.done(), "chat() returned while its input was still open and the server connected.")
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                await task  # what it raised, and where, is the explanation
+            expect(
+                not task.done(),
+                f"chat() returned {task.result() if task.done() and not task.cancelled() else None!r} "
+                "while its input was still open and the server still connected: the chat "
+                "ends when input ends or the server closes.",
+            )
             stdin.feed_data(b"ping\n")
             delivered = await _wait(peer.got_data, BOUND_S)
             expect(
@@ -432,6 +760,8 @@ async def test_never_blocks_the_loop(ex, no_blocking):
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
+@pytest.mark.virtual_time
 async def test_returns_zero_when_server_closes_first(ex):
     """returns 0 when the server closes first"""
     stdin = asyncio.StreamReader()  # input stays open: no end of file ever comes

@@ -1,0 +1,289 @@
+"""What a process is doing right now, read from Linux's ``/proc``: evidence for checks.
+
+A check that runs the learner's program as a subprocess can wait for its output, but a
+program that never prints leaves it waiting out a bound. This module answers "why not?"
+at once, the way ``ps``, ``strace -p`` and ``ss`` would:
+
+- :func:`process_state`: for every thread of a process, its scheduler state (``R``
+  running, ``S`` asleep...), the system call it is blocked in (``read``,
+  ``epoll_wait``, ``futex``...) with the file descriptor it waits on, its CPU time and
+  context switches (so "asleep and not moving" and "spinning" can be told apart), and
+  the kernel's ``wchan`` as a hint;
+- :func:`fd_target`: what a descriptor is (``pipe:[123]``, ``socket:[456]``, a path);
+- :func:`tcp_sockets`: a process's TCP sockets, each with its state and receive queue
+  (bytes the peer sent that the program has not read yet).
+
+Every reader degrades gracefully: a file that is missing or unreadable (another kernel,
+no permission, the process just exited) gives ``None`` or leaves the field ``None``,
+never an exception. On anything but Linux, everything is ``None``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+#: System call numbers worth naming, per machine (``uname -m``). Calls that take a file
+#: descriptor as their first argument are listed in ``FD_CALLS``.
+SYSCALLS: dict[str, dict[int, str]] = {
+    "x86_64": {
+        0: "read", 1: "write", 7: "poll", 19: "readv", 23: "select", 34: "pause",
+        35: "nanosleep", 42: "connect", 43: "accept", 44: "sendto", 45: "recvfrom",
+        47: "recvmsg", 61: "wait4", 128: "rt_sigtimedwait", 202: "futex",
+        230: "clock_nanosleep", 232: "epoll_wait", 247: "waitid", 270: "pselect6",
+        271: "ppoll", 281: "epoll_pwait", 288: "accept4", 441: "epoll_pwait2",
+        449: "futex_waitv",
+    },
+    "aarch64": {
+        22: "epoll_pwait", 63: "read", 64: "write", 65: "readv", 72: "pselect6",
+        73: "ppoll", 95: "waitid", 98: "futex", 101: "nanosleep", 115: "clock_nanosleep",
+        137: "rt_sigtimedwait", 202: "accept", 203: "connect", 206: "sendto",
+        207: "recvfrom", 212: "recvmsg", 242: "accept4", 260: "wait4",
+        441: "epoll_pwait2", 449: "futex_waitv",
+    },
+}  # fmt: skip
+SYSCALLS["arm64"] = SYSCALLS["aarch64"]
+
+FD_CALLS = frozenset(
+    {"read", "readv", "write", "recvfrom", "recvmsg", "sendto", "accept", "accept4",
+     "connect", "epoll_wait", "epoll_pwait", "epoll_pwait2"}
+)  # fmt: skip
+
+#: Calls a program sits in while it waits for an event loop's next event.
+EVENT_WAITS = frozenset({"epoll_wait", "epoll_pwait", "epoll_pwait2", "select", "pselect6", "poll", "ppoll"})
+
+#: ``st`` column of ``/proc/net/tcp``.
+TCP_STATES = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+    6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
+}  # fmt: skip
+
+_PROC = "/proc"
+_TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """One thread at one moment. ``None`` fields could not be read."""
+
+    tid: int
+    #: ``R`` running or runnable, ``S`` asleep, ``D`` uninterruptible, ``Z`` zombie...
+    state: str
+    #: The system call it is blocked in (``"read"``; ``"syscall 99"`` when unnamed), or
+    #: ``"running"`` when it is on a CPU, not in a call.
+    syscall: str | None
+    #: The call's first argument when it is a file descriptor.
+    fd: int | None
+    #: Time spent on a CPU, in nanoseconds.
+    cpu_ns: int | None
+    #: Voluntary plus involuntary context switches: unchanged means it has not run.
+    switches: int | None
+    #: The kernel function it sleeps in (a hint: ``do_epoll_wait``, ``pipe_read``).
+    wchan: str | None
+
+    @property
+    def asleep(self) -> bool:
+        return self.state in ("S", "D")
+
+    def same_wait(self, other: ThreadState) -> bool:
+        """Both asleep in the same call on the same descriptor, with no CPU time or
+        context switch in between (it has not woken up at all)."""
+        return (
+            self.asleep
+            and other.asleep
+            and self.syscall == other.syscall
+            and self.fd == other.fd
+            and self.switches is not None
+            and self.switches == other.switches
+            and self.cpu_ns == other.cpu_ns
+        )
+
+
+@dataclass(frozen=True)
+class ProcessState:
+    """Every thread of a process at (about) one moment; the main thread first."""
+
+    pid: int
+    threads: tuple[ThreadState, ...]
+
+    @property
+    def main(self) -> ThreadState | None:
+        return next((t for t in self.threads if t.tid == self.pid), None)
+
+    @property
+    def others(self) -> tuple[ThreadState, ...]:
+        return tuple(t for t in self.threads if t.tid != self.pid)
+
+    def idle_since(self, earlier: ProcessState) -> bool:
+        """Every thread is asleep in the wait it was in at ``earlier``, not having run."""
+        before = {t.tid: t for t in earlier.threads}
+        return bool(self.threads) and all(t.tid in before and t.same_wait(before[t.tid]) for t in self.threads)
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    """One TCP socket, from ``/proc/PID/net/tcp`` or ``tcp6``."""
+
+    inode: int
+    state: str  # "ESTABLISHED", "CLOSE_WAIT" (the peer closed, we have not)...
+    rx_queue: int  # bytes received that the program has not read
+    tx_queue: int  # bytes sent that the peer has not acknowledged
+    local_port: int
+    remote_port: int
+
+
+def process_state(pid: int) -> ProcessState | None:
+    """All threads of ``pid`` as they are now; ``None`` if it cannot be read (gone)."""
+    try:
+        tids = sorted(int(name) for name in os.listdir(f"{_PROC}/{pid}/task"))
+    except (OSError, ValueError):
+        return None
+    threads = []
+    for tid in sorted(tids, key=lambda t: t != pid):
+        state = thread_state(pid, tid)
+        if state is not None:
+            threads.append(state)
+    return ProcessState(pid, tuple(threads)) if threads else None
+
+
+def thread_state(pid: int, tid: int) -> ThreadState | None:
+    """One thread of ``pid`` (``tid == pid`` is the main thread); ``None`` if gone."""
+    base = f"{_PROC}/{pid}/task/{tid}"
+    stat = _read(f"{base}/stat")
+    if stat is None or ")" not in stat:
+        return None
+    # The command name is in parentheses and may hold spaces: split after the last ")".
+    fields = stat.rsplit(")", 1)[1].split()
+    state = fields[0] if fields else "?"
+    cpu_ns = _schedstat_ns(base)
+    if cpu_ns is None and len(fields) > 12 and fields[11].isdigit() and fields[12].isdigit():
+        cpu_ns = (int(fields[11]) + int(fields[12])) * _TICK_NS  # utime + stime, in ticks
+    syscall, fd = _syscall(base)
+    wchan = _read(f"{base}/wchan")
+    return ThreadState(
+        tid=tid,
+        state=state,
+        syscall=syscall,
+        fd=fd,
+        cpu_ns=cpu_ns,
+        switches=_switches(base),
+        wchan=wchan.strip() if wchan and wchan.strip() not in ("", "0") else None,
+    )
+
+
+def fd_target(pid: int, fd: int) -> str | None:
+    """What descriptor ``fd`` of ``pid`` is: ``pipe:[123]``, ``socket:[456]``, a path."""
+    try:
+        return os.readlink(f"{_PROC}/{pid}/fd/{fd}")
+    except OSError:
+        return None
+
+
+def inode_of(target: str | None, kind: str) -> int | None:
+    """The inode in ``kind:[inode]`` (``kind`` is ``"pipe"`` or ``"socket"``)."""
+    prefix = f"{kind}:["
+    if target is None or not target.startswith(prefix) or not target.endswith("]"):
+        return None
+    number = target[len(prefix) : -1]
+    return int(number) if number.isdigit() else None
+
+
+def tcp_sockets(pid: int) -> list[TcpSocket] | None:
+    """The TCP sockets ``pid`` holds open (IPv4 and IPv6), as its network namespace sees
+    them; ``None`` if its descriptors cannot be listed."""
+    try:
+        names = os.listdir(f"{_PROC}/{pid}/fd")
+    except OSError:
+        return None
+    mine = {inode_of(fd_target(pid, int(n)), "socket") for n in names if n.isdigit()}
+    mine.discard(None)
+    if not mine:
+        return []
+    found = []
+    for table in ("tcp", "tcp6"):
+        text = _read(f"{_PROC}/{pid}/net/{table}")
+        for line in (text or "").splitlines()[1:]:
+            sock = _parse_tcp_line(line)
+            if sock is not None and sock.inode in mine:
+                found.append(sock)
+    return found
+
+
+def syscall_name(number: int, machine: str | None = None) -> str:
+    """``"read"`` for 0 on x86_64; ``"syscall N"`` for a number not in the table."""
+    table = SYSCALLS.get(machine or platform.machine(), {})
+    return table.get(number, f"syscall {number}")
+
+
+# --- private helpers --------------------------------------------------------------------
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def _syscall(base: str) -> tuple[str | None, int | None]:
+    """``/proc/.../syscall``: ``NR arg1 ... arg6 sp pc``, ``running``, or ``-1 sp pc``."""
+    text = _read(f"{base}/syscall")
+    words = text.split() if text else []
+    if not words:
+        return None, None
+    if words[0] == "running":
+        return "running", None
+    try:
+        number = int(words[0])
+    except ValueError:
+        return None, None
+    if number < 0:
+        return None, None  # blocked, but not in a system call
+    name = syscall_name(number)
+    fd = None
+    if name in FD_CALLS and len(words) > 1:
+        try:
+            fd = int(words[1], 16)
+        except ValueError:
+            fd = None
+    return name, fd
+
+
+def _schedstat_ns(base: str) -> int | None:
+    text = _read(f"{base}/schedstat")
+    first = text.split()[0] if text and text.split() else ""
+    return int(first) if first.isdigit() else None
+
+
+def _switches(base: str) -> int | None:
+    text = _read(f"{base}/status")
+    if text is None:
+        return None
+    total, seen = 0, 0
+    for line in text.splitlines():
+        if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+            value = line.split(":", 1)[1].strip()
+            if value.isdigit():
+                total += int(value)
+                seen += 1
+    return total if seen == 2 else None
+
+
+def _parse_tcp_line(line: str) -> TcpSocket | None:
+    """``sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...`` (hex fields)."""
+    words = line.split()
+    try:
+        local, remote, st, queues, inode = words[1], words[2], words[3], words[4], words[9]
+        tx, rx = queues.split(":")
+        return TcpSocket(
+            inode=int(inode),
+            state=TCP_STATES.get(int(st, 16), st),
+            rx_queue=int(rx, 16),
+            tx_queue=int(tx, 16),
+            local_port=int(local.rsplit(":", 1)[1], 16),
+            remote_port=int(remote.rsplit(":", 1)[1], 16),
+        )
+    except (IndexError, ValueError):
+        return None

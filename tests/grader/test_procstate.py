@@ -1,0 +1,169 @@
+"""grader.procstate reads what real processes are blocked in, from /proc."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from grader import procstate
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc")
+
+#: A backstop only: each child reaches its wait in milliseconds.
+BOUND_S = 20.0
+
+
+@contextmanager
+def child(code: str, *, stdin: int = subprocess.PIPE) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``code`` in a Python child that prints ``ready`` once set up."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdin=stdin, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def settled(pid: int, until: Callable[[procstate.ProcessState], bool]) -> procstate.ProcessState:
+    """Poll ``pid`` until its state satisfies ``until`` (it gets there in milliseconds)."""
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        state = procstate.process_state(pid)
+        if state is not None and until(state):
+            return state
+        assert time.monotonic() < deadline, f"never settled: {state}"
+        time.sleep(0.005)
+
+
+def main_in(*calls: str) -> Callable[[procstate.ProcessState], bool]:
+    return lambda s: s.main is not None and s.main.asleep and s.main.syscall in calls
+
+
+class TestBlockedCalls:
+    """The main thread's blocking call is named, with the descriptor it waits on."""
+
+    def test_input_is_a_read_on_the_stdin_pipe(self) -> None:
+        with child("print('ready', flush=True); input()") as proc:
+            state = settled(proc.pid, main_in("read"))
+            assert state.main is not None and state.main.fd == 0
+            assert (
+                procstate.inode_of(procstate.fd_target(proc.pid, 0), "pipe")
+                == os.fstat(
+                    proc.stdin.fileno()  # type: ignore[union-attr]
+                ).st_ino
+            )
+
+    def test_time_sleep_is_a_sleep(self) -> None:
+        with child("import time; print('ready', flush=True); time.sleep(60)") as proc:
+            state = settled(proc.pid, main_in("clock_nanosleep", "nanosleep"))
+            assert state.main is not None and state.main.fd is None
+
+    def test_threads_are_listed_main_first(self) -> None:
+        code = """
+            import threading, sys
+            threading.Thread(target=sys.stdin.readline, daemon=True).start()
+            print('ready', flush=True)
+            threading.Event().wait()
+        """
+        with child(code) as proc:
+            state = settled(
+                proc.pid,
+                lambda s: main_in("futex")(s) and any(t.syscall == "read" and t.fd == 0 for t in s.others),
+            )
+            assert state.threads[0].tid == proc.pid
+
+    def test_an_idle_thread_stays_idle_and_a_spinning_one_moves(self) -> None:
+        code = """
+            import threading
+            def spin():
+                while True:
+                    pass
+            threading.Thread(target=spin, daemon=True).start()
+            print('ready', flush=True)
+            threading.Event().wait()
+        """
+        with child(code) as proc:
+            first = settled(proc.pid, main_in("futex"))
+            time.sleep(0.05)
+            second = procstate.process_state(proc.pid)
+            assert second is not None and second.main is not None and first.main is not None
+            assert second.main.same_wait(first.main)
+            spinner = [t for t in second.others if t.tid in {u.tid for u in first.others}]
+            before = {t.tid: t for t in first.others}
+            assert any((t.cpu_ns or 0) > (before[t.tid].cpu_ns or 0) for t in spinner)
+            assert not second.idle_since(first)
+
+
+class TestSockets:
+    """A TCP socket's unread bytes and state are read from the process's own view."""
+
+    def test_epoll_with_unread_bytes_in_the_socket(self) -> None:
+        server = socket.create_server(("127.0.0.1", 0))
+        code = f"""
+            import asyncio, socket
+            async def main():
+                reader, writer = await asyncio.open_connection("127.0.0.1", {server.getsockname()[1]})
+                writer.transport.pause_reading()  # the loop stops reading: bytes stay queued
+                print('ready', flush=True)
+                await asyncio.Event().wait()
+            asyncio.run(main())
+        """
+        with server, child(code) as proc:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"x" * 42)
+                state = settled(proc.pid, main_in("epoll_wait", "epoll_pwait", "epoll_pwait2"))
+                assert state.main is not None and state.main.fd is not None
+                deadline = time.monotonic() + BOUND_S
+                while (socks := procstate.tcp_sockets(proc.pid)) and socks[0].rx_queue < 42:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                assert socks is not None and len(socks) == 1
+                assert (socks[0].rx_queue, socks[0].state) == (42, "ESTABLISHED")
+                assert socks[0].remote_port == server.getsockname()[1]
+                conn.shutdown(socket.SHUT_WR)
+                settled(proc.pid, lambda s: (procstate.tcp_sockets(proc.pid) or [None])[0].state == "CLOSE_WAIT")  # type: ignore[union-attr]
+
+
+class TestDegradesGracefully:
+    """What cannot be read is None, never an exception."""
+
+    def test_a_process_that_is_gone(self) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()
+        assert procstate.process_state(proc.pid) is None
+        assert procstate.thread_state(proc.pid, proc.pid) is None
+        assert procstate.fd_target(proc.pid, 0) is None
+        assert procstate.tcp_sockets(proc.pid) is None
+
+    def test_unreadable_proc_files(self, monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
+        fake = os.path.join(tmp_path, "1", "task", "1")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "stat"), "w") as f:
+            f.write("1 (a b) S 0")
+        monkeypatch.setattr(procstate, "_PROC", str(tmp_path))
+        state = procstate.process_state(1)
+        assert state is not None and state.main is not None
+        assert (state.main.state, state.main.syscall, state.main.cpu_ns, state.main.switches) == ("S", None, None, None)
+        assert not state.main.same_wait(state.main)  # unknown progress is never "idle"
+
+    def test_names_and_inodes(self) -> None:
+        assert procstate.syscall_name(0, "x86_64") == "read"
+        assert procstate.syscall_name(63, "aarch64") == "read"
+        assert procstate.syscall_name(9999, "x86_64") == "syscall 9999"
+        assert procstate.inode_of("pipe:[123]", "pipe") == 123
+        assert procstate.inode_of("socket:[9]", "pipe") is None
+        assert procstate.inode_of(None, "socket") is None
