@@ -38,7 +38,7 @@ On a virtual clock (waiting costs no real time), with fake ``fetch`` functions:
 - a hung attempt receives ``CancelledError`` and has run its ``finally:`` by the time
   the call raises; no task it started is still pending afterwards;
 - a fetch that catches its first ``CancelledError`` and goes on waiting still ends in
-  ``TimeoutError`` at the total deadline;
+  ``TimeoutError`` at the total deadline, and is no longer running when it does;
 - two hung attempts then one that answers after 0.5 s: that value is returned, at 2.5 s;
 - ``attempts=3`` with time to spare: exactly 3 calls, then TimeoutError at 3 s;
 - an exception other than a timeout (raised by the 1st, or by the 2nd attempt after the

@@ -139,6 +139,7 @@ def _expect_timeout(outcome: Outcome, call: str, why: str) -> None:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(2)
 async def test_total_deadline_holds(ex):
     """the total deadline holds across attempts"""
     loop = asyncio.get_running_loop()
@@ -178,6 +179,7 @@ async def test_total_deadline_holds(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_hung_attempt_is_cancelled(ex):
     """a hung attempt is cancelled and its cleanup has run when the call ends"""
     cases = [
@@ -231,14 +233,18 @@ async def test_hung_attempt_is_cancelled(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_swallowing_fetch_still_times_out(ex):
     """a fetch that ignores one cancellation still ends in TimeoutError at the deadline"""
     loop = asyncio.get_running_loop()
     fake = _Fetch(SWALLOW)
     call = _args(5, 1, 2.5)
-    async with _cleaned_up(fake):
+    async with _cleaned_up(fake) as before:
         t0 = loop.time()
-        outcome = await _call(ex, fake, 5, 1.0, 2.5)
+        # What was still running is judged in the very step the call ended.
+        outcome = await _call(
+            ex, fake, 5, 1.0, 2.5, lambda: (list(fake.log.events), {t for t in new_tasks(before) if not t.done()})
+        )
     if not outcome.finished:
         fail(
             f"{call}: the first attempt (a fetch that misbehaves on purpose) caught its "
@@ -256,10 +262,36 @@ async def test_swallowing_fetch_still_times_out(ex):
         f"{call}, with a first attempt that ignores its cancellation, raised TimeoutError "
         f"after {took:g} s of loop time, not at the total deadline (2.5 s).",
     )
+    events, running = outcome.snapshot
+    if 1 in fake.unfinished(events):
+        if "swallowed 1" not in events:
+            fail(
+                f"{call} raised TimeoutError at 2.5 s while attempt 1 was still running, "
+                "never cancelled. A timed-out attempt must be cancelled and waited for."
+            )
+        fail(
+            f"{call} raised TimeoutError at 2.5 s while attempt 1 was still running: it "
+            "ignored the cancellation it got at 1 s, and nothing cancelled it again. So "
+            "it ran in a task of its own (`asyncio.wait_for` makes one on Python 3.11, as "
+            "do `create_task` and `ensure_future`), and whatever waited for that task to "
+            "end after cancelling it stopped waiting when the total deadline fired, leaving "
+            "it behind (3.11's `wait_for` does exactly that; so does `task.cancel()` "
+            "followed by `asyncio.wait`). Run the attempt in the call's own task: `async "
+            "with asyncio.timeout(per_try): return await fetch()` inside `async with "
+            "asyncio.timeout(total):`, and the total deadline's cancellation reaches fetch "
+            "itself. " + TIMEOUT_DOCS
+        )
+    expect(
+        not running,
+        f"{call} raised TimeoutError while tasks it started were still pending: "
+        f"{sorted({repr(t.get_coro()) for t in running})}. Cancel and await every task you "
+        "start before returning or raising.",
+    )
 
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_later_attempt_succeeds(ex):
     """returns the value of a later attempt that answers in time"""
     loop = asyncio.get_running_loop()
@@ -294,6 +326,7 @@ async def test_later_attempt_succeeds(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_gives_up_after_attempts(ex):
     """gives up with TimeoutError after `attempts` timed-out tries"""
     loop = asyncio.get_running_loop()
@@ -319,6 +352,7 @@ async def test_gives_up_after_attempts(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_other_errors_propagate_at_once(ex):
     """any other exception from fetch propagates at once, without retrying"""
     loop = asyncio.get_running_loop()
