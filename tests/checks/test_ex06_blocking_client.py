@@ -151,7 +151,7 @@ async def _stop(task: asyncio.Task[Any]) -> None:
 
 POLL_S = 0.01
 IDLE_S = 0.1
-SPIN_S = 0.3
+SPIN_S = 0.5
 #: Share of the wall-clock time the main thread must have spent on a CPU to be "spinning".
 SPIN_SHARE = 0.4
 
@@ -236,11 +236,13 @@ class _Script:
             return False
         return waiting[0] > 0
 
-    async def watch(self, done: Callable[[], bool], *, judge: Callable[[], bool] = lambda: True,
+    async def watch(self, done: Callable[[], bool], *, settled: Callable[[], bool] = lambda: True,
                     bound: float = SCRIPT_BOUND_S) -> _Evidence | None:  # fmt: skip
         """Wait until ``done()`` (None) or conclusive evidence that it never will be: the
         script exited, or it sits idle or spins. ``judge()`` says when the check's part is
-        over (the server has sent), so that idleness proves something."""
+        over (the server has sent or closed): before that, only a main thread blocked reading
+        stdin (or an exit) proves something; a script still starting up or connecting
+        may be busy or idle for a while."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + bound
         stdin = self._stdin_inode()
@@ -254,9 +256,9 @@ class _Script:
                         await asyncio.wait_for(asyncio.shield(self.reading), 2.0)
                 return None if done() else _Evidence(EXITED)
             state = procstate.process_state(self.proc.pid)
-            if state is not None and judge():
+            if state is not None:
                 history.append((time.monotonic(), state))
-                evidence = self._judge(history, stdin)
+                evidence = self._judge(history, stdin, settled())
                 if evidence is not None and not self._stdout_pending() and not done():
                     evidence.sockets = procstate.tcp_sockets(self.proc.pid) or []
                     if evidence.verdict in (READS_STDIN, SPINNING, SLEEPS):
@@ -266,7 +268,9 @@ class _Script:
                 return _Evidence(UNSURE, state, procstate.tcp_sockets(self.proc.pid) or [])
             await asyncio.sleep(POLL_S)
 
-    def _judge(self, history: list[tuple[float, procstate.ProcessState]], stdin: int | None) -> _Evidence | None:
+    def _judge(
+        self, history: list[tuple[float, procstate.ProcessState]], stdin: int | None, settled: bool
+    ) -> _Evidence | None:
         now, latest = history[-1]
         main = latest.main
         if main is None:
@@ -275,6 +279,8 @@ class _Script:
         if earlier and latest.idle_since(earlier[-1]):
             if self._reads_stdin(main, stdin):
                 return _Evidence(READS_STDIN, latest)
+            if not settled:
+                return None
             if main.syscall in procstate.EVENT_WAITS:
                 return _Evidence(IDLE, latest)
             if any(self._reads_stdin(t, stdin) for t in latest.others):
@@ -282,7 +288,7 @@ class _Script:
             if main.syscall in ("nanosleep", "clock_nanosleep"):
                 return _Evidence(SLEEPS, latest)
             return None
-        oldest = [(t, s) for t, s in history if now - t >= SPIN_S]
+        oldest = [(t, s) for t, s in history if now - t >= SPIN_S] if settled else []
         if oldest and main.cpu_ns is not None:
             then, before = oldest[-1]
             was = before.main
@@ -460,7 +466,7 @@ async def test_prints_server_lines_while_waiting_for_input(ex_path):
         for line in (first, second):
             evidence = await client.watch(
                 lambda line=line: line in client.stdout,
-                judge=lambda line=line: line in pushed or (not peer.connected.is_set() and not pushed),
+                settled=lambda line=line: line in pushed,
             )
             if evidence is not None:
                 fail(await _not_printed(client, peer, line, evidence))
@@ -532,7 +538,7 @@ async def _not_printed(client: _Script, peer: _Peer, line: bytes, evidence: _Evi
 async def test_script_exits_zero_when_input_ends(ex_path):
     """as a script, exits with code 0 when its input ends"""
     async with _server() as (host, port, peer), _run_script(ex_path, host, port) as client:
-        evidence = await client.watch(peer.connected.is_set)
+        evidence = await client.watch(peer.connected.is_set, settled=lambda: False)
         if evidence is not None:
             if evidence.verdict == READS_STDIN:
                 fail(
@@ -581,7 +587,7 @@ async def test_script_exits_zero_when_server_closes_first(ex_path):
         # Its standard input stays open and empty: only the server's close can end it.
         evidence = await client.watch(
             lambda: client.proc.returncode is not None and client.reading is not None and client.reading.done(),
-            judge=peer.done.is_set,
+            settled=peer.done.is_set,
         )
         if evidence is not None and evidence.verdict != EXITED:
             fail(await _not_exited(client, peer, evidence))
