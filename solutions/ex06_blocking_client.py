@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import contextlib
 import sys
 from typing import TextIO
@@ -10,14 +12,30 @@ from typing import TextIO
 
 async def open_stdin() -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     """The process's standard input as a StreamReader, and the transport to close when
-    you are done with it. Works when stdin is a pipe or a terminal (not a regular file:
-    for ``< file.txt``, feed a StreamReader from a thread instead). Nothing to fix here."""
+    you are done with it. Works whatever stdin is: a pipe or a terminal (read as lines
+    arrive), or a regular file or /dev/null (``< file.txt``), which the loop cannot watch:
+    those are read whole in a thread, which always ends. Nothing to fix here."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
-    )
-    return reader, transport
+    protocol = asyncio.StreamReaderProtocol(reader)
+    mode = os.fstat(sys.stdin.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or sys.stdin.isatty():
+        transport, _ = await loop.connect_read_pipe(lambda: protocol, sys.stdin)
+        return reader, transport
+    data = await asyncio.to_thread(sys.stdin.buffer.read)
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader, _ReadWhole()
+
+
+class _ReadWhole(asyncio.ReadTransport):
+    """Stands in for the pipe transport when stdin was read whole: nothing to close."""
+
+    def close(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
 
 
 async def forward_input(stdin: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -37,17 +37,23 @@ connected to the standard input (``open_stdin()`` does that for you).
 
 How it is graded
 ----------------
-- run as a script with its standard input open and empty, it prints the lines the
-  server pushes while it waits for input (event order, no timing: the server sends,
-  the grader waits for that line on your stdout);
+Three checks run your file as a script (``python ex06_blocking_client.py HOST PORT``),
+its standard input a pipe the grader keeps open and empty, and read what the script is
+doing from the operating system (``/proc``) instead of waiting out a time limit: a main
+thread blocked reading stdin, a script idle on its event loop with the server's line
+unread or unprinted, a loop spinning on the CPU are reported as soon as they are seen.
+
+- run as a script, it prints the lines the server pushes while it waits for input
+  (and flushes them: stdout into a pipe is block-buffered);
 - run as a script, it exits with code 0 when its standard input ends;
-- every line it sends is newline-terminated, in order, then the server sees a clean
-  end of file;
-- it never blocks the event loop (``input()``, ``sys.stdin.readline()``, ``time.sleep``
-  are detected and named);
-- when the server closes first, ``chat`` returns 0 without waiting for more input, and
-  the script exits with code 0 although its standard input is still open (a thread
-  blocked in ``input()`` would keep the process alive until Enter).
+- run as a script, it exits with code 0 when the server closes first, although its
+  standard input is still open (a thread blocked in ``input()`` would keep the process
+  alive until Enter);
+- ``chat`` sends every input line newline-terminated, in order, then closes the
+  connection cleanly at end of input;
+- ``chat`` never blocks the event loop (``input()``, ``sys.stdin.readline()``,
+  ``time.sleep`` are detected and named);
+- ``chat`` returns 0 when the server closes first, without waiting for more input.
 
 Docs: https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code,
 https://docs.python.org/3/library/asyncio-stream.html (``StreamReader.readline``,
@@ -59,20 +65,38 @@ https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.connect_re
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 from typing import TextIO
 
 
 async def open_stdin() -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     """The process's standard input as a StreamReader, and the transport to close when
-    you are done with it. Works when stdin is a pipe or a terminal (not a regular file:
-    for ``< file.txt``, feed a StreamReader from a thread instead). Nothing to fix here."""
+    you are done with it. Works whatever stdin is: a pipe or a terminal (read as lines
+    arrive), or a regular file or /dev/null (``< file.txt``), which the loop cannot watch:
+    those are read whole in a thread, which always ends. Nothing to fix here."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
-    )
-    return reader, transport
+    protocol = asyncio.StreamReaderProtocol(reader)
+    mode = os.fstat(sys.stdin.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or sys.stdin.isatty():
+        transport, _ = await loop.connect_read_pipe(lambda: protocol, sys.stdin)
+        return reader, transport
+    data = await asyncio.to_thread(sys.stdin.buffer.read)
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader, _ReadWhole()
+
+
+class _ReadWhole(asyncio.ReadTransport):
+    """Stands in for the pipe transport when stdin was read whole: nothing to close."""
+
+    def close(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
 
 
 async def send_message(writer: asyncio.StreamWriter) -> None:

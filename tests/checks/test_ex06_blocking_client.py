@@ -2,12 +2,14 @@
 
 Three checks run the learner's file as a script (``python ex06_blocking_client.py HOST
 PORT``) in a subprocess whose standard input the check holds open: that is the only
-honest way to see ``input()`` freeze the loop, a missing ``flush()`` leave a line
-stuck in stdout's buffer, and a thread blocked reading stdin keep the process from
-exiting after the server hung up. The others call ``chat()`` in-process with a StreamReader
-for stdin (fed by the check) and a recording text stream for ``out``. Everything is
-ordered by events (the server pushed, the check waits for that line); the bounds are
-generous and only end a check that would otherwise hang.
+honest way to see ``input()`` freeze the loop, a missing ``flush()`` leave a line stuck
+in stdout's buffer, and a thread blocked reading stdin keep the process from exiting
+after the server hung up. They are judged from evidence, not by waiting: while the
+script does not do what is expected, the check reads its state from ``/proc``
+(``grader.procstate``) and stops as soon as it is conclusive (main thread blocked
+reading stdin, idle on its event loop, spinning, exited). The others call ``chat()``
+in-process on the virtual-time loop, with a StreamReader for stdin (fed by the check)
+and a recording text stream for ``out``. Bounds are generous backstops only.
 """
 
 from __future__ import annotations
