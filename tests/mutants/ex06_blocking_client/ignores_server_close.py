@@ -1,7 +1,7 @@
 """Prints replies in a background task, but only the end of input ends the chat: when the
 server closes first, it keeps waiting for input forever.
 
-Must fail: test_returns_zero_when_server_closes_first
+Must fail: test_returns_zero_when_server_closes_first, test_script_exits_zero_when_server_closes_first
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Keeps `input()` on the loop (adds a task that prints replies, which never gets to run
 while input() waits).
 
-Must fail: test_prints_server_lines_while_waiting_for_input, test_sends_newline_terminated_lines, test_never_blocks_the_loop
+Must fail: test_prints_server_lines_while_waiting_for_input, test_sends_newline_terminated_lines, test_never_blocks_the_loop, test_script_exits_zero_when_server_closes_first
 """
 
 from __future__ import annotations

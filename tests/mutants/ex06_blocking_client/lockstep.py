@@ -2,7 +2,7 @@
 reading the next line. Nothing reads the server while it waits for input, so a line the
 server pushes on its own stays unread in the socket until the user types something.
 
-Must fail: test_prints_server_lines_while_waiting_for_input, test_never_blocks_the_loop, test_returns_zero_when_server_closes_first
+Must fail: test_prints_server_lines_while_waiting_for_input, test_never_blocks_the_loop, test_returns_zero_when_server_closes_first, test_script_exits_zero_when_server_closes_first
 """
 
 from __future__ import annotations

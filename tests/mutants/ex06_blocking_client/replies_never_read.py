@@ -1,6 +1,6 @@
 """Forwards input without blocking, but never reads what the server sends (the seed's FLAW 3).
 
-Must fail: test_prints_server_lines_while_waiting_for_input, test_never_blocks_the_loop, test_returns_zero_when_server_closes_first
+Must fail: test_prints_server_lines_while_waiting_for_input, test_never_blocks_the_loop, test_returns_zero_when_server_closes_first, test_script_exits_zero_when_server_closes_first
 """
 
 from __future__ import annotations
