@@ -135,7 +135,12 @@ class TestSockets:
                 assert (socks[0].rx_queue, socks[0].state) == (42, "ESTABLISHED")
                 assert socks[0].remote_port == server.getsockname()[1]
                 conn.shutdown(socket.SHUT_WR)
-                settled(proc.pid, lambda s: (procstate.tcp_sockets(proc.pid) or [None])[0].state == "CLOSE_WAIT")  # type: ignore[union-attr]
+
+                def peer_closed(_: procstate.ProcessState) -> bool:
+                    socks = procstate.tcp_sockets(proc.pid)
+                    return bool(socks) and socks[0].state == "CLOSE_WAIT"  # type: ignore[index]
+
+                settled(proc.pid, peer_closed)
 
 
 class TestDegradesGracefully:
