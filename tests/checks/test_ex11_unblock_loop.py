@@ -1,13 +1,17 @@
 """Checks for ex11 unblock_loop: move blocking work off the event loop.
 
 Every fake ``hash_fn`` here really blocks the thread it runs in (``threading.Event.wait``,
-``threading.Barrier.wait``), always with a time limit, so a wrong answer fails with an
-explanation instead of hanging. Responsiveness is proved by event order, not by timing:
-the fake schedules a callback on the loop and waits for it to run, which only happens if
-the loop's thread is free while ``hash_fn`` blocks (a call made on the loop's own thread
-is known to block it at once, without waiting). Any way of running ``hash_fn`` in a
-thread passes (``asyncio.to_thread``, ``loop.run_in_executor`` with the default or an own
-``ThreadPoolExecutor``).
+``threading.Barrier.wait``), so a call made on the loop's own thread, or a loop that waits
+for a worker thread, freezes everything. The checks decide from evidence, not by waiting
+out a time limit: a call on the loop's own thread is known to block it at once; from a
+worker thread, a fake pings the loop (a callback only a free loop runs) and meanwhile
+reads the loop thread's stack: a loop thread waiting on a thread primitive inside the
+learner's code (``future.result()``, ``thread.join()``...) is blocked, no need to wait.
+Calls handed to threads are counted (``ThreadPoolExecutor.submit``, ``Thread.start``), so
+a fake waiting for a second call knows at once when none was handed out. ``WAIT_S``
+bounds only what no evidence settles. Any way of running ``hash_fn`` in a thread passes
+(``asyncio.to_thread``, ``loop.run_in_executor`` with the default or an own
+``ThreadPoolExecutor``, ``asyncio.wrap_future``).
 """
 
 from __future__ import annotations
@@ -16,16 +20,28 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
+import sys
 import threading
+import time
 import types
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import thread as futures_thread
+from typing import Any
 
 import pytest
 
+from grader import probes
 from grader.probes import call_learner, exact, expect, fail
 
-#: Seconds a fake waits for something that a correct solution provides in milliseconds.
-#: Only wrong answers ever wait this long (once per check).
+#: Seconds a fake waits for something that a correct solution provides in milliseconds,
+#: when no evidence says it will never come (the wrong answers the checks know of never
+#: wait this long).
 WAIT_S = 5.0
+#: Seconds between two looks at the loop thread's stack while a fake waits.
+LOOK_S = 0.02
+#: Trips through the loop's queue that let a free loop hand out every call it is about to.
+SETTLE_TRIPS = 10
 
 FIX = (
     "Run the blocking call in a worker thread and await it: "
@@ -58,37 +74,122 @@ async def _run(what: str, awaitable: object, timeout: float = 8.0) -> object:
     return result
 
 
-class _LoopPing:
-    """A blocking ``hash_fn``: each call schedules a callback on the loop and waits (at most
-    ``WAIT_S``) until the loop has run it. Only a loop that is free while ``hash_fn`` blocks
-    can run it; after one unanswered call the later ones stop waiting."""
+class _LoopWatch:
+    """What the event loop is doing, seen from a worker thread.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    ``handoffs`` counts calls handed to other threads since the check began
+    (``ThreadPoolExecutor.submit``, which ``to_thread`` and ``run_in_executor`` use, and
+    ``Thread.start`` for threads of one's own); ``blocked_at()`` tells whether the loop's
+    thread is waiting on a thread primitive inside the learner's code."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
+        self.handoffs = 0
+        self._lock = threading.Lock()
+
+    def on_loop_thread(self) -> bool:
+        return threading.get_ident() == self.loop_thread
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        real_submit = ThreadPoolExecutor.submit
+        real_start = threading.Thread.start
+        watch = self
+
+        def submit(self: ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            with watch._lock:
+                watch.handoffs += 1
+            return real_submit(self, fn, *args, **kwargs)
+
+        def start(self: threading.Thread) -> None:
+            if getattr(self, "_target", None) is not _POOL_WORKER:  # a pool's own thread
+                with watch._lock:
+                    watch.handoffs += 1
+            real_start(self)
+
+        ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+        threading.Thread.start = start  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            ThreadPoolExecutor.submit = real_submit  # type: ignore[method-assign]
+            threading.Thread.start = real_start  # type: ignore[method-assign]
+
+    def blocked_at(self) -> str | None:
+        """The learner's line where the loop's thread waits on a thread primitive (a
+        future's result, a join, an event, a queue), or None. A thread being started is
+        not a wait: ``Thread.start`` waits a moment for the new thread, inside a pool's
+        ``submit`` too."""
+        frame = sys._current_frames().get(self.loop_thread)
+        if frame is None or not probes.TARGET_FILE:
+            return None
+        code = frame.f_code
+        if not (code.co_filename == threading.__file__ and code.co_name in _WAITS):
+            return None
+        outer: types.FrameType | None = frame
+        while outer is not None:
+            if outer.f_code.co_filename == threading.__file__ and outer.f_code.co_name == "start":
+                return None
+            outer = outer.f_back
+        return probes.learner_location(probes.TARGET_FILE, frame)
+
+    def round_trip(self) -> bool:
+        """True once the loop has run a callback of ours; False as soon as its thread is
+        seen blocked in the learner's code (or after ``WAIT_S``)."""
+        pong = threading.Event()
+        try:
+            self.loop.call_soon_threadsafe(pong.set)
+        except RuntimeError:  # a closed loop certainly does not answer
+            return False
+        deadline = time.monotonic() + WAIT_S
+        while not pong.wait(LOOK_S):
+            if self.blocked_at() is not None or time.monotonic() > deadline:
+                return False
+        return True
+
+    def settled_handoffs(self) -> int | None:
+        """Calls handed to threads once a free loop has had a few turns to hand out the
+        rest; None if the loop is blocked."""
+        for _ in range(SETTLE_TRIPS):
+            if not self.round_trip():
+                return None
+        return self.handoffs
+
+
+#: Where a blocked thread's innermost Python frame sits (threading.py).
+_WAITS = frozenset({"wait", "join", "_wait_for_tstate_lock", "get"})
+#: A ThreadPoolExecutor's own threads run this; starting them is part of a submit.
+_POOL_WORKER = getattr(futures_thread, "_worker", None)
+
+
+class _LoopPing:
+    """A blocking ``hash_fn``: each call schedules a callback on the loop and waits until
+    the loop has run it. Only a loop that is free while ``hash_fn`` blocks can run it; a
+    call on the loop's own thread, or a loop thread seen waiting in the learner's code,
+    settles it at once. After one unanswered call the later ones stop waiting."""
+
+    def __init__(self, watch: _LoopWatch) -> None:
+        self.watch = watch
         self.calls: list[bytes] = []
         self.on_loop_thread = 0
         self.unanswered = 0
+        self.blocked_where: str | None = None
         self._lock = threading.Lock()
 
     def __call__(self, request: bytes) -> bytes:
         with self._lock:
             self.calls.append(request)
-            on_loop_thread = threading.get_ident() == self.loop_thread
+            on_loop_thread = self.watch.on_loop_thread()
             if on_loop_thread:
                 self.on_loop_thread += 1
-        if on_loop_thread:
+        if on_loop_thread or self.unanswered:
             # Certain without waiting: while this call holds the loop's own thread, the
             # loop cannot run the callback (or anything else).
             self.unanswered += 1
             return _digest(request)
-        if self.unanswered:
-            self.unanswered += 1
-            return _digest(request)
-        pong = threading.Event()
-        with contextlib.suppress(RuntimeError):  # a closed loop certainly does not answer
-            self.loop.call_soon_threadsafe(pong.set)
-        if not pong.wait(WAIT_S):
+        if not self.watch.round_trip():
+            self.blocked_where = self.blocked_where or self.watch.blocked_at()
             self.unanswered += 1
         return _digest(request)
 
@@ -102,16 +203,23 @@ class _LoopPing:
                 "Putting the call inside an `async def` does not make it non-blocking; only "
                 f"awaiting something that really waits does. {FIX}"
             )
+        where = (
+            f"it was waiting for that thread at {self.blocked_where}"
+            if self.blocked_where
+            else f"it ran no callback for {WAIT_S:g}s"
+        )
         return (
-            f"{what}: hash_fn ran in another thread, but the event loop still did not run a "
-            f"callback within {WAIT_S:g}s: the loop's thread was blocked waiting for that "
-            "thread (`future.result()`, `executor.shutdown(wait=True)`, `thread.join()`...). "
-            "Await the result instead: `await asyncio.to_thread(...)`, "
-            "`await loop.run_in_executor(...)` or `await asyncio.wrap_future(future)`."
+            f"{what}: hash_fn ran in another thread, but the event loop's thread was blocked "
+            f"meanwhile: {where}. Waiting for a thread with `future.result()`, "
+            "`executor.shutdown(wait=True)` or `thread.join()` on the loop's thread blocks "
+            "the loop just as the call itself would. Await the result instead: "
+            "`await asyncio.to_thread(...)`, `await loop.run_in_executor(...)` or "
+            "`await asyncio.wrap_future(future)`."
         )
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_handle_returns_hash_fn_result(ex):
     """handle returns exactly the bytes hash_fn returned"""
     _require_async(ex)
@@ -132,11 +240,14 @@ async def test_handle_returns_hash_fn_result(ex):
 
 @pytest.mark.weight(3)
 @pytest.mark.limit(20)
+@pytest.mark.hint(1)
 async def test_loop_runs_while_handle_blocks(ex):
     """the event loop keeps running while hash_fn blocks inside handle"""
     _require_async(ex)
-    fake = _LoopPing(asyncio.get_running_loop())
-    result = await _run("handle(b'ping', hash_fn)", ex.handle(b"ping", fake))
+    watch = _LoopWatch()
+    fake = _LoopPing(watch)
+    with watch.counting():
+        result = await _run("handle(b'ping', hash_fn)", ex.handle(b"ping", fake))
     expect(fake.calls == [b"ping"], f"handle called hash_fn with {fake.calls!r}, not once with the request.")
     if fake.unanswered:
         fail(fake.blocked_message("handle(b'ping', hash_fn)"))
@@ -145,12 +256,15 @@ async def test_loop_runs_while_handle_blocks(ex):
 
 @pytest.mark.weight(2)
 @pytest.mark.limit(20)
+@pytest.mark.hint(1)
 async def test_loop_runs_while_handle_many_blocks(ex):
     """the event loop keeps running during every hash_fn call of handle_many"""
     _require_async(ex)
-    fake = _LoopPing(asyncio.get_running_loop())
+    watch = _LoopWatch()
+    fake = _LoopPing(watch)
     requests = [b"a", b"b", b"c"]
-    result = await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
+    with watch.counting():
+        result = await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
     expect(
         sorted(fake.calls) == requests,
         f"handle_many({requests!r}, hash_fn) called hash_fn with {sorted(fake.calls)!r}: "
@@ -166,110 +280,172 @@ async def test_loop_runs_while_handle_many_blocks(ex):
 
 class _MeetTwo:
     """A blocking ``hash_fn``: the first two calls wait for each other at a
-    ``threading.Barrier(2)`` (at most ``WAIT_S``). Calls made one after another never meet."""
+    ``threading.Barrier(2)``. The first one waits only while a second call can still come:
+    not on the loop's own thread, not while the loop's thread is blocked, and only if a
+    free loop handed a second call to a thread. Calls made one after another never meet."""
 
-    def __init__(self, loop_thread: int) -> None:
+    def __init__(self, watch: _LoopWatch) -> None:
+        self.watch = watch
         self.barrier = threading.Barrier(2, timeout=WAIT_S)
-        self.loop_thread = loop_thread
         self.arrivals = 0
         self.met = 0
         self.missed = 0
         self.on_loop_thread = 0
+        self.handed_out: int | None = None  # calls in threads when the first one looked
         self._lock = threading.Lock()
 
     def __call__(self, request: bytes) -> bytes:
         with self._lock:
             self.arrivals += 1
             mine = self.arrivals
-            if threading.get_ident() == self.loop_thread:
+            on_loop_thread = self.watch.on_loop_thread()
+            if on_loop_thread:
                 self.on_loop_thread += 1
-        if mine <= 2:
-            try:
-                self.barrier.wait()
-            except threading.BrokenBarrierError:
-                with self._lock:
-                    self.missed += 1
-            else:
-                with self._lock:
-                    self.met += 1
+        if mine > 2:
+            return _digest(request)
+        if mine == 1:
+            if not on_loop_thread:
+                self.handed_out = self.watch.settled_handoffs()
+            if on_loop_thread or self.handed_out is None or self.handed_out < 2:
+                # No second call can come while this one waits: do not wait.
+                self.barrier.abort()
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            with self._lock:
+                self.missed += 1
+        else:
+            with self._lock:
+                self.met += 1
         return _digest(request)
 
 
 @pytest.mark.weight(2)
 @pytest.mark.limit(20)
+@pytest.mark.hint(3)
 async def test_handle_many_overlaps_calls(ex):
     """handle_many runs the hash_fn calls at the same time"""
     _require_async(ex)
-    fake = _MeetTwo(threading.get_ident())
+    watch = _LoopWatch()
+    fake = _MeetTwo(watch)
     requests = [b"r1", b"r2", b"r3", b"r4"]
-    await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
+    with watch.counting():
+        await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
     expect(fake.arrivals == len(requests), f"hash_fn was called {fake.arrivals} times for {len(requests)} requests.")
     if fake.met == 2 and not fake.missed:
         return
     if fake.on_loop_thread:
         fail(
-            f"The first hash_fn call waited {WAIT_S:g}s at a barrier for a second call that "
-            "never came: every call ran on the event loop's thread, so one had to finish "
-            f"before the next could start (and the loop was frozen meanwhile). {FIX} "
-            "Then gather the handle() coroutines so the threads run at the same time."
+            "The hash_fn calls ran on the event loop's thread, so one had to finish before "
+            f"the next could start (and the loop was frozen meanwhile). {FIX} Then gather "
+            "the handle() coroutines so the threads run at the same time."
+        )
+    if fake.handed_out is None:
+        fail(
+            "The first hash_fn call ran in a thread, but meanwhile the event loop's thread "
+            "waited for it, so no second call could start. Await the result instead of "
+            "waiting on the loop's thread (see the check on the loop staying responsive)."
         )
     fail(
-        f"The first hash_fn call waited {WAIT_S:g}s at a barrier for a second call that never "
-        "came: the calls ran in a thread but one after another (awaiting each handle() before "
-        "starting the next, or a pool with a single worker). Start them all, then wait for all: "
+        f"While the first hash_fn call ran in a thread, the event loop was free, yet only "
+        f"{fake.handed_out} call had been handed to a thread: the calls ran one after another (awaiting each "
+        "handle() before starting the next). Start them all, then wait for all: "
         "`await asyncio.gather(*(handle(r, hash_fn) for r in requests))`."
+        if fake.handed_out is not None and fake.handed_out < 2
+        else f"The first hash_fn call waited {WAIT_S:g}s for a second one that never came, "
+        "although more calls were handed to threads: a pool with a single worker runs them "
+        "one after another. Use the default pool (`asyncio.to_thread`), or one with enough "
+        "workers."
     )
 
 
-class _LaterFinishesFirst:
-    """A blocking ``hash_fn``: the call for ``b"slow"`` waits (at most ``WAIT_S``) until
-    the call for ``b"fast"`` has returned and the loop has had time to see it, so with
-    concurrent calls ``b"fast"`` completes first."""
+class _FirstFinishesLast:
+    """A blocking ``hash_fn`` for requests ``b"r0"``, ``b"r1"``...: the call for ``b"r0"``
+    returns only once every other call has returned and the loop has seen them finish,
+    so with concurrent calls request 0 completes last. It waits only while the others can
+    still come (see :class:`_MeetTwo`); request order is what matters here."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.loop_thread = threading.get_ident()
-        self.fast_done = threading.Event()
-
-    def _round_trip(self) -> bool:
-        pong = threading.Event()
-        try:
-            self.loop.call_soon_threadsafe(pong.set)
-        except RuntimeError:
-            return False
-        return pong.wait(WAIT_S)
+    def __init__(self, watch: _LoopWatch, count: int) -> None:
+        self.watch = watch
+        self.count = count
+        self.others_done = 0
+        self.all_others = threading.Event()
+        self.finished: list[int] = []
+        self._lock = threading.Lock()
 
     def __call__(self, request: bytes) -> bytes:
-        # Three trips through the loop's queue: the fast call's completion, queued by its
-        # thread right after it returned, is processed before the slow call returns.
-        # On the loop's own thread the calls run one after another: waiting for the fast
-        # one could only time out, so the slow one does not wait.
-        on_loop_thread = threading.get_ident() == self.loop_thread
-        if request == b"slow" and not on_loop_thread and self.fast_done.wait(WAIT_S):
-            for _ in range(3):
-                if not self._round_trip():
-                    break
+        index = int(request[1:])
+        if index == 0 and not self.watch.on_loop_thread():
+            handed_out = self.watch.settled_handoffs()
+            if handed_out is not None and handed_out >= self.count:
+                deadline = time.monotonic() + WAIT_S
+                while not self.all_others.wait(LOOK_S):
+                    if self.watch.blocked_at() is not None or time.monotonic() > deadline:
+                        break
+                # Three trips through the loop's queue: the others' completions, queued by
+                # their threads, are processed before this call returns.
+                for _ in range(3):
+                    if not self.watch.round_trip():
+                        break
         result = _digest(request)
-        if request == b"fast":
-            self.fast_done.set()
+        with self._lock:
+            self.finished.append(index)
+            if index != 0:
+                self.others_done += 1
+                if self.others_done == self.count - 1:
+                    self.all_others.set()
         return result
+
+
+#: Enough requests that an unordered collection (a set of futures) practically never
+#: comes back in request order, as two requests easily do.
+ORDER_COUNT = 12
 
 
 @pytest.mark.weight(1)
 @pytest.mark.limit(20)
+@pytest.mark.hint(3)
 async def test_handle_many_keeps_request_order(ex):
     """handle_many returns results in request order, not completion order"""
     _require_async(ex)
-    fake = _LaterFinishesFirst(asyncio.get_running_loop())
-    result = await _run("handle_many([b'slow', b'fast'], hash_fn)", ex.handle_many([b"slow", b"fast"], fake))
-    if type(result) is list and result == [_digest(b"fast"), _digest(b"slow")]:
-        fail(
-            "handle_many([b'slow', b'fast'], hash_fn) returned the results in the order the "
-            "calls finished (b'fast' first). Callers match results to requests by position: "
-            "`asyncio.gather(...)` keeps argument order; with `as_completed` or a shared list "
-            "that each task appends to, you get completion order."
-        )
-    exact(result, [_digest(b"slow"), _digest(b"fast")], "handle_many([b'slow', b'fast'], hash_fn) returned")
+    watch = _LoopWatch()
+    fake = _FirstFinishesLast(watch, ORDER_COUNT)
+    requests = [b"r%d" % i for i in range(ORDER_COUNT)]
+    what = f"handle_many([b'r0', ..., b'r{ORDER_COUNT - 1}'], hash_fn)"
+    with watch.counting():
+        result = await _run(what, ex.handle_many(requests, fake))
+    by_digest = {_digest(r): i for i, r in enumerate(requests)}
+    if type(result) is list and len(result) == len(requests) and all(
+        type(r) is bytes and r in by_digest for r in result
+    ):
+        order = [by_digest[r] for r in result]
+        expected = list(range(ORDER_COUNT))
+        if sorted(order) == expected and order != expected:
+            if order == fake.finished or (order[-1] == 0 and fake.finished[-1:] == [0]):
+                how = (
+                    "the order the calls finished in (request 0, made to finish last, came "
+                    "last): `as_completed`, or a list each task appends to as it ends, gives "
+                    "completion order"
+                )
+            else:
+                how = (
+                    "neither request order nor the order the calls finished in: an unordered "
+                    "collection, such as the `done` set returned by `asyncio.wait` (a set has "
+                    "no order), gives an order like that"
+                )
+            fail(
+                f"{what} returned the results for requests {order}: {how}. Callers match "
+                "results to requests by position: `asyncio.gather(...)` returns them in "
+                "argument order, whatever order the calls finish in."
+            )
+    exact(result, [_digest(r) for r in requests], f"{what} returned")
+
+
+@pytest.mark.weight(1)
+@pytest.mark.hint(3)
+async def test_handle_many_of_nothing(ex):
+    """handle_many([]) returns []"""
+    _require_async(ex)
     try:
         empty = await _run("handle_many([], hash_fn)", ex.handle_many([], _digest))
     except Exception as exc:
@@ -278,15 +454,16 @@ async def test_handle_many_keeps_request_order(ex):
         error = None
     if error is not None:  # explained outside the `except`, so no chained traceback shows
         fail(
-            f"handle_many([], hash_fn) raised {type(error).__name__}: {error}. No requests "
+            f"handle_many([], hash_fn) raised {type(error).__name__}: {str(error).rstrip('.')}. No requests "
             "means no results: it should return []. (A pool sized `max_workers=len(requests)` "
-            "cannot be created for zero requests; the default pool, or `asyncio.gather()` of "
-            "nothing, handles this for free.)"
+            "cannot be created for zero requests, and `asyncio.wait()` refuses an empty set; "
+            "the default pool, or `asyncio.gather()` of nothing, handles this for free.)"
         )
     exact(empty, [], "handle_many([], hash_fn) returned")
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_handle_propagates_hash_fn_error(ex):
     """an exception raised by hash_fn comes out of handle unchanged"""
     _require_async(ex)

@@ -3,7 +3,7 @@
 Right for every non-empty list; with no requests the pool cannot be created
 (ValueError: max_workers must be greater than 0) instead of returning [].
 
-Must fail: test_handle_many_keeps_request_order
+Must fail: test_handle_many_of_nothing
 """
 
 from __future__ import annotations
