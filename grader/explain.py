@@ -204,6 +204,56 @@ def timeout(limit: float, where: str | None, shape: str | None = None, at: str |
     )
 
 
+def loop_held(kind: str, at: str | None, call: str | None = None, cpu_s: float | None = None) -> str:
+    """The event loop's thread was held by the learner's code (see ``grader.monitor``):
+    ``kind`` is what the kernel showed it doing, ``at`` the learner's line."""
+    where = f" (at {at})" if at else ""
+    source = at.split(": ", 1)[-1] if at else ""
+    if kind == "stdin":
+        what = "`input()`" if "input(" in source else "a read of standard input"
+        return (
+            f"Your code waited for a line of standard input on the event loop's thread{where}: "
+            f"{what} blocks the whole loop until someone types a line and presses Enter, so "
+            "no other task runs meanwhile (nothing from the network is read or shown). Read "
+            "input with `await reader.readline()` on an asyncio StreamReader for stdin "
+            "(`loop.connect_read_pipe`), or `await asyncio.to_thread(input)`. "
+            + EXPLANATIONS["blocking"]
+        )
+    if kind == "spin":
+        used = f"{cpu_s:.1f} s of CPU" if cpu_s is not None else "the CPU"
+        eof = ""
+        if ".read" in source:
+            eof = (
+                " At end of file `read()` and `readline()` return b'' at once, without "
+                "waiting: a loop that does not stop on b'' (`if not data: break`) runs forever "
+                "and never gives the loop back."
+            )
+        return (
+            f"The event loop never got control back: your code ran for {used} without "
+            f"yielding{where}, so no other task could run.{eof} A coroutine only lets others "
+            "run where it awaits something that is not ready yet. " + EXPLANATIONS["blocking"]
+        )
+    if kind == "sleep":
+        return (
+            f"Your code slept on the event loop's thread{where}: `time.sleep` stops every "
+            "task, not only this one. Use `await asyncio.sleep(...)`. " + EXPLANATIONS["blocking"]
+        )
+    asleep = f" (asleep in `{call}`)" if call else ""
+    if kind == "wait":
+        return (
+            f"The event loop's thread was blocked{where}, waiting for another thread or "
+            f"process{asleep}: a call like `future.result()`, `pool.map(...)`, "
+            "`thread.join()` or `queue.get()` holds the whole loop until it returns. Await "
+            "the work instead: `await loop.run_in_executor(pool, fn, arg)`, `await "
+            "asyncio.to_thread(fn, arg)`, `await asyncio.wrap_future(future)`. "
+            + EXPLANATIONS["blocking"]
+        )
+    return (
+        f"The event loop's thread was blocked{where} in a blocking call{asleep}: no other "
+        "task could run until it returned. " + EXPLANATIONS["blocking"]
+    )
+
+
 def stuck_shape(waiting_in: Sequence[str]) -> str | None:
     """``deadlock`` when at least two tasks wait for each other or for the peer (streams,
     events, locks, queues) and none is merely sleeping; else None. ``waiting_in`` holds

@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import selectors
+import socket
+import struct
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -39,12 +43,18 @@ TEARDOWN_GRACE_S = 2.0
 #: Threads whose names start with this belong to the grader and never count as "live".
 GRADER_THREAD_PREFIX = "awaitlings-"
 
+#: Real seconds the virtual loop waits at a time while bytes are in flight between two
+#: sockets of this process.
+IN_FLIGHT_STEP_S = 0.05
+
 #: Every grader loop created in this process, newest last (the plugin clears it per check).
 LOOPS: list[GraderLoop] = []
 
 
 class GraderLoop(asyncio.SelectorEventLoop):
-    """A selector event loop that records the problems the default handler only logs."""
+    """A selector event loop that records the problems the default handler only logs, and
+    marks when it waits for I/O (the loop monitor tells a loop that polls from one that
+    never gets control back)."""
 
     def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
         super().__init__(selector)
@@ -52,6 +62,14 @@ class GraderLoop(asyncio.SelectorEventLoop):
         #: Set by the plugin once the check's own code has finished: from then on the loop
         #: is only being shut down, and that must not hang on a task that ignores cancel.
         self.closing = False
+        #: The loop's thread is inside its selector (waiting for I/O or a timer).
+        self.in_select = False
+        #: CPU seconds the loop's thread had used when it last left its selector: what it
+        #: used since then went to callbacks (the learner's code among them).
+        self.cpu_mark = time.thread_time()
+        #: The native id of the thread running the loop (set when it first polls).
+        self.thread_native_id: int | None = None
+        self._selector: Any = _WatchedSelector(self, self._selector)
         self.set_exception_handler(_record_problem)
         LOOPS.append(self)
 
@@ -92,38 +110,68 @@ def _record_problem(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     exc = context.get("exception")
     # A connection handler cancelled while the check shuts its server down logs
     # "Exception in callback ... CancelledError" on 3.11/3.12; that is not the learner's.
-    if isinstance(exc, asyncio.CancelledError):
+    # Nor is the loop monitor's interruption of code that held the loop (already judged).
+    if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "LoopHeld":
         return
     if isinstance(loop, GraderLoop):
         loop.problems.append(context)
 
 
-class _VirtualSelector:
-    """Wraps the loop's real selector; only ``select`` differs."""
+class _WatchedSelector:
+    """Wraps the loop's real selector; ``select`` marks the loop as waiting meanwhile."""
 
-    def __init__(self, loop: VirtualTimeLoop, real: selectors.BaseSelector) -> None:
+    def __init__(self, loop: GraderLoop, real: selectors.BaseSelector) -> None:
         self._loop = loop
         self._real = real
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        if loop.thread_native_id is None:
+            loop.thread_native_id = threading.get_native_id()
+        loop.in_select = True
+        try:
+            return self.wait(timeout)
+        finally:
+            loop.in_select = False
+            loop.cpu_mark = time.thread_time()
+
+    def wait(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        return self._real.select(timeout)
+
+
+class _VirtualSelector(_WatchedSelector):
+    """The virtual loop's selector: jumps the clock instead of waiting, unless something
+    can still happen in real time (see the module docstring)."""
+
+    _loop: VirtualTimeLoop
+
     def _timed(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
         start = time.monotonic()
         events = self._real.select(timeout)
-        if self._loop.threads_working:
-            self._loop.advance(time.monotonic() - start)
+        self._loop.advance(time.monotonic() - start)
         return events
 
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+    def wait(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
         loop = self._loop
-        if timeout is None or timeout <= 0 or loop.threads_working:
-            # Nothing scheduled (wait for I/O for real), something ready, or executor work
-            # running (time passes 1:1).
+        if timeout is not None and timeout <= 0:
+            return self._real.select(timeout)
+        if loop.threads_working:
+            # Executor work running: time passes 1:1.
             return self._timed(timeout)
         events = self._real.select(0)
         if events:
             return events
+        if bytes_in_flight():
+            # Bytes sit in a socket's send queue and its peer (in this process) is
+            # reading: the kernel delivers them in real time (at worst on a TCP timer), so
+            # wait for them for real instead of jumping over their arrival.
+            return self._timed(IN_FLIGHT_STEP_S if timeout is None else min(timeout, IN_FLIGHT_STEP_S))
+        if timeout is None:
+            # Nothing scheduled: wait for I/O for real.
+            return self._timed(None)
         if loop.outside_io_possible():
             events = self._real.select(min(timeout, GRACE_S))
             if events:
@@ -139,7 +187,7 @@ class VirtualTimeLoop(GraderLoop):
         super().__init__()
         self._virtual_now = time.monotonic()
         self.threads_working = 0
-        self._selector: Any = _VirtualSelector(self, self._selector)
+        self._selector = _VirtualSelector(self, self._selector._real)
 
     def time(self) -> float:
         return self._virtual_now
@@ -189,3 +237,39 @@ class GraderLoopPolicy(asyncio.DefaultEventLoopPolicy):
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
         return self.loop_class()
+
+
+def bytes_in_flight() -> bool:
+    """Are bytes on their way between two connected sockets of this process, with the
+    receiving one being read? (A socket's send queue holds bytes its peer has not yet
+    received; while the peer's transport is reading, they will arrive.)
+
+    Only stream transports of grader loops are looked at; a peer outside this process
+    (or a socket used without a transport) is left to the grace period.
+    """
+    ends: dict[tuple[Any, Any], tuple[int, bool]] = {}
+    for loop in LOOPS:
+        if loop.is_closed():
+            continue
+        transports: Any = getattr(loop, "_transports", {})
+        for transport in list(transports.values()):
+            sock = transport.get_extra_info("socket")
+            if sock is None or sock.type != socket.SOCK_STREAM or transport.is_closing():
+                continue
+            try:
+                name, peer = sock.getsockname(), sock.getpeername()
+                queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            except (OSError, ValueError):
+                continue
+            reading = bool(getattr(transport, "is_reading", lambda: False)())
+            ends[(_key(name), _key(peer))] = (queued, reading)
+    for (name, peer), (queued, _) in ends.items():
+        if queued > 0:
+            other = ends.get((peer, name))
+            if other is not None and other[1]:
+                return True
+    return False
+
+
+def _key(address: Any) -> Any:
+    return tuple(address) if isinstance(address, list | tuple) else address

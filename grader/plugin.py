@@ -17,13 +17,13 @@ then private helpers. Run by hand for development::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import hmac
 import importlib.util
 import inspect
 import json
-import linecache
 import os
 import sys
 import threading
@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from grader import explain, probes
+from grader import explain, monitor, probes
 from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
 
 DEFAULT_LIMIT_S = 10.0
@@ -88,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.stash[_STATE] = state
     asyncio.set_event_loop_policy(state.policy)
+    monitor.install(lambda: probes.TARGET_FILE)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
@@ -150,6 +151,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     watchdog.name = GRADER_THREAD_PREFIX + "watchdog"
     watchdog.daemon = True
     watchdog.start()
+    check = state.check
+    held = monitor.LoopMonitor(
+        lambda: probes.TARGET_FILE, state.stdin, lambda hold: _on_hold(check, hold, test_code)
+    )
+    held.start()
     try:
         with warnings.catch_warnings():
             # pytest hands warnings to ``pytest_warning_recorded`` only after the whole
@@ -157,8 +163,24 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             warnings.showwarning = _tee_warnings(state.check, warnings.showwarning)
             return (yield)
     finally:
+        held.stop()
         watchdog.cancel()
         LOOPS.clear()
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """The learner's module is imported here (the ``ex`` fixture): give it the check's stdin."""
+    with _terminal_stdin(item.config.stash[_STATE]):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Inside pytest's capturing (trylast): ``sys.stdin`` reads like an idle terminal, not
+    pytest's "reading from stdin while output is captured" error."""
+    with _terminal_stdin(item.config.stash[_STATE]):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -177,6 +199,16 @@ def pytest_runtest_makereport(
             loop.closing = True
     if call.when == "teardown":
         _collect_hygiene(check)
+    if check.hold is not None:
+        # The kernel's evidence decides: whatever the learner's code did with the
+        # interruption (raised it, swallowed it), the check fails with what held the loop.
+        if check.status == "passed" or not check.held_reported:
+            check.status, check.message, check.held_reported = "failed", _held_message(check), True
+        if report.passed and call.when == "call":
+            report.outcome = "failed"
+        report.longrepr = check.message
+        check.output = (getattr(report, "capstdout", "") or "") + (getattr(report, "capstderr", "") or "")
+        return report
     swallowed = call.when == "teardown" and any(explain.classify(h) == "cancelled_swallowed" for h in check.hygiene)
     if report.failed and swallowed and check.status == "passed":
         check.status = "failed"
@@ -274,7 +306,11 @@ def ex(request: pytest.FixtureRequest, ex_path: Path) -> types.ModuleType:
     try:
         return _import_fresh(name, ex_path)
     except BaseException as exc:
-        message = explain.import_failure(exc, ex_path)
+        hold = state.check.hold if state.check else None
+        if isinstance(exc, monitor.LoopHeld) and hold is not None:
+            message = f"Importing {ex_path.name} did not finish: {hold.message()}"
+        else:
+            message = explain.import_failure(exc, ex_path)
         state.import_failures[name] = message
         if state.check:
             state.check.import_error = True
@@ -328,6 +364,8 @@ class _CheckState:
     cancel_ran_at: float | None = None  # ...and the loop ran that request (late if it was blocked)
     call_done: bool = False  # the check's own code has ended (teardown may follow)
     stuck_shape: str | None = None  # explain.stuck_shape of the tasks at the limit
+    hold: monitor.Hold | None = None  # what held the loop's thread (the loop monitor saw it)
+    held_reported: bool = False
 
 
 @dataclass
@@ -338,6 +376,8 @@ class _State:
     check: _CheckState | None = None
     policy: GraderLoopPolicy = field(default_factory=GraderLoopPolicy)
     import_failures: dict[str, str] = field(default_factory=dict)
+    #: What the learner's code reads as standard input: a terminal where nobody types.
+    stdin: monitor.IdleTerminal = field(default_factory=monitor.IdleTerminal)
 
     def __post_init__(self) -> None:
         global _current_state
@@ -346,6 +386,43 @@ class _State:
 
 _STATE = pytest.StashKey[_State]()
 _current_state: _State | None = None
+
+
+@contextlib.contextmanager
+def _terminal_stdin(state: _State) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = state.stdin
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def _on_hold(check: _CheckState | None, hold: monitor.Hold, test_code: types.CodeType | None) -> None:
+    """Monitor thread: the learner's code holds the loop's thread. Record why, and ask the
+    loop to cancel the check (the monitor's signal stops the learner's code itself)."""
+    if check is None or check.hold is not None:
+        return
+    check.hold = hold
+    for loop in reversed(list(LOOPS)):
+        if loop.is_running() and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_cancel_check, loop, test_code)
+            return
+
+
+def _cancel_check(loop: asyncio.AbstractEventLoop, test_code: Any) -> None:
+    tasks = asyncio.all_tasks(loop)
+    mine = [t for t in tasks if getattr(t.get_coro(), "cr_code", None) is test_code]
+    for task in mine or tasks:
+        task.cancel()
+
+
+def _held_message(check: _CheckState) -> str:
+    assert check.hold is not None
+    if check.import_error and check.message:
+        return check.message  # the import's own account (the `ex` fixture wrote it)
+    return check.hold.message()
 
 
 def _module_name(request: pytest.FixtureRequest) -> str:
@@ -422,40 +499,9 @@ def _report_stuck(check: _CheckState, limit: float) -> None:
     if state is None or state.check is not check or check.call_done or state.channel is None:
         return
     shape = "swallowed" if _cancel_in_time(check) else "blocked"
-    at = _main_thread_at() if shape == "blocked" else None
+    at = monitor.most_telling_line(threading.main_thread().ident, probes.TARGET_FILE) if shape == "blocked" else None
     message = "Stopped by the grader. " + explain.timeout(limit, check.expired or None, shape, at)
     state.channel.send({"type": "stuck", "id": check.nodeid, "message": message})
-
-
-def _main_thread_at(samples: int = 10, pause: float = 0.01) -> str | None:
-    """Watchdog thread: ``file:line: source`` of the learner's innermost frame that the main
-    thread (the one running the check's loop) is executing, if any.
-
-    A spinning loop is caught on any of its lines, so a few samples are taken and the most
-    telling line wins: a read (the loop that spins at end of file), else an ``await``
-    (code that awaits but never waits), else the line seen most often.
-    """
-    target = probes.TARGET_FILE
-    main_id = threading.main_thread().ident
-    if not target or main_id is None:
-        return None
-    seen: dict[int, int] = {}
-    for _ in range(samples):
-        frame = sys._current_frames().get(main_id)
-        while frame is not None and frame.f_code.co_filename != target:
-            frame = frame.f_back
-        if frame is not None:
-            seen[frame.f_lineno] = seen.get(frame.f_lineno, 0) + 1
-        time.sleep(pause)
-    if not seen:
-        return None
-    lines = {number: linecache.getline(target, number) for number in seen}
-    chosen = (
-        next((n for n in seen if ".read" in lines[n]), None)
-        or next((n for n in seen if "await " in lines[n]), None)
-        or max(seen, key=lambda n: seen[n])
-    )
-    return explain.location(target, chosen, lines[chosen])
 
 
 def _cancel_in_time(check: _CheckState) -> bool:

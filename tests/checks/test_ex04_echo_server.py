@@ -62,6 +62,8 @@ PROMPT_S = 3.0
 #: The same, for the flood: how long it may make no progress at all.
 STALL_S = 10.0
 
+pytestmark = pytest.mark.virtual_time
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 

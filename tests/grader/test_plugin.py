@@ -439,18 +439,31 @@ class TestWatchdog:
         assert result["duration"] < 10  # not the 30 s default
         assert run.result("test_after")["status"] == "passed"
 
-    def test_backstop_stops_a_loop_that_never_yields(self, run_checks: Any) -> None:
-        """a busy loop the watchdog cannot interrupt is stopped by the pytest-timeout backstop"""
+    def test_a_loop_that_never_yields_is_stopped_from_its_cpu_time(self, run_checks: Any) -> None:
+        """a busy loop is named from the CPU time it used, long before the time limit"""
         run = run_checks(
             "async def spin():\n    while True:\n        pass\n",
             "async def test_spin(ex):\n    await ex.spin()\n\ndef test_after():\n    pass\n",
-            "--awaitlings-limit", "0.5",
+            "--awaitlings-limit", "30",
         )  # fmt: skip
         result = run.result("test_spin")
-        assert result["status"] == "timeout"
-        assert result["duration"] >= 0.5 + BACKSTOP_S  # the watchdog could not get in
-        assert result["message"].startswith("Did not finish within 0.5s.")
+        assert result["status"] == "failed"
+        assert result["duration"] < 30  # decided by evidence, not by the limit
+        assert "The event loop never got control back" in result["message"]
+        assert "s of CPU without yielding (at mod.py:2: while True:)" in result["message"]
         assert run.result("test_after")["status"] == "passed"
+
+    def test_a_swallowed_interruption_still_fails_the_check(self, run_checks: Any) -> None:
+        """learner code that catches everything cannot turn a held loop into a pass"""
+        run = run_checks(
+            "import time\n\nasync def nap():\n    try:\n        time.sleep(30)\n"
+            "    except BaseException:\n        return 'fine'\n",
+            "async def test_nap(ex):\n    assert await ex.nap() == 'fine'\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        result = run.result("test_nap")
+        assert result["status"] == "failed"
+        assert "slept on the event loop's thread (at mod.py:5: time.sleep(30))" in result["message"]
 
 
 class TestBlockingDetection:

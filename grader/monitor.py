@@ -1,0 +1,297 @@
+"""The loop monitor: while a check runs, notice at once that the learner's code holds the
+event loop's thread, from evidence the kernel keeps, never from how long a check took.
+
+A thread samples the main thread (the one running the check's loop) every few
+milliseconds and reports a :class:`Hold` when
+
+- **it spins**: the loop is not waiting in its selector and the thread has used
+  ``SPIN_CPU_S`` seconds of CPU (its own CPU clock, ``pthread_getcpuclockid``) since the
+  loop last polled. CPU time, not wall time: a loaded machine slows the thread's clock
+  down with it, so it cannot make a correct answer look stuck;
+- **it reads standard input**: it waits in a read of :class:`IdleTerminal`, the check's
+  standard input (a terminal where nobody types): ``input()`` on the loop;
+- **it sleeps in a blocking call** made from the learner's code (``time.sleep``, a
+  blocking socket, ``future.result()``, ``pool.map``, ``thread.join``) and has not woken
+  up for ``ASLEEP_S``: asleep (``S`` in ``/proc``), not merely waiting for a CPU.
+
+Only while the learner's file is on the thread's stack: the check's own code and the
+grader's machinery are never blamed. The plugin turns a hold into the check's verdict
+and stops the learner's code (a signal raises :class:`LoopHeld` in the main thread).
+"""
+
+from __future__ import annotations
+
+import io
+import linecache
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from grader import explain, procstate
+from grader.loops import GRADER_THREAD_PREFIX, LOOPS
+
+#: How often the main thread is sampled (real seconds).
+SAMPLE_S = 0.02
+#: CPU seconds of one loop step that make a spin (no correct answer comes near it).
+SPIN_CPU_S = 0.5
+#: Real seconds asleep in one blocking call, not woken once, that make a hold.
+ASLEEP_S = 0.5
+
+#: Blocking calls that hold the loop while the learner's code waits in them.
+_WAIT_CALLS = frozenset(
+    {"read", "readv", "recvfrom", "recvmsg", "accept", "accept4", "connect", "nanosleep",
+     "clock_nanosleep", "futex", "futex_waitv", "select", "pselect6", "poll", "ppoll",
+     "wait4", "waitid", "pause", "rt_sigtimedwait"}
+)  # fmt: skip
+#: Library functions that wait legitimately, if briefly, on the loop's thread (starting
+#: or shutting down a pool, importing): a sleep inside them is not the learner's wait.
+_EXCUSED = frozenset(
+    {"shutdown", "__exit__", "_adjust_process_count", "_start_executor_manager_thread",
+     "_spawn_process", "_launch", "ensure_running", "_ensure_running", "start", "__init__",
+     "_find_and_load", "_bootstrap_inner", "close", "terminate"}
+)  # fmt: skip
+
+
+class LoopHeld(BaseException):
+    """Raised in the main thread to stop learner code that holds the loop. A
+    BaseException, so ``except Exception`` in the learner's code does not swallow it."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What held the loop's thread, and where."""
+
+    kind: str  # "spin", "stdin", "sleep", "wait" or "io"
+    at: str | None  # "ex06_blocking_client.py:12: line = input()"
+    call: str | None = None  # the system call it was asleep in
+    cpu_s: float | None = None
+
+    def message(self) -> str:
+        return explain.loop_held(self.kind, self.at, self.call, self.cpu_s)
+
+
+class IdleTerminal(io.TextIOBase):
+    """What the learner's code gets as ``sys.stdin`` during a check: a terminal where
+    nobody types. Reading waits (forever, until the monitor stops it) and is recorded, so
+    ``input()`` on the loop's thread is named at once; ``fileno()`` is a pipe nobody writes
+    to, so an asyncio reader on stdin (``connect_read_pipe``) simply waits, as it should."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._read_end, self._write_end = os.pipe()  # the write end stays open, unused
+        #: The thread ids currently reading (a blocking read in progress).
+        self.readers: set[int] = set()
+        self._never = threading.Event()
+
+    @property
+    def name(self) -> str:
+        return "<stdin>"
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    @property
+    def buffer(self) -> IdleTerminal:
+        return self  # `sys.stdin.buffer.readline()` waits the same way
+
+    def fileno(self) -> int:
+        return self._read_end
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return True
+
+    def _wait(self) -> str:
+        me = threading.get_ident()
+        self.readers.add(me)
+        try:
+            self._never.wait()  # interruptible: the monitor's signal raises LoopHeld here
+        finally:
+            self.readers.discard(me)
+        return ""
+
+    def read(self, size: int | None = -1) -> str:
+        return self._wait()
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        return self._wait()
+
+    def readlines(self, hint: int = -1) -> list[str]:
+        self._wait()
+        return []
+
+
+class LoopMonitor:
+    """Samples the main thread for one check; calls ``on_hold`` once with the first hold
+    found (from the monitor's thread), then keeps interrupting while it persists."""
+
+    def __init__(
+        self, target: Callable[[], str | None], terminal: IdleTerminal | None, on_hold: Callable[[Hold], None]
+    ) -> None:
+        self.target = target
+        self.terminal = terminal
+        self.on_hold = on_hold
+        self.hold: Hold | None = None
+        self._stop = threading.Event()
+        self._main = threading.main_thread()
+        self._thread = threading.Thread(target=self._run, name=GRADER_THREAD_PREFIX + "monitor", daemon=True)
+        try:
+            self._clock: int | None = time.pthread_getcpuclockid(self._main.ident or 0)
+        except (AttributeError, OSError):
+            self._clock = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(1.0)
+
+    # --- the sampling thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        pid, tid = os.getpid(), self._main.native_id
+        if tid is None:
+            return
+        asleep_since: tuple[float, object] | None = None
+        while not self._stop.wait(SAMPLE_S):
+            hold, asleep_since = self._sample(pid, tid, asleep_since)
+            if hold is None:
+                continue
+            if self.hold is None:
+                self.hold = hold
+                self.on_hold(hold)
+            interrupt_main()
+            if self._stop.wait(0.2):  # still held after that: interrupt again
+                return
+
+    def _sample(
+        self, pid: int, tid: int, asleep_since: tuple[float, object] | None
+    ) -> tuple[Hold | None, tuple[float, object] | None]:
+        target = self.target()
+        frames = _learner_frames(self._main.ident, target)
+        if frames is None:
+            return None, None
+        innermost_learner, between = frames
+        at = explain.location(innermost_learner.f_code.co_filename, innermost_learner.f_lineno)
+        if self.terminal is not None and self._main.ident in self.terminal.readers:
+            return Hold("stdin", at, "read"), None
+        loop = _running_loop_of(tid)
+        if loop is None or loop.in_select:
+            return None, None
+        cpu = time.clock_gettime(self._clock) if self._clock is not None else None
+        if cpu is not None and cpu - loop.cpu_mark >= SPIN_CPU_S:
+            return Hold("spin", most_telling_line(self._main.ident, target) or at, None, cpu - loop.cpu_mark), None
+        if any(name in _EXCUSED for name in between):
+            return None, None
+        # Asleep in the kernel (not waiting for a CPU: a loaded machine shows ``R``), in
+        # the same place, without having run at all since the first sample.
+        state = procstate.thread_state(pid, tid)
+        if state is None or not state.asleep or (state.syscall is not None and state.syscall not in _WAIT_CALLS):
+            return None, None
+        signature = (cpu, state.switches, at, tuple(between))
+        now = time.monotonic()
+        if asleep_since is None or asleep_since[1] != signature:
+            return None, (now, signature)
+        if now - asleep_since[0] < ASLEEP_S:
+            return None, asleep_since
+        source = innermost_learner.f_code.co_filename
+        line = linecache.getline(source, innermost_learner.f_lineno)
+        if "sleep" in (state.syscall or "") or (not between and "sleep(" in line):
+            kind = "sleep"
+        elif between:
+            kind = "wait"
+        else:
+            kind = "io"
+        return Hold(kind, at, state.syscall), asleep_since
+
+
+def interrupt_main() -> None:
+    """Raise :class:`LoopHeld` in the main thread (through :func:`install`'s handler)."""
+    main = threading.main_thread()
+    if main.ident is not None:
+        try:
+            import signal
+
+            signal.pthread_kill(main.ident, _SIGNAL)
+        except (OSError, ValueError):
+            pass
+
+
+def install(target: Callable[[], str | None]) -> None:
+    """Install the handler that turns the monitor's signal into :class:`LoopHeld` (call
+    from the main thread, before any check runs). It raises only while the learner's
+    file (``target()``) is on the interrupted stack: a signal that arrives after the
+    learner's code has returned is ignored, so the grader's own code is never hit."""
+    import signal
+
+    def raise_held(signum: int, frame: types.FrameType | None) -> None:
+        wanted = target()
+        while frame is not None and wanted:
+            if frame.f_code.co_filename == wanted:
+                raise LoopHeld("the grader stopped code that held the event loop")
+            frame = frame.f_back
+
+    signal.signal(_SIGNAL, raise_held)
+
+
+def _signal_number() -> int:
+    import signal
+
+    return int(signal.SIGUSR2)
+
+
+_SIGNAL = _signal_number()
+
+
+def _running_loop_of(tid: int) -> Any:
+    for loop in reversed(list(LOOPS)):
+        if loop.thread_native_id == tid and loop.is_running() and not loop.is_closed():
+            return loop
+    return None
+
+
+def _learner_frames(ident: int | None, target: str | None) -> tuple[types.FrameType, list[str]] | None:
+    """The innermost frame of the learner's file on the main thread's stack, and the names
+    of the functions called from it down to the innermost frame (empty when the learner's
+    frame is the innermost: a C function such as ``time.sleep`` called from it)."""
+    if ident is None or not target:
+        return None
+    frame = sys._current_frames().get(ident)
+    between: list[str] = []
+    while frame is not None and frame.f_code.co_filename != target:
+        between.append(frame.f_code.co_name)
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return frame, between
+
+
+def most_telling_line(ident: int | None, target: str | None, samples: int = 8, pause: float = 0.005) -> str | None:
+    """A spinning loop is caught on any of its lines: sample a few and keep the most
+    telling one (a read, the loop that spins at end of file; else an ``await``; else the
+    commonest)."""
+    seen: dict[int, int] = {}
+    for _ in range(samples):
+        found = _learner_frames(ident, target)
+        if found is not None:
+            seen[found[0].f_lineno] = seen.get(found[0].f_lineno, 0) + 1
+        time.sleep(pause)
+    if not seen or not target:
+        return None
+    lines = {number: linecache.getline(target, number) for number in seen}
+    chosen = (
+        next((n for n in seen if ".read" in lines[n]), None)
+        or next((n for n in seen if "await " in lines[n]), None)
+        or max(seen, key=lambda n: seen[n])
+    )
+    return explain.location(target, chosen, lines[chosen])
