@@ -37,6 +37,19 @@ class ExerciseId(click.ParamType):  # type: ignore[type-arg]  # generic only in 
             self.fail(str(exc), param, ctx)
 
 
+class _GradingContext(click.Context):
+    """The hidden ``run`` command's context: it answers to ``grade`` (``grade ex04``, not
+    ``grade run ex04``), so a usage error names the command the learner typed."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else "grade"
+
+
+class _GradingCommand(click.Command):
+    context_class = _GradingContext
+
+
 class GradeGroup(click.Group):
     """``grade ex04`` and ``grade --target x`` run the grader; other words are commands."""
 
@@ -50,6 +63,18 @@ class GradeGroup(click.Group):
             return super().parse_args(ctx, args)
         args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[EXERCISES]... [OPTIONS]")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The grading options belong to the hidden `run` command, which `grade` is.
+        grading = self.commands["run"]
+        rows = [row for param in grading.get_params(ctx) if (row := param.get_help_record(ctx)) and row[1]]
+        with formatter.section("Grading options"):
+            formatter.write_dl([row for row in rows if not row[0].startswith("-h")])
+        super().format_options(ctx, formatter)
 
 
 _KIT: Kit | None = None
@@ -93,7 +118,7 @@ def cli() -> None:
     """
 
 
-@cli.command("run", hidden=True)
+@cli.command("run", cls=_GradingCommand, hidden=True)
 @click.argument("exercises", nargs=-1, type=ExerciseId())
 @click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with the files to grade (default: the kit's exercises/).")
@@ -134,11 +159,16 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
     if own:
         remember(kit, run, graded)  # a read-only kit still grades; progress is a convenience
     if fmt == "text":
+        from grader.progress import course_map, next_up
         from grader.reporters import terminal
+        from grader.state import State
 
         color = _color(output is not None)
         if exercises:
-            text = terminal.render_detail(run, color=color, width=_width())
+            rows = course_map(kit, State.load(kit.state_dir)) if own else ()
+            upcoming = next_up(rows)
+            text = terminal.render_detail(run, color=color, width=_width(), upcoming=upcoming,
+                                          course_done=bool(rows) and upcoming is None)  # fmt: skip
         else:
             text = terminal.render_summary(run, color=color, width=_width())
     else:
@@ -250,8 +280,10 @@ def show_cmd(exercise: Exercise) -> None:
 def hint_cmd(exercise: Exercise, number: int | None, show_all: bool) -> None:
     """The next hint for EXERCISE; each call reveals one more (remembered).
 
-    `grade hint ex04 2` shows hint 2 at once: a failing check may point to it.
+    First the hint your last grade's first failing check points to, if not shown yet;
+    then the others in order. `grade hint ex04 2` shows hint 2 at once.
     """
+    from grader.progress import hint_now
     from grader.reporters.learner import render_hint
     from grader.state import State
 
@@ -260,10 +292,15 @@ def hint_cmd(exercise: Exercise, number: int | None, show_all: bool) -> None:
     available = len(exercise.hints)
     if number is not None and number > available:
         raise click.BadParameter(f"{exercise.id} has {available} hints", param_hint="NUMBER")
-    index = state.show_hint(exercise.id, number, available) if number else state.next_hint(exercise.id, available)
+    because = None
+    if number:
+        index = state.show_hint(exercise.id, number, available)
+    else:
+        index, because = hint_now(kit, state, exercise)
     with contextlib.suppress(OSError):  # a read-only kit: the hint is shown, just not remembered
         state.save()
-    text = render_hint(exercise, index, first=0 if show_all else None, color=_color(), width=_width())
+    text = render_hint(exercise, index, shown=state.shown(exercise.id, available), show_all=show_all,
+                       because=because, color=_color(), width=_width())  # fmt: skip
     click.echo(text, nl=False)
 
 
@@ -332,9 +369,11 @@ def reset_cmd(exercise: Exercise | None, reset_all: bool, yes: bool, restore: in
     changed = [e for e in chosen if backups.differs_from_stub(kit, e)]
     if changed and not yes:
         names = ", ".join(f"exercises/{e.filename}" for e in changed)
-        differ, them = ("differs", "it is") if len(changed) == 1 else ("differ", "they are")
+        differ, them = ("differs", "it") if len(changed) == 1 else ("differ", "them")
         if not _interactive():
-            raise click.UsageError(f"{names} {differ} from the stub; add --yes to reset ({them} backed up first)")
+            again = f"grade reset {exercise.id if exercise else '--all'} --yes"
+            raise _Refused(f"{names} {differ} from the stub: `{again}` resets {them}, backed up first "
+                           "(there is no terminal here to ask on)")  # fmt: skip
         if len(changed) == 1:
             click.confirm(f"Replace {names} with the stub (backed up first)?", abort=True)
         else:
@@ -400,6 +439,12 @@ def backups_cmd(exercise: Exercise | None) -> None:
         click.echo(f"No backups of {which} yet: `grade reset` makes one before it changes a file.")
     else:
         click.echo("\nPut one back with `grade reset EXERCISE --restore N` (your current file is backed up first).")
+
+
+class _Refused(click.ClickException):
+    """A command that will not go on without a flag: one line, no usage (exit 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 def _interactive() -> bool:

@@ -143,17 +143,34 @@ def course_map(kit: Kit, state: State) -> tuple[Progress, ...]:
     return tuple(progress_of(kit, e, state.last.get(e.id)) for e in kit.exercises)
 
 
-def current(rows: Iterable[Progress]) -> Progress | None:
-    """The exercise to work on: the first, in course order, that is not done."""
-    return next((row for row in rows if row.to_do), None)
+def next_up(rows: Iterable[Progress], focus: str | None = None) -> Progress | None:
+    """The exercise to do next, the one ``grade list`` marks with an arrow: the first, in
+    course order, that is not done. Every "next" (``grade list``, a full-marks ``grade``,
+    ``grade watch``'s start, its congratulation and its ``n`` key) comes from here.
+
+    ``focus`` is the exercise on screen (``n`` in ``grade watch``): when the first to do
+    is that one, the learner is skipping it, so the next to do after it (wrapping around)
+    is given instead. None: nothing else is left to do."""
+    ordered = tuple(rows)
+    first = next((row for row in ordered if row.to_do), None)
+    if first is None or focus is None or first.exercise.id != focus:
+        return first
+    ids = [row.exercise.id for row in ordered]
+    start = ids.index(focus) + 1
+    later = ordered[start:] + ordered[:start]
+    return next((row for row in later if row.to_do and row.exercise.id != focus), None)
 
 
-def after(rows: tuple[Progress, ...], exercise_id: str) -> Progress | None:
-    """The first exercise after ``exercise_id`` that is not done (wrapping around)."""
-    ids = [row.exercise.id for row in rows]
-    start = ids.index(exercise_id) + 1 if exercise_id in ids else 0
-    ordered = rows[start:] + rows[:start]
-    return next((row for row in ordered if row.to_do and row.exercise.id != exercise_id), None)
+def hint_now(kit: Kit, state: State, exercise: Exercise) -> tuple[int, str | None]:
+    """The hint of ``exercise`` to show now (its 0-based index, remembered in ``state`` as
+    shown) and why: the name of the last grade's first failing check when the hint is the
+    one that check points to, shown for the first time; None when it is simply the next."""
+    row = progress_of(kit, exercise, state.last.get(exercise.id))
+    available = len(exercise.hints)
+    pointed = row.first_failure_hint if row.standing is Standing.FAILING else None
+    fresh = pointed is not None and pointed not in state.shown(exercise.id, available)
+    index = state.next_hint(exercise.id, available, prefer=pointed)
+    return index, row.first_failure if fresh and index + 1 == pointed else None
 
 
 def _number(value: object) -> float | None:

@@ -1,6 +1,9 @@
 """The learner's progress, kept in the kit's ``.awaitlings/`` folder (git-ignored):
 hints shown per exercise and the last result per exercise. Written atomically; a
-missing or corrupt file is treated as a fresh start, never as an error."""
+missing or corrupt file is treated as a fresh start, never as an error.
+
+Hints are remembered as the numbers shown (1-based), not as a count: a failing check may
+point straight to hint 3, and hint 2, never shown, is still the next one after it."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ STATE_FILE = "state.json"
 @dataclass
 class State:
     path: Path
-    hints: dict[str, int] = field(default_factory=dict)
+    #: The hint numbers (1-based, ascending) shown so far, per exercise.
+    hints: dict[str, list[int]] = field(default_factory=dict)
     last: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -35,7 +39,8 @@ class State:
         if not isinstance(data, dict):
             return cls(path=path)
         raw_hints, raw_last = data.get("hints"), data.get("last")
-        hints = {str(k): v for k, v in raw_hints.items() if type(v) is int} if isinstance(raw_hints, dict) else {}
+        hints = {str(k): _shown(v) for k, v in raw_hints.items()} if isinstance(raw_hints, dict) else {}
+        hints = {k: v for k, v in hints.items() if v}
         last = {str(k): v for k, v in raw_last.items() if isinstance(v, dict)} if isinstance(raw_last, dict) else {}
         return cls(path=path, hints=hints, last=last)
 
@@ -55,18 +60,26 @@ class State:
                 os.unlink(tmp)
             raise
 
-    def next_hint(self, exercise_id: str, available: int) -> int:
-        """Index of the hint to show now (advancing, capped at the last one)."""
-        shown = self.hints.get(exercise_id, 0)
-        index = min(shown, available - 1)
-        self.hints[exercise_id] = min(shown + 1, available)
-        return index
+    def shown(self, exercise_id: str, available: int) -> list[int]:
+        """The numbers of the hints of ``exercise_id`` shown so far (those that still exist)."""
+        return [n for n in self.hints.get(exercise_id, []) if n <= available]
+
+    def next_hint(self, exercise_id: str, available: int, prefer: int | None = None) -> int:
+        """Index (0-based) of the hint to show now, remembered as shown: hint ``prefer``
+        (1-based; the one the last grade's first failing check points to) if it exists
+        and was not shown yet, else the first not shown yet, else the last one again."""
+        shown = self.shown(exercise_id, available)
+        if prefer is not None and 1 <= prefer <= available and prefer not in shown:
+            number = prefer
+        else:
+            number = next((n for n in range(1, available + 1) if n not in shown), available)
+        return self.show_hint(exercise_id, number, available)
 
     def show_hint(self, exercise_id: str, number: int, available: int) -> int:
-        """Index of hint ``number`` (1-based, clamped); hints up to it count as shown."""
-        index = max(0, min(number, available) - 1)
-        self.hints[exercise_id] = max(self.hints.get(exercise_id, 0), index + 1)
-        return index
+        """Index (0-based) of hint ``number`` (1-based, clamped), remembered as shown."""
+        number = max(1, min(number, available))
+        self.hints[exercise_id] = sorted({*self.hints.get(exercise_id, []), number})
+        return number - 1
 
     def record(self, run: RunResult, hashes: Mapping[str, str | None] | None = None) -> None:
         """Remember each exercise's result; ``hashes`` (exercise id -> sha256 of the file
@@ -85,3 +98,13 @@ class State:
                 "checks": len(ex.checks),
                 "sha256": (hashes or {}).get(ex.id),
             }
+
+
+def _shown(value: object) -> list[int]:
+    """Hint numbers from the file: a list of numbers, or (older kits) a count of the
+    first hints shown."""
+    if type(value) is int:
+        return list(range(1, value + 1))
+    if isinstance(value, list):
+        return sorted({n for n in value if type(n) is int and n >= 1})
+    return []

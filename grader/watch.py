@@ -26,7 +26,7 @@ from grader.errors import GraderError, GradingCancelled
 from grader.filewatch import FileWatcher
 from grader.keys import KeyReader, cbreak
 from grader.manifest import Exercise, Kit
-from grader.progress import Progress, Standing, after, course_map, current, file_hash, remember
+from grader.progress import Progress, Standing, course_map, file_hash, hint_now, next_up, remember
 from grader.reporters import learner
 from grader.results import ExerciseResult, ExerciseStatus, RunResult
 from grader.state import State
@@ -115,6 +115,9 @@ class Session:
         self.grading: Job | None = None
         self.finished = False
         self.keys = False
+        #: The screen about the focus (where it stands, or its last result): `h` shows it
+        #: again above the hint.
+        self.view = ""
         self._by_file = {e.filename: e for e in kit.exercises}
 
     # --- events -----------------------------------------------------------------------
@@ -123,7 +126,7 @@ class Session:
         """Show where the learner stands; grade the current exercise at once if its file
         changed since its last grade."""
         rows = self._rows()
-        row = current(rows)
+        row = next_up(rows)
         self.focus = row.exercise if row else None
         how = "on every save" + (" (polling)" if mode == "polling" else "")
         self.keys = keys
@@ -133,7 +136,8 @@ class Session:
         if row is None:
             self._say("Every exercise is done. Well done! Edit any of them to grade it again.")
             return
-        self.out(learner.render_standing(row, self._summary(row.exercise), color=self.color, width=self.width()))
+        self.view = learner.render_standing(row, self._summary(row.exercise), color=self.color, width=self.width())
+        self.out(self.view)
         if row.changed or row.standing is Standing.NOT_GRADED:
             self.debouncer.add(row.exercise.id, now - self.debouncer.longest)
 
@@ -149,8 +153,7 @@ class Session:
         elif key == "h":
             self._hint()
         elif key == "l":
-            self._say("")
-            self.out(learner.render_course_map(self._rows(), color=self.color, width=self.width()))
+            self._redraw("course map", learner.render_course_map(self._rows(), color=self.color, width=self.width()))
         elif key == "n":
             self._next()
         elif key == "r":
@@ -189,15 +192,16 @@ class Session:
         self._say(f"awaitlings watch · {job.exercise.id} graded at {time.strftime('%H:%M:%S')}")
         self._say("")
         if result.status is not ExerciseStatus.PASSED:
-            self.out(learner.render_watch_result(result, color=self.color, width=self.width()))
+            self.view = learner.render_watch_result(result, color=self.color, width=self.width())
         else:
             rows = self._rows()
-            upcoming = after(rows, job.exercise.id)
+            upcoming = next_up(rows, job.exercise.id)
             self.focus = upcoming.exercise if upcoming else None
-            self.out(learner.render_congratulations(
+            self.view = learner.render_congratulations(
                 result, upcoming, self._summary(upcoming.exercise) if upcoming else "",
                 done=sum(1 for r in rows if r.done), total=len(rows), color=self.color, width=self.width(),
-            ))  # fmt: skip
+            )  # fmt: skip
+        self.out(self.view)
         self._say("")
         if job.exercise.id in self.debouncer:
             self._say("(saved again while grading: grading again…)")
@@ -211,6 +215,20 @@ class Session:
 
     def _say(self, line: str) -> None:
         self.out(line + "\n")
+
+    def _redraw(self, title: str, body: str) -> None:
+        """Show ``body`` as the whole screen (cleared first, with a title and the keys),
+        so keys pressed again and again never pile screens up; without clearing, below."""
+        if not self.clear:
+            self._say("")
+            self.out(body)
+            return
+        self.out(CLEAR)
+        self._say(f"awaitlings watch · {title}")
+        self._say("")
+        self.out(body)
+        self._say("")
+        self._say(KEYS if self.keys else "Ctrl-C stops watching")
 
     def _rows(self) -> tuple[Progress, ...]:
         return course_map(self.kit, State.load(self.kit.state_dir))
@@ -226,21 +244,26 @@ class Session:
             self._say("No hint: every exercise is done.")
             return
         state = State.load(self.kit.state_dir)
-        index = state.next_hint(self.focus.id, len(self.focus.hints))
+        index, because = hint_now(self.kit, state, self.focus)
         with contextlib.suppress(OSError):
             state.save()
-        self._say("")
-        self.out(learner.render_hint(self.focus, index, color=self.color, width=self.width()))
+        available = len(self.focus.hints)
+        hints = learner.render_hint(self.focus, index, shown=state.shown(self.focus.id, available), show_all=self.clear,
+                                    because=because, color=self.color, width=self.width())  # fmt: skip
+        if not self.clear:
+            self._say("")
+            self.out(hints)
+            return
+        self._redraw(f"hints for {self.focus.id}", (self.view + "\n" if self.view else "") + hints)
 
     def _next(self) -> None:
-        rows = self._rows()
-        row = after(rows, self.focus.id) if self.focus else current(rows)
+        row = next_up(self._rows(), self.focus.id if self.focus else None)
         if row is None:
             self._say("No other exercise left to do.")
             return
         self.focus = row.exercise
-        self._say("")
-        self.out(learner.render_standing(row, self._summary(row.exercise), color=self.color, width=self.width()))
+        self.view = learner.render_standing(row, self._summary(row.exercise), color=self.color, width=self.width())
+        self._redraw(row.exercise.id, self.view)
 
     def _record(self, job: Job, result: ExerciseResult) -> None:
         remember(self.kit, RunResult(target="exercises", python="", exercises=(result,)), {result.id: job.sha256})

@@ -20,8 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.manifest import Exercise
-from grader.progress import Progress, Standing
-from grader.reporters.terminal import print_failure
+from grader.progress import Progress, Standing, next_up
+from grader.reporters.terminal import check_line, fraction, next_line, print_failure, print_wrapped, total
 from grader.results import ExerciseResult, ExerciseStatus
 
 _LOOK: dict[Standing, tuple[str, str]] = {
@@ -56,10 +56,6 @@ def _text(buffer: io.StringIO) -> str:
     return "\n".join(line.rstrip(" ") for line in buffer.getvalue().split("\n"))
 
 
-def _points(score: float | None, max_score: float) -> str:
-    return f"{'-' if score is None else f'{score:g}'}/{max_score:g}"
-
-
 # --- grade list -----------------------------------------------------------------------
 
 
@@ -72,37 +68,28 @@ def render_course_map(rows: Sequence[Progress], *, color: bool = False, width: i
     table.add_column("title", overflow="fold")
     table.add_column("status", no_wrap=True)
     table.add_column("points", justify="right", no_wrap=True)
-    upcoming = next((row for row in rows if row.to_do), None)
+    upcoming = next_up(rows)
     for row in rows:
         label, style = _LOOK[row.standing]
         status = Text(label, style=style)
         if row.changed:
             status.append(f" {CHANGED}", style="yellow bold")
         marker = "→" if upcoming is not None and row.exercise.id == upcoming.exercise.id else ""
-        table.add_row(marker, row.exercise.id, row.exercise.title, status, _points(row.score, row.exercise.points))
+        table.add_row(marker, row.exercise.id, row.exercise.title, status, fraction(row.score, row.exercise.points))
     console.print(table)
-    done = sum(1 for row in rows if row.done)
-    earned = sum(row.score or 0 for row in rows if not row.changed and row.standing is not Standing.NOT_STARTED)
-    total = sum(row.exercise.points for row in rows)
-    console.print(f"\n{done}/{len(rows)} exercises done · {earned:g}/{total:g} points (from your last grades)")
+    # The totals count every row as it reads, "*" or not: the points and the "done" of a
+    # file changed since are those of its last grade, like the row says.
+    done = sum(1 for row in rows if row.standing is Standing.DONE)
+    earned = total(row.score for row in rows)
+    available = sum(row.exercise.points for row in rows)
+    console.print(f"\n{done}/{len(rows)} exercises done · {fraction(earned, available)} points (from your last grades)")
     if any(row.changed for row in rows):
         console.print(f"[yellow bold]{CHANGED}[/] changed since last grade: `grade list --refresh` re-grades")
     if upcoming is not None:
-        console.print(_next_line(upcoming))
+        print_wrapped(console, next_line(upcoming), hanging=2)
     elif rows:
         console.print("[green]Every exercise is done. Well done![/green]")
     return _text(buffer)
-
-
-def _next_line(row: Progress) -> Text:
-    ex = row.exercise
-    line = Text("Next: ")
-    line.append(f"{ex.id} {ex.title}", style="bold")
-    if row.standing in (Standing.NOT_STARTED, Standing.MISSING):
-        line.append(f": `grade show {ex.id}` for the task")
-    else:
-        line.append(f": `grade {ex.id}` to check it")
-    return line
 
 
 # --- grade show and hints -------------------------------------------------------------
@@ -124,38 +111,129 @@ def task_summary(source: str) -> str:
 
 def render_task(exercise: Exercise, statement: str, *, color: bool = False, width: int = 80) -> str:
     """The task statement as a page: the docstring's sections, lists and code rendered,
-    paragraphs re-flowed to ``width``; without colour, code keeps its backquotes."""
+    paragraphs re-flowed to ``width``; without colour, code keeps its backquotes. A link
+    is never broken: one that does not fit gets a line of its own (and runs past the
+    edge if it must, for the terminal to wrap and to open whole)."""
     console, buffer = _console(color, width)
     console.print(Text(f"{exercise.id} · {exercise.title}", style="bold"), Text(f"({exercise.points:g} points)"))
     console.print(f"edit: exercises/{exercise.filename}\n")
-    console.print(Markdown(statement if color else _literal_code(statement), hyperlinks=color))
+    text, links = _stand_in_for_links(statement if color else _literal_code(statement), width)
+    console.print(Markdown(text, hyperlinks=color))
     console.print(f"\nCheck it with `grade {exercise.id}`; stuck? `grade hint {exercise.id}`.")
-    return _text(buffer).rstrip("\n") + "\n"
+    return _put_links_back(_text(buffer), links, width).rstrip("\n") + "\n"
+
+
+#: A code span (````code```` or `code`), which may go on over one line break but not
+#: over a blank line (a new paragraph).
+_CODE = re.compile(r"(``?)((?:(?!\1)(?!\n[ \t]*\n).)+?)\1", re.DOTALL)
+_URL = re.compile(r"https?://[^\s<>`]*[^\s<>`.,;:!?'\")\]]")
+#: Stands in for link number NNN while Markdown lays out the page: one word, letters
+#: and digits only, about as long as the link.
+_STAND_IN = re.compile(r"QQU(\d{3})Q*")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _literal_code(statement: str) -> str:
     """Without colour a code span would look like prose: keep it between backquotes
-    (escaped, so Markdown shows them, with any markup characters inside escaped too)."""
+    (escaped, so Markdown shows them, with any markup characters inside escaped too).
+    A span broken over two lines of the docstring is joined into one."""
 
     def keep(match: re.Match[str]) -> str:
-        code = re.sub(r"([\\*_\[\]<>#|~])", r"\\\1", match.group(2))
+        code = re.sub(r"[ \t]*\n[ \t]*", " ", match.group(2))
+        code = re.sub(r"([\\*_\[\]<>#|~])", r"\\\1", code)
         return f"\\`{code}\\`"
 
-    return re.sub(r"(``?)(.+?)\1", keep, statement)
+    return _CODE.sub(keep, statement)
 
 
-def render_hint(exercise: Exercise, index: int, *, first: int | None = None, color: bool = False,
-                width: int = 80) -> str:  # fmt: skip
-    """Hint ``index`` (0-based) of ``exercise`` (from hint ``first`` on, if given), and
-    how to get the next one."""
+def _stand_in_for_links(text: str, width: int) -> tuple[str, list[str]]:
+    """``text`` with each link replaced by a stand-in word (Markdown and rich would fold
+    a long link like any word), and the links in order."""
+    links: list[str] = []
+
+    def stand_in(match: re.Match[str]) -> str:
+        links.append(match.group(0))
+        word = f"QQU{len(links) - 1:03d}"
+        return word.ljust(max(len(word) + 1, min(len(match.group(0)), width - 8)), "Q")
+
+    return _URL.sub(stand_in, text), links
+
+
+def _put_links_back(page: str, links: list[str], width: int) -> str:
+    """Each stand-in replaced by its link; a line that no longer fits is broken around its
+    links, each on a line of its own at the line's indentation (the words after the last
+    one go on at the start of the next line when they fit there)."""
+
+    def link(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        return links[number] if number < len(links) else match.group(0)
+
+    def visible(line: str) -> str:
+        return _ANSI.sub("", line).rstrip()
+
+    def indent_of(line: str) -> int:
+        plain = visible(line)
+        return len(plain) - len(plain.lstrip(" "))
+
+    out: list[str] = []
+    carry = ""  # words after a link, moved to the start of the next line
+    for raw in page.split("\n"):
+        line = _STAND_IN.sub(link, raw)
+        if carry:
+            if (
+                visible(line)
+                and indent_of(line) == indent_of(carry)
+                and len(visible(carry)) + 1 + len(visible(line).lstrip(" ")) <= width
+            ):
+                line = carry + " " + line.lstrip(" ")
+            else:
+                out.append(carry)
+            carry = ""
+        if len(visible(line)) <= width or not _URL.search(line):
+            out.append(line)
+            continue
+        lead = re.match(r"\s*(?:• )?", visible(line))
+        indent = " " * (lead.end() if lead else 0)
+        pieces = re.split(r"(\S*https?://\S*)", line)
+        current = pieces[0]
+        for index in range(1, len(pieces), 2):
+            if visible(current).strip(" •"):
+                out.append(current.rstrip())
+                current = indent
+            out.append(current + pieces[index])
+            current = indent + pieces[index + 1].lstrip(" ")
+        if visible(current).strip():
+            carry = current.rstrip()
+    if carry:
+        out.append(carry)
+    return "\n".join(out)
+
+
+def render_hint(
+    exercise: Exercise,
+    index: int,
+    *,
+    shown: Sequence[int] = (),
+    show_all: bool = False,
+    because: str | None = None,
+    color: bool = False,
+    width: int = 80,
+) -> str:
+    """Hint ``index`` (0-based) of ``exercise`` and how to get the next one. ``shown`` are
+    the numbers (1-based) of every hint shown so far (``show_all``: print them all, in
+    order); ``because`` names the failing check the hint was chosen for."""
     console, buffer = _console(color, width)
-    total = len(exercise.hints)
-    for i in range(index if first is None else max(0, min(first, index)), index + 1):
+    count = len(exercise.hints)
+    seen = {n for n in shown if 1 <= n <= count} | {index + 1}
+    for number in sorted(seen) if show_all else [index + 1]:
         line = Text()
-        line.append(f"Hint {i + 1}/{total} for {exercise.id}: ", style="bold")
-        line.append(exercise.hints[i])
-        console.print(line)
-    if index + 1 < total:
+        line.append(f"Hint {number}/{count} for {exercise.id}", style="bold")
+        if because and number == index + 1:
+            line.append(f" (for the failing check: {because})")
+        line.append(": ", style="bold")
+        line.append(exercise.hints[number - 1])
+        print_wrapped(console, line, hanging=2)
+    if len(seen) < count:
         console.print(Text(f"(`grade hint {exercise.id}` again for the next one)", style="dim"))
     return _text(buffer)
 
@@ -172,7 +250,7 @@ def render_standing(row: Progress, summary: str = "", *, color: bool = False, wi
     head.append(f"{ex.id} {ex.title}  ", style="bold")
     head.append(label, style=style)
     if row.score is not None and row.standing is not Standing.NOT_STARTED:
-        head.append(f"  {_points(row.score, ex.points)}")
+        head.append(f"  {fraction(row.score, ex.points)}")
     console.print(head)
     if row.changed:
         console.print(Text("  changed since last grade: it is graded again on the next save", style="yellow"))
@@ -194,7 +272,7 @@ def render_watch_result(result: ExerciseResult, *, color: bool = False, width: i
     head = Text()
     head.append(f"{mark} ", style=style)
     head.append(f"{result.id} {result.title}", style="bold")
-    head.append(f": {word}, {_points(result.score, result.max_score)}")
+    head.append(f": {word}, {fraction(result.score, result.max_score)}")
     passed = sum(1 for c in result.checks if c.passed)
     if result.checks and result.status in (ExerciseStatus.FAILED, ExerciseStatus.PASSED):
         head.append(f" ({passed} of {len(result.checks)} checks pass)", style="dim")
@@ -206,10 +284,7 @@ def render_watch_result(result: ExerciseResult, *, color: bool = False, width: i
     failing = [c for c in result.checks if not c.passed]
     if result.status is ExerciseStatus.FAILED and failing:
         first = failing[0]
-        line = Text("  ")
-        line.append("✘", style="red")
-        line.append(f" {first.name}")
-        console.print(line)
+        print_wrapped(console, check_line(first, with_points=False), 2, hanging=4)
         print_failure(console, first, result.id, set())
         if len(failing) > 1:
             more = len(failing) - 1
@@ -230,7 +305,7 @@ def render_congratulations(
 ) -> str:
     """An exercise just passed: say so, then show the next one to do."""
     console, buffer = _console(color, width)
-    console.print(Text(f"✔ {result.id} {result.title}: done, {_points(result.score, result.max_score)}. Well done!",
+    console.print(Text(f"✔ {result.id} {result.title}: done, {fraction(result.score, result.max_score)}. Well done!",
                        style="green bold"))  # fmt: skip
     if total:
         console.print(Text(f"  {done} of {total} exercises done", style="dim"))

@@ -2,20 +2,31 @@
 
 Pure: results in, text out (rich renders into a string). Colour only when asked for
 (the CLI asks when stdout is a terminal and ``NO_COLOR`` is unset); plain text otherwise.
+
+Points read as a person writes them: at most one decimal (a check worth 10/11 of 2
+points shows as 1.8, the JSON keeps 1.8182), and a total is the sum of the numbers its
+rows show. Text wraps at spaces only: a word never breaks, and one longer than the line
+(a link) sits on its own line and runs past the edge, for the terminal to wrap and to
+open whole.
 """
 
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from grader import explain
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
+
+if TYPE_CHECKING:
+    from grader.progress import Progress
 
 _EX_LOOK: dict[ExerciseStatus, tuple[str, str]] = {
     ExerciseStatus.PASSED: ("✔ done", "green"),
@@ -51,8 +62,58 @@ def _text(buffer: io.StringIO) -> str:
     return "\n".join(line.rstrip(" ") for line in buffer.getvalue().split("\n"))
 
 
-def _points(score: float, max_score: float) -> str:
-    return f"{score:g}/{max_score:g}"
+def points(value: float) -> str:
+    """A number of points as shown: at most one decimal, none when it is whole
+    (8.1818 -> "8.2", 10.0 -> "10")."""
+    text = f"{value:.1f}"
+    return "0" if text in ("0.0", "-0.0") else text.removesuffix(".0")
+
+
+def fraction(score: float | None, max_score: float) -> str:
+    """``score/max`` as shown; ``-`` for a score there is none of (not started)."""
+    return f"{'-' if score is None else points(score)}/{points(max_score)}"
+
+
+def shown_score(ex: ExerciseResult) -> float | None:
+    """The score a row shows, to one decimal: none for an exercise not started or that
+    this Python cannot run (``grade list`` shows those the same way)."""
+    if ex.status in (ExerciseStatus.NOT_STARTED, ExerciseStatus.UNSUPPORTED):
+        return None
+    return round(ex.score, 1)
+
+
+def total(scores: Iterable[float | None]) -> float:
+    """The sum of the scores rows show (each to one decimal), so a total always agrees
+    with the rows above it."""
+    return round(sum(round(s, 1) for s in scores if s is not None), 1)
+
+
+def print_wrapped(console: Console, text: Text, indent: int = 0, hanging: int | None = None) -> None:
+    """Print ``text`` wrapped at spaces, ``indent`` columns in (``hanging`` for the lines
+    after the first). A word never breaks: one longer than the line (a link) gets a line
+    of its own and runs past the edge, whole."""
+    rest = indent if hanging is None else hanging
+    width = max(console.width - max(indent, rest), 20)
+    number = 0
+    for paragraph in text.split("\n", allow_blank=True):
+        for line in paragraph.divide(_breaks(paragraph.plain, width)):
+            line.rstrip()
+            console.print(Text(" " * (indent if number == 0 else rest)).append_text(line), soft_wrap=True)
+            number += 1
+
+
+def _breaks(plain: str, width: int) -> list[int]:
+    """Where to break ``plain`` so its lines fit ``width``: only before a word, and never
+    inside one (rich's own wrapping folds a word longer than the line)."""
+    breaks: list[int] = []
+    column = cell_len(plain) - cell_len(plain.lstrip(" "))
+    for word in re.finditer(r"\S+\s*", plain):
+        size = cell_len(word.group().rstrip())
+        if column and column + size > width and word.start() > 0 and plain[: word.start()].strip():
+            breaks.append(word.start())
+            column = 0
+        column += cell_len(word.group())
+    return breaks
 
 
 def next_exercise(run: RunResult) -> ExerciseResult | None:
@@ -73,49 +134,94 @@ def render_summary(run: RunResult, *, color: bool = False, width: int = 80) -> s
     table.add_column("points", justify="right")
     for ex in run.exercises:
         label, style = _EX_LOOK[ex.status]
-        table.add_row(ex.id, f"{ex.slug}", Text(label, style=style), _points(ex.score, ex.max_score))
+        table.add_row(ex.id, f"{ex.slug}", Text(label, style=style), fraction(shown_score(ex), ex.max_score))
     console.print(table)
     done = sum(1 for e in run.exercises if e.status is ExerciseStatus.PASSED)
-    console.print(
-        f"\n[bold]Total {_points(run.score, run.max_score)}[/bold] · {done}/{len(run.exercises)} exercises done"
-    )
+    console.print()
+    console.print(_total_line(run), Text(f"· {done}/{len(run.exercises)} exercises done"))
     upcoming = next_exercise(run)
     if upcoming is not None:
-        console.print(_next_step(upcoming))
+        _next_step(console, upcoming)
     return _text(buffer)
 
 
-def _next_step(ex: ExerciseResult) -> str:
+def _total_line(run: RunResult) -> Text:
+    earned = total(shown_score(e) for e in run.exercises)
+    return Text(f"Total {fraction(earned, run.max_score)}", style="bold")
+
+
+def _next_step(console: Console, ex: ExerciseResult) -> None:
+    line = Text("Next: ")
     if ex.status is ExerciseStatus.NOT_STARTED:
-        return f"Next: [bold]{ex.id} {escape(ex.title)}[/bold] · `grade show {ex.id}` for the task"
+        line.append(f"{ex.id} {ex.title}", style="bold")
+        print_wrapped(console, line, hanging=2)
+        print_wrapped(console, Text(f"`grade show {ex.id}` for the task"), indent=2)
+        return
     failure = ex.first_failure
-    what = f": {escape(failure.name)}" if failure else ""
-    return f"Next: [bold]{ex.id}[/bold]{what} · `grade {ex.id}` for details, `grade hint {ex.id}` for a hint"
+    line.append(ex.id, style="bold")
+    line.append(f": {failure.name}" if failure else f" {ex.title}")
+    print_wrapped(console, line, hanging=2)
+    print_wrapped(console, Text(f"`grade {ex.id}` for details, `grade hint {ex.id}` for a hint"), indent=2)
 
 
-def render_detail(run: RunResult, *, color: bool = False, width: int = 80, show_passed: bool = True) -> str:
-    """Each exercise with each check's verdict and, for failures, the teaching message."""
+def next_line(row: Progress) -> Text:
+    """The line naming the exercise ``grade list`` marks as next, and how to start on it."""
+    from grader.progress import Standing
+
+    ex = row.exercise
+    line = Text("Next: ")
+    line.append(f"{ex.id} {ex.title}", style="bold")
+    if row.standing in (Standing.NOT_STARTED, Standing.MISSING):
+        line.append(f": `grade show {ex.id}` for the task")
+    else:
+        line.append(f": `grade {ex.id}` to check it")
+    return line
+
+
+def render_detail(
+    run: RunResult,
+    *,
+    color: bool = False,
+    width: int = 80,
+    show_passed: bool = True,
+    upcoming: Progress | None = None,
+    course_done: bool = False,
+) -> str:
+    """Each exercise with each check's verdict and, for failures, the teaching message.
+    When every exercise graded has full marks, ``upcoming`` (the learner's next exercise,
+    as ``grade list`` has it) is named, or ``course_done`` says nothing is left."""
     console, buffer = _console(color, width)
     for index, ex in enumerate(run.exercises):
         if index:
             console.print()
         _exercise_detail(console, ex, show_passed)
     if len(run.exercises) > 1:
-        console.print(f"\n[bold]Total {_points(run.score, run.max_score)}[/bold]")
+        console.print()
+        console.print(_total_line(run))
+    if run.exercises and all(e.status is ExerciseStatus.PASSED for e in run.exercises):
+        if upcoming is not None:
+            console.print()
+            print_wrapped(console, next_line(upcoming), hanging=2)
+        elif course_done:
+            console.print()
+            console.print(Text("Every exercise is done. Well done!", style="green"))
     return _text(buffer)
 
 
 def _exercise_detail(console: Console, ex: ExerciseResult, show_passed: bool) -> None:
     label, style = _EX_LOOK[ex.status]
-    console.print(
-        f"[bold]{ex.id} {escape(ex.title)}[/bold]  [{style}]{label}[/{style}]  {_points(ex.score, ex.max_score)}"
-    )
+    head = Text()
+    head.append(f"{ex.id} {ex.title}", style="bold")
+    head.append("  ")
+    head.append(label, style=style)
+    head.append(f"  {fraction(shown_score(ex), ex.max_score)}")
+    print_wrapped(console, head, hanging=2)
     if ex.message and ex.status is not ExerciseStatus.PASSED:
-        console.print(Text(ex.message), style="yellow" if ex.status is ExerciseStatus.NOT_STARTED else None)
+        print_wrapped(console, Text(ex.message, style="yellow" if ex.status is ExerciseStatus.NOT_STARTED else ""))
         if ex.status is ExerciseStatus.NOT_STARTED:
-            console.print(
+            print_wrapped(console, Text(
                 f"Read the task with `grade show {ex.id}`, edit exercises/{ex.id}_{ex.slug}.py, then `grade {ex.id}`."
-            )
+            ))  # fmt: skip
         if ex.status is not ExerciseStatus.ERROR:
             return
     seen: set[str] = set()  # explanations already shown for this exercise
@@ -132,21 +238,21 @@ def print_failure(console: Console, check: CheckResult, exercise_id: str, seen: 
     the hint it points to."""
     message, keys = explain.split(check.message or "")
     if message:
-        console.print(Padding(Text(message), (0, 0, 0, 4), expand=False))
+        print_wrapped(console, Text(message), 4)
     for key in keys:
         if key in seen:
-            console.print(Padding(Text(f"why: {explain.TITLES[key]}, explained above", style="dim"), (0, 0, 0, 4)))
+            print_wrapped(console, Text(f"why: {explain.TITLES[key]}, explained above", style="dim"), 4)
             continue
         seen.add(key)
         text, link = explain.TEXTS[key]
         why = Text()
         why.append("why: ", style="bold")
         why.append(text)
-        console.print(Padding(why, (0, 0, 0, 4), expand=False))
+        print_wrapped(console, why, 4)
         # A link is never cut or folded: the terminal wraps it, and it still opens.
         console.print(Text("    ").append(link, style=f"blue link {link}"), soft_wrap=True)
     if check.hint is not None and exercise_id:
-        console.print(Padding(Text(f"see `grade hint {exercise_id}` (hint {check.hint})"), (0, 0, 0, 4)))
+        print_wrapped(console, Text(f"see `grade hint {exercise_id}` (hint {check.hint})"), 4)
 
 
 def _check_line(
@@ -159,15 +265,22 @@ def _check_line(
 ) -> None:
     if check.passed and not show_passed:
         return
-    mark, style = _CHECK_LOOK[check.status]
-    line = Text("  ")
-    line.append(mark, style=style)
-    line.append(f" {check.name}")
-    line.append(f"  {_points(check.score, check.max_score)}", style="dim")
-    console.print(line)
+    print_wrapped(console, check_line(check), 2, hanging=4)
     if not check.passed and check.message != repeat_of:
         print_failure(console, check, exercise_id, set() if seen is None else seen)
     if not check.passed and check.output.strip():
         shown = check.output.strip()
         shown = shown if len(shown) <= 300 else shown[:300] + f"… ({len(shown)} characters)"
-        console.print(Padding(Text("output: " + shown, style="dim"), (0, 0, 0, 4), expand=False))
+        print_wrapped(console, Text("output: " + shown, style="dim"), 4)
+
+
+def check_line(check: CheckResult, *, with_points: bool = True) -> Text:
+    """The verdict mark, the check's name and its points (print it with a hanging indent
+    of two, so a long name goes on under itself)."""
+    mark, style = _CHECK_LOOK[check.status]
+    line = Text()
+    line.append(mark, style=style)
+    line.append(f" {check.name}")
+    if with_points:
+        line.append(f"  {fraction(check.score, check.max_score)}", style="dim")
+    return line

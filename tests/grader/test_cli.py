@@ -222,7 +222,7 @@ class TestShowHintList:
         assert hints[0] not in words(second.stdout)
         assert "again for the next one" in second.stdout
         state = json.loads((kit.state_dir / "state.json").read_text(encoding="utf-8"))
-        assert state["hints"] == {"ex01": 2}
+        assert state["hints"] == {"ex01": [1, 2]}
 
     def test_last_hint_repeats(self, grade: Callable[..., Result], kit: Kit) -> None:
         """after the last hint, the last one is shown again, without 'again'"""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.manifest import Exercise, Kit
-from grader.progress import Standing, course_map, current, file_hash, hashes, progress_of, remember
+from grader.progress import Progress, Standing, course_map, file_hash, hashes, hint_now, next_up, progress_of, remember
 from grader.reporters.learner import render_course_map
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult, exercise_result
 from grader.state import State
@@ -37,12 +37,67 @@ class TestRecord:
         assert (last["checks_passed"], last["checks"], last["first_failure_hint"]) == (1, 2, 2)
         assert last["first_failure"] == "main runs all greetings at once"
 
-    def test_show_hint_marks_earlier_hints_shown(self, kit: Kit) -> None:
-        """asking for hint 2 directly counts hints 1 and 2 as shown; the next is 3"""
+    def test_show_hint_marks_only_that_hint_shown(self, kit: Kit) -> None:
+        """asking for hint 2 directly shows hint 2; hint 1, never shown, is the next"""
         state = State.load(kit.state_dir)
         assert state.show_hint("ex01", 2, 3) == 1
+        assert state.next_hint("ex01", 3) == 0
         assert state.next_hint("ex01", 3) == 2
         assert state.show_hint("ex01", 9, 3) == 2  # clamped to the last
+        assert state.shown("ex01", 3) == [1, 2, 3]
+
+
+class TestHintNow:
+    """`grade hint` and `h` in watch: first the hint the last grade's first failing check
+    points to, once; then the others in order."""
+
+    def test_the_failing_checks_hint_comes_first(self, kit: Kit) -> None:
+        """ex01 failing on a check that points to hint 2: hint 2, named for that check"""
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        graded(kit, failing(ex01))
+        state = State.load(kit.state_dir)
+        assert hint_now(kit, state, ex01) == (1, "main runs all greetings at once")
+        assert hint_now(kit, state, ex01) == (0, None)  # shown once: then the others in order
+        assert hint_now(kit, state, ex01) == (2, None)
+
+    def test_an_already_shown_hint_is_not_repeated(self, kit: Kit) -> None:
+        """hint 2 already seen: the next one in order, without a reason"""
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        graded(kit, failing(ex01))
+        state = State.load(kit.state_dir)
+        state.show_hint("ex01", 2, 3)
+        assert hint_now(kit, state, ex01) == (0, None)
+
+    def test_without_a_failing_grade_hints_go_in_order(self, kit: Kit) -> None:
+        """a stub never graded: hint 1"""
+        state = State.load(kit.state_dir)
+        assert hint_now(kit, state, kit.exercises[0]) == (0, None)
+
+
+class TestNextUp:
+    """One function says which exercise is next, for `grade list`, `grade` and `grade watch`."""
+
+    def rows(self, kit: Kit, done: set[str]) -> tuple[Progress, ...]:
+        return tuple(Progress(e, Standing.DONE if e.id in done else Standing.NOT_STARTED) for e in kit.exercises)
+
+    def test_the_first_not_done(self, kit: Kit) -> None:
+        """ex01 done: ex02 is next, whichever exercise is on screen"""
+        rows = self.rows(kit, {"ex01"})
+        assert next_up(rows) is rows[1]
+        assert next_up(rows, "ex01") is rows[1]
+
+    def test_the_focus_moves_on(self, kit: Kit) -> None:
+        """the next one is on screen already: `n` goes to the one after it"""
+        rows = self.rows(kit, set())
+        assert next_up(rows, "ex01") is rows[1]
+        assert next_up(rows, "ex02") is rows[0]
+
+    def test_nothing_left(self, kit: Kit) -> None:
+        """every exercise done: None; only the one on screen left: None"""
+        assert next_up(self.rows(kit, {"ex01", "ex02"})) is None
+        assert next_up(self.rows(kit, {"ex02"}), "ex01") is None
 
 
 class TestStanding:
@@ -52,7 +107,7 @@ class TestStanding:
         """every file is the stub: not started, and the first is current"""
         rows = course_map(kit, State.load(kit.state_dir))
         assert [r.standing for r in rows] == [Standing.NOT_STARTED, Standing.NOT_STARTED]
-        row = current(rows)
+        row = next_up(rows)
         assert row is not None and row.exercise.id == "ex01"
 
     def test_edited_never_graded(self, kit: Kit) -> None:
@@ -90,7 +145,7 @@ class TestStanding:
         kit.stub_path(ex01).write_text(WORK + "\nx = 1\n", encoding="utf-8")
         rows = course_map(kit, State.load(kit.state_dir))
         assert not rows[0].done and rows[0].changed
-        assert current(rows) is rows[0]
+        assert next_up(rows) is rows[0]
 
     def test_reset_file_is_not_started_again(self, kit: Kit) -> None:
         """back to the stub: not started, whatever was graded before"""
@@ -147,6 +202,35 @@ class TestCourseMap:
         text = render_course_map(course_map(kit, State.load(kit.state_dir)))
         assert "2/2 exercises done · 14/14 points" in text and "Every exercise is done" in text
         assert "Next:" not in text
+
+    def test_totals_count_rows_as_they_read(self, kit: Kit) -> None:
+        """a done exercise changed since (*) still shows its points and its "done": the
+        totals count it the same way"""
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        graded(kit, exercise_result(id="ex01", slug=ex01.slug, title=ex01.title, points=ex01.points,
+                                    checks=[CheckResult("t::a", "a", CheckStatus.PASSED)]))  # fmt: skip
+        kit.stub_path(ex01).write_text(WORK + "# edited\n", encoding="utf-8")
+        text = render_course_map(course_map(kit, State.load(kit.state_dir)))
+        assert "✔ done *" in text and "10/10" in text
+        assert "1/2 exercises done · 10/14 points" in text
+
+    def test_points_have_one_decimal_and_add_up(self, kit: Kit) -> None:
+        """scores of 6.3636/10 and 2.6667/4 read 6.4 and 2.7, and the total is their sum as
+        shown, 9.1 (not the exact total rounded, 9.0)"""
+        ex01, ex02 = kit.exercises
+        for ex in kit.exercises:
+            kit.stub_path(ex).write_text(WORK, encoding="utf-8")
+        seven_of_eleven = [CheckResult("t::a", "a", CheckStatus.PASSED, weight=7),
+                           CheckResult("t::b", "b", CheckStatus.FAILED, weight=4)]  # fmt: skip
+        two_of_three = [CheckResult("t::a", "a", CheckStatus.PASSED, weight=2),
+                        CheckResult("t::b", "b", CheckStatus.FAILED)]  # fmt: skip
+        graded(kit, exercise_result(id="ex01", slug=ex01.slug, title=ex01.title, points=10, checks=seven_of_eleven))
+        graded(kit, exercise_result(id="ex02", slug=ex02.slug, title=ex02.title, points=4, checks=two_of_three))
+        text = render_course_map(course_map(kit, State.load(kit.state_dir)))
+        assert "6.4/10" in text and "2.7/4" in text
+        assert "9.1/14 points" in text
+        assert "6.3636" not in text and "2.6667" not in text
 
     def test_colour_only_when_asked(self, kit: Kit) -> None:
         """ANSI codes appear only with color=True"""

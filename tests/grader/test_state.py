@@ -39,8 +39,24 @@ class TestHints:
 
     def test_fewer_hints_than_remembered(self, tmp_path: Path) -> None:
         """if the manifest now has fewer hints, the last one is shown"""
-        state = State(path=tmp_path / STATE_FILE, hints={"ex01": 4})
+        state = State(path=tmp_path / STATE_FILE, hints={"ex01": [1, 2, 3, 4]})
         assert state.next_hint("ex01", 2) == 1
+
+    def test_a_count_from_an_older_kit_means_the_first_hints(self, tmp_path: Path) -> None:
+        """a state file that counted hints ({"ex01": 2}) reads as hints 1 and 2 shown"""
+        (tmp_path / STATE_FILE).write_text(json.dumps({"hints": {"ex01": 2, "ex02": "x"}}), encoding="utf-8")
+        state = State.load(tmp_path)
+        assert state.hints == {"ex01": [1, 2]}
+        assert state.next_hint("ex01", 3) == 2
+
+    def test_preferred_hint_first_then_the_gaps(self, tmp_path: Path) -> None:
+        """a failing check points to hint 3: hint 3, then 1 and 2 (never shown), then 3 again"""
+        state = State.load(tmp_path)
+        assert state.next_hint("ex01", 3, prefer=3) == 2
+        assert state.next_hint("ex01", 3, prefer=3) == 0
+        assert [state.next_hint("ex01", 3) for _ in range(3)] == [1, 2, 2]
+        state.save()
+        assert State.load(tmp_path).hints == {"ex01": [1, 2, 3]}
 
 
 class TestCorruptState:
@@ -75,7 +91,7 @@ class TestCorruptState:
         data = {"hints": {"ex01": 2, "ex02": "three"}, "last": {"ex01": {"status": "passed"}, "ex02": 5}}
         (tmp_path / STATE_FILE).write_text(json.dumps(data), encoding="utf-8")
         state = State.load(tmp_path)
-        assert state.hints == {"ex01": 2}
+        assert state.hints == {"ex01": [1, 2]}
         assert state.last == {"ex01": {"status": "passed"}}
 
     def test_a_corrupt_file_is_replaced_on_save(self, tmp_path: Path) -> None:
@@ -84,7 +100,7 @@ class TestCorruptState:
         state = State.load(tmp_path)
         state.next_hint("ex01", 2)
         state.save()
-        assert json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))["hints"] == {"ex01": 1}
+        assert json.loads((tmp_path / STATE_FILE).read_text(encoding="utf-8"))["hints"] == {"ex01": [1]}
 
 
 class TestSaving:

@@ -269,7 +269,7 @@ class TestKeys:
         session.on_key("h", 1.1)
         assert "Hint 1/3 for ex01: First hint" in screen.text
         assert "Hint 2/3 for ex01: Second hint" in screen.text
-        assert State.load(kit.state_dir).hints == {"ex01": 2}
+        assert State.load(kit.state_dir).hints == {"ex01": [1, 2]}
 
     def test_list_next_regrade_quit(self, session: Session, screen: Screen) -> None:
         """l shows the course map, n moves on, r queues a grade, q finishes"""
