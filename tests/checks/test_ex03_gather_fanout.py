@@ -47,6 +47,7 @@ async def _fetch_all(ex: Any, urls: list[str], fetch: Any, what: str) -> Any:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(1)
 async def test_fetches_concurrently(ex):
     """runs all fetches at the same time, each url once"""
     urls = [f"https://site{i}.example/" for i in range(8)]
@@ -72,6 +73,7 @@ async def test_fetches_concurrently(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_results_in_input_order(ex):
     """returns results in input order, not completion order"""
     delays = {"slow": 3.0, "medium": 2.0, "fast": 1.0, "instant": 0.0}
@@ -98,6 +100,7 @@ async def test_results_in_input_order(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(2)
 async def test_same_exception_propagates(ex):
     """a failing fetch's own exception reaches the caller, not an ExceptionGroup"""
     boom = FetchError("b.example is down")
@@ -124,7 +127,26 @@ async def test_same_exception_propagates(ex):
                 "`gather(..., return_exceptions=True)` does that; the caller expects it "
                 "raised. Drop return_exceptions."
             )
-        fail(f"fetch 'b' raised FetchError, but fetch_all returned {result!r} instead of raising.")
+        myth = (
+            "asyncio does propagate exceptions: awaiting `gather` re-raises the first one a "
+            "fetch raised, to whoever awaits fetch_all. Catching it and returning None (or "
+            "dropping the url) hides the failure: the caller can no longer tell a page that "
+            "failed from one that came back. Let the FetchError out."
+        )
+        if isinstance(result, list) and len(result) == 3 and result[1] is None:
+            fail(
+                f"fetch 'b' raised FetchError('b.example is down'), but fetch_all returned "
+                f"{result!r}: the error was caught and replaced by None. {myth}"
+            )
+        if isinstance(result, list) and result == ["a", "c"]:
+            fail(
+                f"fetch 'b' raised FetchError('b.example is down'), but fetch_all returned "
+                f"{result!r}: the failed url was left out. {myth}"
+            )
+        fail(
+            f"fetch 'b' raised FetchError('b.example is down'), but fetch_all returned "
+            f"{result!r} instead of raising. {myth}"
+        )
     if got is boom:
         return
     if isinstance(got, BaseExceptionGroup):
@@ -148,6 +170,7 @@ async def test_same_exception_propagates(ex):
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_empty_list(ex):
     """an empty list of urls gives []"""
     calls: list[str] = []
@@ -171,6 +194,7 @@ async def test_empty_list(ex):
 @pytest.mark.hidden
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(2)
 async def test_several_failures_none_lost(ex):
     """when several fetches fail, one error propagates and none is left unretrieved"""
     delays = {"a": 3.0, "ok1": 0.2, "b": 1.0, "c": 2.0, "ok2": 0.1, "d": 0.5}
@@ -190,7 +214,11 @@ async def test_several_failures_none_lost(ex):
         raised = True
         ours = any(exc is e or _contains(exc, e) for e in errors.values())
     if not raised:
-        fail(f"Four fetches raised, but fetch_all returned {result!r} instead of raising.")
+        fail(
+            f"Four fetches raised, but fetch_all returned {result!r} instead of raising. "
+            "asyncio does propagate exceptions: `gather` re-raises the first one to whoever "
+            "awaits it; catching the errors hides every failure from the caller."
+        )
     if not ours:
         fail("fetch_all raised an exception that none of the fetches raised.")
     await asyncio.sleep(5.0)  # whatever still runs finishes on the virtual clock
