@@ -202,6 +202,8 @@ class _Script:
     path: Path
     stdout: bytearray = field(default_factory=bytearray)
     reading: asyncio.Task[None] | None = None
+    #: Proven unable to finish by itself (spinning, blocked...): killed, not waited for.
+    stuck: bool = False
 
     def start_reading(self) -> None:
         async def read() -> None:
@@ -265,6 +267,7 @@ class _Script:
                     evidence.sockets = procstate.tcp_sockets(self.proc.pid) or []
                     if evidence.verdict in (READS_STDIN, SPINNING, SLEEPS):
                         evidence.where = await self._where()
+                    self.stuck = evidence.verdict in (READS_STDIN, SPINNING, SLEEPS)
                     return evidence
             if loop.time() > deadline:
                 return _Evidence(UNSURE, state, procstate.tcp_sockets(self.proc.pid) or [])
@@ -430,7 +433,7 @@ async def _end_script(script: _Script) -> None:
     """Close its input, give it a moment to leave, kill it otherwise; close the pipes."""
     proc = script.proc
     await script.end_input()
-    if await script.wait_exit(2.0) is None:
+    if script.stuck or await script.wait_exit(2.0) is None:
         await script.kill()
     if script.reading is not None:
         with contextlib.suppress(BaseException):
