@@ -56,6 +56,8 @@ MARKERS = (
     "virtual_time: run on the virtual-time loop (idle time is skipped, loop.time() jumps)",
     "limit(seconds): this check's time limit instead of the exercise's",
     "hint(n): when this check fails, point the learner to the manifest's hint n (1-based)",
+    "closing: this check judges closing; once a checks file has one, a connection left open "
+    "(ResourceWarning: unclosed) fails only its `closing` checks, not every check",
 )
 
 
@@ -199,6 +201,9 @@ def pytest_runtest_makereport(
             loop.closing = True
     if call.when == "teardown":
         _collect_hygiene(check)
+        if not item.get_closest_marker("closing") and _file_judges_closing(item):
+            # A leak costs the check that is about it, not every check of the exercise.
+            check.hygiene = [h for h in check.hygiene if explain.classify(h) != "unclosed"]
     if check.hold is not None:
         # The kernel's evidence decides: whatever the learner's code did with the
         # interruption (raised it, swallowed it), the check fails with what held the loop.
@@ -448,6 +453,12 @@ def _import_fresh(name: str, path: Path) -> types.ModuleType:
     if channel:
         channel.send({"type": "imported"})
     return module
+
+
+def _file_judges_closing(item: pytest.Item) -> bool:
+    """Some check in ``item``'s file carries the ``closing`` mark."""
+    session_items = getattr(item.session, "items", [])
+    return any(other.path == item.path and other.get_closest_marker("closing") for other in session_items)
 
 
 def _check_name(item: pytest.Item) -> str:

@@ -49,6 +49,10 @@ class _Peer:
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Peer], Any]
 
+#: Every check runs on the virtual clock: bounds on waiting cost no real time, and the
+#: clock waits for real only while bytes are on their way between the two ends.
+pytestmark = pytest.mark.virtual_time
+
 
 @contextlib.asynccontextmanager
 async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
@@ -297,10 +301,12 @@ async def test_waits_for_a_slow_answer(ex):
     _expect_same_bytes(result, payload, what)
 
 
+@pytest.mark.closing
 @pytest.mark.weight(1)
-async def test_closes_the_connection(ex):
-    """closes its connection before returning"""
+async def test_closes_the_connection(ex, monkeypatch):
+    """closes its connection and waits until it is closed before returning"""
     payload = b"close me\n" * 10
+    closes = _watch_closing(monkeypatch)
     async with _server(_flow_echo) as (host, port, peer):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
@@ -323,11 +329,58 @@ async def test_closes_the_connection(ex):
             "TypeError). A writer left to the garbage collector leaks its socket until then "
             "and warns."
         )
+    mine = closes.of(peer.client_address)
+    expect(
+        mine is None or not mine.closed or mine.waited,
+        "echo_roundtrip called `writer.close()` but returned without `await "
+        "writer.wait_closed()`. close() only starts closing (the buffer is flushed, then the "
+        "socket closed); wait_closed() waits until that has happened, so the caller gets "
+        "the connection really closed. https://docs.python.org/3/library/asyncio-stream.html#asyncio.StreamWriter.wait_closed",
+    )
     expect(
         peer.eof and peer.error is None,
         f"The server did not see a clean end of file ({peer.error!r}): half-close with "
         "`write_eof()`, read until end of file, then close.",
     )
+
+
+@dataclass
+class _Closing:
+    """What one StreamWriter did about closing."""
+
+    closed: bool = False
+    waited: bool = False
+
+
+@dataclass
+class _ClosingLog:
+    """StreamWriter.close and wait_closed calls, by the writer's local address."""
+
+    writers: dict[Any, _Closing] = field(default_factory=dict)
+
+    def of(self, address: tuple[str, int] | None) -> _Closing | None:
+        return self.writers.get(address) if address is not None else None
+
+
+def _watch_closing(monkeypatch: pytest.MonkeyPatch) -> _ClosingLog:
+    """Record, for the check's duration, which writers were closed and waited for."""
+    log = _ClosingLog()
+    close, wait_closed = asyncio.StreamWriter.close, asyncio.StreamWriter.wait_closed
+
+    def entry(writer: asyncio.StreamWriter) -> _Closing:
+        return log.writers.setdefault(writer.get_extra_info("sockname"), _Closing())
+
+    def close_observed(self: asyncio.StreamWriter) -> None:
+        entry(self).closed = True
+        close(self)
+
+    async def wait_closed_observed(self: asyncio.StreamWriter) -> None:
+        await wait_closed(self)
+        entry(self).waited = True
+
+    monkeypatch.setattr(asyncio.StreamWriter, "close", close_observed)
+    monkeypatch.setattr(asyncio.StreamWriter, "wait_closed", wait_closed_observed)
+    return log
 
 
 def _is_unclosed(w: warnings.WarningMessage) -> bool:
