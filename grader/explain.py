@@ -71,6 +71,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "inside one `asyncio.run(main())`.",
         f"{DOCS}asyncio-runner.html#asyncio.run",
     ),
+    "run_forever": (
+        "`loop.run_forever()` (or `run_until_complete`) inside a coroutine raises "
+        "RuntimeError: the loop is already running, since `asyncio.run` started it and your "
+        "coroutine runs in it. Nothing has to keep the loop alive from inside: return the "
+        "server, and let `main` keep the program alive with `async with server: await "
+        "server.serve_forever()`.",
+        f"{DOCS}asyncio-eventloop.html#asyncio.Server.serve_forever",
+    ),
     "cancelled_swallowed": (
         "CancelledError was caught and not re-raised, so the task could not be cancelled. "
         "If you catch it to clean up, re-raise it (`except asyncio.CancelledError: ...; "
@@ -101,6 +109,7 @@ TITLES: dict[str, str] = {
     "blocking": "a blocking call on the loop",
     "async_with_writer": "`async with writer`",
     "loop_closed": "\"Event loop is closed\"",
+    "run_forever": "`run_forever` inside a coroutine",
     "cancelled_swallowed": "a swallowed CancelledError",
     "deadlock": "a deadlock",
 }
@@ -215,9 +224,10 @@ def loop_held(kind: str, at: str | None, call: str | None = None, cpu_s: float |
             f"Your code waited for a line of standard input on the event loop's thread{where}: "
             f"{what} blocks the whole loop until someone types a line and presses Enter, so "
             "no other task runs meanwhile (nothing from the network is read or shown). Read "
-            "input with `await reader.readline()` on an asyncio StreamReader for stdin "
-            "(`loop.connect_read_pipe`), or `await asyncio.to_thread(input)`. "
-            + EXPLANATIONS["blocking"]
+            "input on the loop instead: `await reader.readline()` on an asyncio StreamReader "
+            "fed by standard input (`loop.connect_read_pipe`). (A thread blocked in `input()` "
+            "cannot be cancelled: the program then waits at exit for Enter.) "
+            f"{DOCS}asyncio-dev.html#running-blocking-code"
         )
     if kind == "spin":
         used = f"{cpu_s:.1f} s of CPU" if cpu_s is not None else "the CPU"
@@ -315,6 +325,10 @@ def unexpected_exception(exc: BaseException, tb: types.TracebackType | None, tar
         return f"{text} on the event loop{at}. {EXPLANATIONS['blocking']}"
     if isinstance(exc, TypeError) and ("asynchronous context manager" in text or "__aenter__" in text):
         return f"TypeError: {text}. {EXPLANATIONS['async_with_writer']}"
+    if isinstance(exc, RuntimeError) and "already running" in text:
+        where = _frame_of(exc, target, tb)
+        at = f" (at {where})" if where else ""
+        return f"RuntimeError: {text}{at}. {EXPLANATIONS['run_forever']}"
     if isinstance(exc, RuntimeError) and "Event loop is closed" in text:
         return f"RuntimeError: {text}. {EXPLANATIONS['loop_closed']}"
     if isinstance(exc, AssertionError):
