@@ -10,6 +10,7 @@ import pytest
 from grader.probes import current_loop, exact, expect, fail
 
 
+@pytest.mark.hint(1)
 def test_greet_is_a_coroutine_function(ex):
     """greet is an async def function"""
     expect(
@@ -20,6 +21,7 @@ def test_greet_is_a_coroutine_function(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_greet_returns_greeting_after_delay(ex):
     """greet waits its delay on the loop, then returns the greeting"""
     loop = asyncio.get_running_loop()
@@ -36,6 +38,7 @@ async def test_greet_returns_greeting_after_delay(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_greet_does_not_block_the_loop(ex, no_blocking):
     """greet never blocks the event loop"""
     await ex.greet("Grace", 0.05)
@@ -43,6 +46,7 @@ async def test_greet_does_not_block_the_loop(ex, no_blocking):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(2)
 def test_main_greets_concurrently(ex, monkeypatch):
     """main runs all greetings at once in one asyncio.run call"""
     running = 0
@@ -91,6 +95,7 @@ def test_main_greets_concurrently(ex, monkeypatch):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 def test_main_keeps_input_order(ex, monkeypatch):
     """main returns results in input order, not completion order"""
 

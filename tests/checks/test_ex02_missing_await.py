@@ -90,6 +90,7 @@ class _Fakes:
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_returns_stored_values(ex):
     """returns what store returned, in input order"""
     # Not in sorted order, and one item twice: one result per item, in the items' order.
@@ -123,6 +124,7 @@ async def test_returns_stored_values(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_log_complete_in_order(ex):
     """the log is complete and in pipeline order when run_pipeline returns"""
     log: list[str] = []
@@ -147,6 +149,7 @@ async def test_log_complete_in_order(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_calls_helpers_through_globals(ex, monkeypatch):
     """calls fetch, transform and store through the module, each fed the previous result"""
     fakes = _Fakes(
@@ -207,6 +210,7 @@ async def test_calls_helpers_through_globals(ex, monkeypatch):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 async def test_items_one_after_another(ex, monkeypatch):
     """finishes each item before starting the next"""
     fakes = _Fakes(
@@ -252,6 +256,7 @@ async def test_items_one_after_another(ex, monkeypatch):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_every_coroutine_awaited(ex, monkeypatch):
     """awaits every coroutine it creates (no "never awaited")"""
     created: list[tuple[str, object, Coroutine[Any, Any, Any]]] = []  # (stage, first arg, coro)

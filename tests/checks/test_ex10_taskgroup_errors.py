@@ -137,6 +137,7 @@ def _expect_finished(outcome: Outcome, story: str) -> None:
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_all_succeed_in_job_order(ex):
     """all succeed: (results in job order, []) even when later jobs finish first"""
     jobs = _Jobs()
@@ -161,6 +162,7 @@ async def test_all_succeed_in_job_order(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(1)
 async def test_runs_jobs_concurrently(ex):
     """runs all jobs at once"""
     loop = asyncio.get_running_loop()
@@ -192,6 +194,7 @@ async def test_runs_jobs_concurrently(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(3)
+@pytest.mark.hint(1)
 async def test_value_error_cancels_siblings(ex):
     """a ValueError cancels the other jobs, and run_all returns ([], [that error]) promptly"""
     loop = asyncio.get_running_loop()
@@ -234,6 +237,7 @@ async def test_value_error_cancels_siblings(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_collects_every_value_error(ex):
     """collects every ValueError raised at the same moment, the same objects"""
     jobs = _Jobs()
@@ -275,6 +279,7 @@ async def test_collects_every_value_error(ex):
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_other_error_propagates_in_group(ex):
     """any other exception propagates inside an ExceptionGroup, even next to a ValueError"""
     jobs = _Jobs()

@@ -8,19 +8,35 @@ proves the loop was free while the workers ran and lets a check decide the order
 calls finish -- ordering, not timing. Any pool of processes passes: ``ProcessPoolExecutor``
 with ``run_in_executor`` + ``gather``, ``executor.map`` or ``multiprocessing.Pool.map`` run
 in a thread, own or default start method, per call or long-lived.
+
+Wrong answers are judged from evidence, not by waiting out the workers' time limit: while
+they run, a thread of the check's own reads the loop thread's stack (:class:`_LoopWatch`).
+A loop thread running ``fn`` itself, or waiting on a thread primitive inside the learner's
+code (``pool.map``, ``future.result()``), cannot answer a worker: the watch hangs up on
+such calls at once. Calls handed to a pool are counted, so the first call knows without
+waiting when no second one was sent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import math
 import multiprocessing
+import multiprocessing.pool
 import os
+import socket
+import sys
+import threading
 import types
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
 
+from grader import probes, workerprobes
 from grader.probes import Switchboard, call_learner, exact, expect, fail
 from grader.workerprobes import SWITCHBOARD_ACK_S, call_switchboard, report_pid
 
@@ -51,6 +67,103 @@ def _at_least_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
         real = getattr(os, name, None)
         if real is not None:
             monkeypatch.setattr(os, name, lambda real=real: max(2, real() or 1))
+
+
+#: Seconds between two looks at the loop thread's stack while the workers run.
+LOOK_S = 0.02
+#: Where a blocked thread's innermost Python frame sits (threading.py).
+_WAITS = frozenset({"wait", "join", "_wait_for_tstate_lock"})
+
+
+class _LoopWatch:
+    """While the learner's code runs: counts the calls handed to a process pool, and reads
+    the loop thread's stack from a thread of the check's own.
+
+    When the loop's thread is seen running ``fn`` itself, or waiting on a thread primitive
+    inside the learner's code (not a thread being started), no worker can get an answer
+    from the board: the watch takes their calls off the board's listening socket and
+    hangs up, so each returns ``answered=False`` at once. ``where`` says where the loop's
+    thread was."""
+
+    def __init__(self, board: Switchboard | None = None) -> None:
+        self.board = board
+        self.loop_thread = threading.get_ident()
+        self.handoffs = 0
+        self.where: str | None = None
+        self.turned_away = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[_LoopWatch]:
+        patched = [
+            (ProcessPoolExecutor, "submit", 1),
+            (multiprocessing.pool.Pool, "apply_async", 1),
+            (multiprocessing.pool.Pool, "_map_async", 2),  # map, starmap...: many at once
+        ]
+        reals = [(cls, name, getattr(cls, name)) for cls, name, _ in patched]
+        for (cls, name, count), (_, _, real) in zip(patched, reals, strict=True):
+            setattr(cls, name, self._counting(real, count))
+        thread = None
+        if self.board is not None:
+            thread = threading.Thread(target=self._watch, name="awaitlings-ex12-watch", daemon=True)
+            thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            if thread is not None:
+                thread.join(5.0)
+            for cls, name, real in reals:
+                setattr(cls, name, real)
+
+    def _counting(self, real: Any, count: int) -> Any:
+        watch = self
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with watch._lock:
+                watch.handoffs += count
+            return real(*args, **kwargs)
+
+        return counted
+
+    def blocked_at(self) -> str | None:
+        frame = sys._current_frames().get(self.loop_thread)
+        if frame is None:
+            return None
+        chain = []
+        outer: types.FrameType | None = frame
+        while outer is not None:
+            chain.append(outer)
+            outer = outer.f_back
+        mine = probes.learner_location(probes.TARGET_FILE, frame) if probes.TARGET_FILE else None
+        if any(f.f_code.co_filename == workerprobes.__file__ for f in chain):
+            return mine or "the loop's own thread, running fn"
+        if frame.f_code.co_filename != threading.__file__ or frame.f_code.co_name not in _WAITS:
+            return None
+        if any(f.f_code.co_filename == threading.__file__ and f.f_code.co_name == "start" for f in chain):
+            return None  # a thread being started: a pool's submit waits a moment for it
+        return mine
+
+    def _watch(self) -> None:
+        assert self.board is not None and self.board._server is not None
+        listener = socket.socket(fileno=os.dup(self.board._server.sockets[0].fileno()))
+        try:
+            listener.setblocking(False)  # as the loop's own listening socket already is
+            while not self._stop.wait(LOOK_S):
+                where = self.blocked_at()
+                if where is None:
+                    continue
+                self.where = self.where or where
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:  # nobody waiting (BlockingIOError) or closed
+                        break
+                    conn.close()  # hang up: the worker's call returns answered=False
+                    self.turned_away += 1
+        finally:
+            listener.close()
 
 
 async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what: str) -> list[Any]:
@@ -110,6 +223,7 @@ def _calls(result: list[Any], what: str, width: int) -> list[tuple[Any, ...]]:
 
 @pytest.mark.weight(1)
 @pytest.mark.limit(30)
+@pytest.mark.hint(4)
 async def test_default_fn_squares(ex):
     """crunch_all squares every number with slow_square by default"""
     result = await _crunch(ex, [3, 1, 2], what="crunch_all([3, 1, 2])")
@@ -118,6 +232,7 @@ async def test_default_fn_squares(ex):
 
 @pytest.mark.weight(3)
 @pytest.mark.limit(30)
+@pytest.mark.hint(1)
 async def test_work_runs_in_worker_processes(ex):
     """fn runs in worker processes, not in the event loop's process"""
     what = "crunch_all([0, 1, 2, 3], report_pid)"
@@ -140,27 +255,36 @@ async def test_work_runs_in_worker_processes(ex):
 
 @pytest.mark.weight(2)
 @pytest.mark.limit(40)
+@pytest.mark.hint(4)
 async def test_calls_run_in_parallel(ex):
     """calls run at the same time, in different worker processes"""
     waited = False
+    handed_out: int | None = None  # calls handed to a pool when the first one arrived
 
     async def hold(index: int) -> None:
         # The first call is not answered before a second one is in flight (or the wait
-        # ran out); later calls are answered at once.
-        nonlocal waited
+        # ran out), unless a free loop had handed exactly one call to a pool: then no
+        # second one can come while it waits. Later calls are answered at once.
+        nonlocal waited, handed_out
         if not waited:
             waited = True
-            await board.wait_in_flight(2, PARALLEL_WAIT_S)
+            await _settle()
+            handed_out = watch.handoffs
+            if handed_out != 1:
+                await board.wait_in_flight(2, PARALLEL_WAIT_S)
 
     what = "crunch_all([n0, ..., n7], fn)"
     async with Switchboard(hold) as board:
-        nums = [board.number(i) for i in range(8)]
-        calls = _calls(await _crunch(ex, nums, call_switchboard, what=what), what, 3)
+        with _LoopWatch(board).watching() as watch:
+            nums = [board.number(i) for i in range(8)]
+            calls = _calls(await _crunch(ex, nums, call_switchboard, what=what), what, 3)
     if not all(answered for _, _, answered in calls):
         fail(
-            "While fn ran, the event loop did not answer its calls: the loop was blocked, so "
-            "parallelism could not be observed. Await the results instead of waiting for them "
-            "on the loop's thread (see the check on the loop staying responsive)."
+            "While fn ran, the event loop did not answer its calls"
+            + (f" (its thread was at {watch.where})" if watch.where else "")
+            + ": the loop was blocked, so parallelism could not be observed. Await the "
+            "results instead of waiting for them on the loop's thread (see the check on the "
+            "loop staying responsive)."
         )
     overlap = board.peak_in_flight if len(board.peak_in_flight) >= 2 else {}
     pids = set(overlap.values())
@@ -173,36 +297,54 @@ async def test_calls_run_in_parallel(ex):
             + ": threads take turns holding the GIL, so pure-Python work in them does not run "
             f"in parallel. {PROCESSES}"
         )
-    fail(
-        f"The first call waited {PARALLEL_WAIT_S:g}s for a second one to start, in vain: the "
-        "calls ran one after another. Submit all of them before awaiting any -- awaiting "
-        "`run_in_executor` inside a `for` loop waits for each result before sending the next "
-        "number -- and use a pool with more than one worker (the default has one per core). "
-        + PROCESSES
+    seen = (
+        "When the first call reached the event loop, the loop was free and only that one "
+        "call had been handed to the pool"
+        if handed_out == 1
+        else f"The first call waited {PARALLEL_WAIT_S:g}s for a second one to start, in vain"
     )
+    fail(
+        f"{seen}: the calls ran one after another. Submit all of them before awaiting any -- "
+        "awaiting `run_in_executor` inside a `for` loop waits for each result before sending "
+        "the next number -- and use a pool with more than one worker (the default has one "
+        "per core). " + PROCESSES
+    )
+
+
+async def _settle() -> None:
+    """A few turns of the loop: whatever the learner's code sends off at once is sent."""
+    for _ in range(10):
+        await asyncio.sleep(0)
 
 
 @pytest.mark.weight(1)
 @pytest.mark.limit(40)
+@pytest.mark.hint(2)
 async def test_loop_keeps_running(ex):
     """the event loop keeps running while the workers compute"""
     what = "crunch_all([a, b, c], fn)"
     async with Switchboard() as board:
-        nums = [board.number(i) for i in range(3)]
-        result = await _crunch(ex, nums, call_switchboard, what=what)
+        with _LoopWatch(board).watching() as watch:
+            nums = [board.number(i) for i in range(3)]
+            result = await _crunch(ex, nums, call_switchboard, what=what)
     calls = _calls(result, what, 3)
     if all(answered for _, _, answered in calls):
         return
     if any(pid == os.getpid() for _, pid, _ in calls):
         fail(
-            "fn ran on the event loop's own thread: each call phoned the loop and waited "
-            f"{SWITCHBOARD_ACK_S:g}s for an answer that could not come, because the loop was "
-            "busy running fn. Calling fn inside an `async def` does not make it concurrent. "
-            + PROCESSES
+            "fn ran on the event loop's own thread"
+            + (f" ({watch.where})" if watch.where else "")
+            + ": each call phoned the loop for an answer that could not come, because the "
+            "loop was busy running fn. Calling fn inside an `async def` does not make it "
+            "concurrent. " + PROCESSES
         )
+    blocked = (
+        f"the loop's thread was waiting at {watch.where} while they computed"
+        if watch.where
+        else f"for {SWITCHBOARD_ACK_S:g}s: the loop's thread was blocked while they computed"
+    )
     fail(
-        "The workers phoned the event loop and got no answer for "
-        f"{SWITCHBOARD_ACK_S:g}s: the loop's thread was blocked while they computed. "
+        f"The workers phoned the event loop and got no answer: {blocked}. "
         "`pool.map(...)`, `future.result()` or `pool.shutdown(wait=True)` before the work is "
         "done wait on the loop's own thread. Await instead: "
         "`await asyncio.gather(*(loop.run_in_executor(pool, fn, n) for n in nums))`, or run "
@@ -212,18 +354,22 @@ async def test_loop_keeps_running(ex):
 
 @pytest.mark.weight(1)
 @pytest.mark.limit(40)
+@pytest.mark.hint(4)
 async def test_results_in_input_order(ex):
     """results come back in the order of nums, not in completion order"""
     count = 6
 
     async def hold(index: int) -> None:
-        if index == 0:  # the first number finishes after all the others
-            await board.wait_finished(*range(1, count), timeout=HOLD_S)
+        if index == 0:  # the first number finishes after all the others...
+            await _settle()
+            if watch.handoffs != 1:  # ...unless they are sent only once it is done
+                await board.wait_finished(*range(1, count), timeout=HOLD_S)
 
     what = "crunch_all([n0, ..., n5], fn)"
     async with Switchboard(hold) as board:
-        nums = [board.number(i) for i in range(count)]
-        result = await _crunch(ex, nums, call_switchboard, what=what)
+        with _LoopWatch(board).watching() as watch:
+            nums = [board.number(i) for i in range(count)]
+            result = await _crunch(ex, nums, call_switchboard, what=what)
     order = [index for index, _, _ in _calls(result, what, 3)]
     expected = list(range(count))
     if sorted(order) == expected and order != expected:
@@ -238,6 +384,7 @@ async def test_results_in_input_order(ex):
 
 @pytest.mark.weight(1)
 @pytest.mark.limit(30)
+@pytest.mark.hint(3)
 async def test_fn_is_honoured(ex):
     """crunch_all calls the fn it is given"""
     result = await _crunch(ex, [3, 4, 5], math.factorial, what="crunch_all([3, 4, 5], math.factorial)")
@@ -252,6 +399,7 @@ async def test_fn_is_honoured(ex):
 
 @pytest.mark.weight(1)
 @pytest.mark.limit(50)
+@pytest.mark.hint(3)
 async def test_works_with_spawn(ex):
     """it works when worker processes are started with spawn"""
     previous = multiprocessing.get_start_method(allow_none=True)
