@@ -222,7 +222,7 @@ def _exercise_detail(console: Console, ex: ExerciseResult, show_passed: bool) ->
             print_wrapped(console, Text(
                 f"Read the task with `grade show {ex.id}`, edit exercises/{ex.id}_{ex.slug}.py, then `grade {ex.id}`."
             ))  # fmt: skip
-        if ex.status is not ExerciseStatus.ERROR:
+        if ex.status in (ExerciseStatus.NOT_STARTED, ExerciseStatus.UNSUPPORTED):
             return
     seen: set[str] = set()  # explanations already shown for this exercise
     for check in ex.checks:

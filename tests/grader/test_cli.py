@@ -181,6 +181,35 @@ class TestUsageErrors:
         assert "no exercise called 'ex99'" in output
 
 
+class TestUsageErrorsNameWhatWasTyped:
+    """`grade` is the grading command: a usage error never shows the hidden `grade run`."""
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["nonsense"], "no exercise called 'nonsense'"),
+            (["ex99"], "no exercise called 'ex99'"),
+            (["--bogus"], "No such option '--bogus'"),
+            (["ex01", "--format", "nope"], "'nope' is not one of"),
+        ],
+    )
+    def test_usage_names_grade(self, kit: Kit, monkeypatch: pytest.MonkeyPatch, args: list[str],
+                               message: str) -> None:  # fmt: skip
+        """the usage line and the help pointer name `grade`"""
+        code, output = run_main(args, monkeypatch)
+        assert code == 2 and message in output
+        assert "grade run" not in output
+        assert "Usage: grade [OPTIONS] [EXERCISES]..." in output and "Try 'grade --help' for help." in output
+
+    def test_help_shows_the_grading_options(self, grade: Callable[..., Result]) -> None:
+        """`grade --help` (where a usage error points) lists --target, --format and the rest"""
+        result = grade("--help")
+        assert "[EXERCISES]... [OPTIONS]" in result.output
+        assert "Grading options:" in result.output
+        assert all(option in result.output for option in ("--target", "--format", "--output", "--jobs", "--strict"))
+        assert "Commands:" in result.output and "run " not in result.output
+
+
 class TestBrokenKit:
     """A broken kit is the grader's problem: exit 3 and what to fix."""
 

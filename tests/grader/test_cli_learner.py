@@ -15,12 +15,15 @@ from click.testing import CliRunner, Result
 
 import grader.cli as cli_module
 from grader.manifest import Kit, load_kit
+from grader.progress import hashes, remember
 from grader.reporters.learner import render_task, task_statement
+from grader.results import CheckResult, CheckStatus, RunResult, exercise_result
 from grader.state import State
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = "async def greet(name, delay):\n    return 'my work'\n"
 ANSI = re.compile(r"\x1b\[")
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\\\")
 
 Invoke = Callable[..., Result]
 
@@ -117,6 +120,30 @@ class TestShow:
             too_long = [line for line in text.splitlines() if len(line) > width and "://" not in line]
             assert not too_long, (exercise.id, too_long)
 
+    STATEMENT = (
+        "Close it with ``writer.close()`` then ``await\n  writer.wait_closed()`` on every path.\n\n"
+        "Docs: https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.connect_read_pipe "
+        "and https://docs.python.org/3/library/asyncio-task.html#task-groups, both worth a read.\n\n"
+        "- a list item that links to "
+        "https://docs.python.org/3/tutorial/errors.html#raising-and-handling-multiple-unrelated-exceptions too"
+    )
+
+    def test_code_over_a_line_break_is_code(self, kit: Kit) -> None:
+        """a ``code`` span broken over two docstring lines keeps its backquotes, joined"""
+        text = render_task(kit.exercises[0], self.STATEMENT, width=80)
+        assert "`await writer.wait_closed()`" in " ".join(text.split())
+        assert "\\`" not in text and "``" not in text
+
+    @pytest.mark.parametrize("color", [False, True])
+    def test_a_link_is_never_broken(self, kit: Kit, color: bool) -> None:
+        """each link is whole on one line, the other lines fit 80 columns"""
+        text = ANSI_CODE.sub("", render_task(kit.exercises[0], self.STATEMENT, color=color, width=80))
+        lines = text.splitlines()
+        for link in re.findall(r"https://\S+[\w/]", self.STATEMENT):
+            assert any(link in line for line in lines), (link, text)
+        assert all(len(line) <= 80 for line in lines if "https://" not in line), text
+        assert "both worth a read." in " ".join(text.split()) and "too" in text
+
     def test_colour_renders_markup(self, kit: Kit) -> None:
         """with colour, code spans are styled (no backquotes) and headings bold"""
         ex01 = kit.exercises[0]
@@ -169,6 +196,20 @@ class TestHint:
         assert [line[:9] for line in every.output.splitlines() if line.startswith("Hint")] == [
             "Hint 1/3 ", "Hint 2/3 ", "Hint 3/3 "]  # fmt: skip
 
+    def test_the_failing_checks_hint_first(self, grade: Invoke, kit: Kit) -> None:
+        """the last grade failed on a check pointing to hint 3: hint 3 first, saying why;
+        then hints 1 and 2 in order"""
+        ex01 = kit.exercises[0]
+        kit.stub_path(ex01).write_text(WORK, encoding="utf-8")
+        check = CheckResult("t::a", "main runs all greetings at once", CheckStatus.FAILED, message="m", hint=3)
+        failed = exercise_result(id="ex01", slug=ex01.slug, title=ex01.title, points=ex01.points, checks=[check])
+        remember(kit, RunResult("exercises", "3.11", (failed,)), hashes(kit, [ex01]))
+        first = grade("hint", "ex01")
+        assert first.output.startswith("Hint 3/3 for ex01 (for the failing check: main runs all greetings at once):")
+        assert "Third hint" in first.output
+        assert grade("hint", "ex01").output.startswith("Hint 1/3 for ex01: First hint")
+        assert grade("hint", "ex01").output.startswith("Hint 2/3 for ex01: Second hint")
+
     def test_number_out_of_range(self, grade: Invoke) -> None:
         """asking for hint 9 of 3 is a usage error that says how many there are"""
         result = grade("hint", "ex01", "9")
@@ -190,6 +231,15 @@ class TestReset:
         result = grade("reset", "ex01")
         assert result.exit_code == 2 and "--yes" in result.output
         assert kit.stub_path(kit.exercises[0]).read_text(encoding="utf-8") == WORK
+
+    def test_without_a_terminal_one_line_says_what_to_type(self, grade: Invoke, kit: Kit) -> None:
+        """no usage dump: one line naming the file and the command that resets it"""
+        kit.stub_path(kit.exercises[0]).write_text(WORK, encoding="utf-8")
+        result = grade("reset", "ex01")
+        assert result.output.strip().count("\n") == 0, result.output
+        assert "Usage:" not in result.output and "--help" not in result.output
+        assert "exercises/ex01_hello_run.py differs from the stub" in result.output
+        assert "`grade reset ex01 --yes`" in result.output
 
     def test_asks_and_respects_no(self, grade: Invoke, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
         """on a terminal it asks; 'n' changes nothing"""
@@ -270,3 +320,73 @@ def test_readme_learner_section_fits_80_columns() -> None:
     section = text[text.index("## The learner's loop") : text.index("\n## ", text.index("## The learner's loop") + 1)]
     assert "grade watch" in section and "grade reset" in section
     assert [line for line in section.splitlines() if len(line) > 80] == []
+
+
+class TestFullMarks:
+    """A grade at full marks names the exercise `grade list` says is next."""
+
+    def fake_grading(self, monkeypatch: pytest.MonkeyPatch, passed: bool) -> None:
+        import grader.grading
+
+        def grade_target(kit: Kit, exercises: Any, folder: Path, **kwargs: Any) -> RunResult:
+            status = CheckStatus.PASSED if passed else CheckStatus.FAILED
+            results = tuple(
+                exercise_result(id=e.id, slug=e.slug, title=e.title, points=e.points,
+                                checks=[CheckResult("t::a", "works", status, message=None if passed else "no")])
+                for e in exercises
+            )  # fmt: skip
+            return RunResult(target="exercises", python="3.11", exercises=results)
+
+        monkeypatch.setattr(grader.grading, "grade_target", grade_target)
+
+    def test_names_the_lists_next(self, grade: Invoke, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """ex02 at full marks, ex01 not started: next is ex01, in `grade ex02` and `grade list` alike"""
+        self.fake_grading(monkeypatch, passed=True)
+        kit.stub_path(kit.exercises[1]).write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+        result = grade("ex02")
+        assert result.exit_code == 0, result.output
+        expected = "Next: ex01 Your first coroutine: `grade show ex01` for the task"
+        assert expected in result.output
+        assert expected in grade("list").output
+
+    def test_the_last_one(self, grade: Invoke, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """every exercise done: said so"""
+        self.fake_grading(monkeypatch, passed=True)
+        for ex in kit.exercises:
+            kit.stub_path(ex).write_text(f"# done {ex.id}\n", encoding="utf-8")
+        assert "Every exercise is done" in grade("ex01", "ex02").output
+
+    def test_not_at_full_marks_no_next(self, grade: Invoke, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """a failing grade stays about this exercise"""
+        self.fake_grading(monkeypatch, passed=False)
+        kit.stub_path(kit.exercises[1]).write_text("def add(a, b):\n    return 0\n", encoding="utf-8")
+        assert "Next:" not in grade("ex02").output
+
+
+class TestNotStartedReadsTheSame:
+    """An untouched exercise reads the same in `grade` and in `grade list`."""
+
+    def test_same_words_and_points(self, grade: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+        """both say "· not started" and -/10"""
+        import grader.grading
+        from grader.results import ExerciseStatus, zero_result
+
+        def grade_target(kit: Kit, exercises: Any, folder: Path, **kwargs: Any) -> RunResult:
+            return RunResult(target="exercises", python="3.11", exercises=tuple(
+                zero_result(id=e.id, slug=e.slug, title=e.title, points=e.points, status=ExerciseStatus.NOT_STARTED,
+                            message="not started yet: the file is still the stub") for e in exercises))  # fmt: skip
+
+        monkeypatch.setattr(grader.grading, "grade_target", grade_target)
+        graded = grade().output
+        listed = grade("list").output
+        for text in (graded, listed):
+            assert re.search(r"ex01 .*· not started\s+-/10", text), text
+
+
+def test_readme_quick_start_says_pytest_is_for_kit_authors() -> None:
+    """the second quick-start command is the kit's own test suite, a few minutes, not for learners"""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = " ".join(text[text.index("## Quick start") : text.index("## The learner's loop")].split())
+    assert "pytest" in quick
+    assert "kit's own test" in quick and "three minutes" in quick
+    assert "kit authors" in quick and "learner" in quick

@@ -330,3 +330,70 @@ class TestTerminal:
         assert "Next: ex04: serves 100 clients at once" in text
         assert terminal.next_exercise(passing_run()) is None
         assert "Next:" not in terminal.render_summary(passing_run(), color=False)
+
+
+class TestTerminalReadability:
+    """What a learner reads at 80 columns: clean numbers, words and links never broken."""
+
+    LINK = "https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.connect_read_pipe"
+
+    def eleven_weights(self) -> RunResult:
+        """ex06-like: 10 points over weights 3, 2, 1, 2, 2, 1; the weight-2 check fails
+        with a message holding a link longer than the line, and a long check name."""
+        names = ["prints the server's lines while waiting for input", "exits with code 0 when its input ends",
+                 "exits with code 0 when the server closes first, although its standard input is still open",
+                 "sends every line", "never blocks", "returns 0"]  # fmt: skip
+        checks = [
+            _check(f"ex06_blocking_client:c{i}", name, weight=weight,
+                   status=CheckStatus.FAILED if i == 1 else CheckStatus.PASSED,
+                   message=f"Stdin was never read. See {self.LINK} for the pipe." if i == 1 else None)
+            for i, (name, weight) in enumerate(zip(names, [3, 2, 1, 2, 2, 1], strict=True))
+        ]  # fmt: skip
+        ex = exercise_result(id="ex06", slug="blocking_client", title="Unblock the chat client", points=10,
+                             checks=checks)  # fmt: skip
+        return RunResult(target="exercises", python="3.11.7", exercises=(ex,))
+
+    def test_points_have_at_most_one_decimal(self) -> None:
+        """shares of 10/11 read 2.7, 1.8, 0.9 and the score 8.2: never 1.8182"""
+        text = terminal.render_detail(self.eleven_weights(), width=80)
+        assert "ex06 Unblock the chat client  ✘ failing  8.2/10" in text
+        assert "0/1.8" in text and "2.7/2.7" in text and "0.9/0.9" in text
+        assert not re.search(r"\d\.\d\d", text), text
+
+    def test_the_json_keeps_exact_numbers(self) -> None:
+        """the machine format is not rounded for reading"""
+        data = json.loads(json_reporter.render(self.eleven_weights()))
+        assert data["exercises"][0]["score"] == 8.1818
+        assert data["exercises"][0]["checks"][1]["max_score"] == 1.8182
+
+    def test_a_link_is_never_broken(self) -> None:
+        """a link longer than the line sits whole on a line of its own"""
+        text = terminal.render_detail(self.eleven_weights(), width=80)
+        assert f"    {self.LINK}" in text.splitlines()
+        assert "for the pipe." in text
+
+    def test_a_long_check_name_wraps_at_spaces_under_itself(self) -> None:
+        """the name goes on, indented under itself, with its points at the end"""
+        lines = terminal.render_detail(self.eleven_weights(), width=80).splitlines()
+        first = next(i for i, line in enumerate(lines) if "exits with code 0 when the server" in line)
+        assert lines[first].startswith("  ✔ exits with code 0 when the server closes first")
+        assert lines[first + 1].startswith("    ") and lines[first + 1].rstrip().endswith("0.9/0.9")
+        words = {w for line in lines for w in line.split()}
+        assert "although" in words or "standard" in words  # whole words on both lines
+        assert all(len(line) <= 80 for line in lines if "https://" not in line)
+
+    def test_not_started_reads_as_in_grade_list(self) -> None:
+        """an untouched exercise: "· not started" and no points, -/10, as `grade list` shows it"""
+        summary = terminal.render_summary(sample_run(), width=80)
+        assert re.search(r"ex06\s+blocking_client\s+· not started\s+-/10", summary)
+        assert "ex06 Unblock the chat client  · not started  -/10" in terminal.render_detail(sample_run(), width=80)
+
+    def test_total_is_the_sum_of_the_rows_shown(self) -> None:
+        """two rows of 6.3636 read 6.4 each; the total reads 12.8, not 12.7"""
+        checks = [_check("x:a", "a", weight=7), _check("x:b", "b", CheckStatus.FAILED, weight=4, message="no")]
+        exercises = tuple(
+            exercise_result(id=f"ex0{n}", slug=f"s{n}", title=f"t{n}", points=10, checks=checks) for n in (1, 2)
+        )
+        run = RunResult(target="exercises", python="3.11.7", exercises=exercises)
+        assert "Total 12.8/20" in terminal.render_summary(run, width=80)
+        assert "Total 12.8/20" in terminal.render_detail(run, width=80)

@@ -16,7 +16,7 @@ from grader.filewatch import FileWatcher
 from grader.manifest import Exercise, Kit
 from grader.results import CheckResult, CheckStatus, ExerciseResult, exercise_result
 from grader.state import State
-from grader.watch import KEYS, Debouncer, Job, Session, watch
+from grader.watch import CLEAR, KEYS, Debouncer, Job, Session, watch
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = (ROOT / "solutions" / "ex01_hello_run.py").read_text(encoding="utf-8")
@@ -461,3 +461,99 @@ class TestSandboxCancel:
             grade_exercise(kit, ex01, kit.exercises_dir, cancel=cancel)
         assert time.monotonic() - t0 < 4
 
+
+
+def with_ex03(kit: Kit) -> Kit:
+    """The test kit with a third exercise (ex03, a stub and nothing else), so that "the next
+    after this one" and "the next to do" can differ."""
+    from grader.manifest import load_kit
+
+    manifest = kit.exercises_dir / "exercises.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + '\n[[exercise]]\nid = "ex03"\nslug = "third"\n'
+                        'title = "A third one"\nhints = ["Think.", "Think more."]\n', encoding="utf-8")  # fmt: skip
+    for folder in (kit.exercises_dir, kit.root / "grader" / "stubs"):
+        (folder / "ex03_third.py").write_text('"""Exercise 03 - third."""\n', encoding="utf-8")
+    return load_kit(kit.root)
+
+
+def adder_result(passed: bool) -> ExerciseResult:
+    status = CheckStatus.PASSED if passed else CheckStatus.FAILED
+    check = CheckResult("t::a", "adds two ints", status, message=None if passed else "no")
+    return exercise_result(id="ex02", slug="adder", title="Add two things", points=4, checks=[check])
+
+
+class TestNextIsTheListsNext:
+    """Every "next" in watch is the exercise `grade list` marks as next."""
+
+    def test_a_pass_names_the_lists_next(self, kit: Kit, screen: Screen) -> None:
+        """ex02 passes while ex01 is not started: next is ex01 (as in `grade list`), not ex03"""
+        kit = with_ex03(kit)
+        session = Session(kit, screen)
+        session.start(keys=True, mode="events", now=0.0)
+        kit.stub_path(kit.resolve("ex02")).write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
+        session.on_change("ex02_adder.py", 1.0)
+        job = session.next_job(5.0, lambda e: "sha")
+        assert job is not None
+        session.on_graded(job, adder_result(passed=True))
+        assert "Next: ex01 Your first coroutine" in screen.text
+        assert session.focus is not None and session.focus.id == "ex01"
+
+    def test_n_goes_to_the_lists_next(self, kit: Kit, screen: Screen) -> None:
+        """working on ex02 (failing), ex01 not started: n goes to ex01, the list's next"""
+        kit = with_ex03(kit)
+        session = Session(kit, screen)
+        session.start(keys=True, mode="events", now=0.0)
+        kit.stub_path(kit.resolve("ex02")).write_text("def add(a, b):\n    return 0\n", encoding="utf-8")
+        session.on_change("ex02_adder.py", 1.0)
+        job = session.next_job(5.0, lambda e: "sha")
+        assert job is not None
+        session.on_graded(job, adder_result(passed=False))
+        screen.take()
+        session.on_key("n", 6.0)
+        assert session.focus is not None and session.focus.id == "ex01"
+        assert "ex01 Your first coroutine" in screen.text
+
+
+class TestRedraw:
+    """With the screen cleared between results, h, l and n redraw it: pressing them again
+    and again never piles screens up."""
+
+    @pytest.fixture
+    def clearing(self, kit: Kit, screen: Screen) -> Session:
+        session = Session(kit, screen, clear=True)
+        session.start(keys=True, mode="events", now=0.0)
+        return session
+
+    @staticmethod
+    def last_screen(screen: Screen) -> str:
+        return screen.text.rsplit(CLEAR, 1)[-1]
+
+    def test_list_twice_is_one_list(self, clearing: Session, screen: Screen) -> None:
+        """l, l: each clears first; the screen holds one course map and the keys"""
+        clearing.on_key("l", 1.0)
+        clearing.on_key("l", 2.0)
+        assert screen.text.count(CLEAR) == 2
+        shown = self.last_screen(screen)
+        assert shown.count("exercises done") == 1 and shown.rstrip().endswith(KEYS)
+
+    def test_hints_redraw_the_exercise_and_every_hint_so_far(self, clearing: Session, screen: Screen) -> None:
+        """h, h: the second screen shows the exercise once, hints 1 and 2, and the keys"""
+        clearing.on_key("h", 1.0)
+        clearing.on_key("h", 2.0)
+        shown = self.last_screen(screen)
+        assert shown.count("ex01 Your first coroutine") == 1
+        assert "Hint 1/3 for ex01" in shown and "Hint 2/3 for ex01" in shown
+        assert shown.rstrip().endswith(KEYS)
+
+    def test_next_redraws(self, clearing: Session, screen: Screen) -> None:
+        """n: a cleared screen with the next exercise only"""
+        clearing.on_key("n", 1.0)
+        shown = self.last_screen(screen)
+        assert "ex02 Add two things" in shown and "ex01" not in shown
+
+    def test_without_clearing_keys_append(self, session: Session, screen: Screen) -> None:
+        """--no-clear (or not a terminal): nothing is cleared, each answer goes below"""
+        session.start(keys=True, mode="events", now=0.0)
+        session.on_key("l", 1.0)
+        session.on_key("h", 1.0)
+        assert CLEAR not in screen.text and "exercises done" in screen.text and "Hint 1/3" in screen.text

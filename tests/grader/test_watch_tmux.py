@@ -51,6 +51,10 @@ class Tmux:
         """The pane's text, scrollback included, wrapped lines joined, without colours."""
         return self.run("capture-pane", "-p", "-J", "-t", "w", "-S", "-500")
 
+    def visible(self) -> str:
+        """Only what the pane shows now (no scrollback)."""
+        return self.run("capture-pane", "-p", "-J", "-t", "w")
+
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "w", *keys)
 
@@ -143,6 +147,27 @@ class TestWatchInATerminal:
         assert terminal_restored(screen), screen
         for line in screen.split("Stopped watching.")[0].splitlines():
             assert len(line) <= 80 or "https://" in line, line
+
+    def test_keys_redraw_instead_of_piling_up(self, tmux: Tmux, kit: Kit) -> None:
+        """l five times, then h three times, in a 24-line pane: the pane shows one course map,
+        then one screen with the exercise and hints 1 to 3, and the keys at the bottom"""
+        tmux.start(watch_command(kit, tmux.socket.parent), height=24)
+        tmux.wait_text("edit exercises/ex01_hello_run.py and save")
+        for _ in range(5):
+            tmux.keys("l")
+        tmux.wait_for(lambda s: s.count("exercises done") >= 5, "five course maps")
+        visible = tmux.visible()
+        assert visible.count("exercises done") == 1, visible
+        assert "keys: h hint" in visible.strip().splitlines()[-1]
+        for _ in range(3):
+            tmux.keys("h")
+        tmux.wait_for(lambda _s: "Hint 3/3 for ex01" in tmux.visible(), "the third hint")
+        visible = tmux.visible()
+        assert visible.count("ex01 Your first coroutine") == 1, visible
+        assert all(f"Hint {n}/3 for ex01" in visible for n in (1, 2, 3)), visible
+        assert "exercises done" not in visible and "keys: h hint" in visible.strip().splitlines()[-1]
+        tmux.keys("q")
+        tmux.wait_for(lambda s: "exit=" in s, "the watch to end")
 
     def test_ctrl_c_exits_cleanly(self, tmux: Tmux, kit: Kit) -> None:
         """Ctrl-C: no traceback, exit status 0, terminal restored"""
