@@ -333,6 +333,10 @@ def unexpected_exception(exc: BaseException, tb: types.TracebackType | None, tar
         return f"RuntimeError: {text}. {EXPLANATIONS['loop_closed']}"
     if isinstance(exc, AssertionError):
         return f"Assertion failed: {text.strip() or 'assert'}"
+    missing = getattr(exc, "name", None) if isinstance(exc, AttributeError) else None
+    module = getattr(exc, "obj", None)
+    if missing and isinstance(module, types.ModuleType) and target and getattr(module, "__file__", None) == target:
+        return f"{Path(target).name} does not define `{missing}`, which this check uses."
     where = _frame_of(exc, target, tb)
     if where:
         return f"Your code raised {type(exc).__name__}: {text} (at {where})."

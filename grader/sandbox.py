@@ -12,6 +12,7 @@ score (here, from verdicts only: never the child's exit code or output).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import ctypes
 import fcntl
@@ -243,6 +244,13 @@ def grade_exercise(
     if limits.strict:
         _require_isolation(exercise, outcome)
     result = _score(exercise, outcome, time.monotonic() - started)
+    if source.missing and result.message is None and result.status is ExerciseStatus.FAILED:
+        names = ", ".join(f"`{name}`" for name in source.missing)
+        result = replace(
+            result,
+            message=f"{exercise.filename} does not define {names}: the checks that use "
+            f"{'it' if len(source.missing) == 1 else 'them'} cannot pass until it does.",
+        )
     return replace(result, flags=source.flags.suspicious) if source.flags.suspicious else result
 
 
@@ -252,7 +260,46 @@ class _Source:
 
     raw: bytes = b""
     flags: flags.Flags = field(default_factory=lambda: flags.Flags((), ()))
+    #: Names the exercise needs (the stub's public functions and classes) the file lacks.
+    missing: tuple[str, ...] = ()
 
+
+def _missing_names(kit: Kit, exercise: Exercise, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names the stub defines at top level (public functions and classes) that
+    ``text`` does not define, and all of those names."""
+    try:
+        stub = ast.parse(kit.pristine_stub(exercise).read_text(encoding="utf-8"))
+        mine = ast.parse(text)
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return (), ()
+    needed = tuple(
+        node.name
+        for node in stub.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not node.name.startswith("_")
+    )
+    return tuple(name for name in needed if name not in _top_level_names(mine)), needed
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module binds at top level (defs, classes, assignments, imports), also
+    inside top-level ``if``/``try`` blocks."""
+    names: set[str] = set()
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            for field_name in ("body", "orelse", "finalbody", "handlers"):
+                for child in getattr(node, field_name, []):
+                    pending.extend(child.body if isinstance(child, ast.ExceptHandler) else [child])
+    return names
 
 def _check_source(
     kit: Kit, exercise: Exercise, target: Path, skip_untouched: bool, source: _Source
@@ -292,6 +339,14 @@ def _check_source(
         return f"{exercise.filename} cannot be compiled: {exc}", ExerciseStatus.ERROR
     found = flags.scan(text, exercise.allow_imports)
     source.raw, source.flags = raw, found
+    source.missing, needed = _missing_names(kit, exercise, text)
+    if needed and len(source.missing) == len(needed):
+        return (
+            f"{exercise.filename} defines none of the names this exercise needs "
+            f"({', '.join(needed)}). Start from the stub (`grade reset {exercise.id}` gives it "
+            "back; your file is backed up first), or define them yourself.",
+            ExerciseStatus.ERROR,
+        )
     if found.forbidden:
         return (
             f"{exercise.filename} reaches into the grader or the test framework "

@@ -438,3 +438,48 @@ def test_claiming_a_uid_block_sweeps_a_killed_graders_leftovers(monkeypatch: pyt
     finally:
         if leftover.poll() is None:
             leftover.kill()
+
+
+class TestMissingNames:
+    """A file that lacks the names the exercise needs says so once, for the exercise."""
+
+    ROOT = Path(__file__).resolve().parents[2]
+
+    def _grade(self, tmp_path: Path, text: str) -> ExerciseResult:
+        from grader.manifest import load_kit
+
+        kit = load_kit(self.ROOT)
+        exercise = kit.resolve("ex01")
+        (tmp_path / exercise.filename).write_text(text, encoding="utf-8")
+        return grade_exercise(kit, exercise, tmp_path)
+
+    def test_an_empty_file_is_one_message_and_no_child(self, tmp_path: Path) -> None:
+        """an empty file: 'defines none of the names', without running a check"""
+        result = self._grade(tmp_path, "")
+        assert result.status is ExerciseStatus.ERROR and result.score == 0
+        assert result.message is not None and "defines none of the names" in result.message
+        assert "greet" in result.message and "main" in result.message
+        assert "/tmp" not in result.message
+
+    def test_a_missing_name_is_named_by_the_exercise_and_its_checks(self, tmp_path: Path) -> None:
+        """greet defined, main not: greet's checks run and pass, main's name the missing name"""
+        result = self._grade(
+            tmp_path,
+            "import asyncio\n\nasync def greet(name, delay):\n"
+            "    await asyncio.sleep(delay)\n    return f'Hello, {name}!'\n",
+        )
+        assert result.status is ExerciseStatus.FAILED
+        assert result.message is not None and "does not define `main`" in result.message
+        failing = [c for c in result.checks if not c.passed]
+        assert failing and all("does not define `main`" in (c.message or "") for c in failing)
+        assert all("/tmp" not in (c.message or "") for c in result.checks)
+
+    def test_names_bound_by_import_or_assignment_count(self, tmp_path: Path) -> None:
+        """`main = ...` and `from x import greet as greet` define the names too"""
+        from grader.manifest import load_kit
+        from grader.sandbox import _missing_names  # the rule itself, without a child
+
+        kit = load_kit(self.ROOT)
+        text = "from helpers import greet\nif True:\n    main = lambda names: names\n"
+        missing, needed = _missing_names(kit, kit.resolve("ex01"), text)
+        assert set(needed) == {"greet", "main"} and missing == ()
