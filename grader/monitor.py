@@ -93,7 +93,7 @@ class IdleTerminal(io.TextIOBase):
         return "<stdin>"
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]  # read-only here: it never changes
         return "utf-8"
 
     @property
@@ -124,7 +124,7 @@ class IdleTerminal(io.TextIOBase):
     def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
         return self._wait()
 
-    def readlines(self, hint: int = -1) -> list[str]:
+    def readlines(self, hint: int = -1) -> list[str]:  # type: ignore[override]
         self._wait()
         return []
 
