@@ -361,6 +361,7 @@ async def _start(ex: Any, stack: contextlib.AsyncExitStack, *args: Any) -> tuple
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 async def test_start_server_listens_on_loopback(ex):
     """start_server() returns a server already accepting on 127.0.0.1, port 0 honoured"""
     async with contextlib.AsyncExitStack() as stack:
@@ -385,6 +386,7 @@ async def test_start_server_listens_on_loopback(ex):
 
 
 @pytest.mark.weight(3)
+@pytest.mark.hint(1)
 async def test_echoes_raw_bytes(ex):
     """echoes raw bytes unchanged, each piece as soon as it arrives"""
     pieces = [
@@ -404,6 +406,7 @@ async def test_echoes_raw_bytes(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(1)
 async def test_split_utf8_character_survives(ex):
     """a UTF-8 character split across reads survives"""
     text = "café naïve 🐍 日本!"
@@ -425,6 +428,7 @@ async def test_split_utf8_character_survives(ex):
 
 @pytest.mark.weight(4)
 @pytest.mark.limit(60)
+@pytest.mark.hint(2)
 async def test_flow_control_with_drain(ex):
     """pauses in drain() and stops reading while the client does not read"""
     # Every chunk ends with a newline, so a line-by-line echo is judged here on flow
@@ -558,6 +562,7 @@ def _first_difference(a: bytes, b: bytes) -> int:
 
 @pytest.mark.closing
 @pytest.mark.weight(3)
+@pytest.mark.hint(3)
 async def test_closes_after_half_close(ex):
     """after the client half-closes: the rest of the echo, then end of file, writer closed"""
     async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
@@ -626,6 +631,7 @@ async def test_closes_after_half_close(ex):
 
 
 @pytest.mark.weight(4)
+@pytest.mark.hint(3)
 async def test_serves_many_clients_at_once(ex):
     """serves 100 clients connected at the same time"""
     count = 100
@@ -696,6 +702,7 @@ async def test_serves_many_clients_at_once(ex):
 @pytest.mark.hidden
 @pytest.mark.weight(2)
 @pytest.mark.limit(30)
+@pytest.mark.hint(1)
 async def test_whole_session_through_start_server(ex):
     """a whole session through start_server: binary pieces, 256 KiB, half-close, end of file"""
     big = random.Random(11).randbytes(256 * 1024)

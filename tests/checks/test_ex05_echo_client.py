@@ -157,6 +157,7 @@ def _expect_same_bytes(result: object, payload: bytes, what: str) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_small_payloads_come_back_unchanged(ex):
     """small binary payloads come back unchanged, as bytes"""
     payload = bytes(range(256)) * 16 + b"\xff\xfe\xc3 not UTF-8 \x00\r\n"
@@ -170,6 +171,7 @@ async def test_small_payloads_come_back_unchanged(ex):
 
 @pytest.mark.weight(3)
 @pytest.mark.limit(BIG_BOUND_S + 5)
+@pytest.mark.hint(1)
 async def test_large_payload_does_not_deadlock(ex):
     """a 32 MiB payload round-trips without deadlock"""
     payload = bytes(range(251)) * (BIG // 251) + b"end"
@@ -188,6 +190,7 @@ async def test_large_payload_does_not_deadlock(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(3)
 async def test_one_byte_at_a_time(ex):
     """a server that echoes one byte at a time yields the whole payload"""
     payload = bytes(range(97, 123)) * 80  # 2080 bytes, many separate pieces
@@ -198,6 +201,7 @@ async def test_one_byte_at_a_time(ex):
 
 
 @pytest.mark.weight(2)
+@pytest.mark.hint(2)
 async def test_half_closes_after_sending(ex):
     """half-closes (write_eof) so the server sees end of file"""
     payload = b"the server answers after your end of file\n" * 100
@@ -221,6 +225,7 @@ async def test_half_closes_after_sending(ex):
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_returns_what_arrives_before_eof(ex):
     """returns what the server sent before closing, even if shorter"""
     payload = b"0123456789abcdef" * 256
@@ -247,6 +252,7 @@ async def test_returns_what_arrives_before_eof(ex):
 
 
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_long_runs_without_line_breaks(ex):
     """binary data with no line break in it comes back unchanged"""
     payload = bytes(b for b in range(256) if b != 0x0A) * 1024  # 255 KiB, no b"\n" anywhere
@@ -270,6 +276,7 @@ THINK_S = 60.0
 
 @pytest.mark.virtual_time
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_waits_for_a_slow_answer(ex):
     """waits for the server's end of file, however long its silence"""
     payload = b"take your time\n" * 64
@@ -303,6 +310,7 @@ async def test_waits_for_a_slow_answer(ex):
 
 @pytest.mark.closing
 @pytest.mark.weight(1)
+@pytest.mark.hint(3)
 async def test_closes_the_connection(ex, monkeypatch):
     """closes its connection and waits until it is closed before returning"""
     payload = b"close me\n" * 10
