@@ -44,7 +44,8 @@ ASLEEP_S = 0.5
 
 #: Blocking calls that hold the loop while the learner's code waits in them.
 _WAIT_CALLS = frozenset(
-    {"read", "readv", "recvfrom", "recvmsg", "accept", "accept4", "connect", "nanosleep",
+    {"read", "readv", "write", "writev", "sendto", "sendmsg", "recvfrom", "recvmsg", "accept",
+     "accept4", "connect", "nanosleep",
      "clock_nanosleep", "futex", "futex_waitv", "select", "pselect6", "poll", "ppoll",
      "wait4", "waitid", "pause", "rt_sigtimedwait"}
 )  # fmt: skip
@@ -84,6 +85,8 @@ class IdleTerminal(io.TextIOBase):
     def __init__(self) -> None:
         super().__init__()
         self._read_end, self._write_end = os.pipe()  # the write end stays open, unused
+        # Never blocks a writer: code that writes to every pipe it finds gets EAGAIN here.
+        os.set_blocking(self._write_end, False)
         #: The thread ids currently reading (a blocking read in progress).
         self.readers: set[int] = set()
         self._never = threading.Event()

@@ -887,7 +887,8 @@ class TestResourceLimits:
         graded = hostile(submission(OUTPUT_FLOOD, HONEST_MAIN), limits=mode)
         assert graded.passed == {COROUTINE, *MAIN_CHECKS}
         assert all(len(check.output) < 5000 for check in graded.ex01.checks)
-        assert "spam" in graded.checks[GREETING].output, (graded.checks[GREETING].status, graded.checks[GREETING].message)
+        greeting = graded.checks[GREETING]
+        assert "spam" in greeting.output, (greeting.status, greeting.message)
         assert len(json.dumps([c.output for c in graded.ex01.checks])) < 30_000
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from grader import explain
-from grader.plugin import BACKSTOP_S, OUTPUT_CAP
+from grader.plugin import OUTPUT_CAP
 from grader.sandbox import CHILD_INI
 
 
