@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import selectors
 import shutil
@@ -265,18 +266,14 @@ class _Source:
 
 
 def _missing_names(kit: Kit, exercise: Exercise, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The names the stub defines at top level (public functions and classes) that
+    """The names the exercise's checks use from the learner's module (``ex.greet``) that
     ``text`` does not define, and all of those names."""
     try:
-        stub = ast.parse(kit.pristine_stub(exercise).read_text(encoding="utf-8"))
+        checks = kit.checks_path(exercise).read_text(encoding="utf-8")
         mine = ast.parse(text)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return (), ()
-    needed = tuple(
-        node.name
-        for node in stub.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not node.name.startswith("_")
-    )
+    needed = tuple(sorted(set(re.findall(r"\bex\.([A-Za-z_]\w*)", checks))))
     return tuple(name for name in needed if name not in _top_level_names(mine)), needed
 
 
