@@ -26,12 +26,13 @@ async def test_greet_returns_greeting_after_delay(ex):
     """greet waits its delay on the loop, then returns the greeting"""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    result = await ex.greet("Ada", 2.5)
+    # Short: on the virtual clock any delay is free, but a `time.sleep` costs real time.
+    result = await ex.greet("Ada", 0.35)
     elapsed = loop.time() - start
-    exact(result, "Hello, Ada!", "greet('Ada', 2.5) returned the wrong value")
+    exact(result, "Hello, Ada!", "greet('Ada', 0.35) returned the wrong value")
     expect(
-        elapsed == pytest.approx(2.5, abs=0.05),
-        f"greet('Ada', 2.5) took {elapsed:.2f}s of loop time, not 2.5s. "
+        elapsed == pytest.approx(0.35, abs=0.01),
+        f"greet('Ada', 0.35) took {elapsed:.2f}s of loop time, not 0.35s. "
         "Wait with `await asyncio.sleep(delay)`: `time.sleep` stops the clock of the loop "
         "(nothing else runs) and no waiting at all returns too early.",
     )
