@@ -243,7 +243,10 @@ def _describe(filename: str, lineno: int) -> str:
 
 
 def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None) -> list[str]:
-    """Where each pending task is waiting, innermost learner frame first when known."""
+    """Where each pending task is waiting. With ``module_file`` (the learner's file), only
+    the tasks running the learner's code, each named by the learner's function and placed
+    at its innermost line there: the grader's own tasks and asyncio's internals are not
+    the learner's business."""
     lines = []
     for task in asyncio.all_tasks(loop):
         frames = task.get_stack()
@@ -260,10 +263,12 @@ def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None)
             inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
         frames = chain or frames
         learner = [f for f in frames if module_file and f.f_code.co_filename == module_file]
+        if module_file and not learner:
+            continue
         pick = learner[-1] if learner else (frames[-1] if frames else None)
         if pick is not None:
             where = _describe(pick.f_code.co_filename, pick.f_lineno)
-        name = getattr(coro, "__qualname__", repr(coro))
+        name = learner[0].f_code.co_qualname if learner else getattr(coro, "__qualname__", repr(coro))
         lines.append(f"task {name}: waiting at {where}" if where else f"task {name}")
     return sorted(lines)
 

@@ -195,7 +195,7 @@ def _instrument(writer: asyncio.StreamWriter, conn: _Conn) -> None:
 def _where(conn: _Conn | None) -> str:
     """Where the learner's handler is waiting, from the task stacks."""
     loop = asyncio.get_running_loop()
-    lines = [line for line in probes.task_stacks(loop, probes.TARGET_FILE) if "_serve" in line]
+    lines = [line for line in probes.task_stacks(loop, probes.TARGET_FILE) if line.startswith("task handle_echo:")]
     if conn is not None and conn.done.is_set():
         return "it had already returned"
     return f"it was waiting: {lines[0].split('waiting at ', 1)[-1]}" if lines else ""
