@@ -154,8 +154,6 @@ async def _stop(task: asyncio.Task[Any]) -> None:
 POLL_S = 0.01
 IDLE_S = 0.1
 SPIN_S = 0.5
-#: Share of the wall-clock time the main thread must have spent on a CPU to be "spinning".
-SPIN_SHARE = 0.4
 
 #: How the check starts the learner's file: as ``python FILE HOST PORT`` does, plus a
 #: faulthandler on SIGUSR1, so the check can ask which line the main thread is at.
@@ -180,7 +178,7 @@ class _Evidence:
     verdict: str
     state: procstate.ProcessState | None = None
     sockets: list[procstate.TcpSocket] = field(default_factory=list)
-    cpu_share: float = 0.0
+    cpu_s: float = 0.0  # CPU seconds used without waiting once (spinning)
     where: str | None = None  # "ex06_blocking_client.py:42: message = input()"
 
     @property
@@ -293,14 +291,18 @@ class _Script:
             if main.syscall in ("nanosleep", "clock_nanosleep"):
                 return _Evidence(SLEEPS, latest)
             return None
-        oldest = [(t, s) for t, s in history if now - t >= SPIN_S] if settled else []
-        if oldest and main.cpu_ns is not None:
-            then, before = oldest[-1]
-            was = before.main
-            if was is not None and was.cpu_ns is not None:
-                share = (main.cpu_ns - was.cpu_ns) / 1e9 / (now - then)
-                if share >= SPIN_SHARE:
-                    return _Evidence(SPINNING, latest, cpu_share=share)
+        if settled and main.cpu_ns is not None and not main.asleep:
+            # Running in every sample since some point, and SPIN_S of CPU used since: CPU
+            # time, not a share of wall time, so a loaded machine only makes it later.
+            start = main
+            for _, earlier_state in reversed(history):
+                was = earlier_state.main
+                if was is None or was.asleep or was.cpu_ns is None:
+                    break
+                start = was
+            used = (main.cpu_ns - (start.cpu_ns or 0)) / 1e9
+            if used >= SPIN_S:
+                return _Evidence(SPINNING, latest, cpu_s=used)
         del history[: max(0, len(history) - 200)]
         return None
 
@@ -390,8 +392,8 @@ def _reading_stdin(evidence: _Evidence, path: Path) -> str:
 
 def _spinning(evidence: _Evidence) -> str:
     return (
-        f"its main thread was running non-stop ({evidence.cpu_share:.0%} of a CPU for "
-        f"{SPIN_S:g}s and more){_at(evidence)}: a loop that never waits keeps the event loop "
+        f"its main thread was running non-stop ({evidence.cpu_s:.1f} s of CPU without "
+        f"waiting once){_at(evidence)}: a loop that never waits keeps the event loop "
         "from running anything else. At end of file `await reader.readline()` returns b'' "
         "at once, without waiting: a `while True:` read loop must stop there "
         "(`if not line: break`)."
