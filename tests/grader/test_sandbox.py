@@ -259,7 +259,9 @@ class TestHostileSubmissions:
         target = tmp_path / "submission"
         target.mkdir()
         assert isinstance(hang.source, str)
-        (target / "ex01_hello_run.py").write_text(hang.source, encoding="utf-8")
+        # ex01's names, defined after the hang (never reached), so the file is graded for real.
+        names = "\n\nasync def greet(name, delay):\n    return name\n\ndef main(names):\n    return names\n"
+        (target / "ex01_hello_run.py").write_text(hang.source + names, encoding="utf-8")
         (target / "ex02_adder.py").write_text(GOOD_ADD, encoding="utf-8")
         started = time.monotonic()
         run = grade_target(kit, kit.exercises, target)
