@@ -42,7 +42,7 @@ class _FakeNet:
     """A fake ``probe``: ``port in open_ports`` after ``delay(port)`` seconds (virtual
     time; short, so that thread-based code, which runs on real time, ends quickly too)."""
 
-    def __init__(self, open_ports: set[int], delay: Callable[[int], float] = lambda _p: 0.1) -> None:
+    def __init__(self, open_ports: set[int], delay: Callable[[int], float] = lambda _p: 0.03) -> None:
         self.loop = asyncio.get_running_loop()
         self.open_ports = open_ports
         self.delay = delay
@@ -261,7 +261,7 @@ async def test_uses_the_whole_budget(ex):
     ports = [(i * 7919) % 1000 + 1 for i in range(30)]  # 30 distinct ports, unsorted
     limit = 7
     # Probes of different lengths: a quick one frees its slot long before a slow one.
-    net = _FakeNet(set(ports[::4]), delay=lambda port: 0.1 + (port * 37 % 11) * 0.05)
+    net = _FakeNet(set(ports[::4]), delay=lambda port: 0.02 + (port * 37 % 11) * 0.01)
     t0 = asyncio.get_running_loop().time()
     await _scan(ex, ports, net, limit)
     net.expect_on_this_loop()
@@ -328,7 +328,7 @@ async def test_returns_open_ports_sorted(ex):
     open_ports = {8080, 22, 443, 80, 6379, 9000}
     # Later ports in the input (and high ports) finish first: completion order is
     # neither input order nor sorted order.
-    net = _FakeNet(open_ports, delay=lambda port: 0.1 + (len(ports) - ports.index(port)) * 0.037 + (port % 7) * 0.011)
+    net = _FakeNet(open_ports, delay=lambda port: 0.02 + (len(ports) - ports.index(port)) * 0.0074 + (port % 7) * 0.0022)
     result = await _scan(ex, ports, net, 4)
     net.expect_on_this_loop()
     expect(
