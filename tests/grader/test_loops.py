@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 
 from grader import explain
-from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop, bytes_in_flight
 
 T = TypeVar("T")
 
@@ -202,6 +202,39 @@ class TestOutsideWork:
                 await server.wait_closed()
 
         assert run_on(VirtualTimeLoop, main)[0] == b"hello"
+
+    def test_bytes_in_flight_to_a_reading_peer_are_waited_for(self) -> None:
+        """queued bytes with a reading peer are in flight; once the peer pauses, they are not"""
+
+        async def main() -> tuple[bool, bool, bool]:
+            accepted: asyncio.Future[asyncio.StreamWriter] = asyncio.get_running_loop().create_future()
+
+            async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                accepted.set_result(writer)
+                await asyncio.sleep(3600)
+
+            server = await asyncio.start_server(hold, "127.0.0.1", 0, limit=1024)
+            port = server.sockets[0].getsockname()[1]
+            _, client = await asyncio.open_connection("127.0.0.1", port)
+            server_end = await accepted
+            idle = bytes_in_flight()
+            # The server's reader stops reading at twice its limit; the rest stays queued
+            # in the client's socket, with nobody reading: not in flight.
+            client.write(b"x" * 4 * 1024 * 1024)
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if not server_end.transport.is_reading():  # type: ignore[attr-defined]
+                    break
+            paused = bytes_in_flight()
+            server_end.transport.resume_reading()  # type: ignore[attr-defined]
+            moving = bytes_in_flight()
+            client.transport.abort()
+            server_end.transport.abort()
+            server.close()
+            return idle, paused, moving
+
+        idle, paused, moving = run_on(GraderLoop, main)[0]
+        assert (idle, paused, moving) == (False, False, True)
 
     def test_live_sockets_and_threads_count_as_outside_io(self) -> None:
         """a registered socket or a foreign thread means a reply may still come"""

@@ -592,3 +592,58 @@ class TestVirtualTimeMarker:
             """,
         )
         assert {r["status"] for r in run.results.values()} == {"passed"}
+
+
+class TestLoopMonitor:
+    """Code that holds the loop's thread is named from kernel evidence, long before the
+    limit; code that does not is never blamed."""
+
+    def test_input_on_the_loop_is_named_at_its_line(self, run_checks: Any) -> None:
+        """input() in a coroutine waits on an idle terminal: named, with its line, not pytest's capture error"""
+        run = run_checks(
+            "async def ask():\n    return input('name? ')\n",
+            "async def test_ask(ex):\n    await ex.ask()\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        result = run.result("test_ask")
+        assert result["status"] == "failed" and result["duration"] < 30
+        assert "`input()` blocks the whole loop" in result["message"]
+        assert "(at mod.py:2: return input('name? '))" in result["message"]
+        assert "-s" not in result["message"] and "captured" not in result["message"]
+
+    def test_waiting_for_a_future_on_the_loop_is_named(self, run_checks: Any) -> None:
+        """future.result() on the loop's thread: blocked, waiting for another thread"""
+        run = run_checks(
+            "import concurrent.futures, time\n\nPOOL = concurrent.futures.ThreadPoolExecutor(1)\n\n"
+            "async def work():\n    return POOL.submit(time.sleep, 20).result()\n",
+            "async def test_work(ex):\n    await ex.work()\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        result = run.result("test_work")
+        assert result["status"] == "failed" and result["duration"] < 20
+        assert "waiting for another thread or process" in result["message"]
+        assert "(at mod.py:6: return POOL.submit(time.sleep, 20).result())" in result["message"]
+
+    def test_correct_offloading_and_a_pool_closed_on_the_loop_pass(self, run_checks: Any) -> None:
+        """awaiting executor work, then closing the pool with `with` on the loop, is not a hold"""
+        run = run_checks(
+            "import asyncio, concurrent.futures, time\n\n"
+            "async def work():\n    loop = asyncio.get_running_loop()\n"
+            "    with concurrent.futures.ThreadPoolExecutor(2) as pool:\n"
+            "        await loop.run_in_executor(pool, time.sleep, 0.8)\n"
+            "        pool.submit(time.sleep, 0.8)  # still running when `with` closes the pool\n"
+            "    return 'done'\n",
+            "async def test_work(ex):\n    assert await ex.work() == 'done'\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        assert run.result("test_work")["status"] == "passed", run.result("test_work")["message"]
+
+    def test_the_checks_own_cpu_is_not_blamed_on_the_learner(self, run_checks: Any) -> None:
+        """a second of CPU in the check's own code, outside the learner's file, is no hold"""
+        run = run_checks(
+            "async def noop():\n    return 1\n",
+            "import time\n\nasync def test_busy(ex):\n    end = time.thread_time() + 1.0\n"
+            "    while time.thread_time() < end:\n        pass\n    assert await ex.noop() == 1\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        assert run.result("test_busy")["status"] == "passed", run.result("test_busy")["message"]
