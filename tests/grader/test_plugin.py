@@ -402,7 +402,7 @@ class TestWatchdog:
         assert result["status"] == "timeout"
         line = LINE_OF(self.STUCK, "await event.wait()")
         assert result["message"].startswith(
-            f"Did not finish within 1s. It was still waiting: task test_reply: waiting at mod.py:{line}: "
+            f"Did not finish within 1s. It was still waiting: task wait_for_reply: waiting at mod.py:{line}: "
             "await event.wait()."
         )
         assert result["duration"] >= 1
