@@ -86,6 +86,12 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
     )
     leaked = [name for name in report.get("environment", []) if name not in _ALLOWED_ENV]
     findings.append(Finding("environment", not leaked, "allow-listed" if not leaked else f"unexpected: {leaked}", True))
+    from grader import resources
+
+    usable = resources.current()
+    findings.append(
+        Finding("parallel grading", True, f"{usable.describe()}: --jobs {resources.default_jobs(usable)} by default")
+    )
     return findings
 
 

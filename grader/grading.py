@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,11 @@ def kit_version() -> str:
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    """Children at once by default: what this process may really use (``grader.resources``:
+    affinity, the cgroup's CPU quota and memory), not the machine's core count."""
+    from grader import resources
+
+    return resources.default_jobs()
 
 
 def grade_target(
