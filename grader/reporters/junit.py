@@ -1,13 +1,18 @@
-"""JUnit XML for GitHub Classroom, GitLab and CI dashboards.
+"""JUnit XML for GitLab, Jenkins and other CI dashboards, valid against ``junit-10.xsd``.
 
-One ``testsuite`` per exercise (``ex04_echo_server``), one ``testcase`` per check, named
-by the check's one-line docstring. Points are properties: each suite has ``score``,
-``max_score`` and ``status``; each testcase ``score``, ``max_score``, ``check_id`` (and
-``hidden`` when it is a hidden check). Failed and timed-out checks are ``failure``
-elements, crashed ones ``error``; the teaching message is the element's text and what the
-learner's code printed is ``system-out``. An exercise with no check to run is one
-testcase: a failure when not started or not gradable, ``skipped`` when this Python is too
-old for it (the exit code does not count it either).
+The schema is the Jenkins xUnit plugin's (the strictest one in common use; a copy is in
+``tests/grader/junit-10.xsd``). One ``testsuite`` per exercise (``ex04_echo_server``),
+one ``testcase`` per check, named by the check's one-line docstring; every testcase of an
+exercise has the same ``classname``, the suite's name. Failed and timed-out checks are
+``failure`` elements, crashed ones ``error``, always with a text that says why; what the
+learner's code printed is the testcase's ``system-out``.
+
+The schema allows ``properties`` only on a suite, so points live there: ``score``,
+``max_score`` and ``status`` for the exercise, then ``<check name> | score``, ``<check
+name> | max_score`` (and ``<check name> | hidden``) for each check. An exercise with no
+check to run is one testcase: an ``error`` when the file could not be graded (missing,
+syntax error), a ``failure`` when it is not started, ``skipped`` when this Python is too
+old for it. ``skipped`` is counted on the suite only: ``testsuites`` has no such attribute.
 
 Learner output may hold characters XML 1.0 cannot carry (NUL, most control characters,
 lone surrogates): they are replaced with ``\\xNN`` escapes, so the file always parses.
@@ -19,11 +24,17 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from grader.results import CheckStatus, ExerciseResult, ExerciseStatus, RunResult
+from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
 
 #: Characters outside XML 1.0's Char production (tab, newline and carriage return are fine).
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MESSAGE_ATTR_CAP = 500
+#: What a verdict without a message says, so no failure or error element is empty.
+_NO_MESSAGE = {
+    CheckStatus.FAILED: "the check failed without a message",
+    CheckStatus.TIMEOUT: "the check did not finish in time",
+    CheckStatus.ERROR: "the check could not run",
+}
 
 
 def clean(text: str) -> str:
@@ -39,58 +50,65 @@ def _escape(match: re.Match[str]) -> str:
 def render(run: RunResult) -> str:
     suites = ET.Element("testsuites", name="awaitlings", tests="0", failures="0", errors="0",
                         time=f"{sum(e.duration_s for e in run.exercises):.3f}")  # fmt: skip
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0}
     for ex in run.exercises:
         counts = _suite(suites, ex)
         for key in totals:
             totals[key] += counts[key]
-    for key in ("tests", "failures", "errors"):
-        suites.set(key, str(totals[key]))
-    if totals["skipped"]:
-        suites.set("skipped", str(totals["skipped"]))
+    for key, value in totals.items():
+        suites.set(key, str(value))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
 def _suite(parent: ET.Element, ex: ExerciseResult) -> dict[str, int]:
-    suite = ET.SubElement(parent, "testsuite", name=f"{ex.id}_{ex.slug}", time=f"{ex.duration_s:.3f}")
+    classname = f"{ex.id}_{ex.slug}"
+    suite = ET.SubElement(parent, "testsuite", name=classname, time=f"{ex.duration_s:.3f}")
     props = ET.SubElement(suite, "properties")
-    for key, value in (("score", ex.score), ("max_score", ex.max_score), ("status", ex.status.value)):
-        ET.SubElement(props, "property", name=key, value=str(value))
+    points = [("score", ex.score), ("max_score", ex.max_score), ("status", ex.status.value)]
+    for check in ex.checks:
+        points += [(f"{check.name} | score", check.score), (f"{check.name} | max_score", check.max_score)]
+        if check.hidden:
+            points.append((f"{check.name} | hidden", "true"))
+    for key, value in points:
+        ET.SubElement(props, "property", name=clean(key), value=str(value))
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if not ex.checks:
         counts["tests"] = 1
-        case = ET.SubElement(suite, "testcase", classname=ex.id, name=clean(ex.title), time="0")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=clean(ex.title), time="0")
         message = clean(ex.message or ex.status.value)
         if ex.status is ExerciseStatus.UNSUPPORTED:
-            ET.SubElement(case, "skipped", message=message)
-            counts["skipped"] = 1
-        else:
-            ET.SubElement(case, "failure", message=message, type=ex.status.value)
-            counts["failures"] = 1
+            kind = "skipped"
+        elif ex.status is ExerciseStatus.NOT_STARTED:
+            kind = "failures"
+        else:  # missing, a syntax error, no check collected: the file could not be graded
+            kind = "errors"
+        tag = {"skipped": "skipped", "failures": "failure", "errors": "error"}[kind]
+        ET.SubElement(case, tag, message=message[:MESSAGE_ATTR_CAP], type=ex.status.value).text = message
+        counts[kind] = 1
     for check in ex.checks:
         counts["tests"] += 1
-        case = ET.SubElement(suite, "testcase", classname=f"{ex.id}_{ex.slug}", name=clean(check.name),
+        case = ET.SubElement(suite, "testcase", classname=classname, name=clean(check.name),
                              time=f"{check.duration_s:.3f}")  # fmt: skip
-        cprops = ET.SubElement(case, "properties")
-        ET.SubElement(cprops, "property", name="score", value=str(check.score))
-        ET.SubElement(cprops, "property", name="max_score", value=str(check.max_score))
-        ET.SubElement(cprops, "property", name="check_id", value=clean(check.id))
-        if check.hidden:
-            ET.SubElement(cprops, "property", name="hidden", value="true")
         if check.status is CheckStatus.PASSED:
             continue
         tag = "error" if check.status is CheckStatus.ERROR else "failure"
-        text = clean(check.message or "")
-        summary = (text or check.status.value)[:MESSAGE_ATTR_CAP]
-        node = ET.SubElement(case, tag, message=summary, type=check.status.value)
-        node.text = text
+        text = clean(_why(ex, check))
+        ET.SubElement(case, tag, message=text[:MESSAGE_ATTR_CAP], type=check.status.value).text = text
         counts["errors" if tag == "error" else "failures"] += 1
         if check.output:
             ET.SubElement(case, "system-out").text = clean(check.output)
-    suite.set("tests", str(counts["tests"]))
-    suite.set("failures", str(counts["failures"]))
-    suite.set("errors", str(counts["errors"]))
+    for key in ("tests", "failures", "errors"):
+        suite.set(key, str(counts[key]))
     if counts["skipped"]:
         suite.set("skipped", str(counts["skipped"]))
     return counts
+
+
+def _why(ex: ExerciseResult, check: CheckResult) -> str:
+    """The check's teaching message; else the exercise's (a crash at import); else the verdict."""
+    if check.message:
+        return check.message
+    if ex.message and ex.status is ExerciseStatus.ERROR:
+        return ex.message
+    return _NO_MESSAGE.get(check.status, check.status.value)

@@ -6,6 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import xmlschema
+from junitparser import JUnitXml, Skipped
 
 from grader.reporters import classroom, junit
 from grader.results import CheckResult, CheckStatus, ExerciseStatus, RunResult, exercise_result, zero_result
@@ -29,33 +35,68 @@ def sample() -> RunResult:
     return RunResult(target="exercises", python="3.11.7", kit_version="0.1.0", exercises=(ex01, stub, newer))
 
 
-class TestJunit:
-    """One testcase per check; points as properties; always well-formed XML."""
+SCHEMA = Path(__file__).parent / "junit-10.xsd"
 
-    def root(self) -> ET.Element:
-        return ET.fromstring(junit.render(sample()).encode("utf-8"))
+
+def unreadable() -> RunResult:
+    """Exercises that could not be graded: a syntax error, a missing file, a crash at import."""
+    syntax = zero_result(id="ex03", slug="gather_fanout", title="Fan out", points=10, status=ExerciseStatus.ERROR,
+                         message="syntax error at line 4 of ex03_gather_fanout.py: expected ':'")  # fmt: skip
+    missing = zero_result(id="ex04", slug="echo_server", title="Echo", points=10, status=ExerciseStatus.ERROR,
+                          message="ex04_echo_server.py was not found in the submission")  # fmt: skip
+    crashed = zero_result(
+        id="ex05", slug="echo_client", title="Client", points=10, status=ExerciseStatus.ERROR,
+        message="Importing ex05_echo_client.py raised NameError: name 'asyncoi' is not defined",
+        checks=[CheckResult(id="t.py::test_a", name="round trip", status=CheckStatus.ERROR)],
+    )  # fmt: skip
+    return RunResult(target="submission", python="3.11.7", kit_version="0.1.0", exercises=(syntax, missing, crashed))
+
+
+class TestJunit:
+    """One testcase per check; points on the suite; always well-formed XML."""
+
+    def root(self, run: RunResult | None = None) -> ET.Element:
+        return ET.fromstring(junit.render(run or sample()).encode("utf-8"))
 
     def test_testcases_and_points(self) -> None:
-        """each check is a testcase carrying score, max_score and check id"""
+        """each check is a testcase; its score, max_score and hidden flag are suite properties"""
         suite = self.root().find("testsuite")
         assert suite is not None and suite.get("name") == "ex01_hello_run"
         cases = suite.findall("testcase")
         assert [c.get("name") for c in cases] == ["greet is async", "runs at once", "secret", "crashes"]
-        props = [{p.get("name"): p.get("value") for p in c.iter("property")} for c in cases]
-        assert [p["max_score"] for p in props] == ["1.6667", "5.0", "1.6667", "1.6667"]
-        assert props[0]["score"] == "1.6667" and props[1]["score"] == "0.0"
-        assert props[2]["hidden"] == "true" and "hidden" not in props[0]
+        assert not [c for c in cases if c.find("properties") is not None]
+        props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+        assert [props[f"{c.get('name')} | max_score"] for c in cases] == ["1.6667", "5.0", "1.6667", "1.6667"]
+        assert props["greet is async | score"] == "1.6667" and props["runs at once | score"] == "0.0"
+        assert props["secret | hidden"] == "true" and "greet is async | hidden" not in props
         assert [child.tag for c in cases for child in c if child.tag in ("failure", "error")] == [
             "failure", "failure", "error",
         ]  # fmt: skip
 
     def test_counts_and_skipped(self) -> None:
-        """a not-started exercise fails; one this Python cannot grade is skipped"""
+        """a not-started exercise fails; one this Python cannot grade is skipped, on its suite only"""
         root = self.root()
-        counts = (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped"))
-        assert counts == ("6", "3", "1", "1")
+        assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("6", "3", "1")
+        assert root.get("skipped") is None, "junit-10.xsd has no skipped attribute on testsuites"
         ex12 = root.findall("testsuite")[2]
         assert ex12.get("skipped") == "1" and ex12.find("testcase/skipped") is not None
+
+    def test_one_classname_per_exercise(self) -> None:
+        """every testcase of an exercise, with or without checks, has the suite's name as classname"""
+        for suite in self.root().findall("testsuite"):
+            assert {c.get("classname") for c in suite.findall("testcase")} == {suite.get("name")}
+
+    def test_an_ungradable_file_is_an_error_that_says_why(self) -> None:
+        """a syntax error or a missing file is an error element, counted in errors, with the reason as its text"""
+        root = self.root(unreadable())
+        assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "0", "3")
+        errors = [s.find("testcase/error") for s in root.findall("testsuite")]
+        assert [e.text if e is not None else None for e in errors] == [
+            "syntax error at line 4 of ex03_gather_fanout.py: expected ':'",
+            "ex04_echo_server.py was not found in the submission",
+            "Importing ex05_echo_client.py raised NameError: name 'asyncoi' is not defined",
+        ]
+        assert [s.get("errors") for s in root.findall("testsuite")] == ["1", "1", "1"]
 
     def test_control_characters_are_escaped(self) -> None:
         """NUL, escape codes and lone surrogates in messages or output never break the XML"""
@@ -63,6 +104,36 @@ class TestJunit:
         failure, out = case.find("failure"), case.find("system-out")
         assert failure is not None and failure.text == "only 1 ran\\x00 at once \\x1b[31m"
         assert out is not None and out.text == "printed \\x07bell\\udcff\n"
+
+
+class TestAgainstTheReferences:
+    """The Jenkins xUnit plugin's junit-10.xsd accepts the file and junitparser reads it back."""
+
+    @pytest.mark.parametrize("make", [sample, unreadable])
+    def test_validates_against_junit_10_xsd(self, make: Callable[[], RunResult]) -> None:
+        """the XML is valid against junit-10.xsd (xmlschema)"""
+        schema = xmlschema.XMLSchema(str(SCHEMA))
+        schema.validate(junit.render(make()))
+
+    @pytest.mark.parametrize("make", [sample, unreadable])
+    def test_junitparser_counts_agree(self, make: Callable[[], RunResult]) -> None:
+        """junitparser finds every testcase with the verdict and counts the file states"""
+        run = make()
+        xml = JUnitXml.fromstring(junit.render(run))
+        suites = list(xml)
+        assert [s.name for s in suites] == [f"{e.id}_{e.slug}" for e in run.exercises]
+        for suite, ex in zip(suites, run.exercises, strict=True):
+            cases = list(suite)
+            assert len(cases) == suite.tests == max(1, len(ex.checks))
+            assert sum(1 for c in cases if c.is_failure) == suite.failures
+            assert sum(1 for c in cases if c.is_error) == suite.errors
+            assert sum(1 for c in cases if c.is_skipped) == (suite.skipped or 0)
+            for case in cases:
+                for verdict in case.result:
+                    if not isinstance(verdict, Skipped):
+                        assert verdict.text and verdict.message, f"{case.name}: an empty failure says nothing"
+            props = {p.name: p.value for p in suite.properties()}
+            assert float(props["score"]) == ex.score and float(props["max_score"]) == ex.max_score
 
 
 class TestClassroom:
