@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import linecache
 import socket
 import sys
@@ -28,7 +27,7 @@ from typing import Any, NoReturn, TypeVar
 
 import pytest
 
-from grader.loops import LOOPS, GraderLoop, VirtualTimeLoop
+from grader.loops import LOOPS, GraderLoop
 from grader.workerprobes import SWITCHBOARD_SLOTS
 
 T = TypeVar("T")
@@ -79,17 +78,9 @@ async def settle(rounds: int = 5) -> None:
         await asyncio.sleep(0)
 
 
-def loop_time() -> float:
-    return asyncio.get_running_loop().time()
-
-
 def current_loop() -> GraderLoop | None:
     """The grader loop created last in this check (``asyncio.run`` inside learner code too)."""
     return LOOPS[-1] if LOOPS else None
-
-
-def is_virtual() -> bool:
-    return isinstance(asyncio.get_running_loop(), VirtualTimeLoop)
 
 
 # --- concurrency probes ---------------------------------------------------------------
@@ -356,10 +347,6 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
     learner = [line for line in stacks if name and f"waiting at {name}:" in line]
     detail = "; ".join(learner or stacks) or "no task information"
     fail(f"{what} did not finish within {timeout:g}s (it was waiting: {detail}).")
-
-
-def is_coroutine_function(obj: object) -> bool:
-    return inspect.iscoroutinefunction(obj)
 
 
 # --- process-pool probes ------------------------------------------------------------------

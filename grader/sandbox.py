@@ -30,8 +30,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -925,10 +925,3 @@ def _belongs(pid: int, session: int, mark: str) -> bool:
             return f"{SANDBOX_ENV_MARK}={mark}".encode() in fh.read().split(b"\0")
     except (OSError, ValueError, IndexError):
         return False
-
-
-def limits_as_dict(limits: Limits) -> dict[str, Any]:
-    return asdict(limits)
-
-
-ProgressCallback = Callable[[Exercise, ExerciseResult], None]
