@@ -8,6 +8,7 @@ A mutant is ``tests/mutants/<exNN_slug>/<what_is_wrong>.py``; its docstring has 
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import tempfile
@@ -54,6 +55,66 @@ def find_mutants(kit: Kit, exercise: Exercise) -> list[Mutant]:
     return mutants
 
 
+#: How many checks an exercise has: enough to judge it, few enough to read.
+CHECKS_PER_EXERCISE = (4, 8)
+_HINT_MARK = re.compile(r"@pytest\.mark\.hint\((\d+)\)")
+
+
+def layout_problems(kit: Kit, exercise: Exercise, *, stubs_must_match: bool = True) -> list[str]:
+    """What is missing or inconsistent in one exercise's files, as rustlings' ``dev check``
+    does: its stub and the identical pristine copy, its solution, 4-8 checks each with a
+    one-line docstring (its name in reports), hint marks that point to existing hints, at
+    least two mutants each naming existing checks. ``stubs_must_match=False`` accepts an
+    edited ``exercises/`` file (a learner's work) as long as the pristine copy exists."""
+    problems: list[str] = []
+    where = kit.root
+    for path in (kit.stub_path(exercise), kit.pristine_stub(exercise), kit.solutions_dir / exercise.filename,
+                 kit.checks_path(exercise)):  # fmt: skip
+        if not path.is_file():
+            problems.append(f"{exercise.id}: missing {_relative(path, where)}")
+    if problems:
+        return problems
+    if stubs_must_match and kit.stub_path(exercise).read_bytes() != kit.pristine_stub(exercise).read_bytes():
+        problems.append(
+            f"{exercise.id}: {_relative(kit.pristine_stub(exercise), where)} differs from "
+            f"{_relative(kit.stub_path(exercise), where)}: copy the stub over"
+        )
+    source = kit.checks_path(exercise).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    checks = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+    ]
+    low, high = CHECKS_PER_EXERCISE
+    if not low <= len(checks) <= high:
+        problems.append(f"{exercise.id}: has {len(checks)} checks; an exercise has {low} to {high}")
+    for node in checks:
+        doc = ast.get_docstring(node)
+        if not doc or "\n" in doc.strip():
+            problems.append(f"{exercise.id}: {node.name} needs a one-line docstring (its name in reports)")
+    if not exercise.hints:
+        problems.append(f"{exercise.id}: has no hints in the manifest")
+    for number in sorted({int(n) for n in _HINT_MARK.findall(source)}):
+        if not 1 <= number <= len(exercise.hints):
+            problems.append(f"{exercise.id}: a check points to hint {number}; the manifest has {len(exercise.hints)}")
+    mutants = find_mutants(kit, exercise)
+    if len(mutants) < 2:
+        problems.append(f"{exercise.id}: has {len(mutants)} mutant(s), needs at least 2")
+    names = {node.name for node in checks}
+    for mutant in mutants:
+        if not mutant.must_fail:
+            problems.append(f"{mutant.name}: its docstring names no check (add a 'Must fail: ...' line)")
+        for name in mutant.must_fail:
+            if name not in names:
+                problems.append(f"{mutant.name}: names {name!r}, which is not a check of {exercise.id}")
+    return problems
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def grade_file(kit: Kit, exercise: Exercise, source: Path) -> ExerciseResult:
     """Grade ``source`` as if it were the learner's file for ``exercise``."""
     with tempfile.TemporaryDirectory(prefix="awaitlings-verify-") as tmp:
@@ -89,6 +150,12 @@ def verify(
 ) -> VerifyReport:
     report = VerifyReport()
     say = progress or (lambda _msg: None)
+    say("layout")
+    for exercise in exercises:
+        found = layout_problems(kit, exercise, stubs_must_match=False)
+        report.problems += found
+        if not found:
+            report.passes.append(f"{exercise.id}: files, checks, hints and mutants in place")
     runs: list[RunResult] = []
     for attempt in range(max(1, repeat)):
         say(f"solutions, run {attempt + 1}/{max(1, repeat)}")
@@ -112,15 +179,13 @@ def verify(
     for exercise in exercises:
         if not exercise.supported():
             continue
-        mutants = find_mutants(kit, exercise)
-        if len(mutants) < 2:
-            report.problems.append(f"{exercise.id}: has {len(mutants)} mutant(s), needs at least 2")
-        for mutant in mutants:
+        for mutant in find_mutants(kit, exercise):
             say(f"mutant {mutant.name}")
             problems = check_mutant(kit, mutant)
             report.problems += problems
             if not problems:
                 report.passes.append(f"{mutant.name}: killed by {', '.join(mutant.must_fail)}")
+    report.problems = list(dict.fromkeys(report.problems))  # a mutant's naming problem is found twice
     return report
 
 
