@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from grader.manifest import Kit
 from grader.verify import layout_problems
 
