@@ -16,9 +16,9 @@ import click
 
 from grader.errors import GraderError, UnknownExercise
 from grader.manifest import Exercise, Kit, load_kit
+from grader.reporters.gradescope import DEFAULT_BUDGET_S, HIDDEN_VISIBILITIES
 
 FORMATS = ("text", "json", "gradescope", "junit", "classroom")
-VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 EXIT_USAGE = 2
 EXIT_GRADER = 3
 
@@ -103,9 +103,9 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output)
+    from grader.files import write_atomic
+
+    write_atomic(output, text)
 
 
 @click.group(cls=GradeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -515,10 +515,17 @@ def export_group() -> None:
 @export_group.command("gradescope")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--hidden-visibility", type=click.Choice(VISIBILITIES), default="after_published", show_default=True,
-              help="When students see hidden checks' results (Gradescope's visibility values).")
+@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_published",
+              show_default=True,
+              help="When students see hidden checks' results (Gradescope's visibility values; not 'hidden', "
+                   "as hidden checks carry points).")
 @click.option("--strict", is_flag=True, help="Course mode on Gradescope: refuse to grade without every defense.")
-def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_visibility: str, strict: bool) -> None:
+@click.option("--time-budget", type=click.FloatRange(min=10), default=DEFAULT_BUDGET_S, show_default=True,
+              metavar="SECONDS",
+              help="Grading time per submission; set it 1-2 minutes under the assignment's autograder timeout "
+                   "(Gradescope's default is 10 minutes).")
+def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_visibility: str, strict: bool,
+                          time_budget: float) -> None:  # fmt: skip
     """Write OUT.zip, a Gradescope autograder (setup.sh, run_autograder, the kit).
 
     Upload it as a programming assignment's autograder. Each submission is graded on all
@@ -527,30 +534,54 @@ def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_vis
     """
     from grader.gradescope import export_bundle
 
-    names = export_bundle(_kit(), out, tuple(exercises) or None, hidden_visibility=hidden_visibility, strict=strict)
+    names = export_bundle(_kit(), out, tuple(exercises) or None, hidden_visibility=hidden_visibility, strict=strict,
+                          time_budget=time_budget)  # fmt: skip
     click.echo(f"{out}: Gradescope autograder with {len(names)} files (setup.sh, run_autograder, kit/)")
 
 
 @cli.command("autograde")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Gradescope's folder (default: $AUTOGRADER_ROOT, else /autograder).")
-@click.option("--hidden-visibility", type=click.Choice(VISIBILITIES), default="after_published", show_default=True,
-              help="When students see hidden checks' results (Gradescope's visibility values).")
+@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_published",
+              show_default=True, help="When students see hidden checks' results (Gradescope's visibility values).")
 @click.option("--strict", is_flag=True, help="Refuse to grade unless every sandbox defense is available.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Exercises graded in parallel.")
-def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs: int | None) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Exercises graded in parallel (default: what the container's CPU quota and memory allow).")
+@click.option("--time-budget", type=click.FloatRange(min=10), default=DEFAULT_BUDGET_S, show_default=True,
+              metavar="SECONDS",
+              help="Stop starting exercises after this many seconds and write what was graded; keep it under "
+                   "the platform's timeout.")
+def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs: int | None,
+                  time_budget: float) -> None:  # fmt: skip
     """Grade ROOT/submission and write ROOT/results/results.json (Gradescope's run_autograder).
 
-    Exit code 0 whenever results.json was written, whatever the score.
+    results.json is written on every exit path: when the grader itself fails (exit 3), is
+    refused by --strict, or is stopped (SIGTERM), it tells the student to contact the staff.
+    Exit code 0 whenever the submission was graded, whatever the score.
     """
-    from grader.gradescope import Layout, autograde
+    import time
+
+    from grader.gradescope import PROVISIONAL, Layout, autograde, write_failure
     from grader.sandbox import Limits
 
-    kit = _kit()
-    if strict:
-        _require_course_mode(kit)
+    started = time.monotonic()
     layout = Layout.from_env(root)
-    run = autograde(kit, layout, hidden_visibility=hidden_visibility, limits=Limits(strict=strict), jobs=jobs)
+    kit: Kit | None = None
+    try:
+        write_failure(layout, PROVISIONAL, started=started)
+        kit = _kit()
+        if strict:
+            _require_course_mode(kit)
+        run = autograde(kit, layout, hidden_visibility=hidden_visibility, limits=Limits(strict=strict), jobs=jobs,
+                        time_budget=time_budget, started=started)  # fmt: skip
+    except KeyboardInterrupt:
+        raise  # autograde wrote what was graded; before it, the provisional file stands
+    except GraderError as exc:
+        write_failure(layout, f"it could not run here ({exc})", started=started, kit=kit)
+        raise
+    except Exception as exc:
+        write_failure(layout, f"it failed ({type(exc).__name__}, a bug in awaitlings)", started=started, kit=kit)
+        raise
     click.echo(f"{layout.results}: {run.score:g}/{run.max_score:g}")
 
 

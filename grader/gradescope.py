@@ -16,30 +16,45 @@ atomically. The kit inside the bundle has every check, hidden ones included (stu
 see hidden checks' results only as ``--hidden-visibility`` says; ``after_published`` by
 default), and neither solutions nor mutants.
 
+results.json exists on every exit path: a provisional one ("could not grade, contact the
+staff") is written before anything else, so a grader that fails, is refused by
+``--strict`` or is killed still leaves one; the real one replaces it. Exercises are graded
+within a time budget (``--time-budget``, default :data:`DEFAULT_BUDGET_S`, under
+Gradescope's default 10-minute limit): those not finished in time, or when the platform
+stops the run (SIGTERM), are reported as not graded, with the same request to contact the
+staff, and the file is written before the process exits.
+
 ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole layout, so tests run the
 real scripts in a temporary folder; ``AUTOGRADER_PYTHON`` picks setup.sh's interpreter.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import shlex
+import shutil
 import stat
+import sys
 import tempfile
+import threading
+import time
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import submissions
-from grader.errors import UsageError
+from grader.errors import GradingCancelled, UsageError
 from grader.files import write_atomic
-from grader.grading import grade_target
+from grader.grading import default_jobs, kit_version
+from grader.hidden import hidden_marks
 from grader.manifest import Exercise, Kit
 from grader.release import stage_kit
 from grader.reporters import gradescope as gradescope_reporter
-from grader.results import RunResult
-from grader.sandbox import Limits
+from grader.results import ExerciseResult, ExerciseStatus, RunResult, zero_result
+from grader.sandbox import Limits, grade_exercise
 
 ROOT_ENV = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
@@ -47,6 +62,8 @@ KIT_FOLDER = "kit"
 VENV_FOLDER = "awaitlings-venv"
 #: Zip entries get this fixed time, so the same kit always gives the same bundle.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+DEFAULT_BUDGET_S = gradescope_reporter.DEFAULT_BUDGET_S
+PROVISIONAL = "it did not finish (it failed or was stopped before writing its results)"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -128,14 +145,15 @@ def export_bundle(
     *,
     hidden_visibility: str = gradescope_reporter.DEFAULT_HIDDEN_VISIBILITY,
     strict: bool = False,
+    time_budget: float = DEFAULT_BUDGET_S,
 ) -> list[str]:
     """Write the autograder zip to ``out``; return the names it holds."""
-    if hidden_visibility not in gradescope_reporter.VISIBILITIES:
-        raise UsageError(f"--hidden-visibility must be one of {', '.join(gradescope_reporter.VISIBILITIES)}")
+    _check_visibility(hidden_visibility)
     if out.suffix.lower() != ".zip":
         raise UsageError(f"{out} should end in .zip: Gradescope takes the autograder as a zip file")
     chosen = tuple(sorted(exercises or kit.exercises, key=lambda e: e.order))
-    options = ["--hidden-visibility", hidden_visibility, *(["--strict"] if strict else [])]
+    options = ["--hidden-visibility", hidden_visibility, "--time-budget", f"{time_budget:g}",
+               *(["--strict"] if strict else [])]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="awaitlings-export-") as tmp:
         staged = stage_kit(kit, Path(tmp) / KIT_FOLDER, chosen, strip=False)
         entries: list[tuple[str, bytes, bool]] = [
@@ -159,6 +177,31 @@ def export_bundle(
 # --- grading one submission ---------------------------------------------------------------
 
 
+def _check_visibility(hidden_visibility: str) -> None:
+    try:
+        gradescope_reporter.check_visibility(hidden_visibility)
+    except ValueError as exc:
+        raise UsageError(f"--hidden-visibility: {exc}") from None
+
+
+def has_hidden_checks(kit: Kit, exercises: Sequence[Exercise]) -> bool:
+    """Whether any of ``exercises`` has a ``@pytest.mark.hidden`` check."""
+    for exercise in exercises:
+        path = kit.checks_path(exercise)
+        if path.is_file() and hidden_marks(ast.parse(path.read_text(encoding="utf-8"))):
+            return True
+    return False
+
+
+def write_failure(layout: Layout, reason: str, *, started: float | None = None, kit: Kit | None = None) -> None:
+    """results.json saying the autograder could not grade (``reason``), and to contact the staff."""
+    elapsed = None if started is None else time.monotonic() - started
+    points = round(sum(e.points for e in kit.exercises), 4) if kit is not None else None
+    text = gradescope_reporter.render_failure(reason, max_score=points, execution_time=elapsed,
+                                              kit_version=kit_version(), python=sys.version.split()[0])  # fmt: skip
+    write_atomic(layout.results, text)
+
+
 def autograde(
     kit: Kit,
     layout: Layout,
@@ -166,26 +209,136 @@ def autograde(
     hidden_visibility: str = gradescope_reporter.DEFAULT_HIDDEN_VISIBILITY,
     limits: Limits | None = None,
     jobs: int | None = None,
+    time_budget: float = DEFAULT_BUDGET_S,
+    started: float | None = None,
 ) -> RunResult:
-    """Grade ``layout.submission`` against every exercise of the kit and write results.json."""
+    """Grade ``layout.submission`` against every exercise of the kit and write results.json.
+
+    ``started`` (``time.monotonic()``) is when the run began, for the wall time and the
+    budget; now by default. Exercises not done ``time_budget`` seconds after it are not
+    graded; a KeyboardInterrupt (SIGTERM, in ``grade``) writes what was graded, then goes on.
+    """
+    started = time.monotonic() if started is None else started
+    _check_visibility(hidden_visibility)
+    write_failure(layout, PROVISIONAL, started=started, kit=kit)
     if not layout.submission.is_dir():
         raise UsageError(f"{layout.submission} is not a folder: run_autograder expects Gradescope's layout")
     exercises = kit.exercises
     collected = submissions.collect(layout.submission, exercises)
     base = limits or Limits()
     limits = replace(base, hide=(*base.hide, str(layout.submission), str(layout.results.parent)))
-    with tempfile.TemporaryDirectory(prefix="awaitlings-gradescope-") as tmp:
-        target = Path(tmp)
-        for exercise in exercises:
-            if exercise.id in collected.files:
-                submissions.write_target(collected.files[exercise.id], exercise, target)
-        graded = [e for e in exercises if e.id in collected.files]
-        run = grade_target(kit, graded, target, jobs=jobs, limits=limits)
-    by_id = {ex.id: ex for ex in run.exercises}
-    results = tuple(by_id.get(e.id) or submissions.absent_result(e, collected) for e in exercises)
-    run = replace(run, target="submission", exercises=results)
+    target = Path(tempfile.mkdtemp(prefix="awaitlings-gradescope-"))
+    for exercise in exercises:
+        if exercise.id in collected.files:
+            submissions.write_target(collected.files[exercise.id], exercise, target)
+    graded = [e for e in exercises if e.id in collected.files]
+    grading = _Grading(kit, graded, target, limits, jobs or default_jobs())
     notes = [f"graded {found.path} for {ex_id}" for ex_id, found in sorted(collected.files.items())]
     notes += list(collected.notes)
-    text = gradescope_reporter.render(run, hidden_visibility=hidden_visibility, notes=tuple(notes))
+    try:
+        done = grading.wait(time_budget - (time.monotonic() - started))
+        if not done:
+            notes.append(f"The autograder's time budget ({time_budget:g} s) ran out before every exercise was "
+                         f"graded. {gradescope_reporter.CONTACT_STAFF}")  # fmt: skip
+    except KeyboardInterrupt:
+        grading.stop()
+        stopped = "The autograder was stopped before every exercise was graded."
+        notes.append(f"{stopped} {gradescope_reporter.CONTACT_STAFF}")
+        _write(kit, layout, grading, collected, notes, hidden_visibility, started, "the autograder was stopped")
+        raise
+    return _write(kit, layout, grading, collected, notes, hidden_visibility, started,
+                  f"the time budget ({time_budget:g} s) ran out")  # fmt: skip
+
+
+def _write(
+    kit: Kit,
+    layout: Layout,
+    grading: _Grading,
+    collected: submissions.Collected,
+    notes: list[str],
+    hidden_visibility: str,
+    started: float,
+    why_not: str,
+) -> RunResult:
+    by_id = grading.results()
+    results = []
+    for exercise in kit.exercises:
+        if exercise.id in by_id:
+            results.append(by_id[exercise.id])
+        elif exercise.id in collected.files:
+            results.append(zero_result(
+                id=exercise.id, slug=exercise.slug, title=exercise.title, points=exercise.points,
+                status=ExerciseStatus.ERROR,
+                message=f"not graded: {why_not} before this exercise was. {gradescope_reporter.CONTACT_STAFF}",
+            ))  # fmt: skip
+        else:
+            results.append(submissions.absent_result(exercise, collected))
+    run = RunResult(target="submission", python=sys.version.split()[0], exercises=tuple(results),
+                    kit_version=kit_version())  # fmt: skip
+    text = gradescope_reporter.render(run, hidden_visibility=hidden_visibility, notes=tuple(notes),
+                                      execution_time=time.monotonic() - started)  # fmt: skip
     write_atomic(layout.results, text)
     return run
+
+
+class _Grading:
+    """The submission's exercises graded ``jobs`` at a time, each in its own sandboxed child,
+    on threads that only wait; :meth:`stop` starts no new exercise and kills the running
+    children. The temporary folder goes when the last one is done."""
+
+    def __init__(self, kit: Kit, exercises: Sequence[Exercise], target: Path, limits: Limits, jobs: int) -> None:
+        self._kit, self._target, self._limits = kit, target, limits
+        self._lock = threading.Lock()
+        self._done: dict[str, ExerciseResult] = {}
+        self._stopped = threading.Event()
+        self._left = len(exercises)
+        self._all_done = threading.Event()
+        if not exercises:
+            self._finish()
+            return
+        self._pool = ThreadPoolExecutor(max_workers=min(jobs, len(exercises)), thread_name_prefix="autograde")
+        for exercise in exercises:
+            self._pool.submit(self._one, exercise)
+        self._pool.shutdown(wait=False)
+
+    def _one(self, exercise: Exercise) -> None:
+        try:
+            if self._stopped.is_set():
+                return
+            try:
+                result = grade_exercise(self._kit, exercise, self._target, limits=self._limits, cancel=self._stopped)
+            except GradingCancelled:
+                return
+            except Exception as exc:  # a bug in the grader: this exercise says so, the others still count
+                message = (f"not graded: the autograder failed on this exercise ({type(exc).__name__}). "
+                           f"{gradescope_reporter.CONTACT_STAFF}")  # fmt: skip
+                result = zero_result(id=exercise.id, slug=exercise.slug, title=exercise.title, points=exercise.points,
+                                     status=ExerciseStatus.ERROR, message=message)  # fmt: skip
+            with self._lock:
+                if not self._stopped.is_set():
+                    self._done[exercise.id] = result
+        finally:
+            with self._lock:
+                self._left -= 1
+                last = self._left == 0
+            if last:
+                self._finish()
+
+    def _finish(self) -> None:
+        shutil.rmtree(self._target, ignore_errors=True)
+        self._all_done.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for every exercise; False (and stopped) if time ran out."""
+        if self._all_done.wait(max(0.0, seconds)):
+            return True
+        self.stop()
+        return False
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped.set()
+
+    def results(self) -> dict[str, ExerciseResult]:
+        with self._lock:
+            return dict(self._done)
