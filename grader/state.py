@@ -7,16 +7,14 @@ point straight to hint 3, and hint 2, never shown, is still the next one after i
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.files import write_atomic
 from grader.results import RunResult
 
 STATE_FILE = "state.json"
@@ -50,15 +48,7 @@ class State:
         if not gitignore.exists():
             gitignore.write_text("*\n", encoding="utf-8")
         payload = json.dumps({"hints": self.hints, "last": self.last}, indent=2, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(payload)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, payload)
 
     def shown(self, exercise_id: str, available: int) -> list[int]:
         """The numbers of the hints of ``exercise_id`` shown so far (those that still exist)."""
