@@ -18,7 +18,6 @@ from pathlib import Path
 
 from grader.errors import KitError, UsageError
 from grader.manifest import Exercise, Kit
-from grader.progress import untouched
 
 BACKUPS = "backups"
 
@@ -61,7 +60,8 @@ def differs_from_stub(kit: Kit, exercise: Exercise) -> bool:
         data = kit.stub_path(exercise).read_bytes()
     except FileNotFoundError:
         return False
-    return not untouched(_stub(kit, exercise), data)
+    _stub(kit, exercise)  # a missing pristine stub is the kit's error, said as such
+    return not kit.untouched(exercise, data)
 
 
 def backups(kit: Kit, exercise: Exercise) -> list[Backup]:
@@ -110,7 +110,7 @@ def reset(kit: Kit, exercise: Exercise) -> Outcome:
     stub = _stub(kit, exercise)
     path = kit.stub_path(exercise)
     current = _read(path)
-    if current is not None and untouched(stub, current):
+    if current is not None and kit.untouched(exercise, current):
         return Outcome(exercise, "untouched")
     saved = back_up(kit, exercise, current) if current is not None else None
     _replace(path, stub, expected=current, saved=saved)
@@ -125,7 +125,8 @@ def restore(kit: Kit, exercise: Exercise, backup: Backup) -> Outcome:
     current = _read(path)
     if current == wanted:
         return Outcome(exercise, "same")
-    keep = current is not None and not untouched(_stub(kit, exercise), current)
+    _stub(kit, exercise)
+    keep = current is not None and not kit.untouched(exercise, current)
     saved = back_up(kit, exercise, current) if keep and current is not None else None
     _replace(path, wanted, expected=current, saved=saved)
     return Outcome(exercise, "restored", saved)

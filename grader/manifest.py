@@ -93,6 +93,16 @@ class Kit:
         """The untouched stub, kept with the grader: for "not started" and ``grade reset``."""
         return self.stubs_dir / exercise.filename
 
+    def untouched(self, exercise: Exercise, data: bytes) -> bool:
+        """Whether ``data`` is still the exercise's stub ("not started"): line endings and
+        leading or trailing blank space do not count as a change. False when the pristine
+        stub cannot be read (then nothing can be called untouched)."""
+        try:
+            stub = self.pristine_stub(exercise).read_bytes()
+        except OSError:
+            return False
+        return _normalise(stub) == _normalise(data)
+
     def checks_path(self, exercise: Exercise) -> Path:
         return self.checks_dir / exercise.checks_filename
 
@@ -204,3 +214,7 @@ def load_kit(root: Path | None = None) -> Kit:
         exercises=parse_manifest(text, str(path)),
         stubs_dir=stubs if stubs.is_dir() else STUBS_DIR,
     )
+
+
+def _normalise(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").strip()

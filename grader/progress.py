@@ -74,16 +74,6 @@ def file_hash(path: Path) -> str | None:
         return None
 
 
-def untouched(stub: bytes, data: bytes) -> bool:
-    """Whether ``data`` is still the stub (the sandbox's rule: line endings and leading or
-    trailing blank space do not count as a change)."""
-    return _normalise(stub) == _normalise(data)
-
-
-def _normalise(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n").strip()
-
-
 def hashes(kit: Kit, exercises: Iterable[Exercise], folder: Path | None = None) -> dict[str, str | None]:
     """The current hash of each exercise's file in ``folder`` (default: the kit's exercises)."""
     base = folder or kit.exercises_dir
@@ -112,11 +102,8 @@ def progress_of(kit: Kit, exercise: Exercise, last: dict[str, Any] | None) -> Pr
         data = kit.stub_path(exercise).read_bytes()
     except OSError:
         return Progress(exercise, Standing.MISSING)
-    try:
-        if untouched(kit.pristine_stub(exercise).read_bytes(), data):
-            return Progress(exercise, Standing.NOT_STARTED)
-    except OSError:
-        pass  # no pristine stub to compare with: judge by the saved result alone
+    if kit.untouched(exercise, data):  # no pristine stub to compare with: the saved result decides
+        return Progress(exercise, Standing.NOT_STARTED)
     if not last:
         return Progress(exercise, Standing.NOT_GRADED)
     standing = _FROM_STATUS.get(str(last.get("status")), Standing.NOT_GRADED)

@@ -322,9 +322,8 @@ def _check_source(
             "save it as UTF-8 in your editor.",
             ExerciseStatus.ERROR,
         )
-    with contextlib.suppress(OSError):
-        if skip_untouched and _normalise(kit.pristine_stub(exercise).read_bytes()) == _normalise(raw):
-            return "not started yet: the file is still the stub", ExerciseStatus.NOT_STARTED
+    if skip_untouched and kit.untouched(exercise, raw):
+        return "not started yet: the file is still the stub", ExerciseStatus.NOT_STARTED
     try:
         compile(text, str(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -351,10 +350,6 @@ def _check_source(
             ExerciseStatus.ERROR,
         )
     return None, ExerciseStatus.PASSED
-
-
-def _normalise(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n").strip()
 
 
 def _run_all(
