@@ -95,7 +95,7 @@ def make_class(subs: Path, kit: Kit) -> dict[str, float | None]:
     write(subs / "frank" / "ex02_adder.py", spy)
     # empty
     (subs / "grace").mkdir()
-    # wrong file names
+    # near-miss file names: the slug alone, taken (with a note) since only one file fits
     write(subs / "heidi" / "hello_run.py", solution)
     write(subs / "heidi" / "adder.py", ADDER_OK)
     # a huge exercise file (over the cap) and a correct adder
@@ -116,5 +116,5 @@ def make_class(subs: Path, kit: Kit) -> dict[str, float | None]:
     os.symlink(subs / "alice", subs / "alice-link")
     return {
         "alice": 14.0, "bob": 14.0, "carol": 14.0, "dave": 12.0, "erin": 0.0, "frank": None, "grace": 0.0,
-        "heidi": 0.0, "ivan": 4.0, "judy": 4.0, "mallory": 4.0, "k\\xe9vin": 14.0,
+        "heidi": 14.0, "ivan": 4.0, "judy": 4.0, "mallory": 4.0, "k\\xe9vin": 14.0,
     }  # fmt: skip
