@@ -551,14 +551,21 @@ def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_vis
               metavar="SECONDS",
               help="Stop starting exercises after this many seconds and write what was graded; keep it under "
                    "the platform's timeout.")
+@click.option("--classroom", is_flag=True,
+              help="GitHub Classroom instead: grade this repository's exercises/, print the explanations, write "
+                   "$GITHUB_STEP_SUMMARY and one step output per exercise for autograding-grading-reporter.")
 def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs: int | None,
-                  time_budget: float) -> None:  # fmt: skip
+                  time_budget: float, classroom: bool) -> None:  # fmt: skip
     """Grade ROOT/submission and write ROOT/results/results.json (Gradescope's run_autograder).
 
     results.json is written on every exit path: when the grader itself fails (exit 3), is
     refused by --strict, or is stopped (SIGTERM), it tells the student to contact the staff.
-    Exit code 0 whenever the submission was graded, whatever the score.
+    Exit code 0 whenever the submission was graded, whatever the score. With --classroom,
+    the same for GitHub Classroom's workflow (its outputs are written on every exit path).
     """
+    if classroom:
+        _autograde_classroom(strict, jobs)
+        return
     import time
 
     from grader.gradescope import PROVISIONAL, Layout, autograde, write_failure
@@ -583,6 +590,29 @@ def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs:
         write_failure(layout, f"it failed ({type(exc).__name__}, a bug in awaitlings)", started=started, kit=kit)
         raise
     click.echo(f"{layout.results}: {run.score:g}/{run.max_score:g}")
+
+
+def _autograde_classroom(strict: bool, jobs: int | None) -> None:
+    from grader import classroom
+    from grader.sandbox import Limits
+
+    kit: Kit | None = None
+    try:
+        kit = _kit()
+        if strict:
+            _require_course_mode(kit)
+        run, log = classroom.autograde(kit, jobs=jobs, limits=Limits(strict=strict))
+    except KeyboardInterrupt:
+        classroom.write_failure(kit, "it was stopped (the job's time limit?) before it finished")
+        raise
+    except GraderError as exc:
+        classroom.write_failure(kit, f"it could not run here ({exc})")
+        raise
+    except Exception as exc:
+        classroom.write_failure(kit, f"it failed ({type(exc).__name__}, a bug in awaitlings)")
+        raise
+    click.echo(log, nl=False)
+    click.echo(f"\nPoints {run.score:g}/{run.max_score:g} (posted to GitHub Classroom by the next step)")
 
 
 @cli.command("batch")

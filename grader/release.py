@@ -115,12 +115,16 @@ def _without_xdist(addopts: list[str]) -> list[str]:
     return kept
 
 
-def classroom_workflow(python: str) -> str:
-    """GitHub Classroom's autograding workflow: install the kit, grade, report the points."""
+def classroom_workflow(python: str, exercise_ids: Sequence[str]) -> str:
+    """GitHub Classroom's autograding workflow: install the kit, grade (the explanations in
+    the log and the job summary), then post the points with the official reporter, one
+    runner per exercise (``grader.classroom`` and ``grader.reporters.classroom`` say why)."""
+    env = "".join(f'          {i.upper()}_RESULTS: "${{{{ steps.awaitlings.outputs.{i} }}}}"\n' for i in exercise_ids)
     return f"""\
-# GitHub Classroom autograding: on every push, install the kit, grade every exercise and
-# report the points to the classroom (autograding-grading-reporter reads the base64 JSON
-# that `grade --format classroom` writes, from the step output named `result`).
+# GitHub Classroom autograding: on every push, install the kit and grade every exercise.
+# The Grade step prints each failed check's explanation here and in the job summary, and
+# writes one output per exercise (base64 JSON); the official reporter reads them as
+# <EXERCISE>_RESULTS and posts the points, which are the kit's, to the classroom.
 name: Autograding Tests
 'on':
   - push
@@ -146,22 +150,13 @@ jobs:
         run: python -m pip install -e .
       - name: Grade
         id: awaitlings
-        run: |
-          set +e
-          grade --format classroom --output "$RUNNER_TEMP/classroom.json"
-          code=$?
-          set -e
-          if [ ! -s "$RUNNER_TEMP/classroom.json" ]; then
-            echo "::error::the grader could not run (exit code $code)"
-            exit 1
-          fi
-          echo "result=$(base64 -w0 "$RUNNER_TEMP/classroom.json")" >> "$GITHUB_OUTPUT"
+        run: grade autograde --classroom
       - name: Autograding Reporter
+        if: ${{{{ !cancelled() }}}}
         uses: classroom-resources/autograding-grading-reporter@v1
         env:
-          AWAITLINGS_RESULTS: "${{{{ steps.awaitlings.outputs.result }}}}"
-        with:
-          runners: awaitlings
+{env}        with:
+          runners: {",".join(exercise_ids)}
 """
 
 
@@ -246,7 +241,7 @@ def build_release(kit: Kit, out: Path, exercises: Sequence[Exercise] | None = No
     try:
         report = stage_kit(kit, staging, chosen, strip=True)
         python = ".".join(map(str, max([(3, 12), *(e.min_python for e in chosen)])))
-        _write(staging / WORKFLOW_PATH, classroom_workflow(python), report)
+        _write(staging / WORKFLOW_PATH, classroom_workflow(python, [e.id for e in chosen]), report)
         verify_release(staging, report.hidden)
         with contextlib.suppress(FileNotFoundError):
             out.rmdir()
