@@ -19,11 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
-import hmac
 import importlib.util
 import inspect
-import json
 import os
 import sys
 import threading
@@ -38,6 +35,19 @@ from typing import Any
 import pytest
 
 from grader import explain, monitor, probes
+from grader.channel import (
+    Collected,
+    CollectedCheck,
+    Done,
+    Error,
+    Hello,
+    Imported,
+    Importing,
+    Result,
+    Start,
+    Stuck,
+    Writer,
+)
 from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
 
 DEFAULT_LIMIT_S = 10.0
@@ -84,10 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     fd = config.getoption("awaitlings_fd")
     if fd is not None:
-        state.channel = _Channel(fd, CHANNEL_KEY)
-        state.channel.send(
-            {"type": "hello", "pid": os.getpid(), "python": sys.version.split()[0], "isolation": ISOLATION}
-        )
+        state.channel = Writer(fd, CHANNEL_KEY)
+        state.channel.send(Hello(os.getpid(), sys.version.split()[0], ISOLATION))
     config.stash[_STATE] = state
     asyncio.set_event_loop_policy(state.policy)
     monitor.install(lambda: probes.TARGET_FILE)
@@ -109,19 +117,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Send the collected checks before any learner code has been imported."""
     state = session.config.stash[_STATE]
-    checks = [
-        {
-            "id": item.nodeid,
-            "name": _check_name(item),
-            "weight": _weight(item),
-            "hidden": item.get_closest_marker("hidden") is not None,
-            "limit": _limit(item, state),
-            "hint": _hint(item),
-        }
+    checks = tuple(
+        CollectedCheck(
+            id=item.nodeid,
+            name=_check_name(item),
+            weight=_weight(item),
+            hidden=item.get_closest_marker("hidden") is not None,
+            limit=_limit(item, state),
+            hint=_hint(item),
+        )
         for item in session.items
-    ]
+    )
     if state.channel:
-        state.channel.send({"type": "collected", "checks": checks})
+        state.channel.send(Collected(checks))
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -129,13 +137,13 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
         state = _current_state
         if state and state.channel:
-            state.channel.send({"type": "error", "message": _crop(str(report.longrepr), 2000)})
+            state.channel.send(Error(_crop(str(report.longrepr), 2000)))
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
     state = _current_state
     if state and state.channel:
-        state.channel.send({"type": "start", "id": nodeid})
+        state.channel.send(Start(nodeid))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -245,15 +253,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             check.message += "\n" + note
     if state.channel:
         state.channel.send(
-            {
-                "type": "result",
-                "id": check.nodeid,
-                "status": check.status,
-                "message": check.message,
-                "output": _crop(check.output, OUTPUT_CAP),
-                "duration": round(time.monotonic() - check.started, 4),
-                "import_error": check.import_error,
-            }
+            Result(
+                id=check.nodeid,
+                status=check.status,
+                message=check.message,
+                output=_crop(check.output, OUTPUT_CAP),
+                duration=round(time.monotonic() - check.started, 4),
+                import_error=check.import_error,
+            )
         )
     state.check = None
 
@@ -261,7 +268,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _current_state
     if state and state.channel:
-        state.channel.send({"type": "done"})
+        state.channel.send(Done())
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -334,27 +341,6 @@ def no_blocking(ex: types.ModuleType) -> Iterator[list[probes.BlockingCall]]:
 # --- private helpers --------------------------------------------------------------------
 
 
-class _Channel:
-    """Numbered, authenticated JSON lines on the result pipe."""
-
-    def __init__(self, fd: int, key: bytes) -> None:
-        self._file = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=True)
-        self._key = key
-        self._seq = 0
-        self._lock = threading.Lock()  # the watchdog thread sends too
-
-    def send(self, message: dict[str, Any]) -> None:
-        with self._lock:
-            self._seq += 1
-            body = json.dumps({"seq": self._seq, **message}, separators=(",", ":"))
-            mac = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
-            try:
-                self._file.write(f"{mac} {body}\n")
-                self._file.flush()
-            except OSError:
-                pass  # the parent is gone or the pipe was closed: nothing left to tell
-
-
 @dataclass
 class _CheckState:
     nodeid: str
@@ -377,7 +363,7 @@ class _CheckState:
 class _State:
     target: Path
     limit: float
-    channel: _Channel | None = None
+    channel: Writer | None = None
     check: _CheckState | None = None
     policy: GraderLoopPolicy = field(default_factory=GraderLoopPolicy)
     import_failures: dict[str, str] = field(default_factory=dict)
@@ -448,10 +434,10 @@ def _import_fresh(name: str, path: Path) -> types.ModuleType:
     probes.TARGET_FILE = str(path)
     channel = _current_state.channel if _current_state else None
     if channel:
-        channel.send({"type": "importing"})
+        channel.send(Importing())
     spec.loader.exec_module(module)
     if channel:
-        channel.send({"type": "imported"})
+        channel.send(Imported())
     return module
 
 
@@ -512,7 +498,7 @@ def _report_stuck(check: _CheckState, limit: float) -> None:
     shape = "swallowed" if _cancel_in_time(check) else "blocked"
     at = monitor.most_telling_line(threading.main_thread().ident, probes.TARGET_FILE) if shape == "blocked" else None
     message = "Stopped by the grader. " + explain.timeout(limit, check.expired or None, shape, at)
-    state.channel.send({"type": "stuck", "id": check.nodeid, "message": message})
+    state.channel.send(Stuck(check.nodeid, message))
 
 
 def _cancel_in_time(check: _CheckState) -> bool:

@@ -16,8 +16,6 @@ import ast
 import contextlib
 import ctypes
 import fcntl
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -35,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import flags
+from grader import channel, flags
 from grader.errors import GradingCancelled
 from grader.manifest import Exercise, Kit
 from grader.results import (
@@ -109,8 +107,8 @@ SWEEP_S = 5.0
 class _Run:
     """What one child told us (authenticated lines only) and how it ended."""
 
-    collected: list[dict[str, Any]] = field(default_factory=list)
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collected: list[channel.CollectedCheck] = field(default_factory=list)
+    results: dict[str, channel.Result] = field(default_factory=dict)
     in_progress: str | None = None
     importing: bool = False
     done: bool = False
@@ -383,7 +381,7 @@ def _run_all(
         total.output_cut += run.output_cut
         # "done" alone is not enough: a pytest INTERNALERROR (say, the learner's processes
         # used up the thread limit) still ends the session, leaving checks without verdicts.
-        finished = run.done and all(c["id"] in total.results for c in total.collected)
+        finished = run.done and all(c.id in total.results for c in total.collected)
         if finished or run.tampered or not run.collected:
             total.returncode, total.killed_for = run.returncode, run.killed_for
             break
@@ -393,9 +391,9 @@ def _run_all(
         if run.importing:
             # The learner's module kills the process at import: every other check would too.
             for check in total.collected:
-                total.results.setdefault(check["id"], _no_verdict(run, check["id"], exercise))
+                total.results.setdefault(check.id, _no_verdict(run, check.id, exercise))
             break
-        remaining = [c["id"] for c in total.collected if c["id"] not in total.results]
+        remaining = [c.id for c in total.collected if c.id not in total.results]
         # Re-run what is left only if this run got somewhere (a verdict, or a check to
         # blame): a child that dies before its first check would die again.
         progressed = bool(run.results) or stuck is not None
@@ -408,30 +406,32 @@ def _run_all(
     return total
 
 
-def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
+def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> channel.Result:
     """The verdict for a check whose run ended without one (DESIGN.md section 3, step 6)."""
     if run.killed_for == "deadline" and run.importing:
-        return {
-            "status": "error",
-            "message": (
+        return channel.Result(
+            check_id,
+            "error",
+            (
                 f"Stopped by the grader: importing your module did not finish within "
                 f"{exercise.timeout:g}s and could not be interrupted from inside (module-level "
                 "code that loops forever or catches the timeout). Module-level code should only "
                 'define things: put script code under `if __name__ == "__main__":`.'
             ),
-            "import_error": True,
-        }
+            import_error=True,
+        )
     if run.killed_for == "deadline" and check_id in run.stuck:
-        return {"status": "timeout", "message": run.stuck[check_id]}
+        return channel.Result(check_id, "timeout", run.stuck[check_id])
     if run.killed_for == "deadline":
-        return {
-            "status": "timeout",
-            "message": (
+        return channel.Result(
+            check_id,
+            "timeout",
+            (
                 f"Stopped by the grader: this check ran past its {exercise.timeout:g}s limit and "
                 "could not be interrupted from inside (a long computation, a blocking call, or "
                 "code that catches the timeout). Make sure your code awaits and returns."
             ),
-        }
+        )
     code = run.returncode
     if code is not None and code < 0:
         sig = signal.Signals(-code).name
@@ -440,14 +440,15 @@ def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> dict[str, Any]:
     else:
         detail = f"the Python process exited (exit code {code})"
     during = "while importing your module" if run.importing else "during this check"
-    return {
-        "status": "error",
-        "message": (
+    return channel.Result(
+        check_id,
+        "error",
+        (
             f"The check run ended {during}: {detail}. Does your code call sys.exit(), "
             "os._exit() or exhaust memory? Grading code must return, not end the process."
         ),
-        "import_error": run.importing,
-    }
+        import_error=run.importing,
+    )
 
 
 def _spawn(
@@ -591,9 +592,8 @@ def _read(
     sel = selectors.DefaultSelector()
     sel.register(read_fd, selectors.EVENT_READ, "results")
     sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "output")
-    pending = b""
     open_streams = 2
-    expected_seq = 1
+    reader = channel.Reader(key)
     try:
         while open_streams:
             now = time.monotonic()
@@ -617,76 +617,51 @@ def _read(
                     run.output += chunk[: max(room, 0)]
                     run.output_cut += max(len(chunk) - max(room, 0), 0)
                     continue
-                pending += chunk
-                if len(pending) > 8 * 1024 * 1024:
-                    run.tampered = True  # no honest plugin sends 8 MiB without a newline
-                    run.errors.append("the result channel was flooded")
+                try:
+                    for message in reader.feed(chunk):
+                        deadline = _handle(message, run, limit_of, exercise, deadline)
+                except channel.Tampered as exc:
+                    run.tampered = True
+                    run.errors.append(str(exc))
                     return
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    message = _verify(line, key, expected_seq)
-                    if message is None:
-                        run.tampered = True
-                        continue
-                    expected_seq += 1
-                    deadline = _handle(message, run, limit_of, exercise, deadline)
+                run.tampered |= reader.rejected > 0
     finally:
         sel.close()
 
 
-def _verify(line: bytes, key: bytes, expected_seq: int) -> dict[str, Any] | None:
-    mac, _, body = line.partition(b" ")
-    good = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(mac, good):
-        return None
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or message.get("seq") != expected_seq:
-        return None
-    return message
-
-
 def _handle(
-    message: dict[str, Any], run: _Run, limit_of: dict[str, float], exercise: Exercise, deadline: float
+    message: channel.Message, run: _Run, limit_of: dict[str, float], exercise: Exercise, deadline: float
 ) -> float:
     """Apply one verified message; return the new hard deadline."""
-    kind = message.get("type")
     now = time.monotonic()
-    if kind == "hello":
-        run.isolation = dict(message.get("isolation") or {})
-        return deadline
-    if kind == "collected":
-        run.collected = list(message.get("checks", []))
-        for check in run.collected:
-            limit_of[check["id"]] = float(check.get("limit", exercise.timeout))
-        return now + STARTUP_S
-    if kind == "start":
-        run.in_progress = str(message.get("id"))
-        run.importing = False
-        return now + limit_of.get(run.in_progress, exercise.timeout) + HARD_MARGIN_S
-    if kind == "importing":
-        run.importing = True
-        return deadline
-    if kind == "imported":
-        run.importing = False
-        return deadline
-    if kind == "result":
-        check_id = str(message.get("id"))
-        run.results[check_id] = message
-        run.in_progress = None
-        run.importing = False
-        return now + LINGER_S + STARTUP_S
-    if kind == "error":
-        run.errors.append(str(message.get("message", "")))
-        return deadline
-    if kind == "stuck":
-        run.stuck[str(message.get("id"))] = str(message.get("message", ""))[:4000]
-        return deadline
-    if kind == "done":
-        run.done = True
-        return now + LINGER_S
+    match message:
+        case channel.Hello(isolation=isolation):
+            run.isolation = dict(isolation)
+        case channel.Collected(checks=checks):
+            run.collected = list(checks)
+            for check in checks:
+                limit_of[check.id] = check.limit if check.limit is not None else exercise.timeout
+            return now + STARTUP_S
+        case channel.Start(id=check_id):
+            run.in_progress = check_id
+            run.importing = False
+            return now + limit_of.get(check_id, exercise.timeout) + HARD_MARGIN_S
+        case channel.Importing():
+            run.importing = True
+        case channel.Imported():
+            run.importing = False
+        case channel.Result(id=check_id):
+            run.results[check_id] = message
+            run.in_progress = None
+            run.importing = False
+            return now + LINGER_S + STARTUP_S
+        case channel.Error(message=text):
+            run.errors.append(text)
+        case channel.Stuck(id=check_id, message=text):
+            run.stuck[check_id] = text
+        case channel.Done():
+            run.done = True
+            return now + LINGER_S
     return deadline
 
 
@@ -744,21 +719,21 @@ def _score(exercise: Exercise, run: _Run, duration: float) -> ExerciseResult:
     checks = []
     import_message = None
     for check in run.collected:
-        verdict = run.results.get(check["id"]) or {"status": "error", "message": "no verdict"}
-        status = CheckStatus(verdict.get("status", "error"))
-        if verdict.get("import_error") and import_message is None:
-            import_message = verdict.get("message")
+        verdict = run.results.get(check.id) or channel.Result(check.id, "error", "no verdict")
+        status = CheckStatus(verdict.status)
+        if verdict.import_error and import_message is None:
+            import_message = verdict.message
         checks.append(
             CheckResult(
-                id=check["id"],
-                name=str(check.get("name", check["id"])),
+                id=check.id,
+                name=check.name,
                 status=status,
-                weight=float(check.get("weight", 1.0)),
-                hidden=bool(check.get("hidden", False)),
-                hint=check["hint"] if type(check.get("hint")) is int and check["hint"] >= 1 else None,
-                message=verdict.get("message") if status is not CheckStatus.PASSED else None,
-                output=str(verdict.get("output", "")),
-                duration_s=float(verdict.get("duration", 0.0)),
+                weight=check.weight,
+                hidden=check.hidden,
+                hint=check.hint,
+                message=verdict.message if status is not CheckStatus.PASSED else None,
+                output=verdict.output,
+                duration_s=verdict.duration,
             )
         )
     if import_message:
