@@ -119,8 +119,7 @@ def main() -> None:
     if args == ["--probe"]:  # `grade doctor`: report what this child achieved, run nothing
         print(json.dumps(_probe(report)))
         sys.exit(0)
-    grader.plugin.CHANNEL_KEY = key
-    grader.plugin.ISOLATION = {
+    isolation = {
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
         "loopback_up": report.loopback_up,
@@ -128,7 +127,7 @@ def main() -> None:
         "uid": os.getuid(),
         "problems": report.problems,
     }
-    sys.exit(int(pytest.main(args)))
+    sys.exit(int(pytest.main(args, plugins=[grader.plugin.Sandboxed(key, isolation)])))
 
 
 if __name__ == "__main__":

@@ -55,10 +55,14 @@ DEFAULT_LIMIT_S = 10.0
 BACKSTOP_S = 2.0
 OUTPUT_CAP = 4000
 
-#: Set by ``grader.child`` (read from stdin before pytest starts); authenticates results.
-CHANNEL_KEY = b""
-#: What isolation ``grader.child`` achieved; reported to the parent in the first message.
-ISOLATION: dict[str, Any] = {}
+@dataclass(frozen=True, eq=False)  # hashed by identity: pluggy keeps plugins in a set
+class Sandboxed:
+    """What ``grader.child`` hands this plugin (``pytest.main(args, plugins=[...])``):
+    the key that authenticates results (read from stdin before pytest starts) and the
+    isolation it achieved (reported to the parent in the first message)."""
+
+    key: bytes
+    isolation: dict[str, Any]
 
 MARKERS = (
     "weight(n): this check's share of the exercise's points (default 1)",
@@ -94,8 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     fd = config.getoption("awaitlings_fd")
     if fd is not None:
-        state.channel = Writer(fd, CHANNEL_KEY)
-        state.channel.send(Hello(os.getpid(), sys.version.split()[0], ISOLATION))
+        sandboxed = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Sandboxed)), None)
+        key, isolation = (sandboxed.key, sandboxed.isolation) if sandboxed else (b"", {})
+        state.channel = Writer(fd, key)
+        state.channel.send(Hello(os.getpid(), sys.version.split()[0], isolation))
     config.stash[_STATE] = state
     asyncio.set_event_loop_policy(state.policy)
     monitor.install(lambda: probes.TARGET_FILE)
