@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import sys
 import tempfile
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import submissions
+from grader import stats, submissions
 from grader.errors import GraderError, KitError, UsageError
 from grader.files import write_atomic
 from grader.grading import default_jobs, kit_version
@@ -54,6 +55,7 @@ from grader.reporters import classreport, gradebook
 from grader.reporters import json as json_reporter
 from grader.results import ExerciseResult, ExerciseStatus, RunResult, zero_result
 from grader.sandbox import UID_BLOCK, Limits, grade_exercise
+from grader.shards import Shard, write_record
 from grader.stats import ClassStats, class_stats
 
 STUDENT_FORMAT = "awaitlings-batch-student"
@@ -63,6 +65,8 @@ STUDENTS_DIR = "students"
 GRADEBOOK_FILE = "gradebook.csv"
 SUMMARY_JSON = "summary.json"
 SUMMARY_HTML = "summary.html"
+#: Marks an output folder, so a later listing of DIR never takes it for a student.
+MARKER = ".awaitlings-batch"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class StudentOutcome:
     complete: bool = True
     #: True when the saved results were reused (same key).
     resumed: bool = False
+    #: Exercises the submission held no file for (counted apart from failures).
+    absent: tuple[str, ...] = ()
 
 
 @dataclass
@@ -118,8 +124,14 @@ class BatchListener:
         """Called as each student's results are saved (resumed ones too)."""
 
 
-def default_out(root: Path) -> Path:
-    return root.parent / f"{root.name}-gradebook"
+def default_out(root: Path, shard: Shard | None = None) -> Path:
+    suffix = f"-{shard.index}-of-{shard.count}" if shard else ""
+    return root.parent / f"{root.name}-gradebook{suffix}"
+
+
+def is_output(folder: Path) -> bool:
+    """Whether ``folder`` is a batch's output (its marker, or a gradebook and students/)."""
+    return (folder / MARKER).is_file() or ((folder / GRADEBOOK_FILE).is_file() and (folder / STUDENTS_DIR).is_dir())
 
 
 # --- listing submissions ------------------------------------------------------------------
@@ -139,6 +151,9 @@ def discover(root: Path, exclude: Sequence[Path] = ()) -> tuple[list[Submission]
             continue
         if entry.is_symlink():
             ignored.append(f"{shown}: a symlink, not followed")
+            continue
+        if entry.is_dir() and is_output(entry):
+            ignored.append(f"{shown}: a gradebook folder of grade batch, not a submission")
             continue
         if entry.is_dir():
             student = shown
@@ -211,21 +226,25 @@ def run_batch(
     limits: Limits | None = None,
     listener: BatchListener | None = None,
     generated_at: str | None = None,
+    shard: Shard | None = None,
 ) -> BatchReport:
-    """Grade every submission under ``root``; see the module docstring."""
+    """Grade every submission under ``root`` (or ``shard``'s share of them); see the module docstring."""
     root = root.resolve()
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder: give the folder that holds one folder or .zip per student")
-    out = (out or default_out(root)).resolve()
+    out = (out or default_out(root, shard)).resolve()
     chosen = tuple(sorted(exercises or kit.exercises, key=lambda e: e.order))
     for exercise in chosen:
         if not kit.checks_path(exercise).is_file():
             raise KitError(f"the checks for {exercise.id} are missing: {kit.checks_path(exercise)}")
     listener = listener or BatchListener()
-    subs, ignored = discover(root, exclude=[out])
-    if not subs:
+    everyone, ignored = discover(root, exclude=[out])
+    if not everyone:
         raise UsageError(f"no submissions under {root}: expected one folder or .zip per student")
+    subs = [s for s in everyone if shard is None or shard.holds(s.student)]
     (out / STUDENTS_DIR).mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).is_file():
+        write_atomic(out / MARKER, "An output folder of `grade batch`: never graded as a submission.\n")
     base = limits or Limits()
     limits = replace(base, hide=(*base.hide, str(root), str(out)))
     fingerprint = kit_fingerprint(kit, chosen)
@@ -244,11 +263,14 @@ def run_batch(
     for outcome in outcomes.values():
         listener.student_done(outcome)
 
+    context = ReportContext(str(root), tuple(e.id for e in chosen), kit_version(), _python())
     try:
         _grade_pending(kit, chosen, pending, out, limits, jobs, listener, outcomes)
     finally:
         ordered = [outcomes[s.student] for s in subs if s.student in outcomes]
-        stats = _write_reports(out, root, ordered, chosen, generated_at)
+        stats = write_reports(out, context, ordered, generated_at)
+    if shard is not None:
+        write_record(out, shard, context, fingerprint, [s.student for s in everyone], {s.student: s.stem for s in subs})
     return BatchReport(out=out, outcomes=ordered, stats=stats, ignored=ignored)
 
 
@@ -354,7 +376,9 @@ def _save(out: Path, student: _Student, exercises: Sequence[Exercise]) -> Studen
         exercises=tuple(student.results[e.id] for e in exercises),
         kit_version=kit_version(),
     )
-    notes = _notes(student.collected, exercises)
+    absent = tuple(e.id for e in exercises if e.supported() and e.id not in student.collected.files
+                   and e.id not in student.collected.rejected)  # fmt: skip
+    notes = _notes(student.collected, run, absent)
     document = {
         "format": STUDENT_FORMAT,
         "version": VERSION,
@@ -363,52 +387,92 @@ def _save(out: Path, student: _Student, exercises: Sequence[Exercise]) -> Studen
         "key": student.key,
         "complete": student.complete,
         "notes": list(notes),
+        "not_submitted": list(absent),
         "files": {ex_id: {"path": f.path, "sha256": f.sha256} for ex_id, f in sorted(student.collected.files.items())},
         "results": json_reporter.to_dict(run),
     }
     write_atomic(out / STUDENTS_DIR / f"{sub.stem}.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    return StudentOutcome(sub.student, run, notes, student.complete)
+    return StudentOutcome(sub.student, run, notes, student.complete, absent=absent)
 
 
-def _notes(collected: submissions.Collected, exercises: Sequence[Exercise]) -> tuple[str, ...]:
-    missing = [e.id for e in exercises if e.id not in collected.files and e.id not in collected.rejected]
-    notes = [f"missing: {', '.join(missing)}"] if missing else []
+def _notes(collected: submissions.Collected, run: RunResult, absent: Sequence[str]) -> tuple[str, ...]:
+    """The gradebook's notes: files missing (with the renames that would find them), files
+    rejected, why each exercise that had a file could not be graded, then intake notes."""
+    notes = [f"missing: {', '.join(absent)}"] if absent else []
+    notes += [f"{ex_id}: found {hint}" for ex_id in absent for hint in collected.hints.get(ex_id, ())]
     notes += [f"{ex_id}: rejected ({why.split(':')[0]})" for ex_id, why in sorted(collected.rejected.items())]
+    notes += [f"{ex.id}: {stats.shown(ex.message)}" for ex in run.exercises
+              if ex.status is ExerciseStatus.ERROR and ex.id in collected.files]  # fmt: skip
     return (*notes, *collected.notes)
 
 
-def _load_saved(out: Path, sub: Submission, key: str) -> StudentOutcome | None:
-    path = out / STUDENTS_DIR / f"{sub.stem}.json"
+def load_student(path: Path) -> tuple[StudentOutcome, str]:
+    """A saved student file: the outcome and its resume key (ValueError if it is not one)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        if document.get("format") != STUDENT_FORMAT or document.get("key") != key or not document.get("complete"):
-            return None
+        if document.get("format") != STUDENT_FORMAT:
+            raise ValueError(f"{path} is not a student file of grade batch")
         run = json_reporter.from_dict(document["results"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        outcome = StudentOutcome(
+            document["student"], run, tuple(document.get("notes", ())), bool(document.get("complete")),
+            absent=tuple(document.get("not_submitted", ())),
+        )  # fmt: skip
+        return outcome, str(document.get("key"))
+    except (OSError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} cannot be read as a student file: {exc}") from None
+
+
+def _load_saved(out: Path, sub: Submission, key: str) -> StudentOutcome | None:
+    try:
+        outcome, saved_key = load_student(out / STUDENTS_DIR / f"{sub.stem}.json")
+    except ValueError:
         return None  # missing, partial or foreign: grade again
-    return StudentOutcome(sub.student, run, tuple(document.get("notes", ())), True, resumed=True)
+    if saved_key != key or not outcome.complete or outcome.student != sub.student:
+        return None
+    return replace(outcome, resumed=True)
 
 
-def _write_reports(
-    out: Path, root: Path, outcomes: list[StudentOutcome], exercises: Sequence[Exercise], generated_at: str | None
+@dataclass(frozen=True)
+class ReportContext:
+    """What the class reports say besides the students' results: what was graded, by what."""
+
+    submissions: str
+    exercises: tuple[str, ...]
+    kit_version: str
+    python: str
+
+
+def write_reports(
+    out: Path, context: ReportContext, outcomes: Sequence[StudentOutcome], generated_at: str | None = None
 ) -> ClassStats:
+    """gradebook.csv, summary.json and summary.html in ``out``: a function of the outcomes
+    (in any order) and ``context`` only, so a merge of shards writes the same bytes."""
+    outcomes = sorted(outcomes, key=lambda o: o.student)
     rows = [gradebook.Row(o.student, o.run, o.notes, o.complete) for o in outcomes]
-    write_atomic(out / GRADEBOOK_FILE, gradebook.render(rows, [e.id for e in exercises]))
-    stats = class_stats({o.student: o.run for o in outcomes})
+    write_atomic(out / GRADEBOOK_FILE, gradebook.render(rows, context.exercises))
+    stats = class_stats({o.student: o.run for o in outcomes}, {o.student: o.absent for o in outcomes})
     summary = {
         "format": SUMMARY_FORMAT,
         "version": VERSION,
-        "submissions": str(root),
-        "kit_version": kit_version(),
-        "python": _python(),
+        "submissions": context.submissions,
+        "kit_version": context.kit_version,
+        "python": context.python,
         "incomplete": [o.student for o in outcomes if not o.complete],
         "stats": dataclasses.asdict(stats),
     }
     write_atomic(out / SUMMARY_JSON, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    when = generated_at or time.strftime("%Y-%m-%d %H:%M")
-    meta = f"{root.name} · awaitlings {kit_version()} · Python {_python()} · {when}"
+    when = generated_at or report_time()
+    meta = f"{Path(context.submissions).name} · awaitlings {context.kit_version} · Python {context.python} · {when}"
     write_atomic(out / SUMMARY_HTML, classreport.render_html(stats, meta=meta))
     return stats
+
+
+def report_time() -> str:
+    """The report's date: ``SOURCE_DATE_EPOCH`` (UTC) when set, as in reproducible builds, else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(epoch)))
+    return time.strftime("%Y-%m-%d %H:%M")
 
 
 def summary_dict(report: BatchReport) -> dict[str, Any]:

@@ -615,28 +615,73 @@ def _autograde_classroom(strict: bool, jobs: int | None) -> None:
     click.echo(f"\nPoints {run.score:g}/{run.max_score:g} (posted to GitHub Classroom by the next step)")
 
 
-@cli.command("batch")
+class ShardParam(click.ParamType):  # type: ignore[type-arg]  # generic only in Click 8.2+
+    """``--shard K/N``: share K of N."""
+
+    name = "K/N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from grader.shards import Shard
+
+        if isinstance(value, Shard):
+            return value
+        try:
+            return Shard.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class BatchGroup(click.Group):
+    """``grade batch DIR`` grades a class; ``grade batch merge OUT SHARD_DIR...`` joins shards."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `merge` is the only subcommand; anything else is the DIR to grade (`grade batch ./merge`
+        # grades a folder called merge).
+        if (args and args[0] in self.commands) or args in (["--help"], ["-h"]):
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, ["run", *args])
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "DIR [EXERCISES]... [OPTIONS]")
+        formatter.write_usage(ctx.command_path, "merge OUT SHARD_DIR...", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        grading = self.commands["run"]
+        rows = [row for param in grading.get_params(ctx) if (row := param.get_help_record(ctx)) and row[1]]
+        with formatter.section("Options"):
+            formatter.write_dl([row for row in rows if not row[0].startswith("-h")])
+        self.format_commands(ctx, formatter)
+
+
+@cli.group("batch", cls=BatchGroup)
+def batch_group() -> None:
+    """Grade every submission under DIR (one folder or .zip per student) into a gradebook.
+
+    Writes gradebook.csv, students/<id>.json, summary.json and summary.html (per-check
+    pass rates, commonest failures). Re-running skips students already graded with the
+    same checks and the same files, so an interrupted batch resumes. With --shard K/N it
+    grades share K of N (one machine each); `grade batch merge` joins the shares.
+    """
+
+
+@batch_group.command("run", cls=_GradingCommand, hidden=True)
 @click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("exercises", nargs=-1, type=ExerciseId())
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the gradebook and reports (default: DIR-gradebook beside DIR).")
+              help="Folder for the gradebook and reports (default: DIR-gradebook beside DIR, "
+                   "DIR-gradebook-K-of-N for a shard).")
+@click.option("--shard", type=ShardParam(), default=None,
+              help="Grade only share K of N (1 <= K <= N), chosen from each student's id, so N machines "
+                   "grade a class side by side; join their outputs with `grade batch merge`.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Sandboxed children at once, across students and exercises (default: number of cores).")
 @click.option("--strict", is_flag=True, help="Course mode: refuse to grade without every sandbox defense.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="What to print at the end: a class summary, or a JSON account of the run.")
-def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, jobs: int | None, strict: bool,
-              fmt: str) -> None:  # fmt: skip
-    """Grade every submission under DIR (one folder or .zip per student) into a gradebook.
-
-    Writes gradebook.csv, students/<id>.json, summary.json and summary.html (per-check
-    pass rates, commonest failures). Re-running skips students already graded with the
-    same checks and the same files, so an interrupted batch resumes.
-    """
-    import json
-
-    from grader.batch import run_batch, summary_dict
-    from grader.reporters.classreport import render_text
+def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, shard: Any, jobs: int | None,
+              strict: bool, fmt: str) -> None:  # fmt: skip
+    """Grade every submission under DIR (one folder or .zip per student) into a gradebook."""
+    from grader.batch import run_batch
     from grader.sandbox import Limits
 
     kit = _kit()
@@ -645,15 +690,43 @@ def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, j
     listener = _batch_bar() if sys.stderr.isatty() else None
     try:
         report = run_batch(kit, folder, out=out, exercises=tuple(exercises) or None, jobs=jobs,
-                           limits=Limits(strict=strict), listener=listener)  # fmt: skip
+                           limits=Limits(strict=strict), listener=listener, shard=shard)  # fmt: skip
     finally:
         if listener is not None:
             listener.stop()
+    _batch_end(report, fmt, f"shard {shard}: " if shard else "")
+
+
+@batch_group.command("merge")
+@click.argument("out", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("shards", metavar="SHARD_DIR...", nargs=-1, required=True,
+                type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="What to print at the end: a class summary, or a JSON account of the merge.")
+def batch_merge_cmd(out: Path, shards: tuple[Path, ...], fmt: str) -> None:
+    """Join the outputs of `grade batch DIR --shard K/N` (every K of one N) into OUT.
+
+    OUT gets the class's gradebook.csv, summary.json, summary.html and students/, the
+    same bytes as grading DIR on one machine. Shards graded with another kit, other
+    checks or another Python, a missing or repeated share, are refused.
+    """
+    from grader.shards import merge
+
+    _batch_end(merge(out, shards), fmt, "merged: ")
+
+
+def _batch_end(report: Any, fmt: str, prefix: str) -> None:
+    """Print a batch's (or a merge's) account; exit 3 when the grader failed on someone."""
+    import json
+
+    from grader.batch import summary_dict
+    from grader.reporters.classreport import render_text
+
     if fmt == "json":
         click.echo(json.dumps(summary_dict(report), indent=2))
     else:
         click.echo(render_text(report.stats), nl=False)
-        click.echo(f"{len(report.outcomes)} submissions ({report.resumed} already graded) · "
+        click.echo(f"{prefix}{len(report.outcomes)} submissions ({report.resumed} already graded) · "
                    f"gradebook: {report.gradebook} · report: {report.html}")  # fmt: skip
         for note in report.ignored:
             click.echo(f"ignored: {note}", err=True)

@@ -2,7 +2,9 @@
 
 ``render_html`` gives one self-contained page (inline CSS, no script, no fonts or images
 fetched), viewable offline in any browser; ``render_text`` gives the same essentials for a
-terminal. Every message shown comes from untrusted submissions' runs and is escaped.
+terminal. Every message shown comes from untrusted submissions' runs and is escaped; each is a real
+message (the commonest of its group, numbers intact). Files not submitted and untouched
+stubs are counted apart from the failures.
 Pure: :class:`~grader.stats.ClassStats` in, text out.
 """
 
@@ -86,8 +88,16 @@ def render_html(stats: ClassStats, *, title: str = "awaitlings class report", me
         parts.append("</table>")
     else:
         parts.append('<p class="sub">No check failed.</p>')
+    if absentees := _absentees(stats):
+        parts.append(f'<p class="sub">Not failures, so not in this table: {e(absentees)}.</p>')
     parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)
+
+
+def _absentees(stats: ClassStats) -> str:
+    """How many exercise files were not submitted, or were untouched stubs ("" when none)."""
+    counts = [(stats.not_submitted, "not submitted (file not found)"), (stats.not_started, "untouched stubs")]
+    return ", ".join(f"{count} exercise file{'s' if count != 1 else ''} {what}" for count, what in counts if count)
 
 
 def _exercise_html(ex: ExerciseStats) -> str:
@@ -136,6 +146,8 @@ def render_text(stats: ClassStats, *, worst: int = 5) -> str:
     for ex in stats.exercises:
         mean = f"mean {_num(ex.mean_score)}/{_num(ex.max_score)}"
         lines.append(f"  {ex.id} {ex.title}: {mean}, {ex.full_marks} at full marks")
+    if absentees := _absentees(stats):
+        lines.append(f"  ({absentees})")
     ranked = sorted(
         (c for ex in stats.exercises for c in ex.checks if c.rate is not None and c.rate < 1),
         key=lambda c: (c.rate or 0.0, c.id),

@@ -22,7 +22,7 @@ from grader.manifest import Kit
 from grader.reporters import classreport, gradebook
 from grader.results import CheckResult, CheckStatus, ExerciseStatus, RunResult, exercise_result, zero_result
 from grader.sandbox import probe
-from grader.stats import class_stats, normalise
+from grader.stats import class_stats, shown
 
 
 @pytest.fixture
@@ -145,7 +145,13 @@ class TestDiscoverAndKeys:
         assert batch.submission_key(batch.kit_fingerprint(ckit, ckit.exercises), collected) != first
 
 
-def _run(student: str, ex01: CheckStatus, ex02_status: ExerciseStatus | None = None, message: str = "") -> RunResult:
+def _run(
+    student: str,
+    ex01: CheckStatus,
+    ex02_status: ExerciseStatus | None = None,
+    message: str = "",
+    ex02_message: str = "not started yet",
+) -> RunResult:
     ex01_result = exercise_result(
         id="ex01", slug="hello_run", title="Your first coroutine", points=10,
         checks=[
@@ -154,7 +160,7 @@ def _run(student: str, ex01: CheckStatus, ex02_status: ExerciseStatus | None = N
         ],
     )  # fmt: skip
     ex02_result = zero_result(id="ex02", slug="adder", title="Add", points=4,
-                              status=ex02_status or ExerciseStatus.NOT_STARTED, message="not started yet")  # fmt: skip
+                              status=ex02_status or ExerciseStatus.NOT_STARTED, message=ex02_message)  # fmt: skip
     return RunResult(target=student, python="3.11.7", kit_version="0.1.0", exercises=(ex01_result, ex02_result))
 
 
@@ -170,14 +176,66 @@ class TestStatsAndReports:
         }
 
     def test_pass_rates_and_common_failures(self) -> None:
-        """rates count the students whose run had the check; similar messages are grouped"""
+        """rates count the students whose run had the check; messages keep their numbers"""
         stats = class_stats(self.runs())
         ex01, ex02 = stats.exercises
         assert [(c.name, c.passed, c.ran) for c in ex01.checks] == [("greet is async", 4, 4), ("runs at once", 1, 4)]
-        assert ex01.checks[1].failures[0] == ("At most N greeting(s) ran at the same time; all N should.", 2)
+        assert ex01.checks[1].failures == (
+            ("<script>alert(1)</script> stuck", 1),
+            ("At most 1 greeting(s) ran at the same time; all 3 should.", 1),
+            ("At most 2 greeting(s) ran at the same time; all 3 should.", 1),
+        ), "1 and 2 greetings at once are different misunderstandings: not grouped, numbers shown"
         assert ex02.checks == () and dict(ex02.statuses) == {"not_started": 4}
-        assert stats.top_failures[0].students == 2 and stats.mean_total == pytest.approx((10 + 2.5 * 3) / 4)
-        assert normalise("  \n/tmp/x/awaitlings-ex01-ab12/target/ex01.py:3 failed\nmore") == "ex01.py:N failed"
+        assert stats.not_started == 4 and stats.not_submitted == 0
+        assert stats.mean_total == pytest.approx((10 + 2.5 * 3) / 4)
+
+    def test_learner_lines_and_temp_paths_do_not_split_a_group(self) -> None:
+        """one mistake at different lines of different files is one group, shown as a real message"""
+        at = [(3, 9), (3, 9), (12, 5)]
+        runs = {
+            f"s{i}": _run(f"s{i}", CheckStatus.PASSED, ExerciseStatus.ERROR,
+                          ex02_message=f"ex02_adder.py has a syntax error at line {line}, column {col}: "
+                                       f"'(' was never closed\n    def add(a, b:")
+            for i, (line, col) in enumerate(at)
+        }  # fmt: skip
+        runs["t"] = _run(
+            "t", CheckStatus.FAILED, message="/tmp/x/awaitlings-ex01-ab12/target/ex01.py:7: took 0x7f00aa11bb22"
+        )
+        runs["u"] = _run("u", CheckStatus.FAILED, message="/tmp/y/awaitlings-ex01-cd34/ex01.py:9: took 0x7f00cc33dd44")
+        stats = class_stats(runs)
+        assert stats.exercises[1].problems == (
+            ("ex02_adder.py has a syntax error at line 3, column 9: '(' was never closed", 3),
+        )
+        assert stats.exercises[0].checks[1].failures == (("ex01.py:7: took 0x7f00aa11bb22", 2),)
+        assert [(f.check, f.students) for f in stats.top_failures] == [("could not be graded", 3), ("runs at once", 2)]
+        assert shown("  \n/tmp/x/awaitlings-ex01-ab12/target/ex01.py:3 failed\nmore") == "ex01.py:3 failed"
+
+    def test_absent_and_untouched_are_kept_apart(self) -> None:
+        """files not submitted and untouched stubs never crowd the real failures out of the table"""
+        runs = {f"absent{i:02d}": _run(f"absent{i:02d}", CheckStatus.PASSED, ExerciseStatus.ERROR,
+                                       ex02_message="ex02_adder.py was not found in the submission")
+                for i in range(12)}  # fmt: skip
+        runs.update({f"stub{i}": _run(f"stub{i}", CheckStatus.PASSED) for i in range(3)})
+        runs["ben"] = _run(
+            "ben", CheckStatus.FAILED, message="At most 1 greeting(s) ran at the same time; all 3 should."
+        )
+        stats = class_stats(runs, {student: ("ex02",) for student in runs if student.startswith("absent")})
+        assert [(f.check, f.message) for f in stats.top_failures] == [
+            ("runs at once", "At most 1 greeting(s) ran at the same time; all 3 should.")
+        ]
+        assert dict(stats.exercises[1].statuses) == {"not_submitted": 12, "not_started": 4}
+        assert stats.exercises[1].problems == ()
+        assert (stats.not_submitted, stats.not_started) == (12, 4)
+        page = classreport.render_html(stats)
+        assert "12 not submitted, 4 not started" in page
+        assert "Not failures, so not in this table: 12 exercise files not submitted (file not found), " \
+               "4 exercise files untouched stubs." in page  # fmt: skip
+        assert "(12 exercise files not submitted (file not found)" in classreport.render_text(stats)
+
+    def test_the_order_of_students_does_not_matter(self) -> None:
+        """the statistics are a function of the runs, not of the order they come in"""
+        runs = self.runs()
+        assert class_stats(dict(reversed(list(runs.items())))) == class_stats(runs)
 
     def test_gradebook_csv(self) -> None:
         """a row per student, sorted, points per exercise; formula-like cells are defused"""
@@ -242,6 +300,9 @@ class TestRealBatch:
             assert table[student][6] == sys.version.split()[0] and table[student][4] == "14"
             assert table[student][7] == "graded"
         assert "missing: ex02" in table["erin"][8] and "missing: ex01, ex02" in table["grace"][8]
+        syntax_error = "ex01: ex01_hello_run.py has a syntax error at line 1, column 16: '(' was never closed"
+        assert syntax_error in table["erin"][8], "an ungradable file's reason is in the notes"
+        assert "graded hello_run.py (its name differs: without its ex01_ prefix)" in table["heidi"][8]
         assert "rejected" in table["ivan"][8] and "ignored symlink ex01_hello_run.py" in table["judy"][8]
         assert "ignored unsafe zip entry" in table["carol"][8]
         assert sorted(report.ignored) == ["README.txt: not a folder or a .zip", "alice-link: a symlink, not followed"]
