@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from grader import explain, monitor, probes
+from grader import explain, monitor, probes, watchdog
 from grader.channel import (
     Collected,
     CollectedCheck,
@@ -45,14 +45,12 @@ from grader.channel import (
     Importing,
     Result,
     Start,
-    Stuck,
     Writer,
 )
 from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+from grader.watchdog import BACKSTOP_S, CheckState
 
 DEFAULT_LIMIT_S = 10.0
-#: pytest-timeout fires this long after the in-loop watchdog, as a backstop.
-BACKSTOP_S = 2.0
 OUTPUT_CAP = 4000
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: pluggy keeps plugins in a set
@@ -156,20 +154,21 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     """Per check: fresh loop registry, the right loop class, a watchdog on the clock."""
     state = item.config.stash[_STATE]
-    state.check = _CheckState(nodeid=item.nodeid, started=time.monotonic())
+    send = state.channel.send if state.channel else None
+    state.check = CheckState(nodeid=item.nodeid, started=time.monotonic(), send=send)
     state.policy.loop_class = (
         VirtualTimeLoop if item.get_closest_marker("virtual_time") else GraderLoop
     )
     LOOPS.clear()
     obj = getattr(item, "obj", None)
     test_code = getattr(inspect.unwrap(obj), "__code__", None) if callable(obj) else None
-    watchdog = threading.Timer(_limit(item, state), _expire, args=(state.check, test_code, _limit(item, state)))
-    watchdog.name = GRADER_THREAD_PREFIX + "watchdog"
-    watchdog.daemon = True
-    watchdog.start()
+    timer = threading.Timer(_limit(item, state), watchdog.expire, args=(state.check, test_code, _limit(item, state)))
+    timer.name = GRADER_THREAD_PREFIX + "watchdog"
+    timer.daemon = True
+    timer.start()
     check = state.check
     held = monitor.LoopMonitor(
-        lambda: probes.TARGET_FILE, state.stdin, lambda hold: _on_hold(check, hold, test_code)
+        lambda: probes.TARGET_FILE, state.stdin, lambda hold: watchdog.on_hold(check, hold, test_code)
     )
     held.start()
     try:
@@ -180,7 +179,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             return (yield)
     finally:
         held.stop()
-        watchdog.cancel()
+        timer.cancel()
         LOOPS.clear()
 
 
@@ -268,6 +267,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 import_error=check.import_error,
             )
         )
+    check.finished = True
     state.check = None
 
 
@@ -348,29 +348,11 @@ def no_blocking(ex: types.ModuleType) -> Iterator[list[probes.BlockingCall]]:
 
 
 @dataclass
-class _CheckState:
-    nodeid: str
-    started: float
-    status: str = "passed"
-    message: str | None = None
-    output: str = ""
-    import_error: bool = False
-    hygiene: list[str] = field(default_factory=list)
-    expired: str | None = None  # where tasks were waiting when the watchdog fired
-    cancel_sent_at: float | None = None  # the watchdog asked a running loop to cancel the check...
-    cancel_ran_at: float | None = None  # ...and the loop ran that request (late if it was blocked)
-    call_done: bool = False  # the check's own code has ended (teardown may follow)
-    stuck_shape: str | None = None  # explain.stuck_shape of the tasks at the limit
-    hold: monitor.Hold | None = None  # what held the loop's thread (the loop monitor saw it)
-    held_reported: bool = False
-
-
-@dataclass
 class _State:
     target: Path
     limit: float
     channel: Writer | None = None
-    check: _CheckState | None = None
+    check: CheckState | None = None
     policy: GraderLoopPolicy = field(default_factory=GraderLoopPolicy)
     import_failures: dict[str, str] = field(default_factory=dict)
     #: What the learner's code reads as standard input: a terminal where nobody types.
@@ -395,27 +377,7 @@ def _terminal_stdin(state: _State) -> Iterator[None]:
         sys.stdin = saved
 
 
-def _on_hold(check: _CheckState | None, hold: monitor.Hold, test_code: types.CodeType | None) -> None:
-    """Monitor thread: the learner's code holds the loop's thread. Record why, and ask the
-    loop to cancel the check (the monitor's signal stops the learner's code itself)."""
-    if check is None or check.hold is not None:
-        return
-    check.hold = hold
-    for loop in reversed(list(LOOPS)):
-        if loop.is_running() and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_cancel_check, loop, test_code)
-            return
-
-
-def _cancel_check(loop: asyncio.AbstractEventLoop, test_code: Any) -> None:
-    tasks = asyncio.all_tasks(loop)
-    mine = [t for t in tasks if getattr(t.get_coro(), "cr_code", None) is test_code]
-    for task in mine or tasks:
-        task.cancel()
-
-
-def _held_message(check: _CheckState) -> str:
+def _held_message(check: CheckState) -> str:
     assert check.hold is not None
     if check.import_error and check.message:
         return check.message  # the import's own account (the `ex` fixture wrote it)
@@ -476,62 +438,12 @@ def _limit(item: pytest.Item, state: _State) -> float:
     return float(marker.args[0]) if marker and marker.args else state.limit
 
 
-def _expire(check: _CheckState, test_code: types.CodeType | None, limit: float) -> None:
-    """Watchdog thread: ask the running loop to dump its tasks and cancel the check; a
-    little later, tell the parent why the check is still running if it is (the parent
-    may have to kill it: this is the only account it will get)."""
-    for loop in reversed(list(LOOPS)):
-        if loop.is_running() and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(_cancel_stuck, loop, check, test_code)
-            except RuntimeError:
-                continue
-            check.cancel_sent_at = time.monotonic()
-            later = threading.Timer(BACKSTOP_S / 2, _report_stuck, args=(check, limit))
-            later.name = GRADER_THREAD_PREFIX + "watchdog-note"
-            later.daemon = True
-            later.start()
-            return
-    check.expired = check.expired or ""
-
-
-def _report_stuck(check: _CheckState, limit: float) -> None:
-    """Watchdog thread, after the cancel request: a check still running was cancelled and
-    went on (a swallowed CancelledError), or its loop never ran the request (blocked)."""
-    state = _current_state
-    if state is None or state.check is not check or check.call_done or state.channel is None:
-        return
-    shape = "swallowed" if _cancel_in_time(check) else "blocked"
-    at = monitor.most_telling_line(threading.main_thread().ident, probes.TARGET_FILE) if shape == "blocked" else None
-    message = "Stopped by the grader. " + explain.timeout(limit, check.expired or None, shape, at)
-    state.channel.send(Stuck(check.nodeid, message))
-
-
-def _cancel_in_time(check: _CheckState) -> bool:
-    """The loop ran the watchdog's cancel request promptly (not only after the backstop
-    had interrupted whatever blocked it)."""
-    if check.cancel_sent_at is None or check.cancel_ran_at is None:
-        return False
-    return check.cancel_ran_at - check.cancel_sent_at < BACKSTOP_S / 2
-
-
-def _cancel_stuck(loop: asyncio.AbstractEventLoop, check: _CheckState, test_code: Any) -> None:
-    check.cancel_ran_at = time.monotonic()
-    stacks = probes.task_stacks(loop, probes.TARGET_FILE)
-    check.expired = "; ".join(s for s in stacks if test_code is None or "test_" not in s) or "; ".join(stacks)
-    tasks = asyncio.all_tasks(loop)
-    check.stuck_shape = explain.stuck_shape([_innermost(t) for t in tasks])
-    mine = [t for t in tasks if getattr(t.get_coro(), "cr_code", None) is test_code]
-    for task in mine or tasks:
-        task.cancel()
-
-
-def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: float) -> tuple[str, str]:
+def _describe_failure(call: pytest.CallInfo[None], check: CheckState, limit: float) -> tuple[str, str]:
     excinfo = call.excinfo
     if check.import_error and excinfo and isinstance(excinfo.value, pytest.fail.Exception):
         return "error", str(excinfo.value.msg)
-    if check.expired is not None or (excinfo and _is_timeout(excinfo.value)):
-        return "timeout", _timeout_message(check, limit, excinfo)
+    if check.expired is not None or (excinfo and watchdog.is_timeout(excinfo.value)):
+        return "timeout", watchdog.timeout_message(check, limit, excinfo)
     if excinfo is None:
         return "failed", "the check failed"
     exc = excinfo.value
@@ -542,37 +454,7 @@ def _describe_failure(call: pytest.CallInfo[None], check: _CheckState, limit: fl
     return "failed", explain.unexpected_exception(exc, excinfo.tb, probes.TARGET_FILE)
 
 
-def _timeout_message(check: _CheckState, limit: float, excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
-    """Why the check ran out of time, as far as the watchdog could tell."""
-    backstop = excinfo is not None and _is_timeout(excinfo.value)
-    at = explain.place(excinfo.tb, probes.TARGET_FILE) if backstop and excinfo is not None else None
-    if backstop and _cancel_in_time(check):
-        shape: str | None = "swallowed"  # cancelled at the limit, and still running
-    elif backstop and check.cancel_sent_at is not None:
-        shape = "blocked"  # the loop did not run the watchdog's request until the backstop
-    else:
-        shape = check.stuck_shape
-    return explain.timeout(limit, check.expired or None, shape, at)
-
-
-def _innermost(task: asyncio.Task[Any]) -> str:
-    """``Class.method`` of the coroutine a task is suspended in (``Event.wait``)."""
-    inner: Any = task.get_coro()
-    name = "?"
-    while inner is not None:
-        code = getattr(inner, "cr_code", None) or getattr(inner, "ag_code", None)
-        if code is None:
-            break
-        name = code.co_qualname
-        inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
-    return str(name)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, pytest.fail.Exception) and str(exc.msg).startswith("Timeout")
-
-
-def _tee_warnings(check: _CheckState, show: Callable[..., None]) -> Callable[..., None]:
+def _tee_warnings(check: CheckState, show: Callable[..., None]) -> Callable[..., None]:
     """A ``warnings.showwarning`` that keeps the warnings revealing async mistakes (never
     awaited, unclosed, ...) for ``check``, then passes every warning on to pytest."""
 
@@ -586,7 +468,7 @@ def _tee_warnings(check: _CheckState, show: Callable[..., None]) -> Callable[...
     return tee
 
 
-def _collect_hygiene(check: _CheckState) -> None:
+def _collect_hygiene(check: CheckState) -> None:
     """After the check's loop closed: collect garbage so unawaited coroutines and unclosed
     transports warn now (inside this check), and read what the loops recorded."""
     gc.collect()

@@ -798,8 +798,12 @@ async def greet(name, delay):
         assert graded.passed == {COROUTINE, *MAIN_CHECKS}
         assert graded.ex01.score == 6
         for name in GREET_CHECKS:
-            assert graded.checks[name].status is CheckStatus.TIMEOUT
-            assert "Stopped by the grader" in (graded.checks[name].message or "")
+            # Stopped from outside at the limit, or named at once by the loop monitor (the
+            # sleeps block the loop): either way only greet's checks pay, with a true reason.
+            check = graded.checks[name]
+            assert (check.status is CheckStatus.TIMEOUT and "Stopped by the grader" in (check.message or "")) or (
+                check.status is CheckStatus.FAILED and "blocking call ran on the event loop" in (check.message or "")
+            ), (check.status, check.message)
 
 
 class TestNoProcessOutlivesGrading:
