@@ -14,10 +14,19 @@ so two cores get two children, not two students times twelve exercises.
 Output, in ``--out`` (default ``DIR-gradebook`` beside DIR), each file written atomically:
 
 - ``students/<id>.json``: a student's full results (the ``json`` format) with the files
-  graded, their hashes and the resume key; written as soon as that student is done;
-- ``gradebook.csv``: one row per student (``grader.reporters.gradebook``);
+  graded, their hashes, the exercises not submitted and the resume key; written as soon
+  as that student is done;
+- ``gradebook.csv``: one row per student (``grader.reporters.gradebook``), whose notes say
+  what was missing (and the rename that would find it), what was taken under a near-miss
+  name, and why an exercise could not be graded (a syntax error, at its line);
 - ``summary.json`` and ``summary.html``: per-check pass rates and the commonest failures
-  (``grader.stats``, ``grader.reporters.classreport``).
+  (``grader.stats``, ``grader.reporters.classreport``);
+- ``.awaitlings-batch``: marks the folder, so a later listing of DIR never grades it.
+
+The three reports are a function of the students' results and of what graded them
+(:func:`write_reports`), never of the order students were graded in; the date on the
+HTML page is ``SOURCE_DATE_EPOCH``'s when set. ``--shard K/N`` grades one share of DIR
+and ``grade batch merge`` joins the shares into the same bytes (``grader.shards``).
 
 Resuming: a student's key hashes the kit version, the Python version, the manifest, the
 graded exercises' checks and pristine stubs, and the submission's exercise files. A

@@ -24,7 +24,8 @@ from grader.manifest import load_kit
 from grader.shards import SHARD_FILE, Shard, merge, share_of
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "course" / "batch" / "grade-class.yml"
+COURSE = ROOT / "course" / "batch"
+WORKFLOW = COURSE / "grade-class.yml"
 REPORTS = ("gradebook.csv", "summary.json", "summary.html")
 #: 2024-01-01 00:00 UTC: every process writes the same date into the report.
 EPOCH = "1704067200"
@@ -108,9 +109,9 @@ Graded = tuple[Path, Path, Path]  # kit root, submissions, the unsharded output
 def unsharded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     base = tmp_path_factory.mktemp("shards")
     kit = course_kit(base / "kit")
-    _class(base / "subs")
-    _finish(_grade(base / "subs", "--out", base / "whole", env=_env(kit.root)))
-    return kit.root, base / "subs", base / "whole"
+    _class(base / "submissions")
+    _finish(_grade(base / "submissions", "--out", base / "whole", env=_env(kit.root)))
+    return kit.root, base / "submissions", base / "whole"
 
 
 @pytest.fixture(scope="module")
@@ -164,26 +165,50 @@ class TestShardedBatch:
         workflow = WORKFLOW.read_text()
         shards = [int(k) for k in re.findall(r"^\s+shard: \[([\d, ]+)\]$", workflow, re.M)[0].split(",")]
         grade, merge_step = _run_block(workflow, "Grade"), _run_block(workflow, "Merge")
-        bin_dir = _tools(tmp_path / "bin")
-        # the workflow grades in course mode; where this machine cannot, the test grades without it
-        strict = "" if course_mode_problems(diagnose(load_kit(kit_root))) else "--strict"
-        env = _env(kit_root, SUBMISSIONS=str(subs), STRICT=strict, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        env = _env(kit_root, SUBMISSIONS=str(subs), STRICT=_strict(kit_root), PATH=_path(tmp_path),
                    GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"))  # fmt: skip
-        jobs = []
-        for k in shards:
-            script = grade.replace("${{ matrix.shard }}", str(k)).replace("${{ strategy.job-total }}", str(len(shards)))
-            assert "${{" not in script
-            jobs.append(subprocess.Popen(["bash", "-e", "-c", script], cwd=tmp_path, env=env, text=True,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE))  # fmt: skip
-        _finish(*jobs)
+        scripts = [grade.replace("${{ matrix.shard }}", str(k)).replace("${{ strategy.job-total }}", str(len(shards)))
+                   for k in shards]  # fmt: skip
+        assert not any("${{" in script for script in scripts)
+        _finish(*[_bash(script, tmp_path, env) for script in scripts])
         # download-artifact puts each artifact in shards/<name>: the jobs wrote exactly there
         assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [f"shard-{k}" for k in shards]
-        done = subprocess.run(
-            ["bash", "-e", "-c", merge_step], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-        )
-        assert done.returncode == 0, done.stderr
+        _finish(_bash(merge_step, tmp_path, env))
         _same_reports(tmp_path / "gradebook", whole)
         assert "## Class report" in (tmp_path / "summary.md").read_text()
+
+    def test_the_slurm_array_job(self, unsharded: Graded, tmp_path: Path) -> None:
+        """the array script as tasks 1 and 2 of 2 (separate processes), then the documented merge"""
+        kit_root, subs, whole = unsharded
+        script = (COURSE / "grade-class.slurm").read_text()
+        merge_cmd = re.findall(r"^#\s+sbatch --dependency=\S+ --wrap '(.+)'$", script, re.M)[0]
+        env = _env(kit_root, SUBMISSIONS=str(subs), STRICT=_strict(kit_root), PATH=_path(tmp_path),
+                   SLURM_ARRAY_TASK_COUNT="2", SLURM_CPUS_PER_TASK="1")  # fmt: skip
+        tasks = [_bash(script, tmp_path, {**env, "SLURM_ARRAY_TASK_ID": str(k)}) for k in (1, 2)]
+        _finish(*tasks)
+        _finish(_bash(merge_cmd, tmp_path, env))
+        _same_reports(tmp_path / "gradebook", whole)
+
+    def test_the_kubernetes_indexed_job(self, unsharded: Graded, tmp_path: Path) -> None:
+        """the Indexed Job's pods as indexes 0 and 1 of 2 (separate processes), then the merge Job's command"""
+        kit_root, subs, whole = unsharded
+        manifest = (COURSE / "grade-class-k8s.yaml").read_text()
+        n = re.findall(r'name: SHARDS\n\s+value: "(\d+)"', manifest)[0]
+        assert re.findall(r"^  (completions|parallelism): (\d+)$", manifest, re.M) == [("completions", n),
+                                                                                     ("parallelism", n)]  # fmt: skip
+        grade, merge_cmd = (block.replace("/class/", f"{tmp_path}/class/") for block in _blocks(manifest, "- |"))
+        shutil.copytree(subs, tmp_path / "class" / "submissions")
+        env = _env(kit_root, SHARDS="2", STRICT=_strict(kit_root), PATH=_path(tmp_path))
+        _finish(*[_bash(grade, tmp_path, {**env, "JOB_COMPLETION_INDEX": str(k)}) for k in (0, 1)])
+        _finish(_bash(merge_cmd, tmp_path, env))
+        merged = tmp_path / "class" / "gradebook"
+        for name in ("gradebook.csv", "summary.html"):
+            assert (merged / name).read_bytes() == (whole / name).read_bytes(), name
+        # summary.json also names the folder graded, here the volume's copy of it
+        summary = json.loads((merged / "summary.json").read_text())
+        expected = json.loads((whole / "summary.json").read_text())
+        assert summary.pop("submissions") == str(tmp_path / "class" / "submissions")
+        assert summary == {k: v for k, v in expected.items() if k != "submissions"}
 
     def test_merge_refuses_what_does_not_add_up(self, two_shards: list[Path], tmp_path: Path) -> None:
         """a missing or repeated share, or shards graded differently, are refused with the fix"""
@@ -198,6 +223,37 @@ class TestShardedBatch:
         (two / SHARD_FILE).unlink()
         with pytest.raises(UsageError, match="did not finish"):
             merge(tmp_path / "m", [one, two])
+
+
+def _strict(kit_root: Path) -> str:
+    """The runners grade in course mode; where this machine cannot, the tests grade without it."""
+    return "" if course_mode_problems(diagnose(load_kit(kit_root))) else "--strict"
+
+
+def _path(tmp_path: Path) -> str:
+    return f"{_tools(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}"
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(["bash", "-e", "-c", script], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _blocks(text: str, opener: str) -> list[str]:
+    """Every literal block (``run: |``, ``- |``) opened by a line that is exactly ``opener``."""
+    lines = text.splitlines()
+    blocks = []
+    for start, line in enumerate(lines):
+        if line.strip() != opener:
+            continue
+        indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
+        block = []
+        for inner in lines[start + 1 :]:
+            if inner.strip() and len(inner) - len(inner.lstrip()) < indent:
+                break
+            block.append(inner[indent:])
+        blocks.append("\n".join(block).strip() + "\n")
+    return blocks
 
 
 def _run_block(workflow: str, step: str) -> str:
