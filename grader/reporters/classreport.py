@@ -96,8 +96,16 @@ def render_html(stats: ClassStats, *, title: str = "awaitlings class report", me
 
 def _absentees(stats: ClassStats) -> str:
     """How many exercise files were not submitted, or were untouched stubs ("" when none)."""
-    counts = [(stats.not_submitted, "not submitted (file not found)"), (stats.not_started, "untouched stubs")]
-    return ", ".join(f"{count} exercise file{'s' if count != 1 else ''} {what}" for count, what in counts if count)
+    parts = []
+    if stats.not_submitted:
+        parts.append(f"{stats.not_submitted} exercise file{_s(stats.not_submitted)} not submitted (not found)")
+    if stats.not_started:
+        parts.append(f"{stats.not_started} untouched stub{_s(stats.not_started)} (not started)")
+    return ", ".join(parts)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def _exercise_html(ex: ExerciseStats) -> str:
