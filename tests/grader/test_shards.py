@@ -15,9 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from coursekit import ADDER_INTS_ONLY, ADDER_OK, EX01_SYNTAX_ERROR, course_kit, ex01_solution, write
 
 from grader import batch
+from grader.cli import cli
 from grader.doctor import course_mode_problems, diagnose
 from grader.errors import UsageError
 from grader.manifest import load_kit
@@ -64,6 +66,27 @@ class TestShares:
         found, ignored = batch.discover(root)
         assert {s.student: share_of(s.student, 3) for s in found} == before
         assert ignored == ["old-gradebook: a gradebook folder of grade batch, not a submission"]
+
+
+class TestCommandLine:
+    """`grade batch` takes --shard K/N; `grade batch merge` is a command beside it."""
+
+    def test_a_bad_share_is_a_usage_error(self, tmp_path: Path) -> None:
+        """--shard 5/4 exits 2 and says what K/N means"""
+        result = CliRunner().invoke(cli, ["batch", str(tmp_path), "--shard", "5/4"])
+        assert result.exit_code == 2 and "K must be between 1 and N" in result.output
+
+    def test_a_folder_called_merge_is_still_graded(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """only the first word `merge` is the command: `grade batch ./merge` grades that folder"""
+        (tmp_path / "merge").mkdir()
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(cli, ["batch", "./merge"])
+        assert result.exit_code != 0 and "no submissions under" in str(result.exception)
+
+    def test_merge_needs_shards(self, tmp_path: Path) -> None:
+        """`grade batch merge OUT` without shard folders is a usage error naming them"""
+        result = CliRunner().invoke(cli, ["batch", "merge", str(tmp_path / "out")])
+        assert result.exit_code == 2 and "SHARD_DIR..." in result.output
 
 
 def _record(folder: Path, **changes: object) -> None:
