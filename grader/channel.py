@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -101,8 +102,12 @@ class Result:
 
 @dataclass(frozen=True)
 class Stuck:
+    """The child's account of a check it may not be able to finish: the verdict the parent
+    gives if it must kill the child (``failed`` when the loop monitor proved why)."""
+
     id: str
     message: str
+    status: str = "timeout"
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,9 @@ def decode(raw: object) -> Message | None:
                 import_error=raw.get("import_error") is True,
             )
         if kind is Stuck:
-            return Stuck(str(raw["id"]), str(raw.get("message", ""))[:4000])
+            status = str(raw.get("status", "timeout"))
+            text = str(raw.get("message", ""))[:4000]
+            return Stuck(str(raw["id"]), text, status if status in _STATUSES else "timeout")
         if kind is Error:
             return Error(str(raw.get("message", "")))
         if kind in (Importing, Imported, Done):
@@ -188,10 +195,27 @@ class Writer:
         with self._lock:
             self._seq += 1
             body = json.dumps({"seq": self._seq, **encode(message)}, separators=(",", ":")).encode()
-            # A parent that is gone (or a closed pipe) leaves nothing to tell.
-            with contextlib.suppress(OSError):
-                self._file.write(sign(self._key, body) + b" " + body + b"\n")
-                self._file.flush()
+            line = sign(self._key, body) + b" " + body + b"\n"
+            # No signal handler may raise halfway through a line (pytest-timeout's alarm, the
+            # loop monitor's interruption): a cut line would read as tampering. Signals that
+            # arrive meanwhile are delivered right after.
+            blocked = _block_signals()
+            try:
+                # A parent that is gone (or a closed pipe) leaves nothing to tell.
+                with contextlib.suppress(OSError):
+                    self._file.write(line)
+                    self._file.flush()
+            finally:
+                if blocked is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _block_signals() -> set[int | signal.Signals] | None:
+    """Block every signal a handler may be set for in this thread; the previous mask."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
+    except (OSError, ValueError):
+        return None
 
 
 class Tampered(Exception):

@@ -264,6 +264,30 @@ def loop_held(kind: str, at: str | None, call: str | None = None, cpu_s: float |
     )
 
 
+def stalled(at: str | None, waiting: str | None) -> str:
+    """An event loop waited for what nothing could bring: no task ready, no timer, no
+    socket, pipe, thread or signal handler that could wake it (``grader.loops``)."""
+    where = f" (at {at})" if at else ""
+    source = at.split(": ", 1)[-1] if at else ""
+    if "run_forever" in source:
+        return (
+            f"The event loop ran out of work and waited forever{where}: `loop.run_forever()` "
+            "returns only when something calls `loop.stop()`, and here nothing could: no "
+            "task was left to run, no timer was set, no connection or thread could wake "
+            "it. Run the work with `asyncio.run(main())` instead, where `main` awaits the "
+            "tasks (`await asyncio.gather(...)`), and the loop stops when main returns. "
+            f"{DOCS}asyncio-runner.html#asyncio.run"
+        )
+    tasks = f" Where each task waits: {waiting}." if waiting else ""
+    return (
+        f"The event loop waited for something that could never happen{where}: no task was "
+        "ready, no timer was set, and no connection, pipe or thread could wake it, so every "
+        f"task waits forever.{tasks} Check what each `await` waits for and who makes it "
+        "happen: an event nobody sets, a task that waits for the one waiting for it, a "
+        "future nobody completes. " + EXPLANATIONS["deadlock"]
+    )
+
+
 def stuck_shape(waiting_in: Sequence[str]) -> str | None:
     """``deadlock`` when at least two tasks wait for each other or for the peer (streams,
     events, locks, queues) and none is merely sleeping; else None. ``waiting_in`` holds

@@ -47,6 +47,10 @@ GRADER_THREAD_PREFIX = "awaitlings-"
 #: sockets of this process.
 IN_FLIGHT_STEP_S = 0.05
 
+#: Called (the last one) when a grader loop is about to wait for what nothing can bring:
+#: the plugin names the stall and ends the check instead of waiting for its time limit.
+STALLED: list[Callable[[GraderLoop], None]] = []
+
 #: Every grader loop created in this process, newest last (the plugin clears it per check).
 LOOPS: list[GraderLoop] = []
 
@@ -69,9 +73,26 @@ class GraderLoop(asyncio.SelectorEventLoop):
         self.cpu_mark = time.thread_time()
         #: The native id of the thread running the loop (set when it first polls).
         self.thread_native_id: int | None = None
+        #: It was found waiting for what nothing can bring (told once, see ``STALLED``).
+        self.stalled = False
         self._selector: Any = _WatchedSelector(self, self._selector)
         self.set_exception_handler(_record_problem)
         LOOPS.append(self)
+
+    def outside_io_possible(self) -> bool:
+        """Could an event still arrive from outside: an open socket or a live thread?"""
+        if len(self._selector.get_map()) > 1:  # more than the loop's self-pipe
+            return True
+        return any(
+            t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
+            for t in threading.enumerate()
+        )
+
+    def nothing_can_wake(self) -> bool:
+        """Nothing is scheduled and nothing can ever arrive: no socket or pipe but the
+        loop's own, no signal handler, no thread that could call it. A loop waiting now
+        waits forever (``run_forever`` with nothing left, tasks waiting on each other)."""
+        return not self.outside_io_possible() and not getattr(self, "_signal_handlers", None)
 
     def run_until_complete(self, future: Any) -> Any:
         if not self.closing:
@@ -131,6 +152,11 @@ class _WatchedSelector:
         loop = self._loop
         if loop.thread_native_id is None:
             loop.thread_native_id = threading.get_native_id()
+        idle = timeout is None and STALLED and not loop.stalled and not getattr(loop, "threads_working", 0)
+        if idle and loop.nothing_can_wake():
+            loop.stalled = True
+            STALLED[-1](loop)  # may raise in the learner's code, or schedule a cancel
+            return self._real.select(0)
         loop.in_select = True
         try:
             return self.wait(timeout)
@@ -196,15 +222,6 @@ class VirtualTimeLoop(GraderLoop):
         """Move the clock forward (never back)."""
         if seconds > 0:
             self._virtual_now += seconds
-
-    def outside_io_possible(self) -> bool:
-        """Could an event still arrive from outside: an open socket or a live thread?"""
-        if len(self._selector.get_map()) > 1:  # more than the loop's self-pipe
-            return True
-        return any(
-            t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
-            for t in threading.enumerate()
-        )
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., Any], *args: Any

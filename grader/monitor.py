@@ -21,6 +21,7 @@ and stops the learner's code (a signal raises :class:`LoopHeld` in the main thre
 
 from __future__ import annotations
 
+import contextlib
 import io
 import linecache
 import os
@@ -41,6 +42,10 @@ SAMPLE_S = 0.02
 SPIN_CPU_S = 0.5
 #: Real seconds asleep in one blocking call, not woken once, that make a hold.
 ASLEEP_S = 0.5
+#: Both thresholds, once this child has proven the learner's code holds the loop (the
+#: exercise has failed already: the checks after it need not wait as long to say so).
+PROVEN_S = 0.15
+_PROVEN = False
 
 #: Blocking calls that hold the loop while the learner's code waits in them.
 _WAIT_CALLS = frozenset(
@@ -67,12 +72,15 @@ class LoopHeld(BaseException):
 class Hold:
     """What held the loop's thread, and where."""
 
-    kind: str  # "spin", "stdin", "sleep", "wait" or "io"
+    kind: str  # "spin", "stdin", "sleep", "wait", "io" or "stalled"
     at: str | None  # "ex06_blocking_client.py:12: line = input()"
     call: str | None = None  # the system call it was asleep in
     cpu_s: float | None = None
+    waiting: str | None = None  # where each task waits (a stalled loop)
 
     def message(self) -> str:
+        if self.kind == "stalled":
+            return explain.stalled(self.at, self.waiting)
         return explain.loop_held(self.kind, self.at, self.call, self.cpu_s)
 
 
@@ -143,6 +151,7 @@ class LoopMonitor:
         self.terminal = terminal
         self.on_hold = on_hold
         self.hold: Hold | None = None
+        self._progress: tuple[float, tuple[int, ...]] | None = None  # CPU clock when data last moved
         self._stop = threading.Event()
         self._main = threading.main_thread()
         self._thread = threading.Thread(target=self._run, name=GRADER_THREAD_PREFIX + "monitor", daemon=True)
@@ -167,15 +176,26 @@ class LoopMonitor:
             return
         asleep_since: tuple[float, object] | None = None
         while not self._stop.wait(SAMPLE_S):
-            hold, asleep_since = self._sample(pid, tid, asleep_since)
-            if hold is None:
+            if self.hold is not None:
+                # The check has failed already: stop the learner's code wherever it runs
+                # on the loop's thread (every handler of a hundred clients, say), at once.
+                if self._holding_now(tid):
+                    interrupt_main()
                 continue
-            if self.hold is None:
+            hold, asleep_since = self._sample(pid, tid, asleep_since)
+            if hold is not None:
                 self.hold = hold
+                global _PROVEN
+                _PROVEN = True
                 self.on_hold(hold)
-            interrupt_main()
-            if self._stop.wait(0.2):  # still held after that: interrupt again
-                return
+                interrupt_main()
+
+    def _holding_now(self, tid: int) -> bool:
+        """The learner's code is running on the loop's thread outside the selector."""
+        if _learner_frames(self._main.ident, self.target()) is None:
+            return False
+        loop = _running_loop_of(tid)
+        return loop is None or not loop.in_select
 
     def _sample(
         self, pid: int, tid: int, asleep_since: tuple[float, object] | None
@@ -183,6 +203,7 @@ class LoopMonitor:
         target = self.target()
         frames = _learner_frames(self._main.ident, target)
         if frames is None:
+            self._progress = None
             return None, None
         innermost_learner, between = frames
         at = explain.location(innermost_learner.f_code.co_filename, innermost_learner.f_lineno)
@@ -190,10 +211,19 @@ class LoopMonitor:
             return Hold("stdin", at, "read"), None
         loop = _running_loop_of(tid)
         if loop is None or loop.in_select:
+            self._progress = None
             return None, None
+        spin_s, asleep_s = (SPIN_CPU_S, ASLEEP_S) if not _PROVEN else (PROVEN_S, PROVEN_S)
         cpu = time.clock_gettime(self._clock) if self._clock is not None else None
-        if cpu is not None and cpu - loop.cpu_mark >= SPIN_CPU_S:
-            return Hold("spin", most_telling_line(self._main.ident, target) or at, None, cpu - loop.cpu_mark), None
+        if cpu is not None:
+            # CPU spent since the loop last polled, and since data last moved: code that
+            # consumes buffered data one byte at a time never yields, but it progresses.
+            moved = _io_fingerprint()
+            if self._progress is None or self._progress[1] != moved:
+                self._progress = (cpu, moved)
+            used = cpu - max(loop.cpu_mark, self._progress[0])
+            if used >= spin_s:
+                return Hold("spin", most_telling_line(self._main.ident, target) or at, None, used), None
         if any(name in _EXCUSED for name in between):
             return None, None
         # Asleep in the kernel (not waiting for a CPU: a loaded machine shows ``R``), in
@@ -205,7 +235,7 @@ class LoopMonitor:
         now = time.monotonic()
         if asleep_since is None or asleep_since[1] != signature:
             return None, (now, signature)
-        if now - asleep_since[0] < ASLEEP_S:
+        if now - asleep_since[0] < asleep_s:
             return None, asleep_since
         source = innermost_learner.f_code.co_filename
         line = linecache.getline(source, innermost_learner.f_lineno)
@@ -216,6 +246,21 @@ class LoopMonitor:
         else:
             kind = "io"
         return Hold(kind, at, state.syscall), asleep_since
+
+
+def _io_fingerprint() -> tuple[int, ...]:
+    """How much data sits in every stream of the grader's loops: what the learner's
+    StreamReaders hold unread and what their transports have yet to send. It changes
+    whenever the learner's code reads or writes; it stays put in a loop that spins."""
+    found: list[int] = []
+    for loop in list(LOOPS):
+        with contextlib.suppress(Exception):  # read from another thread: best effort
+            transports = list(getattr(loop, "_transports", {}).values())
+            for transport in transports:
+                found.append(transport.get_write_buffer_size())
+                reader = getattr(getattr(transport, "_protocol", None), "_stream_reader", None)
+                found.append(len(getattr(reader, "_buffer", b"")))
+    return tuple(found)
 
 
 def interrupt_main() -> None:
@@ -254,6 +299,17 @@ def _signal_number() -> int:
 
 
 _SIGNAL = _signal_number()
+
+
+def learner_line_here(target: str | None) -> str | None:
+    """``file:line: source`` of the innermost frame of the learner's file on the calling
+    thread's own stack, if any."""
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None and target:
+        if frame.f_code.co_filename == target:
+            return explain.location(target, frame.f_lineno)
+        frame = frame.f_back
+    return None
 
 
 def _running_loop_of(tid: int) -> Any:

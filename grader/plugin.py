@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 import types
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -34,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from grader import explain, monitor, probes, watchdog
+from grader import explain, loops, monitor, probes, watchdog
 from grader.channel import (
     Collected,
     CollectedCheck,
@@ -103,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     asyncio.set_event_loop_policy(state.policy)
     monitor.install(lambda: probes.TARGET_FILE)
+    loops.STALLED.append(lambda loop: watchdog.on_stalled(state.check, loop, probes.TARGET_FILE))
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
@@ -160,6 +162,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         VirtualTimeLoop if item.get_closest_marker("virtual_time") else GraderLoop
     )
     LOOPS.clear()
+    # What the previous check left for the garbage collector warns now, not inside this one
+    # ("coroutine ... was never awaited" from another check's leftovers is not this check's).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gc.collect()
     obj = getattr(item, "obj", None)
     test_code = getattr(inspect.unwrap(obj), "__code__", None) if callable(obj) else None
     timer = threading.Timer(_limit(item, state), watchdog.expire, args=(state.check, test_code, _limit(item, state)))
@@ -236,6 +243,10 @@ def pytest_runtest_makereport(
         status, message = _describe_failure(call, check, _limit(item, state))
         if check.status == "passed":
             check.status, check.message = status, message
+        if call.excinfo is not None:
+            # Let go of what the failure's frames hold (a coroutine never awaited, a
+            # socket): it is collected in this check's teardown, not in the next check.
+            traceback.clear_frames(call.excinfo.tb)
     elif call.when == "teardown" and check.status == "passed" and check.hygiene:
         check.status = "failed"
         check.message = explain.hygiene_failure(check.hygiene)

@@ -119,8 +119,8 @@ class _Run:
     output: bytes = b""
     output_cut: int = 0
     isolation: dict[str, Any] = field(default_factory=dict)
-    #: Why a check is still running, as the child's watchdog saw it (check id -> text).
-    stuck: dict[str, str] = field(default_factory=dict)
+    #: Why a check is still running, as the child saw it first (check id -> its account).
+    stuck: dict[str, channel.Stuck] = field(default_factory=dict)
 
 
 _live_lock = threading.Lock()
@@ -421,7 +421,7 @@ def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> channel.Result:
             import_error=True,
         )
     if run.killed_for == "deadline" and check_id in run.stuck:
-        return channel.Result(check_id, "timeout", run.stuck[check_id])
+        return channel.Result(check_id, run.stuck[check_id].status, run.stuck[check_id].message)
     if run.killed_for == "deadline":
         return channel.Result(
             check_id,
@@ -657,8 +657,8 @@ def _handle(
             return now + LINGER_S + STARTUP_S
         case channel.Error(message=text):
             run.errors.append(text)
-        case channel.Stuck(id=check_id, message=text):
-            run.stuck[check_id] = text
+        case channel.Stuck(id=check_id):
+            run.stuck.setdefault(check_id, message)  # the first account is the cause
         case channel.Done():
             run.done = True
             return now + LINGER_S

@@ -58,11 +58,26 @@ def on_hold(check: CheckState | None, hold: monitor.Hold, test_code: types.CodeT
     if check is None or check.hold is not None:
         return
     check.hold = hold
+    if check.send is not None:  # the verdict, should the child have to be killed before it sends one
+        check.send(Stuck(check.nodeid, hold.message(), "failed"))
     for loop in reversed(list(LOOPS)):
         if loop.is_running() and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(cancel_check, loop, test_code)
             return
+
+
+def on_stalled(check: CheckState | None, loop: asyncio.AbstractEventLoop, target: str | None) -> None:
+    """Loop thread, inside the selector: the loop is about to wait for what nothing can
+    bring. Record why; raise in the learner's code if it is what runs the loop (its own
+    ``run_forever``), else cancel the check's tasks."""
+    if check is None or check.call_done or check.hold is not None:
+        return
+    at = monitor.learner_line_here(target)
+    waiting = "; ".join(probes.task_stacks(loop, target)) or None
+    on_hold(check, monitor.Hold("stalled", at, waiting=waiting), None)
+    if at is not None:
+        raise monitor.LoopHeld("the loop waited for what nothing could bring")
 
 
 def cancel_check(loop: asyncio.AbstractEventLoop, test_code: Any) -> None:
