@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from grader import probes
+from grader import explain, probes
 from grader.probes import Client, call_learner, expect, fail, running_server, settle
 
 DOCS = "https://docs.python.org/3/library/asyncio-stream.html"
@@ -62,7 +62,7 @@ PROMPT_S = 3.0
 #: The same, for the flood: how long it may make no progress at all.
 STALL_S = 10.0
 
-pytestmark = pytest.mark.virtual_time
+pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -207,6 +207,8 @@ def _handler_error(conn: _Conn | None) -> str:
     exc = conn.error if conn is not None else _logged_handler_error()
     if exc is None:
         return ""
+    if type(exc).__name__ == "BlockingError":  # the no_blocking fixture stopped a blocking call
+        return "handle_echo: " + explain.unexpected_exception(exc, exc.__traceback__, probes.TARGET_FILE)
     text = f"handle_echo raised {type(exc).__name__}: {exc}."
     if isinstance(exc, UnicodeError):
         text += (

@@ -51,7 +51,7 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Peer], Any]
 
 #: Every check runs on the virtual clock: bounds on waiting cost no real time, and the
 #: clock waits for real only while bytes are on their way between the two ends.
-pytestmark = pytest.mark.virtual_time
+pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
 
 
 @contextlib.asynccontextmanager
