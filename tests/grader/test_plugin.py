@@ -648,32 +648,3 @@ class TestLoopMonitor:
         )  # fmt: skip
         assert run.result("test_busy")["status"] == "passed", run.result("test_busy")["message"]
 
-
-class TestStalledLoop:
-    """A loop about to wait for what nothing can bring is named at once, not at the limit."""
-
-    def test_run_forever_with_nothing_left_is_named(self, run_checks: Any) -> None:
-        """run_forever after the tasks are done: named at its line, long before the limit"""
-        run = run_checks(
-            "import asyncio\n\ndef main():\n    loop = asyncio.new_event_loop()\n    loop.run_forever()\n",
-            "def test_main(ex):\n    ex.main()\n",
-            "--awaitlings-limit", "30",
-        )  # fmt: skip
-        result = run.result("test_main")
-        assert result["status"] == "failed" and result["duration"] < 10
-        assert "(at mod.py:5: loop.run_forever())" in result["message"]
-
-    def test_tasks_waiting_on_each_other_are_a_deadlock(self, run_checks: Any) -> None:
-        """two tasks each waiting for the other's event, no timer: where each waits"""
-        run = run_checks(
-            "import asyncio\n\nasync def both():\n    a, b = asyncio.Event(), asyncio.Event()\n\n"
-            "    async def first():\n        await b.wait()\n        a.set()\n\n"
-            "    async def second():\n        await a.wait()\n        b.set()\n\n"
-            "    await asyncio.gather(first(), second())\n",
-            "async def test_both(ex):\n    await ex.both()\n",
-            "--awaitlings-limit", "30",
-        )  # fmt: skip
-        result = run.result("test_both")
-        assert result["status"] == "failed" and result["duration"] < 10
-        assert "could never happen" in result["message"]
-        assert "task both.<locals>.first: waiting at mod.py:7: await b.wait()" in result["message"]
