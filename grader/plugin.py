@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from grader import explain, loops, monitor, probes, watchdog
+from grader import explain, monitor, probes, watchdog
 from grader.channel import (
     Collected,
     CollectedCheck,
