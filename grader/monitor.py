@@ -25,6 +25,7 @@ import contextlib
 import io
 import linecache
 import os
+import signal
 import sys
 import threading
 import time
@@ -267,12 +268,8 @@ def interrupt_main() -> None:
     """Raise :class:`LoopHeld` in the main thread (through :func:`install`'s handler)."""
     main = threading.main_thread()
     if main.ident is not None:
-        try:
-            import signal
-
+        with contextlib.suppress(OSError, ValueError):
             signal.pthread_kill(main.ident, _SIGNAL)
-        except (OSError, ValueError):
-            pass
 
 
 def install(target: Callable[[], str | None]) -> None:
@@ -280,7 +277,6 @@ def install(target: Callable[[], str | None]) -> None:
     from the main thread, before any check runs). It raises only while the learner's
     file (``target()``) is on the interrupted stack: a signal that arrives after the
     learner's code has returned is ignored, so the grader's own code is never hit."""
-    import signal
 
     def raise_held(signum: int, frame: types.FrameType | None) -> None:
         wanted = target()
@@ -292,13 +288,7 @@ def install(target: Callable[[], str | None]) -> None:
     signal.signal(_SIGNAL, raise_held)
 
 
-def _signal_number() -> int:
-    import signal
-
-    return int(signal.SIGUSR2)
-
-
-_SIGNAL = _signal_number()
+_SIGNAL = signal.SIGUSR2
 
 
 def learner_line_here(target: str | None) -> str | None:
