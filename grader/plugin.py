@@ -48,7 +48,7 @@ from grader.channel import (
     Start,
     Writer,
 )
-from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+from grader.loops import GRADER_THREAD_PREFIX, LOOPS, STALLED, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
 from grader.watchdog import BACKSTOP_S, CheckState
 
 DEFAULT_LIMIT_S = 10.0
@@ -104,7 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     asyncio.set_event_loop_policy(state.policy)
     monitor.install(lambda: probes.TARGET_FILE)
-    # The stall hook (loops.STALLED) waits for the watchdog tests to be updated: see the closing note.
+    STALLED.append(lambda loop: watchdog.on_stalled(state.check, loop, probes.TARGET_FILE))
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:

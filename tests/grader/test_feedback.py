@@ -276,12 +276,14 @@ class TestTimeoutShapes:
             "async def echo_all(reader):\n    while True:\n        data = await reader.read(100)\n",
             "import asyncio\n\nasync def test_eof(ex):\n    reader = asyncio.StreamReader()\n"
             "    reader.feed_eof()\n    await ex.echo_all(reader)\n",
-            "--awaitlings-limit", "0.5", until="stuck",
+            "--awaitlings-limit", "30", until="stuck",
         )  # fmt: skip
+        # Found from the CPU it used without yielding (about half a second of it), long
+        # before the limit however loaded the machine is.
         message = found["stuck"]["message"]
         assert "The event loop never got control back" in message
         assert "(at mod.py:3: data = await reader.read(100))" in message
-        assert "At end of file `read()` returns b'' at once" in message
+        assert "At end of file `read()` and `readline()` return b'' at once" in message
 
     def test_deadlock(self, tmp_path: Path) -> None:
         """two tasks each waiting for the other: explained as a deadlock"""
@@ -304,10 +306,12 @@ class TestTimeoutShapes:
                 await asyncio.gather(left(), right())
             """,
             "async def test_shake(ex):\n    await ex.handshake()\n",
-            "--awaitlings-limit", "0.5",
+            "--awaitlings-limit", "30",
         )  # fmt: skip
         result = found["test_shake"]
-        assert result["status"] == "timeout"
+        # Named as soon as the loop would wait with nothing that could wake it, not at the limit.
+        assert result["status"] == "failed"
+        assert "could never happen" in result["message"]
         assert explain.EXPLANATIONS["deadlock"] in result["message"]
 
 

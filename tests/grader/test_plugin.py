@@ -378,13 +378,22 @@ class TestAsyncHygiene:
 class TestWatchdog:
     """A stuck check is cancelled in its loop and told where the learner's code waited."""
 
+    # A reply that never comes on an open connection: the loop cannot tell that nothing will
+    # arrive (the peer's end is open), so only the time limit ends it. (An await nothing can
+    # ever complete is named at once: TestStalledLoop.)
     STUCK = textwrap.dedent(
         """\
         import asyncio
+        import socket
 
         async def wait_for_reply():
-            event = asyncio.Event()
-            await event.wait()
+            mine, peer = socket.socketpair()
+            reader, writer = await asyncio.open_connection(sock=mine)
+            try:
+                await reader.read(100)
+            finally:
+                writer.close()
+                peer.close()
         """
     )
 
@@ -400,10 +409,10 @@ class TestWatchdog:
         )  # fmt: skip
         result = run.result("test_reply")
         assert result["status"] == "timeout"
-        line = LINE_OF(self.STUCK, "await event.wait()")
+        line = LINE_OF(self.STUCK, "await reader.read(100)")
         assert result["message"].startswith(
             f"Did not finish within 1s. It was still waiting: task wait_for_reply: waiting at mod.py:{line}: "
-            "await event.wait()."
+            "await reader.read(100)."
         )
         assert result["duration"] >= 1
 
@@ -416,7 +425,7 @@ class TestWatchdog:
         )  # fmt: skip
         result = run.result("test_main")
         assert result["status"] == "timeout"
-        assert f"mod.py:{LINE_OF(self.STUCK, 'await event.wait()')}: await event.wait()" in result["message"]
+        assert f"mod.py:{LINE_OF(self.STUCK, 'await reader.read(100)')}: await reader.read(100)" in result["message"]
 
     def test_limit_marker_overrides_the_default(self, run_checks: Any) -> None:
         """@pytest.mark.limit(0.5) stops that check at 0.5 s"""
@@ -648,3 +657,33 @@ class TestLoopMonitor:
         )  # fmt: skip
         assert run.result("test_busy")["status"] == "passed", run.result("test_busy")["message"]
 
+
+
+class TestStalledLoop:
+    """A loop about to wait for what nothing can bring is named at once, not at the limit."""
+
+    def test_run_forever_with_nothing_left_is_named(self, run_checks: Any) -> None:
+        """run_forever after the tasks are done: named at its line, long before the limit"""
+        run = run_checks(
+            "import asyncio\n\ndef main():\n    loop = asyncio.new_event_loop()\n    loop.run_forever()\n",
+            "def test_main(ex):\n    ex.main()\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        result = run.result("test_main")
+        assert result["status"] == "failed" and result["duration"] < 10
+        assert "(at mod.py:5: loop.run_forever())" in result["message"]
+
+    def test_tasks_waiting_on_each_other_are_a_deadlock(self, run_checks: Any) -> None:
+        """two tasks each waiting for the other's event, no timer: where each waits"""
+        run = run_checks(
+            "import asyncio\n\nasync def both():\n    a, b = asyncio.Event(), asyncio.Event()\n\n"
+            "    async def first():\n        await b.wait()\n        a.set()\n\n"
+            "    async def second():\n        await a.wait()\n        b.set()\n\n"
+            "    await asyncio.gather(first(), second())\n",
+            "async def test_both(ex):\n    await ex.both()\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        result = run.result("test_both")
+        assert result["status"] == "failed" and result["duration"] < 10
+        assert "could never happen" in result["message"]
+        assert "task both.<locals>.first: waiting at mod.py:7: await b.wait()" in result["message"]
