@@ -328,7 +328,9 @@ async def test_returns_open_ports_sorted(ex):
     open_ports = {8080, 22, 443, 80, 6379, 9000}
     # Later ports in the input (and high ports) finish first: completion order is
     # neither input order nor sorted order.
-    net = _FakeNet(open_ports, delay=lambda port: 0.02 + (len(ports) - ports.index(port)) * 0.0074 + (port % 7) * 0.0022)
+    net = _FakeNet(
+        open_ports, delay=lambda port: 0.02 + (len(ports) - ports.index(port)) * 0.0074 + (port % 7) * 0.0022
+    )
     result = await _scan(ex, ports, net, 4)
     net.expect_on_this_loop()
     expect(
