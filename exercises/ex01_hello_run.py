@@ -16,15 +16,6 @@ top-level coroutine to completion; inside it, ``await`` hands control back to th
 while you wait, so other coroutines can run. ``time.sleep`` would freeze the loop
 instead, and three 1-second greetings would take 3 seconds, not 1.
 
-How it is graded
-----------------
-- ``greet`` is a coroutine function and returns exactly ``"Hello, <name>!"``;
-- it waits ``delay`` seconds of loop time and never blocks the loop (``time.sleep`` is
-  detected and named);
-- ``main`` runs all greetings at once: three 1-second greetings finish after 1 second
-  of (virtual) loop time, not 3;
-- results come back in input order, even when later names finish first.
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#coroutines and
 https://docs.python.org/3/library/asyncio-runner.html#asyncio.run
 """

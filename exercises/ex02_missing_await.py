@@ -34,18 +34,6 @@ garbage-collected Python prints ``RuntimeWarning: coroutine 'transform' was neve
 awaited``. Run this file as it is (``python ex02_missing_await.py``) and read what it
 prints before you change anything.
 
-How it is graded
-----------------
-- ``run_pipeline`` returns exactly what ``store`` returned, in input order (and ``[]``
-  for no items);
-- ``log`` is complete and in pipeline order when ``run_pipeline`` returns;
-- the helpers are called through the module, each stage fed the previous stage's
-  result, and the value returned is ``store``'s (not ``fetch``'s or ``transform``'s);
-- items go through one after another: no stage of item 2 starts before item 1 is
-  stored;
-- every coroutine ``run_pipeline`` creates is awaited (a "never awaited" coroutine is
-  named, with the call that created it).
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#coroutines and
 https://docs.python.org/3/library/asyncio-dev.html#detect-never-awaited-coroutines
 """

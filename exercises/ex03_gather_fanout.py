@@ -28,16 +28,6 @@ The tutorial this kit corrects says asyncio "doesn't automatically propagate
 exceptions". It does: an exception in a coroutine you await, or in a task you await,
 reaches you. What gets lost is an exception in a task *nobody* awaits.
 
-How it is graded
-----------------
-- the fetches run at the same time (a barrier the fakes wait on opens only when all
-  of them are waiting at once; one-at-a-time code breaks it), each url fetched once;
-- results are in input order when later urls finish first (on a virtual clock);
-- a failing fetch's own exception object reaches the caller, bare;
-- an empty list gives ``[]``;
-- when several fetches fail, one of their exceptions propagates and no task is left
-  with an exception nobody retrieved.
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#running-tasks-concurrently and
 https://docs.python.org/3/library/asyncio-task.html#task-groups
 """

@@ -31,22 +31,6 @@ Why it matters
 - **Many clients.** ``asyncio.start_server`` runs one ``handle_echo`` task per
   connection; your handler must not make clients wait for each other.
 
-How it is graded
-----------------
-- ``start_server()`` returns a server already listening on 127.0.0.1; port 0 gives each
-  server its own free port; a client gets its echo without anyone calling
-  ``serve_forever``;
-- raw bytes come back unchanged: all 256 byte values, invalid UTF-8, each piece echoed
-  as soon as it arrives (no waiting for a newline or for more data);
-- a UTF-8 character split across two or three sends survives;
-- flow control: a client that sends megabytes without reading finds the handler paused
-  in ``await writer.drain()`` and the server no longer reading, rather than megabytes
-  piling up in the server's write buffer; everything is echoed intact once it reads;
-- after the client half-closes, it receives the rest of its echo and then end of file,
-  and the handler has closed the writer and awaited ``wait_closed()``;
-- 100 clients connected at the same time each get their own echo while all of them
-  are still connected.
-
 Docs: https://docs.python.org/3/library/asyncio-stream.html (``start_server``,
 ``StreamReader.read``, ``StreamWriter.drain``, ``StreamWriter.close``/``wait_closed``)
 """

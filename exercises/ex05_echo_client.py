@@ -36,19 +36,6 @@ Two more lessons from the seed's client:
 - Half-closing tells the server you are done while you keep reading its answer. Without
   ``write_eof()`` a server that answers after your last byte waits for you forever.
 
-How it is graded
-----------------
-- small payloads (every byte value, and the empty payload) come back unchanged, as
-  ``bytes``;
-- a 32 MiB payload round-trips against a server that stops reading while its replies
-  pile up (a client stuck in ``drain()`` is reported with the line it was stuck on);
-- a server that echoes one byte at a time still yields the complete payload (one
-  ``read()`` call is not "everything");
-- the client half-closes: a server that answers only after your end of file gets it;
-- you return what arrives before end of file, even when that is shorter than what you
-  sent (no ``readexactly(len(payload))``);
-- when ``echo_roundtrip`` returns, its connection is closed (no ``ResourceWarning``).
-
 Docs: https://docs.python.org/3/library/asyncio-stream.html#streamwriter
 (``write``, ``drain``, ``write_eof``, ``close``, ``wait_closed``),
 https://docs.python.org/3/library/asyncio-stream.html#asyncio.StreamReader.read and

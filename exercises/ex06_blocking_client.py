@@ -19,7 +19,11 @@ wrong in four ways (marked ``FLAW``). Repair ``chat`` so that
 ``stdin`` is an ``asyncio.StreamReader`` (``None``: the process's standard input, see
 ``open_stdin()`` below); ``out`` is a text stream (``None``: ``sys.stdout``). Running
 ``python ex06_blocking_client.py HOST PORT`` calls ``chat`` and exits with its return
-value (already written at the bottom; keep it).
+value (already written at the bottom; keep it). Three checks run your file that way,
+its standard input a pipe the grader keeps open and empty, and read what the script is
+doing from the operating system (``/proc``) instead of waiting out a time limit: a main
+thread blocked reading stdin, a script idle on its event loop with the server's line
+unread or unprinted, a loop spinning on the CPU are reported as soon as they are seen.
 
 Why it matters
 --------------
@@ -34,26 +38,6 @@ The fix is the core idea of asyncio: two things that wait (for your keyboard, fo
 network) become two tasks, and the loop runs whichever has something to do. Reading
 the keyboard must itself be awaitable: ``await stdin.readline()`` on a StreamReader
 connected to the standard input (``open_stdin()`` does that for you).
-
-How it is graded
-----------------
-Three checks run your file as a script (``python ex06_blocking_client.py HOST PORT``),
-its standard input a pipe the grader keeps open and empty, and read what the script is
-doing from the operating system (``/proc``) instead of waiting out a time limit: a main
-thread blocked reading stdin, a script idle on its event loop with the server's line
-unread or unprinted, a loop spinning on the CPU are reported as soon as they are seen.
-
-- run as a script, it prints the lines the server pushes while it waits for input
-  (and flushes them: stdout into a pipe is block-buffered);
-- run as a script, it exits with code 0 when its standard input ends;
-- run as a script, it exits with code 0 when the server closes first, although its
-  standard input is still open (a thread blocked in ``input()`` would keep the process
-  alive until Enter);
-- ``chat`` sends every input line newline-terminated, in order, then closes the
-  connection cleanly at end of input;
-- ``chat`` never blocks the event loop (``input()``, ``sys.stdin.readline()``,
-  ``time.sleep`` are detected and named);
-- ``chat`` returns 0 when the server closes first, without waiting for more input.
 
 Docs: https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code,
 https://docs.python.org/3/library/asyncio-stream.html (``StreamReader.readline``,

@@ -35,22 +35,6 @@ queue, a connection pool) breaks, because it runs on another loop. The async ver
 is shorter: ``asyncio.Semaphore(limit)`` (or ``limit`` worker tasks sharing the ports)
 and ``asyncio.gather``.
 
-How it is graded
-----------------
-- ``scan`` starts no thread (starting one fails the check, naming your line);
-- the probes run concurrently: a fake probe waits until all of them are in flight at
-  once, so one-at-a-time code cannot pass;
-- with more ports than ``limit``, never more than ``limit`` probes are in flight, and
-  every port is probed once;
-- the whole budget stays in use: with probes of different lengths, whenever a probe
-  ends while ports are waiting, the next port starts at once. Batches (a ``gather`` per
-  slice of ``limit`` ports) fail this: each batch waits for its slowest probe while the
-  slots of the quick ones stay idle;
-- the open ports come back as a sorted ``list`` of ``int``, whatever order the probes
-  finish in;
-- a ``limit`` larger than the number of ports works (all probes at once);
-- an empty list of ports returns ``[]``.
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#running-tasks-concurrently
 (``gather``), https://docs.python.org/3/library/asyncio-sync.html#asyncio.Semaphore and
 https://docs.python.org/3/library/asyncio-dev.html#concurrency-and-multithreading

@@ -35,25 +35,6 @@ duties the tutorial this kit corrects never mentions:
    It does, to whoever awaits the task. If nobody does, the error vanishes, and all you
    get is a "Task exception was never retrieved" line in the log.
 
-How it is graded
-----------------
-All checks run on a virtual clock, so an interval of 1 s costs no real time:
-
-- with ``interval=1``, after ``start()`` and ``await asyncio.sleep(3.5)`` there were
-  exactly three ticks, ``on_tick(1)``, ``(2)``, ``(3)``, at 1, 2 and 3 s (loop time);
-- whatever ``on_tick`` returns is awaited before the next tick: a coroutine, and an
-  awaitable object that is not a coroutine;
-- ``stop()`` returns only after the cancelled ``on_tick`` has run its ``finally:``
-  cleanup and the ticking task is done, and it does not raise ``CancelledError``;
-- but when the task awaiting ``stop()`` is cancelled while ``stop()`` waits for that
-  cleanup, the caller does end with ``CancelledError`` (``stop()`` swallows only the
-  cancellation it asked for);
-- after ``stop()``, no tick ever comes again (a ticking loop that swallows
-  ``CancelledError``, or a ``stop()`` that only sets a flag, is caught);
-- an exception in ``on_tick`` (plain or async) stops the ticking, and ``stop()``
-  re-raises that same exception object;
-- the ticking task survives ``gc.collect()`` while it waits (you kept a reference).
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#creating-tasks (read the
 "Important" box), https://docs.python.org/3/library/asyncio-task.html#task-cancellation
 and https://docs.python.org/3/library/inspect.html#inspect.isawaitable

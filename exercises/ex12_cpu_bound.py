@@ -34,21 +34,6 @@ interpreter instead of a copy of this one). To pick a start method yourself, pas
 ``set_start_method`` at import time. Shut the pool down when you are done
 (``with ProcessPoolExecutor() as pool: ...``) so no worker process is left behind.
 
-How it is graded
-----------------
-- by default ``crunch_all`` squares each number with ``slow_square``;
-- ``fn`` runs in worker processes, not in the process running the event loop (the
-  checks' ``fn`` reports the id of the process it ran in);
-- calls run at the same time in different processes (the first call waits until a
-  second one has started, unless it was the only one sent to the pool; the check
-  reports at least two cores, so a default-sized pool has two workers or more);
-- the event loop keeps running while the workers compute (each call of the checks'
-  ``fn`` phones the loop and waits for its answer; a loop thread found running ``fn``
-  or waiting in your code, say in ``pool.map``, cannot answer, and the check says where);
-- results come back in the order of ``nums``, even when later numbers finish first;
-- the ``fn`` argument is honoured (not hard-coded ``slow_square``);
-- it still works when the worker processes are started with the ``spawn`` method.
-
 Docs: https://docs.python.org/3/library/asyncio-eventloop.html#executing-code-in-thread-or-process-pools,
 https://docs.python.org/3/library/concurrent.futures.html#processpoolexecutor and
 https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods

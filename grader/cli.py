@@ -257,20 +257,27 @@ def list_cmd(refresh: bool) -> None:
     click.echo(render_course_map(rows, color=_color(), width=_width()), nl=False)
 
 
-@cli.command("show", short_help="The task of an exercise, and where to edit it.")
+@cli.command("show", short_help="The task of an exercise, where to edit it, and how it is graded.")
 @click.argument("exercise", type=ExerciseId())
 def show_cmd(exercise: Exercise) -> None:
-    """The task statement of EXERCISE (the stub's docstring), with where to edit."""
+    """The task statement of EXERCISE (the stub's docstring), with where to edit.
+
+    Then how it is graded: each check, named by its docstring in the checks file, with
+    its points, and how many hidden checks there are.
+    """
+    from grader.checklist import declared_checks
     from grader.reporters.learner import render_task, task_statement
 
-    source = _kit().pristine_stub(exercise)
+    kit = _kit()
+    source, checks_file = kit.pristine_stub(exercise), kit.checks_path(exercise)
     try:
         statement = task_statement(source.read_text(encoding="utf-8"))
+        checks = declared_checks(checks_file.read_text(encoding="utf-8"), str(checks_file))
     except (OSError, UnicodeDecodeError) as exc:
-        raise GraderError(f"cannot read the task of {exercise.id} in {source}: {exc}; reinstall the kit") from exc
+        raise GraderError(f"cannot read the task of {exercise.id}: {exc}; reinstall the kit") from exc
     if not statement:
         raise GraderError(f"the stub of {exercise.id} ({source}) has no task statement; reinstall the kit")
-    click.echo(render_task(exercise, statement, color=_color(), width=_width()), nl=False)
+    click.echo(render_task(exercise, statement, checks, color=_color(), width=_width()), nl=False)
 
 
 @cli.command("hint", short_help="The next hint for an exercise (remembered).")

@@ -19,9 +19,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from grader.checklist import DeclaredCheck, shares
 from grader.manifest import Exercise
 from grader.progress import Progress, Standing, next_up
-from grader.reporters.terminal import check_line, fraction, next_line, print_failure, print_wrapped, total
+from grader.reporters.terminal import check_line, fraction, next_line, points, print_failure, print_wrapped, total
 from grader.results import ExerciseResult, ExerciseStatus
 
 _LOOK: dict[Standing, tuple[str, str]] = {
@@ -109,18 +110,53 @@ def task_summary(source: str) -> str:
     return statement.splitlines()[0].strip().replace("``", "`") if statement else ""
 
 
-def render_task(exercise: Exercise, statement: str, *, color: bool = False, width: int = 80) -> str:
+def render_task(
+    exercise: Exercise,
+    statement: str,
+    checks: Sequence[DeclaredCheck] = (),
+    *,
+    color: bool = False,
+    width: int = 80,
+) -> str:
     """The task statement as a page: the docstring's sections, lists and code rendered,
     paragraphs re-flowed to ``width``; without colour, code keeps its backquotes. A link
     is never broken: one that does not fit gets a line of its own (and runs past the
-    edge if it must, for the terminal to wrap and to open whole)."""
+    edge if it must, for the terminal to wrap and to open whole). Then how it is graded:
+    the visible ``checks``, each with its points, and how many are hidden."""
     console, buffer = _console(color, width)
     console.print(Text(f"{exercise.id} · {exercise.title}", style="bold"), Text(f"({exercise.points:g} points)"))
     console.print(f"edit: exercises/{exercise.filename}\n")
-    text, links = _stand_in_for_links(statement if color else _literal_code(statement), width)
+    page = statement + (_how_graded(checks, exercise.points) if checks else "")
+    text, links = _stand_in_for_links(page if color else _literal_code(page), width)
     console.print(Markdown(text, hyperlinks=color))
     console.print(f"\nCheck it with `grade {exercise.id}`; stuck? `grade hint {exercise.id}`.")
     return _put_links_back(_text(buffer), links, width).rstrip("\n") + "\n"
+
+
+def _how_graded(checks: Sequence[DeclaredCheck], exercise_points: float) -> str:
+    """The "How it is graded" section, in the statement's own markup: each visible check's
+    name with its points, in file order, then how many hidden checks there are."""
+    shown = shares(checks, exercise_points)
+    visible: list[str] = []
+    hidden, hidden_points = 0, 0.0
+    for index, check in enumerate(checks):
+        worth = shown[index] if shown is not None else None
+        if check.hidden:
+            hidden += 1 if check.cases is None else check.cases
+            hidden_points += worth or 0.0
+            continue
+        about = [f"{check.cases} cases"] if check.cases != 1 else []
+        about += [_points(worth)] if worth is not None else []
+        visible.append(f"- {check.name}" + (f" ({', '.join(about)})" if about else ""))
+    if hidden:
+        worth_hidden = f" ({_points(hidden_points)})" if shown is not None else ""
+        visible.append(f"- and {hidden} hidden check{'s' if hidden > 1 else ''}{worth_hidden}")
+    return "\n\nHow it is graded\n----------------\n\n" + "\n".join(visible)
+
+
+def _points(value: float) -> str:
+    text = points(value)
+    return f"{text} point{'' if text == '1' else 's'}"
 
 
 #: A code span (````code```` or `code`), which may go on over one line break but not

@@ -29,21 +29,6 @@ nothing keeps running in the background, unless you ``asyncio.shield`` it or can
 task without waiting for it. Timeouts also nest: an inner one that fires is reported by
 the inner ``async with``; an outer one that fires passes straight through the inner one.
 
-How it is graded
-----------------
-On a virtual clock (waiting costs no real time), with fake ``fetch`` functions:
-
-- ``attempts=5, per_try=1, total=2.5`` with a fetch that never answers: TimeoutError at
-  2.5 s exactly, not at 5 s;
-- a hung attempt receives ``CancelledError`` and has run its ``finally:`` by the time
-  the call raises; no task it started is still pending afterwards;
-- a fetch that catches its first ``CancelledError`` and goes on waiting still ends in
-  ``TimeoutError`` at the total deadline, and is no longer running when it does;
-- two hung attempts then one that answers after 0.5 s: that value is returned, at 2.5 s;
-- ``attempts=3`` with time to spare: exactly 3 calls, then TimeoutError at 3 s;
-- an exception other than a timeout (raised by the 1st, or by the 2nd attempt after the
-  1st timed out) comes out at once, the same object, and ``fetch`` is not called again.
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#timeouts (``asyncio.timeout``,
 ``asyncio.wait_for``) and https://docs.python.org/3/library/asyncio-task.html#task-cancellation
 """

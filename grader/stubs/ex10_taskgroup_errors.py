@@ -30,20 +30,6 @@ runs when the group holds at least one ValueError, with ``group`` an ExceptionGr
 just those (``group.exceptions``). Whatever it does not match is re-raised for you, still
 inside an ExceptionGroup. One restriction: ``return`` is not allowed inside ``except*``.
 
-How it is graded
-----------------
-On a virtual clock (waiting costs no real time), with scripted jobs:
-
-- jobs that return after 3, 2 and 1 s: ``(["a", "b", "c"], [])`` exactly (a tuple of two
-  lists); ``run_all([])`` gives ``([], [])``;
-- four 1-second jobs all run at once: done after 1 s;
-- a ValueError at 1 s, next to a job blocked forever: the blocked job receives
-  ``CancelledError`` (its ``finally:`` has run when ``run_all`` returns), and
-  ``run_all`` returns ``([], [that ValueError])`` at 1 s;
-- three ValueErrors at the same moment: all three are in the list;
-- a KeyError, alone or next to a ValueError: ``run_all`` raises an ExceptionGroup that
-  holds that KeyError.
-
 Docs: https://docs.python.org/3/library/asyncio-task.html#task-groups and
 https://docs.python.org/3/tutorial/errors.html#raising-and-handling-multiple-unrelated-exceptions
 """

@@ -24,20 +24,6 @@ free in the meantime, and several calls can run in several threads at once. (For
 Python CPU work, threads share the GIL: the loop stays responsive, but the work itself does
 not get faster. Exercise 12 is about that case.)
 
-How it is graded
-----------------
-- ``handle`` returns exactly the ``bytes`` ``hash_fn`` returned;
-- while ``hash_fn`` blocks inside ``handle``, the event loop still runs callbacks (the
-  fake ``hash_fn`` waits for a callback it scheduled on the loop; a call on the loop's
-  own thread, or a loop thread found waiting for the call in your code, fails at once);
-- the same holds for every request of ``handle_many``;
-- ``handle_many`` runs the ``hash_fn`` calls at the same time (two calls must meet at a
-  ``threading.Barrier``; calls made one after another never do);
-- ``handle_many`` returns results in request order, for a dozen requests of which the
-  first finishes last;
-- ``handle_many([])`` returns ``[]``;
-- an exception raised by ``hash_fn`` comes out of ``handle`` unchanged.
-
 Docs: https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code,
 https://docs.python.org/3/library/asyncio-task.html#asyncio.to_thread and
 https://docs.python.org/3/library/asyncio-eventloop.html#asyncio.loop.run_in_executor

@@ -241,6 +241,14 @@ class TestShowHintList:
         assert "What to build" in result.stdout
         assert "Check it with `grade ex01`" in result.stdout
 
+    def test_show_needs_the_checks(self, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """without its checks file the task cannot say how it is graded: exit 3, naming the
+        file and what to do"""
+        kit.checks_path(kit.resolve("ex02")).unlink()
+        code, output = run_main(["show", "ex02"], monkeypatch)
+        assert code == 3
+        assert "test_ex02_adder.py" in output and "reinstall the kit" in output
+
     def test_hints_come_one_at_a_time(self, grade: Callable[..., Result], kit: Kit) -> None:
         """hint ex01 twice shows hint 1, then hint 2; both remembered"""
         hints = kit.resolve("ex01").hints

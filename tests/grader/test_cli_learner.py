@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import grader.cli as cli_module
+from grader.checklist import declared_checks
+from grader.hidden import strip_hidden
 from grader.manifest import Kit, load_kit
 from grader.progress import hashes, remember
 from grader.reporters.learner import render_task, task_statement
@@ -26,6 +28,30 @@ ANSI = re.compile(r"\x1b\[")
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\\\")
 
 Invoke = Callable[..., Result]
+
+#: Two hidden checks for the test kit's ex02, weight 2 each: with ex02's own (1 and 3),
+#: 8 weight units share its 4 points.
+HIDDEN_ADDER_CHECKS = """
+
+@pytest.mark.hidden
+@pytest.mark.weight(2)
+def test_adds_negatives(ex):
+    \"\"\"adds negative numbers\"\"\"
+    assert ex.add(-2, -3) == -5
+
+
+@pytest.mark.hidden
+@pytest.mark.weight(2)
+def test_adds_floats(ex):
+    \"\"\"adds floats\"\"\"
+    assert ex.add(0.5, 0.25) == 0.75
+"""
+
+
+def graded_section(page: str) -> list[str]:
+    """The lines of `grade show`'s "How it is graded", between its heading and the last line."""
+    section = page.split("How it is graded\n", 1)[1].split("Check it with `grade", 1)[0]
+    return [line for line in section.splitlines() if line.strip()]
 
 
 @pytest.fixture
@@ -108,17 +134,59 @@ class TestShow:
 
     @pytest.mark.parametrize("width", [60, 80])
     def test_every_stub_of_the_kit_renders(self, width: int) -> None:
-        """each real exercise's task renders within the width (links excepted: never cut)"""
+        """each real exercise's task and checks render within the width (links excepted:
+        never cut), with one "How it is graded", which the stub does not write itself"""
         kit = load_kit(ROOT)
         for exercise in kit.exercises:
-            stub = kit.pristine_stub(exercise)
-            if not stub.is_file():
+            stub, checks = kit.pristine_stub(exercise), kit.checks_path(exercise)
+            if not (stub.is_file() and checks.is_file()):
                 continue  # being written
             statement = task_statement(stub.read_text(encoding="utf-8"))
             assert statement, exercise.id
-            text = render_task(exercise, statement, width=width)
+            assert "How it is graded" not in statement, f"{stub}: `grade show` lists the checks; drop the copy"
+            declared = declared_checks(checks.read_text(encoding="utf-8"), checks.name)
+            text = render_task(exercise, statement, declared, width=width)
             too_long = [line for line in text.splitlines() if len(line) > width and "://" not in line]
             assert not too_long, (exercise.id, too_long)
+            assert text.count("How it is graded") == 1, exercise.id
+
+    def test_lists_the_checks_with_their_points(self, grade: Invoke) -> None:
+        """after the task: each check's docstring, in file order, with its share of the
+        exercise's points (ex02: weights 1 and 3 of 4 points)"""
+        result = grade("show", "ex02")
+        assert result.exit_code == 0, result.output
+        assert graded_section(result.output) == [" • adds two ints (1 point)", " • adds two strings (3 points)"]
+
+    def test_hidden_checks_are_counted_not_named(self, grade: Invoke, kit: Kit) -> None:
+        """a hidden check's docstring never shows; how many there are, and their points, do"""
+        ex02 = kit.resolve("ex02")
+        checks = kit.checks_path(ex02)
+        checks.write_text(checks.read_text(encoding="utf-8") + HIDDEN_ADDER_CHECKS, encoding="utf-8")
+        result = grade("show", "ex02")
+        assert result.exit_code == 0, result.output
+        assert "adds negative numbers" not in result.output and "adds floats" not in result.output
+        assert graded_section(result.output) == [" • adds two ints (0.5 points)", " • adds two strings (1.5 points)",
+                          " • and 2 hidden checks (2 points)"]  # fmt: skip
+
+    def test_the_real_kit_hides_its_hidden_checks(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """the course's ex04 (one hidden check): every visible check's docstring, and the
+        hidden one only counted (the release's own cut says which one it is)"""
+        kit = load_kit(ROOT)
+        monkeypatch.setenv("AWAITLINGS_KIT", str(ROOT))
+        monkeypatch.setattr(cli_module, "_KIT", None)
+        ex04 = kit.resolve("ex04")
+        source = kit.checks_path(ex04).read_text(encoding="utf-8")
+        released, hidden = strip_hidden(source, "ex04", ex04.checks_filename)
+        visible = declared_checks(released, ex04.checks_filename)
+        assert hidden and visible
+        result = CliRunner().invoke(cli_module.cli, ["show", "ex04"])
+        assert result.exit_code == 0, result.output
+        page = " ".join(result.output.split())
+        assert all(f"• {check.name} (" in page for check in visible)
+        assert [page.index(check.name) for check in visible] == sorted(page.index(check.name) for check in visible)
+        assert not [check.docstring for check in hidden if check.docstring in page]
+        count = len(hidden)
+        assert f"• and {count} hidden check{'s' if count > 1 else ''} (" in page
 
     STATEMENT = (
         "Close it with ``writer.close()`` then ``await\n  writer.wait_closed()`` on every path.\n\n"
