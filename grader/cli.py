@@ -89,6 +89,8 @@ def _kit() -> Kit:
 
 def _color(output_is_file: bool = False) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    # Decided here, once: the reporters render into a buffer with colour forced on or off,
+    # where rich's own NO_COLOR check cannot see the terminal.
     return not output_is_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 

@@ -5,9 +5,13 @@ A cheap poller (one ``stat`` per exercise file, twice a second) always runs. Whi
 events work, it stays quiet: it only reports a change that no event reported within
 a grace period, and after two such misses it concludes that events do not arrive
 here (network, container and WSL file systems often drop them), stops the event
-watcher and says so. With ``poll=True``, or when watchfiles is missing or fails to
-start, only the poller runs. Each change is reported once, as the file's name, from
-a background thread: the caller hands it over to its own thread.
+watcher and says so. With ``poll=True``, or when the event watcher fails to start
+(an inotify limit, say), only the poller runs. Each change is reported once, as the
+file's name, from a background thread: the caller hands it over to its own thread.
+
+The poller is what notices that events went missing, so it is also the one polling
+mode: watchfiles is asked for events only (``force_polling=False``), never for a
+second poller of its own (it would start one on WSL, or with WATCHFILES_FORCE_POLLING).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
+
+import watchfiles
 
 #: (mtime in ns, size, inode): any save changes one of them, an atomic rename the inode.
 Signature = tuple[int, int, int]
@@ -42,8 +48,6 @@ def signature(path: Path) -> Signature | None:
 
 def watchfiles_events(folder: Path, names: frozenset[str], stop: threading.Event) -> Iterator[set[str]]:
     """File-system events for ``names`` in ``folder``, through watchfiles."""
-    import watchfiles
-
     for changes in watchfiles.watch(
         folder,
         watch_filter=lambda _change, path: os.path.basename(path) in names,
@@ -116,7 +120,7 @@ class FileWatcher:
             for changed in self._events(self.folder, self.names, self._stop_events):
                 for name in changed & self.names:
                     self._report(name)
-        except Exception as exc:  # no watchfiles, inotify limits, a vanished folder: poll instead
+        except Exception as exc:  # inotify limits, a vanished folder: poll instead
             if not self._stop.is_set():
                 self._fall_back(f"file-system events are unavailable ({type(exc).__name__}: {exc})")
 

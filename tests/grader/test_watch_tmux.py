@@ -89,13 +89,13 @@ def tmux() -> Iterator[Tmux]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def watch_command(kit: Kit, cwd: Path) -> str:
-    """`grade watch` on the kit, then its exit status and the terminal settings.
+def watch_command(kit: Kit, cwd: Path, *options: str) -> str:
+    """`grade watch [options]` on the kit, then its exit status and the terminal settings.
 
     Run from ``cwd``, not from the kit: ``python -m`` puts the current folder first on
     ``sys.path``, and the test kit's ``grader/stubs`` folder would shadow the package.
     """
-    grade = f"{shlex.quote(sys.executable)} -m grader watch"
+    grade = shlex.join([sys.executable, "-m", "grader", "watch", *options])
     return (
         f"cd {shlex.quote(str(cwd))} && env AWAITLINGS_KIT={shlex.quote(str(kit.root))} {grade}; "
         'echo "exit=$?"; stty -a'
@@ -147,6 +147,17 @@ class TestWatchInATerminal:
         assert terminal_restored(screen), screen
         for line in screen.split("Stopped watching.")[0].splitlines():
             assert len(line) <= 80 or "https://" in line, line
+
+    def test_poll_grades_each_save(self, tmux: Tmux, kit: Kit) -> None:
+        """--poll: the banner says so, a save is graded, q ends it cleanly"""
+        tmux.start(watch_command(kit, tmux.socket.parent, "--poll"))
+        tmux.wait_text("awaitlings watch: grading exercises/ on every save (polling)")
+        tmux.wait_text("edit exercises/ex01_hello_run.py and save")
+        save(kit.stub_path(kit.exercises[0]), SOLUTION)
+        tmux.wait_text("✔ ex01 Your first coroutine: done, 10/10. Well done!")
+        tmux.keys("q")
+        screen = tmux.wait_for(lambda s: "exit=" in s and "icanon" in s, "the watch to end")
+        assert "Stopped watching." in screen and "exit=0" in screen
 
     def test_keys_redraw_instead_of_piling_up(self, tmux: Tmux, kit: Kit) -> None:
         """l five times, then h three times, in a 24-line pane: the pane shows one course map,
