@@ -541,7 +541,7 @@ def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_vis
     exercises (or those named); students may upload files at the top level, in
     exercises/, or nested.
     """
-    from grader.gradescope import export_bundle
+    from grader.platforms.gradescope import export_bundle
 
     names = export_bundle(_kit(), out, tuple(exercises) or None, hidden_visibility=hidden_visibility, strict=strict,
                           time_budget=time_budget)  # fmt: skip
@@ -577,7 +577,7 @@ def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs:
         return
     import time
 
-    from grader.gradescope import PROVISIONAL, Layout, autograde, write_failure
+    from grader.platforms.gradescope import PROVISIONAL, Layout, autograde, write_failure
     from grader.sandbox import Limits
 
     started = time.monotonic()
@@ -602,7 +602,7 @@ def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs:
 
 
 def _autograde_classroom(strict: bool, jobs: int | None) -> None:
-    from grader import classroom
+    from grader.platforms import classroom
     from grader.sandbox import Limits
 
     kit: Kit | None = None

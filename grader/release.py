@@ -12,8 +12,8 @@ a removed check's name, docstring or messages, that the stubs in ``exercises/`` 
 pristine ones in ``grader/stubs/`` and that both match the manifest.
 
 The same staging, with ``strip_hidden=False``, is the kit inside the Gradescope bundle
-(``grader.gradescope``). The release is built in a temporary folder beside OUT, verified,
-and only then renamed to OUT.
+(``grader.platforms.gradescope``); the workflow is ``grader.platforms.classroom``'s. The
+release is built in a temporary folder beside OUT, verified, and only then renamed to OUT.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import grader
 from grader.errors import KitError, UsageError
 from grader.hidden import HiddenCheck, hidden_marks, strip_hidden
 from grader.manifest import MANIFEST_NAME, Exercise, Kit, load_kit, parse_manifest
+from grader.platforms import classroom
 
-WORKFLOW_PATH = ".github/workflows/classroom.yml"
 #: Never in a release (the Gradescope bundle keeps tests/checks whole but skips these too).
 NEVER_SHIPPED = ("solutions", "tests/mutants", "tests/kit", "tests/grader", "benchmarks", ".ci")
 OMIT_START = "<!-- release:omit -->"
@@ -113,51 +113,6 @@ def _without_xdist(addopts: list[str]) -> list[str]:
         elif not arg.startswith(("-n=", "--dist=", "--numprocesses=")):
             kept.append(arg)
     return kept
-
-
-def classroom_workflow(python: str, exercise_ids: Sequence[str]) -> str:
-    """GitHub Classroom's autograding workflow: install the kit, grade (the explanations in
-    the log and the job summary), then post the points with the official reporter, one
-    runner per exercise (``grader.classroom`` and ``grader.reporters.classroom`` say why)."""
-    env = "".join(f'          {i.upper()}_RESULTS: "${{{{ steps.awaitlings.outputs.{i} }}}}"\n' for i in exercise_ids)
-    return f"""\
-# GitHub Classroom autograding: on every push, install the kit and grade every exercise.
-# The Grade step prints each failed check's explanation here and in the job summary, and
-# writes one output per exercise (base64 JSON); the official reporter reads them as
-# <EXERCISE>_RESULTS and posts the points, which are the kit's, to the classroom.
-name: Autograding Tests
-'on':
-  - push
-  - workflow_dispatch
-  - repository_dispatch
-permissions:
-  checks: write
-  actions: read
-  contents: read
-jobs:
-  run-autograding-tests:
-    runs-on: ubuntu-latest
-    timeout-minutes: 20
-    if: github.actor != 'github-classroom[bot]'
-    steps:
-      - name: Checkout code
-        uses: actions/checkout@v4
-      - name: Set up Python
-        uses: actions/setup-python@v5
-        with:
-          python-version: "{python}"
-      - name: Install the kit
-        run: python -m pip install -e .
-      - name: Grade
-        id: awaitlings
-        run: grade autograde --classroom
-      - name: Autograding Reporter
-        if: ${{{{ !cancelled() }}}}
-        uses: classroom-resources/autograding-grading-reporter@v1
-        env:
-{env}        with:
-          runners: {",".join(exercise_ids)}
-"""
 
 
 # --- staging ------------------------------------------------------------------------------
@@ -241,7 +196,7 @@ def build_release(kit: Kit, out: Path, exercises: Sequence[Exercise] | None = No
     try:
         report = stage_kit(kit, staging, chosen, strip=True)
         python = ".".join(map(str, max([(3, 12), *(e.min_python for e in chosen)])))
-        _write(staging / WORKFLOW_PATH, classroom_workflow(python, [e.id for e in chosen]), report)
+        _write(staging / classroom.WORKFLOW_PATH, classroom.workflow(python, [e.id for e in chosen]), report)
         verify_release(staging, report.hidden)
         with contextlib.suppress(FileNotFoundError):
             out.rmdir()
@@ -282,7 +237,7 @@ def verify_release(root: Path, hidden: Sequence[HiddenCheck]) -> None:
         text = path.read_text(encoding="utf-8", errors="replace")
         # The grader's own code is not derived from checks: only names are looked for there
         # (a hidden check may well reuse a sentence of grader/explain.py).
-        in_grader = path.parent == root / "grader" or (root / "grader" / "reporters") == path.parent
+        in_grader = path.parent in (root / "grader", root / "grader" / "reporters", root / "grader" / "platforms")
         for check in hidden:
             for needle in (check.name, check.docstring) if in_grader else check.needles():
                 if not needle:

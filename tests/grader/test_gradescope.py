@@ -24,11 +24,11 @@ from coursekit import ADDER_INTS_ONLY, ADDER_OK, EX01_SYNTAX_ERROR, course_kit, 
 
 from grader import cli as cli_module
 from grader import doctor, submissions
-from grader import gradescope as gradescope_module
 from grader.cli import main
 from grader.errors import UsageError
-from grader.gradescope import Layout, autograde, export_bundle
 from grader.manifest import KIT_ENV, Kit
+from grader.platforms import gradescope as gradescope_module
+from grader.platforms.gradescope import Layout, autograde, export_bundle
 from grader.reporters import gradescope
 from grader.results import CheckResult, CheckStatus, ExerciseStatus, RunResult, exercise_result, zero_result
 
@@ -299,8 +299,10 @@ class TestStoppedByThePlatform:
         """a run stopped mid-grading writes results.json before exiting, asking the student to contact staff"""
         kit = course_kit(tmp_path / "kit", timeout=20)
         layout = Layout(tmp_path / "autograder")
-        hangs = ("async def greet(name, delay):\n    return name\n\n\nasync def main():\n    pass\n\n\n"
-                 "import time\nwhile True:\n    time.sleep(0.1)\n")
+        hangs = (
+            "async def greet(name, delay):\n    return name\n\n\nasync def main():\n    pass\n\n\n"
+            "import time\nwhile True:\n    time.sleep(0.1)\n"
+        )
         write(layout.submission / "ex01_hello_run.py", hangs)
         write(layout.submission / "ex02_adder.py", ADDER_OK)
         env = {"PATH": os.environ["PATH"], KIT_ENV: str(kit.root), "HOME": str(tmp_path)}

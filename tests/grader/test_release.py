@@ -19,7 +19,8 @@ from grader import cli
 from grader.errors import KitError, UsageError
 from grader.hidden import strip_hidden
 from grader.manifest import Kit, load_kit
-from grader.release import WORKFLOW_PATH, build_release, filter_manifest, release_pyproject, strip_omitted
+from grader.platforms.classroom import WORKFLOW_PATH
+from grader.release import build_release, filter_manifest, release_pyproject, strip_omitted
 
 CHECKS = textwrap.dedent(
     '''\
@@ -144,6 +145,20 @@ class TestReleaseFiles:
         options = tomllib.loads(release_pyproject(pyproject, ["tests/release"]))["tool"]["pytest"]["ini_options"]
         assert options["addopts"] == ["-ra", "-p", "pytester"]
         assert options["testpaths"] == ["tests/release"]
+
+    def test_every_grader_package_is_installed(self) -> None:
+        """pyproject names every package under grader/: a non-editable install (the
+        Gradescope image's, a student's `pip install .`) gets only those"""
+        root = Path(__file__).resolve().parents[2]
+        declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+        found = {
+            ".".join(path.parent.relative_to(root).parts)
+            for path in (root / "grader").rglob("*.py")
+            if "__pycache__" not in path.parts
+        }
+        assert found <= set(declared), sorted(found - set(declared))
 
 
 def _release(tmp_path: Path) -> tuple[Kit, Path]:

@@ -1,0 +1,1 @@
+"""Adapters for grading platforms: Gradescope's autograder and GitHub Classroom's workflow."""
