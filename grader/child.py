@@ -1,4 +1,5 @@
-"""Entry point of the sandboxed child: ``python -I -B -m grader.child SETTINGS -- PYTEST_ARGS``.
+"""The sandboxed child: ``python -I -B -m grader.child SETTINGS -- PYTEST_ARGS``, or a fork
+of the warm child (:mod:`grader.warm`) given the same settings and arguments.
 
 Before any pytest or learner code runs it reads the result-channel key from stdin (then
 points stdin at /dev/null, so ``input()`` in learner code sees end-of-file instead of
@@ -85,25 +86,32 @@ def _probe(report: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    """A fresh interpreter (``python -m grader.child``): the key arrives on stdin."""
     settings = json.loads(sys.argv[1])
     args = sys.argv[sys.argv.index("--") + 1 :]
     key = sys.stdin.readline().strip().encode()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    sys.exit(run(settings, args, key))
+
+
+def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
+    """Contain this process, then run pytest in it; its exit code.
+
+    Shared by both ways a run starts: :func:`main` in a fresh interpreter, and a fork of
+    the warm child (:mod:`grader.warm`), which has done the imports below already.
+    """
     # Writing past the file-size limit should fail with an error, not kill the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     # Everything the grader needs is imported before the covers go on and the uid drops.
     import pytest
-    import pytest_asyncio.plugin  # noqa: F401
-    import pytest_timeout  # noqa: F401
 
-    import grader.explain
     import grader.plugin
-    import grader.probes
     from grader.isolation import Isolation, isolate
 
+    preload()
     report = Isolation()
     spec = settings.get("isolate")
     if spec:
@@ -117,8 +125,8 @@ def main() -> None:
     _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid programs (su, sudo) cannot give root back
 
     if args == ["--probe"]:  # `grade doctor`: report what this child achieved, run nothing
-        print(json.dumps(_probe(report)))
-        sys.exit(0)
+        print(json.dumps(_probe(report)), flush=True)
+        return 0
     isolation = {
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
@@ -127,7 +135,19 @@ def main() -> None:
         "uid": os.getuid(),
         "problems": report.problems,
     }
-    sys.exit(int(pytest.main(args, plugins=[grader.plugin.Sandboxed(key, isolation)])))
+    return int(pytest.main(args, plugins=[grader.plugin.Sandboxed(key, isolation)]))
+
+
+def preload() -> None:
+    """Import what every run needs (the warm child does this once, before any fork)."""
+    import pytest  # noqa: F401
+    import pytest_asyncio.plugin  # noqa: F401
+    import pytest_timeout  # noqa: F401
+
+    import grader.explain
+    import grader.isolation
+    import grader.plugin
+    import grader.probes  # noqa: F401
 
 
 if __name__ == "__main__":

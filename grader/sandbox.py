@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import channel, flags
+from grader import channel, flags, warm
 from grader.errors import GradingCancelled
 from grader.manifest import Exercise, Kit
 from grader.results import (
@@ -296,6 +296,7 @@ def _top_level_names(tree: ast.Module) -> set[str]:
                     pending.extend(child.body if isinstance(child, ast.ExceptHandler) else [child])
     return names
 
+
 def _check_source(
     kit: Kit, exercise: Exercise, target: Path, skip_untouched: bool, source: _Source
 ) -> tuple[str | None, ExerciseStatus]:
@@ -351,7 +352,13 @@ def _check_source(
 
 
 def _run_all(
-    work: Path, checks_src: Path, learner: bytes, exercise: Exercise, limits: Limits, uid: int | None, kit: Kit,
+    work: Path,
+    checks_src: Path,
+    learner: bytes,
+    exercise: Exercise,
+    limits: Limits,
+    uid: int | None,
+    kit: Kit,
     cancel: threading.Event | None = None,
 ) -> _Run:
     """Run the checks, re-running the ones left without a verdict after a crash or kill."""
@@ -452,8 +459,16 @@ def _no_verdict(run: _Run, check_id: str, exercise: Exercise) -> channel.Result:
 
 
 def _spawn(
-    work: Path, checks_name: str, selection: list[str], exercise: Exercise, limits: Limits, uid: int | None, kit: Kit,
+    work: Path,
+    checks_name: str,
+    selection: list[str],
+    exercise: Exercise,
+    limits: Limits,
+    uid: int | None,
+    kit: Kit,
     cancel: threading.Event | None = None,
+    *,
+    warm_ok: bool = True,
 ) -> _Run:
     _become_subreaper()
     read_fd, write_fd = os.pipe()
@@ -476,38 +491,72 @@ def _spawn(
     env = _child_env(work, mark)
     run = _Run()
     since = _clock_ticks()
+    proc: subprocess.Popen[bytes] | warm.WarmProcess | None = None
+    server = warm.server(register=_record_child) if warm_ok else None
+    if server is not None:
+        job = warm.Job(settings, ["@RESULTS_FD@" if a == str(write_fd) else a for a in cmd[cmd.index("--") + 1 :]],
+                       str(work / "target"), env, key)  # fmt: skip
+        out_r, out_w = os.pipe()
+        try:
+            proc = warm.WarmProcess(server, server.start(job, write_fd, out_w), out_r)
+        except warm.WarmLost:
+            os.close(out_r)
+        finally:
+            os.close(out_w)
     try:
-        # Spawned and recorded under the lock: until it is in ``_live_children``, another
-        # thread's sweep could take this new child of ours for an adopted orphan.
-        with _live_lock:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=work / "target",
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
-            _live_children.add(proc.pid)
+        if proc is None:
+            # Spawned and recorded under the lock: until it is in ``_live_children``, another
+            # thread's sweep could take this new child of ours for an adopted orphan.
+            with _live_lock:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=work / "target",
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,),
+                    start_new_session=True,
+                )
+                _live_children.add(proc.pid)
     finally:
         os.close(write_fd)
     try:
-        assert proc.stdin is not None and proc.stdout is not None
-        with contextlib.suppress(OSError):
-            proc.stdin.write(key.encode() + b"\n")
-            proc.stdin.close()
+        assert proc.stdout is not None
+        if isinstance(proc, subprocess.Popen):
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError):
+                proc.stdin.write(key.encode() + b"\n")
+                proc.stdin.close()
         _read(proc, read_fd, key.encode(), run, exercise, limits, cancel)
+    except warm.WarmLost:
+        lost = True
+    else:
+        lost = False
     finally:
         os.close(read_fd)
         _kill_tree(proc, mark, since)
-        run.returncode = proc.wait()
-        with _live_lock:
-            _live_children.discard(proc.pid)
+        if isinstance(proc, subprocess.Popen):
+            run.returncode = proc.wait()
+            with _live_lock:
+                _live_children.discard(proc.pid)
         if proc.stdout:
             proc.stdout.close()
+    if isinstance(proc, warm.WarmProcess):
+        try:
+            run.returncode = proc.wait(timeout=STARTUP_S)
+        except (warm.WarmLost, subprocess.TimeoutExpired):
+            lost = True
+    if lost:
+        # The warm child died under this run (not the learner's process: its exit code is
+        # unknown): the run is redone in a fresh interpreter, so no verdict depends on it.
+        return _spawn(work, checks_name, selection, exercise, limits, uid, kit, cancel, warm_ok=False)
     return run
+
+
+def _record_child(pid: int) -> None:
+    with _live_lock:
+        _live_children.add(pid)
 
 
 def _settings(work: Path, kit: Kit, limits: Limits, uid: int | None, cpu_seconds: float = 60) -> dict[str, Any]:
@@ -581,7 +630,12 @@ def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
 
 
 def _read(
-    proc: subprocess.Popen[bytes], read_fd: int, key: bytes, run: _Run, exercise: Exercise, limits: Limits,
+    proc: subprocess.Popen[bytes] | warm.WarmProcess,
+    read_fd: int,
+    key: bytes,
+    run: _Run,
+    exercise: Exercise,
+    limits: Limits,
     cancel: threading.Event | None = None,
 ) -> None:
     """Read results and output until both close, the child lingers, or a deadline passes."""
@@ -737,9 +791,7 @@ def _score(exercise: Exercise, run: _Run, duration: float) -> ExerciseResult:
             )
         )
     if import_message:
-        return _zero(
-            exercise, status=ExerciseStatus.ERROR, message=import_message, checks=checks, duration_s=duration
-        )
+        return _zero(exercise, status=ExerciseStatus.ERROR, message=import_message, checks=checks, duration_s=duration)
     return exercise_result(
         id=exercise.id, slug=exercise.slug, title=exercise.title, points=exercise.points,
         checks=checks, duration_s=duration,
@@ -761,7 +813,7 @@ def _become_subreaper() -> None:
     _subreaper_set = True
 
 
-def _kill_tree(proc: subprocess.Popen[bytes], mark: str, since: int) -> None:
+def _kill_tree(proc: subprocess.Popen[bytes] | warm.WarmProcess, mark: str, since: int) -> None:
     """SIGKILL the child's process group and session, any process carrying this run's
     environment mark, any orphan re-parented to us since ``since`` (clock ticks), and
     every descendant of those; then reap those that became our children. Our own Popen

@@ -44,7 +44,7 @@ from typing import Any
 import pytest
 
 import grader
-from grader import sandbox
+from grader import sandbox, warm
 from grader.grading import grade_target
 from grader.manifest import Kit
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
@@ -675,10 +675,13 @@ def _leftovers(marks: tuple[str, ...]) -> list[str]:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         uid = int(fields.get("Uid", "-1").split()[0])
         sandboxed = b"AWAITLINGS_SANDBOX=" in environ or UID_BASE <= uid < UID_BASE + 1000 * UID_BLOCK
-        named = any(m.encode() in environ + cmdline for m in marks)
+        # A run forked by this grader's warm child shows the warm child's command line and
+        # environment (until its uid drops): it is ours by its parent.
+        forked = fields.get("PPid", "").strip() == str(warm.pid())
+        named = any(m.encode() in environ + cmdline for m in marks) or forked
         elsewhere = b"--awaitlings-target" in cmdline and not named  # another grader's child
         mine = (uid in block and not elsewhere) or named
-        if mine and (sandboxed or any(m.encode() in cmdline for m in marks)):
+        if mine and (sandboxed or forked or any(m.encode() in cmdline for m in marks)):
             state = fields.get("State", "?").strip()
             command = cmdline.replace(b"\0", b" ")[:200]
             found.append(f"pid {name} uid {uid} {state}: {command!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import sandbox, warm
 from grader.grading import grade_target
 from grader.manifest import Kit
 from grader.results import CheckStatus, ExerciseResult, ExerciseStatus, RunResult
@@ -79,7 +81,9 @@ def sandbox_processes() -> list[str]:
             cmdline = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if marker in environ or b"grader.child" in cmdline:
+        # A run forked by the warm child shows the warm child's command line and environment.
+        forked = b"grader.warm" in cmdline and int(name) != warm.pid()
+        if marker in environ or b"grader.child" in cmdline or forked:
             found.append(f"{name}: {cmdline.decode(errors='replace')[:200]}")
     return found
 
@@ -183,7 +187,7 @@ HOSTILE = [
         "fake_results_on_every_fd",
         "import os\n\n"
         "print('============ 10 passed in 0.01s ============')\n"
-        "FAKE = b'0' * 64 + b' {\"seq\": 3, \"type\": \"result\", \"id\": \"x\", \"status\": \"passed\"}\\n'\n"
+        'FAKE = b\'0\' * 64 + b\' {"seq": 3, "type": "result", "id": "x", "status": "passed"}\\n\'\n'
         "for fd in range(3, 41):\n"
         "    try:\n"
         "        os.write(fd, FAKE)\n"
@@ -287,6 +291,67 @@ class TestHostileSubmissions:
         target = make_target(kit, tmp_path / "submission", daemon)
         run = grade_target(kit, kit.exercises, target)
         assert_full_marks(by_id(run, "ex02"))  # escaping is not wrong in itself; outliving is
+        assert sandbox_processes() == []
+
+
+class TestWarmChild:
+    """Runs fork from one warm child that has imported pytest and the grader; a verdict
+    never depends on it (the same results cold, and a run it failed is redone cold)."""
+
+    REPORT_PARENT = "import os\n\ndef add(a, b):\n    print('parent', os.getppid(), flush=True)\n    return a + b\n"
+
+    def test_runs_are_forked_from_the_warm_child(self, kit: Kit, tmp_path: Path) -> None:
+        """two gradings, one warm child: each run's parent is it"""
+        target = make_target(kit, tmp_path / "submission", self.REPORT_PARENT)
+        first = grade_exercise(kit, kit.resolve("ex02"), target)
+        warm_pid = warm.pid()
+        second = grade_exercise(kit, kit.resolve("ex02"), target)
+        assert warm_pid is not None and warm.pid() == warm_pid
+        for result in (first, second):
+            assert_full_marks(result)
+            assert all(f"parent {warm_pid}" in c.output for c in result.checks), [c.output for c in result.checks]
+        assert sandbox_processes() == []
+
+    @pytest.mark.parametrize("case", [c for c in HOSTILE if c.source is not None], ids=lambda c: c.name)
+    def test_cold_and_warm_give_the_same_verdicts(
+        self, kit: Kit, tmp_path: Path, case: Hostile, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """each hostile submission: the same statuses and messages from a fresh interpreter"""
+        target = make_target(kit, tmp_path / "submission", case.source)
+        warm_result = grade_exercise(kit, kit.resolve("ex02"), target)
+        monkeypatch.setenv(warm.SWITCH, "0")
+        cold_result = grade_exercise(kit, kit.resolve("ex02"), target)
+
+        def alike(text: str | None) -> str | None:  # each run has its own folder and addresses
+            return text and re.sub(r"awaitlings-ex02-\w+|0x[0-9a-f]+", "*", text)
+
+        def verdicts(result: ExerciseResult) -> list[tuple[str, CheckStatus, str | None]]:
+            return [(c.id, c.status, alike(c.message)) for c in result.checks]
+
+        assert (warm_result.status, warm_result.message) == (cold_result.status, cold_result.message)
+        assert verdicts(warm_result) == verdicts(cold_result)
+
+    def test_a_killed_warm_child_costs_nothing(self, kit: Kit, tmp_path: Path) -> None:
+        """code of the grader's uid that kills the warm child: its run is redone in a fresh
+        interpreter with the same verdicts, and the next grading starts a new warm child"""
+        killer = (
+            "import os\n"
+            "import signal\n\n"
+            "def add(a, b):\n"
+            "    with open(f'/proc/{os.getppid()}/cmdline', 'rb') as fh:\n"
+            "        if b'grader.warm' in fh.read():\n"
+            "            os.kill(os.getppid(), signal.SIGKILL)\n"
+            "    return a + b\n"
+        )
+        same_uid = sandbox.Limits(drop_uid=False, isolate=False)
+        target = make_target(kit, tmp_path / "submission", killer)
+        grade_exercise(kit, kit.resolve("ex01"), target, limits=same_uid)  # a warm child is running
+        before = warm.pid()
+        result = grade_exercise(kit, kit.resolve("ex02"), target, limits=same_uid)
+        assert_full_marks(result)
+        after = grade_exercise(kit, kit.resolve("ex01"), target, limits=same_uid)
+        assert_full_marks(after)
+        assert before is not None and warm.pid() not in (None, before)
         assert sandbox_processes() == []
 
 
