@@ -217,10 +217,11 @@ def doctor_cmd(strict: bool) -> None:
     click.echo("  " + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "python"))
     click.echo(f"kit: {kit.root} ({len(kit.exercises)} exercises)")
     findings = diagnose(kit)
+    color = _color()
     for finding in findings:
         mark = click.style("ok  ", fg="green") if finding.ok else click.style("MISS", fg="red")
         need = " (course mode)" if finding.required_in_course_mode else ""
-        click.echo(f"{mark} {finding.name}{need}: {finding.detail}")
+        click.echo(f"{mark} {finding.name}{need}: {finding.detail}", color=color)
     problems = course_mode_problems(findings)
     if problems:
         click.echo("\nCourse mode (--strict) would refuse to grade here; self-study grading works with limits only.")

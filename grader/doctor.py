@@ -15,7 +15,7 @@ from importlib import metadata
 from grader.manifest import Kit
 from grader.sandbox import Limits, probe
 
-PACKAGES = ("awaitlings", "pytest", "pytest-asyncio", "pytest-timeout", "blockbuster", "click", "rich")
+PACKAGES = ("awaitlings", "pytest", "pytest-asyncio", "pytest-timeout", "blockbuster", "click", "rich", "watchfiles")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
         Finding(
             "mount namespace",
             bool(report.get("mount_ns")),
-            "kit, homes and /tmp covered: " + ", ".join(report.get("covered", [])) if report.get("mount_ns")
+            "kit, homes and /tmp covered: " + ", ".join(report.get("covered", []))
+            if report.get("mount_ns")
             else "; ".join(report.get("problems", [])) or "unavailable",
             True,
         ),
@@ -73,11 +74,14 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             True,
         )
     )
+    # The sandbox's own cap, not any finite one: a child that was not given one still has
+    # the `ulimit -u` it inherited, which counts the grader's processes too.
+    capped = lim.get("RLIMIT_NPROC") == limits.processes
     findings.append(
         Finding(
             "process limit",
-            lim.get("RLIMIT_NPROC", -1) > -1,
-            "per sandbox uid" if lim.get("RLIMIT_NPROC", -1) > -1 else "only under a dedicated uid (run as root)",
+            capped,
+            f"{limits.processes} per sandbox uid" if capped else "only under a dedicated uid (run as root)",
             True,
         )
     )

@@ -1,0 +1,90 @@
+"""``grade doctor``: every line is measured by a real sandbox child, started as grading
+starts one; course mode refuses exactly when a required defense is missing."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import cli as cli_module
+from grader.doctor import PACKAGES, course_mode_problems, diagnose, versions
+from grader.manifest import KIT_ENV, Kit
+from grader.sandbox import Limits
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = ["dedicated uid", "mount namespace", "network namespace", "resource limits", "process limit",
+         "no new privileges", "environment", "parallel grading"]  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+class TestDiagnose:
+    """What the child reports, not what the grader meant to give it."""
+
+    def test_the_limits_asked_for_are_the_limits_measured(self, kit: Kit) -> None:
+        """the child's own resource limits are the ones asked for; no core files; its
+        environment holds only allow-listed names"""
+        limits = Limits(memory_bytes=3 * 1024**3, open_files=512, file_size_bytes=32 * 1024**2)
+        findings = {f.name: f for f in diagnose(kit, limits)}
+        assert list(findings) == NAMES
+        assert findings["resource limits"].ok
+        detail = findings["resource limits"].detail
+        assert {"as=3221225472", "nofile=512", "fsize=33554432", "core=0"} <= set(detail.split(", ")), detail
+        assert findings["environment"].ok and findings["environment"].detail == "allow-listed"
+
+    def test_defenses_switched_off_are_missing(self, kit: Kit) -> None:
+        """no uid drop and no namespaces: those lines, and the process limit that needs a
+        dedicated uid, are missing, and course mode names each of them"""
+        findings = {f.name: f for f in diagnose(kit, Limits(drop_uid=False, isolate=False))}
+        missing = ["dedicated uid", "mount namespace", "network namespace", "process limit"]
+        assert [name for name in missing if findings[name].ok] == []
+        problems = course_mode_problems(list(findings.values()))
+        assert [p.split(":")[0] for p in problems] == missing
+        assert findings["resource limits"].ok  # set by the child itself, uid or not
+
+
+class TestVersions:
+    """The versions line names what the grader runs on."""
+
+    def test_every_dependency_is_named(self) -> None:
+        """each of pyproject's dependencies, with its installed version"""
+        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        required = {re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0] for dep in pyproject["project"]["dependencies"]}
+        assert required <= set(PACKAGES), sorted(required - set(PACKAGES))
+        found = versions()
+        assert all(found[name] == metadata.version(name) for name in required)
+
+
+class TestDoctorCommand:
+    """`grade doctor` prints each finding and the course-mode verdict; --strict exits 3 on it."""
+
+    @pytest.fixture
+    def runner(self, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+        monkeypatch.setenv(KIT_ENV, str(kit.root))
+        monkeypatch.setattr(cli_module, "_KIT", None)
+        return CliRunner()
+
+    def test_report_and_strict_verdict(self, runner: CliRunner, kit: Kit) -> None:
+        """one line per finding, marked ok or MISS; --strict exits 3 exactly when course
+        mode would refuse to grade on this machine"""
+        refused = bool(course_mode_problems(diagnose(kit)))
+        result = runner.invoke(cli_module.cli, ["doctor", "--strict"])
+        lines = result.output.splitlines()
+        assert lines[0].startswith("Python ") and lines[2] == f"kit: {kit.root} (2 exercises)", result.output
+        marked = [re.match(r"(ok  |MISS) ([a-z ]+?)( \(course mode\))?: ", line) for line in lines[3 : 3 + len(NAMES)]]
+        assert [m.group(2) for m in marked if m] == NAMES, result.output
+        assert result.exit_code == (3 if refused else 0), result.output
+        verdict = "would refuse to grade here" if refused else "course mode (--strict) can grade here"
+        assert verdict in lines[-1]
+
+    def test_colour_only_on_a_terminal(self, runner: CliRunner) -> None:
+        """output that is not a terminal: the ok/MISS marks carry no colour codes, even where
+        click would keep them (the decision is the CLI's one rule, with NO_COLOR)"""
+        result = runner.invoke(cli_module.cli, ["doctor"], color=True)
+        assert result.exit_code == 0 and "resource limits" in result.output
+        assert "\x1b[" not in result.output
