@@ -43,6 +43,7 @@ class CollectedCheck:
     hidden: bool = False
     limit: float | None = None  # its own time limit (seconds); None: the exercise's
     hint: int | None = None  # the manifest hint its failure points to (1-based)
+    timing: bool = False  # its verdict depends on the real clock (never served from the cache)
 
     @classmethod
     def parse(cls, raw: object) -> CollectedCheck | None:
@@ -60,6 +61,7 @@ class CollectedCheck:
             hidden=raw.get("hidden") is True,
             limit=None if limit is None else float(limit),
             hint=hint if type(hint) is int and hint >= 1 else None,
+            timing=raw.get("timing") is True,
         )
 
 

@@ -132,8 +132,10 @@ def cli() -> None:
               help="Exercises graded in parallel (default: number of cores).")
 @click.option("--strict", is_flag=True,
               help="Course mode: refuse to grade unless every sandbox defense is available (see `grade doctor`).")
+@click.option("--no-cache", is_flag=True,
+              help="Grade every exercise, even those unchanged since their last verdict.")
 def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, output: Path | None,
-            jobs: int | None, strict: bool) -> None:  # fmt: skip
+            jobs: int | None, strict: bool, no_cache: bool) -> None:  # fmt: skip
     """Grade exercises (all of them when none is named)."""
     from grader.grading import grade_target
     from grader.results import exit_code
@@ -152,9 +154,11 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
     own = folder == kit.exercises_dir.resolve()
     graded = hashes(kit, chosen, folder) if own else {}  # before grading: an edit meanwhile shows as a change
 
+    # The learner's own files only: never in course mode, never for a --target elsewhere.
+    cache = _verdict_cache(kit) if own and not strict and not no_cache else None
     run = grade_target(
         kit, chosen, folder, jobs=jobs, limits=Limits(strict=strict),
-        on_result=_progress(len(chosen)) if show_progress else None,
+        on_result=_progress(len(chosen)) if show_progress else None, cache=cache,
     )  # fmt: skip
     if show_progress:
         click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
@@ -178,7 +182,23 @@ def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, outp
 
         text = renderer(fmt)(run)
     _emit(text, output)
+    _say_cached(run)
     sys.exit(exit_code(run))
+
+
+def _verdict_cache(kit: Kit) -> Any:
+    from grader.cache import VerdictCache
+
+    return VerdictCache.of(kit)
+
+
+def _say_cached(run: Any) -> None:
+    """Name the verdicts served from the cache (on stderr: reports stay the same)."""
+    kept = [e.id for e in run.exercises if e.from_cache]
+    if kept:
+        which = ", ".join(kept)
+        click.echo(f"Unchanged since their last grade, verdicts kept: {which} (--no-cache grades them again).",
+                   err=True)  # fmt: skip
 
 
 def _progress(total: int) -> Any:
@@ -233,12 +253,12 @@ def doctor_cmd(strict: bool) -> None:
 
 @cli.command("list", short_help="The course map: status, points and the next exercise.")
 @click.option("--refresh", is_flag=True,
-              help="Grade every exercise first (takes a while); without it, only your saved progress is read.")
+              help="Grade the exercises changed since their last grade first; without it, only saved progress is read.")
 def list_cmd(refresh: bool) -> None:
     """The course map: each exercise's status and points, and the next one to do.
 
     Instant: it reads the progress your last grades saved (in .awaitlings/) and marks
-    files changed since their last grade with *; `--refresh` grades everything first.
+    files changed since their last grade with *; `--refresh` grades those first.
     """
     from grader.progress import course_map
     from grader.reporters.learner import render_course_map
@@ -252,7 +272,7 @@ def list_cmd(refresh: bool) -> None:
         graded = hashes(kit, kit.exercises)
         show = sys.stderr.isatty() and len(kit.exercises) > 1
         tick = _progress(len(kit.exercises)) if show else None
-        run = grade_target(kit, kit.exercises, kit.exercises_dir, on_result=tick)
+        run = grade_target(kit, kit.exercises, kit.exercises_dir, on_result=tick, cache=_verdict_cache(kit))
         if show:
             click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
         remember(kit, run, graded)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
+from grader.cache import VerdictCache
+from grader.cache import key as verdict_key
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult, RunResult
 from grader.sandbox import Limits, grade_exercise
@@ -39,19 +42,37 @@ def grade_target(
     limits: Limits | None = None,
     on_result: OnResult | None = None,
     skip_untouched: bool = True,
+    cache: VerdictCache | None = None,
 ) -> RunResult:
     """Grade ``exercises`` as found in ``target``; results in manifest order.
 
     Each exercise runs in its own sandboxed child, ``jobs`` at a time (threads here only
     wait on children). ``on_result`` is called as each exercise finishes (for progress).
+    With a ``cache``, an exercise whose file, checks, grader and Python are unchanged
+    since a kept verdict gets that verdict (``from_cache``) without a child.
     """
     jobs = max(1, jobs or default_jobs())
+    limits = limits or Limits()
 
     def one(exercise: Exercise) -> ExerciseResult:
-        result = grade_exercise(kit, exercise, target, limits=limits, skip_untouched=skip_untouched)
+        result = _cached(exercise) if cache is not None else None
+        if result is None:
+            before = _read(target / exercise.filename) if cache is not None else None
+            result = grade_exercise(kit, exercise, target, limits=limits, skip_untouched=skip_untouched)
+            # Kept only if the file graded is the file hashed (an edit meanwhile is not).
+            if cache is not None and before is not None and _read(target / exercise.filename) == before:
+                cache.put(exercise, verdict_key(kit, exercise, before, limits), result)
         if on_result is not None:
             on_result(exercise, result)
         return result
+
+    def _cached(exercise: Exercise) -> ExerciseResult | None:
+        assert cache is not None
+        learner = _read(target / exercise.filename)
+        if learner is None:
+            return None
+        hit = cache.get(exercise, verdict_key(kit, exercise, learner, limits))
+        return replace(hit, from_cache=True) if hit is not None else None
 
     if jobs == 1 or len(exercises) <= 1:
         results = [one(e) for e in exercises]
@@ -69,6 +90,13 @@ def grade_target(
         exercises=tuple(results),
         kit_version=kit_version(),
     )
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _display_path(target: Path, root: Path) -> str:

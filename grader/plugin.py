@@ -69,6 +69,7 @@ MARKERS = (
     "virtual_time: run on the virtual-time loop (idle time is skipped, loop.time() jumps)",
     "limit(seconds): this check's time limit instead of the exercise's",
     "hint(n): when this check fails, point the learner to the manifest's hint n (1-based)",
+    "timing: this check's verdict depends on the real clock (never served from the verdict cache)",
     "closing: this check judges closing; once a checks file has one, a connection left open "
     "(ResourceWarning: unclosed) fails only its `closing` checks, not every check",
 )
@@ -131,6 +132,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             hidden=item.get_closest_marker("hidden") is not None,
             limit=_limit(item, state),
             hint=_hint(item),
+            timing=item.get_closest_marker("timing") is not None,
         )
         for item in session.items
     )

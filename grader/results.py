@@ -43,6 +43,8 @@ class CheckResult:
     max_score: float = 0.0
     #: The manifest hint this check's failure points to (1-based, ``@pytest.mark.hint(n)``).
     hint: int | None = None
+    #: Its verdict depends on the real clock (``@pytest.mark.timing``): never served from the cache.
+    timing: bool = False
 
     @property
     def passed(self) -> bool:
@@ -62,6 +64,8 @@ class ExerciseResult:
     checks: tuple[CheckResult, ...] = ()
     #: Static flags for course staff (``grader.flags``): never change the score.
     flags: tuple[str, ...] = ()
+    #: Served from the verdict cache (``grader.cache``): the file has not changed since.
+    from_cache: bool = False
 
     @property
     def full_marks(self) -> bool:

@@ -785,6 +785,7 @@ def _score(exercise: Exercise, run: _Run, duration: float) -> ExerciseResult:
                 weight=check.weight,
                 hidden=check.hidden,
                 hint=check.hint,
+                timing=check.timing,
                 message=verdict.message if status is not CheckStatus.PASSED else None,
                 output=verdict.output,
                 duration_s=verdict.duration,
