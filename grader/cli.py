@@ -137,6 +137,9 @@ def cli() -> None:
 def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, output: Path | None,
             jobs: int | None, strict: bool, no_cache: bool) -> None:  # fmt: skip
     """Grade exercises (all of them when none is named)."""
+    from grader import sandbox
+
+    sandbox.warm_up()  # its imports overlap ours and the kit's loading
     from grader.grading import grade_target
     from grader.results import exit_code
 

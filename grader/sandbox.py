@@ -554,6 +554,12 @@ def _spawn(
     return run
 
 
+def warm_up() -> None:
+    """Start the warm child now, so its imports overlap the caller's own start-up."""
+    _become_subreaper()
+    warm.server(register=_record_child)
+
+
 def _record_child(pid: int) -> None:
     with _live_lock:
         _live_children.add(pid)
