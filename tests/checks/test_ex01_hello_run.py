@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from grader.probes import current_loop, exact, expect, fail
+from grader.probes import InFlight, current_loop, exact, expect, fail
 
 
 @pytest.mark.hint(1)
@@ -50,18 +50,14 @@ async def test_greet_does_not_block_the_loop(ex, no_blocking):
 @pytest.mark.hint(2)
 def test_main_greets_concurrently(ex, monkeypatch):
     """main runs all greetings at once in one asyncio.run call"""
-    running = 0
-    peak = 0
+    flight = InFlight()
     times: list[float] = []
     delays: list[object] = []
 
     async def probe(name: str, delay: float) -> str:
-        nonlocal running, peak
         delays.append(delay)
-        running += 1
-        peak = max(peak, running)
-        await asyncio.sleep(1.0)
-        running -= 1
+        with flight.track():
+            await asyncio.sleep(1.0)
         times.append(asyncio.get_running_loop().time())
         return f"Hello, {name}!"
 
@@ -85,8 +81,8 @@ def test_main_greets_concurrently(ex, monkeypatch):
             "argument on to every `greet(name, delay)` call (not a constant or the default)."
         )
     expect(
-        peak == 3,
-        f"At most {peak} greeting(s) ran at the same time; all 3 should. Awaiting each "
+        flight.max == 3,
+        f"At most {flight.max} greeting(s) ran at the same time; all 3 should. Awaiting each "
         "`greet(...)` in turn runs them one after another: start them together with "
         "`asyncio.gather(*coros)` (or tasks) and await them all at once.",
     )

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from grader.probes import BarrierProbe, call_learner, exact, fail
+from grader.probes import BarrierProbe, call_learner, docs, exact, fail
 
-DOCS = "https://docs.python.org/3/library/asyncio-task.html"
+TASKS = "library/asyncio-task"  # the docs page for every lesson here
 
 
 class FetchError(Exception):
@@ -64,7 +64,7 @@ async def test_fetches_concurrently(ex):
             f"At most {probe.in_flight.max} of the 8 fetches ran at the same time. "
             "Awaiting each `fetch(url)` before calling the next runs them one after another. "
             "Start them all first, then wait for all: `await asyncio.gather(*(fetch(u) for u "
-            f"in urls))`, or create tasks and then await them. {DOCS}#running-tasks-concurrently"
+            f"in urls))`, or create tasks and then await them. {docs(TASKS, 'running-tasks-concurrently')}"
         )
     # Order has its own check; here only "every result is there".
     if not isinstance(result, list) or sorted(result, key=str) != sorted(urls):
@@ -155,7 +155,7 @@ async def test_same_exception_propagates(ex):
             f"fetch_all raised {type(got).__name__} {inside}: a TaskGroup wraps its tasks' "
             "errors in an ExceptionGroup. This contract wants the fetch's own exception: "
             "either use `asyncio.gather`, or unwrap the group (`except* Exception as eg: "
-            f"raise eg.exceptions[0]`). {DOCS}#task-groups"
+            f"raise eg.exceptions[0]`). {docs(TASKS, 'task-groups')}"
         )
     if isinstance(got, FetchError):
         fail(
@@ -235,7 +235,7 @@ async def test_several_failures_none_lost(ex):
             'at their exceptions, so asyncio could only log "Task exception was never '
             'retrieved". `gather` retrieves the errors of the children that fail after the '
             "first one; a TaskGroup collects them all. If you await tasks one by one, make "
-            f"sure every failed task's exception is retrieved. {DOCS}#asyncio.gather"
+            f"sure every failed task's exception is retrieved. {docs(TASKS, 'asyncio.gather')}"
         )
 
 

@@ -1,12 +1,12 @@
 """Checks for ex04 echo_server: the seed tutorial's echo server, done right.
 
-Two ways in. ``handle_echo`` is mounted on a check-side server (``_Hosted``) so the check
-can see the server end of each connection: whether the handler returned or raised, the
-transport's write buffer and reading state, whether it is waiting in ``drain()`` (the
-instance's ``drain`` and ``wait_closed`` are wrapped; the writer stays a real
-StreamWriter). ``start_server`` is judged from outside only, over real sockets, so a
-server built on ``asyncio.Protocol`` and ``loop.create_server`` passes as well as one
-built on streams.
+Two ways in. ``handle_echo`` is mounted on a check-side server (``_connected``, a
+``probes.peer_server``) so the check can see the server end of each connection: whether
+the handler returned or raised, the transport's write buffer and reading state, whether
+it is waiting in ``drain()`` (the instance's ``drain`` and ``wait_closed`` are wrapped;
+the writer stays a real StreamWriter). ``start_server`` is judged from outside only,
+over real sockets, so a server built on ``asyncio.Protocol`` and ``loop.create_server``
+passes as well as one built on streams.
 
 Everything is decided by ordering and counting: a piece must come back before the next
 is sent (a handler waiting for a newline or for more data never echoes it); flow control
@@ -16,7 +16,8 @@ stopped reading" versus "megabytes piled up in the write buffer" or "the server 
 show after a few hundred KiB); many clients is "100 clients, all connected, each got its
 echo" — a one-at-a-time server can serve only the first. Waits are bounded on progress
 (no bytes for a few seconds), so a slow but correct echo is never failed for being slow,
-and only "never happens" becomes a failure.
+and only "never happens" becomes a failure. Each long check observes, names a verdict,
+then fails with that verdict's lesson (``LESSONS``).
 
 Two CPython bugs in ``writelines`` are neutralised for every check by the grader's
 plugin (``grader.plugin._documented_writelines``), so a learner is never graded on them.
@@ -35,9 +36,25 @@ from typing import Any
 import pytest
 
 from grader import explain, probes
-from grader.probes import Client, call_learner, expect, fail, running_server, settle
+from grader.probes import (
+    Client,
+    Peer,
+    WriterWatch,
+    call_learner,
+    docs,
+    expect,
+    fail,
+    first_difference,
+    learner_waiting,
+    logged_error,
+    peer_server,
+    running_server,
+    settle,
+    wait_event,
+    watch_writer,
+)
 
-DOCS = "https://docs.python.org/3/library/asyncio-stream.html"
+STREAMS = "library/asyncio-stream"
 #: Flow-control check: socket buffers (the kernel doubles them), the server's StreamReader
 #: limit (it stops reading at twice that) and both transports' high-water marks. Small, so
 #: a correct handler is paused after a few hundred KiB and even an echo that reads one
@@ -66,100 +83,143 @@ pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
+#: What each verdict teaches; the checks fill in what they observed.
+LESSONS = {
+    # an echo of one piece
+    "changed": (
+        "Sent {what} ({size}); the echo differs from byte {at}: sent {sent}, got back {got}. "
+        "An echo server sends back exactly the bytes it received. Decoding and re-encoding "
+        "changes or breaks bytes that are not valid UTF-8 on their own (a character split "
+        "between two reads, binary data): write back `data` itself."
+    ),
+    "closed early": "Sent {what} ({size}); got {n} bytes back, then the connection was closed. {why}",
+    "stalled": (
+        "Sent {what} ({size}) and got {n} of them back, then nothing for {PROMPT_S:g}s while "
+        "the connection stayed open ({where}). An echo server writes back what it has as soon "
+        "as it has it. `reader.readline()`, `async for line in reader` (it reads lines) and "
+        "`readexactly(n)` wait for more data; `reader.read()` with no size waits for end of "
+        "file. Use `data = await reader.read(n)`: it returns whatever has arrived, at most n "
+        "bytes."
+    ),
+    # the flood
+    "overflow": (
+        "No flow control: {state}, and growing. `writer.write()` never waits, it only appends "
+        "to a buffer in memory; a client that does not read makes that buffer grow without "
+        "limit. After each write, `await writer.drain()`: it pauses the handler while the "
+        "buffer is above its high-water mark (and the handler stops reading meanwhile). "
+        "{drain_docs}"
+    ),
+    "took everything": (
+        "The client sent all {FLOOD:,} bytes without reading one, and the server took them all "
+        "({state}). It kept reading while it could not write back, so the data piled up in the "
+        "handler's memory instead (reading to end of file, or queueing chunks for another "
+        "task). Read, write, `await writer.drain()`, in one loop: while drain waits, nothing "
+        "is read, and TCP slows the client down."
+    ),
+    "handler ended": "The connection closed while the client was still sending ({state}). {why}",
+    "stuck": (
+        "For {STALL_S:g}s nothing moved, and the echo was neither paused in drain nor buffering "
+        "({state}; in drain: {in_drain}; still reading: {reading}; {where})."
+    ),
+    "no resume": (
+        "The handler paused correctly, but once the client started reading, only {n:,} of the "
+        "{sent:,} bytes it had sent came back, then nothing for {STALL_S:g}s ({where}). After "
+        "`drain()` returns, go on reading and writing."
+    ),
+    "resumed changed": (
+        "The {sent:,} bytes came back changed (first difference at byte {at:,}). Write back "
+        "exactly the bytes you read, in order."
+    ),
+    # the half-close
+    "cannot half-close": "The client could not send its last piece and half-close. {why}",
+    "wait_closed before close": (
+        "After the client half-closed, handle_echo awaited `writer.wait_closed()` without "
+        "calling `writer.close()` first, so it waits forever ({where}): wait_closed() only "
+        "waits for a close that has been started, it does not start one. Call "
+        "`writer.close()`, then `await writer.wait_closed()`. {wait_closed_docs}"
+    ),
+    "wait_closed hangs": (
+        "After the client half-closed, handle_echo called writer.close() but `await "
+        "writer.wait_closed()` never finished: the transport could not flush what was written "
+        "({where}). Is something still written after the client stopped reading, or written "
+        "after close()?"
+    ),
+    "no end of file": (
+        "The client sent b'last \\xff' and half-closed (write_eof), then waited {PROMPT_S:g}s "
+        "for end of file; the connection stayed open ({where}). When `await reader.read(n)` "
+        "returns b'' the client has finished sending: leave the loop and close the connection."
+    ),
+    "reset": "After its half-close the client's connection was reset ({exc}) instead of closed. {why}",
+    "no return": "The client got end of file, but handle_echo did not return ({where}). After closing, return.",
+    "raised": "{why}",
+    "rest lost": (
+        "After its half-close the client received {rest} before end of file, not b'last \\xff': "
+        "echo everything that arrived before end of file, then close."
+    ),
+    "not closed": (
+        "handle_echo returned without closing the connection. The client only saw end of file "
+        "because this check closed it afterwards; a real server would keep the socket open "
+        "forever (one leaked connection per client). End with `writer.close()` and `await "
+        "writer.wait_closed()`, in a finally block. {close_docs}"
+    ),
+    "close not awaited": (
+        "handle_echo called writer.close() but did not `await writer.wait_closed()`. close() "
+        "only starts closing (the buffer is flushed, then the socket closed); wait_closed() "
+        "waits until that has happened, so the handler returns with the connection really "
+        "closed. {wait_closed_docs}"
+    ),
+}
+DOC_LINKS = {
+    "drain_docs": docs(STREAMS, "asyncio.StreamWriter.drain"),
+    "close_docs": docs(STREAMS, "asyncio.StreamWriter.close"),
+    "wait_closed_docs": docs(STREAMS, "asyncio.StreamWriter.wait_closed"),
+}
 
-# --- CPython bugs the learner must not be graded on ----------------------------------
+
+def _lesson(verdict: str, **observed: Any) -> str:
+    return LESSONS[verdict].format(PROMPT_S=PROMPT_S, STALL_S=STALL_S, FLOOD=FLOOD, **DOC_LINKS, **observed)
 
 
 # --- a check-side server around the learner's handle_echo ------------------------------
 
 
-@dataclass
-class _Conn:
-    """The server end of one connection, as the check sees it."""
+@dataclass(eq=False)
+class _Conn(Peer):
+    """The server end of the connection, as the check sees it."""
 
-    writer: asyncio.StreamWriter
-    task: asyncio.Task[Any] | None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    error: BaseException | None = None
-    returned: bool = False
     closing_at_return: bool = False
-    in_drain: int = 0
-    in_wait_closed: int = 0
-    wait_closed_done: bool = False
-
-    @property
-    def transport(self) -> Any:
-        return self.writer.transport
+    seen: WriterWatch = field(default_factory=WriterWatch)
 
     def paused_in_drain(self) -> bool:
         """Suspended inside drain(). drain() returns at once unless writing is paused (the
         buffer went over the high-water mark and has not yet fallen to the low one), so a
         handler the check finds inside it, on an open transport, is held by flow control."""
-        return self.in_drain > 0 and not self.transport.is_closing()
+        return self.seen.in_drain > 0 and not self.transport.is_closing()
 
 
-class _Hosted:
-    """``handler`` served by a check-side server on 127.0.0.1, port 0.
+@contextlib.asynccontextmanager
+async def _connected(handler: Handler, *, small_buffers: bool = False) -> AsyncIterator[tuple[_Conn, Client]]:
+    """``handler`` served by a check-side server, and a client connected to it. What the
+    handler left open after it returned is closed, so each check judges one behaviour
+    (closing has its own check)."""
+    conn = _Conn()
 
-    Records every connection's outcome, and closes what the handler left open after it
-    returned, so each check judges one behaviour (closing has its own check).
-    """
-
-    def __init__(self, handler: Handler, *, small_buffers: bool = False) -> None:
-        self.handler = handler
-        self.small_buffers = small_buffers
-        self.conns: asyncio.Queue[_Conn] = asyncio.Queue()
-        self.all: list[_Conn] = []
-        self.server: asyncio.Server | None = None
-        self.address: tuple[str, int] = ("127.0.0.1", 0)
-
-    async def __aenter__(self) -> _Hosted:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.address = sock.getsockname()[:2]
-        limit = SMALL_LIMIT if self.small_buffers else 2**16  # 2**16 is asyncio's default
-        self.server = await asyncio.start_server(self._serve, sock=sock, limit=limit)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        running = [c.task for c in self.all if c.task is not None and not c.done.is_set()]
-        if running:
-            # Clients are closed by now; give handlers a moment to see it, then stop them.
-            await asyncio.wait(running, timeout=1.0)
-            for task in running:
-                task.cancel()
-            await asyncio.wait(running, timeout=1.0)
-        assert self.server is not None
-        self.server.close()
-        with contextlib.suppress(Exception, asyncio.TimeoutError):
-            await asyncio.wait_for(self.server.wait_closed(), 1.0)
-
-    async def accepted(self) -> _Conn:
-        try:
-            return await asyncio.wait_for(self.conns.get(), PROMPT_S)
-        except TimeoutError:
-            fail("The check's server never saw the connection (a problem of the check).")
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = _Conn(writer, asyncio.current_task())
-        if self.small_buffers:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if small_buffers:
             _shrink_socket_buffers(writer)
             writer.transport.set_write_buffer_limits(high=HIGH_WATER)
-        _instrument(writer, conn)
-        self.all.append(conn)
-        self.conns.put_nowait(conn)
-        try:
-            await self.handler(reader, writer)
-            conn.returned = True
-            conn.closing_at_return = writer.is_closing()
-        except asyncio.CancelledError:
-            pass  # stopped by __aexit__: the handler was still running at the end
-        except Exception as exc:  # the learner's error: reported by the check
-            conn.error = exc
-        finally:
-            conn.done.set()
-            if not writer.is_closing():
-                writer.close()
+        conn.seen = watch_writer(writer)
+        await handler(reader, writer)
+        conn.closing_at_return = writer.is_closing()
+
+    limit = SMALL_LIMIT if small_buffers else 2**16  # 2**16 is asyncio's default
+    async with (
+        peer_server(conn, serve, limit=limit) as address,
+        _client(*address, small_buffers=small_buffers) as client,
+    ):
+        if not await wait_event(conn.connected, PROMPT_S):
+            fail("The check's server never saw the connection (a problem of the check).")
+        yield conn, client
 
 
 def _shrink_socket_buffers(writer: asyncio.StreamWriter) -> None:
@@ -168,43 +228,18 @@ def _shrink_socket_buffers(writer: asyncio.StreamWriter) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF)
 
 
-def _instrument(writer: asyncio.StreamWriter, conn: _Conn) -> None:
-    """Wrap this writer's drain and wait_closed (on the instance) to see them used."""
-    drain = writer.drain
-    wait_closed = writer.wait_closed
-
-    async def drain_observed() -> None:
-        conn.in_drain += 1
-        try:
-            await drain()
-        finally:
-            conn.in_drain -= 1
-
-    async def wait_closed_observed() -> None:
-        conn.in_wait_closed += 1
-        try:
-            await wait_closed()
-        finally:
-            conn.in_wait_closed -= 1
-        conn.wait_closed_done = True
-
-    writer.drain = drain_observed  # type: ignore[method-assign]
-    writer.wait_closed = wait_closed_observed  # type: ignore[method-assign]
-
-
 def _where(conn: _Conn | None) -> str:
     """Where the learner's handler is waiting, from the task stacks."""
-    loop = asyncio.get_running_loop()
-    lines = [line for line in probes.task_stacks(loop, probes.TARGET_FILE) if line.startswith("task handle_echo:")]
     if conn is not None and conn.done.is_set():
         return "it had already returned"
-    return f"it was waiting: {lines[0].split('waiting at ', 1)[-1]}" if lines else ""
+    at = learner_waiting("handle_echo")
+    return f"it was waiting: {at}" if at else ""
 
 
 def _handler_error(conn: _Conn | None) -> str:
     """What the learner's handler raised: seen by the check-side server (``conn``), or
     logged by the loop when the learner's own server ran it."""
-    exc = conn.error if conn is not None else _logged_handler_error()
+    exc = conn.error if conn is not None else logged_error()
     if exc is None:
         return ""
     if type(exc).__name__ == "BlockingError":  # the no_blocking fixture stopped a blocking call
@@ -228,6 +263,14 @@ def _handler_error(conn: _Conn | None) -> str:
             "`writer.close()` then `await writer.wait_closed()` in a finally block."
         )
     return text
+
+
+def _closed_early(conn: _Conn | None) -> str:
+    if conn is None:
+        return _handler_error(None) or "The server closed the connection before the client half-closed."
+    return _handler_error(conn) or (
+        "handle_echo returned before the client had half-closed: keep reading until `read()` returns b'' (end of file)."
+    )
 
 
 # --- clients --------------------------------------------------------------------------
@@ -261,16 +304,16 @@ async def _collect(reader: asyncio.StreamReader, n: int, into: bytearray) -> Non
         into += chunk
 
 
-async def _expect_echo(client: Client, piece: bytes, what: str, conn: _Conn | None = None) -> None:
-    """Read exactly ``piece`` back promptly, while the connection stays open."""
+async def _echo_of(client: Client, n: int, conn: _Conn | None) -> tuple[bytes, bool]:
+    """Read up to ``n`` bytes while they keep coming (a slow echo is not a stuck one), until
+    the handler ends; returns what came and whether the connection was closed."""
     got = bytearray()
-    read = asyncio.ensure_future(_collect(client.reader, len(piece), got))
+    read = asyncio.ensure_future(_collect(client.reader, n, got))
     waiters: set[asyncio.Future[Any]] = {read}
     if conn is not None:
         waiters.add(asyncio.ensure_future(conn.done.wait()))
     try:
         progress = -1
-        # Wait while bytes keep coming (a slow echo is not a stuck one).
         while not read.done() and len(got) > progress:
             progress = len(got)
             await asyncio.wait(waiters, timeout=PROMPT_S, return_when=asyncio.FIRST_COMPLETED)
@@ -280,57 +323,55 @@ async def _expect_echo(client: Client, piece: bytes, what: str, conn: _Conn | No
                     await asyncio.wait({read}, timeout=PROMPT_S)
                 break
         # _collect returns early only at end of file; a reset raises: both mean "closed".
-        closed = read.done() and (read.cancelled() or read.exception() is not None or len(got) < len(piece))
+        closed = read.done() and (read.cancelled() or read.exception() is not None or len(got) < n)
     finally:
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+    return bytes(got), closed or (conn is not None and conn.done.is_set())
+
+
+async def _expect_echo(client: Client, piece: bytes, what: str, conn: _Conn | None = None) -> None:
+    """Read exactly ``piece`` back promptly, while the connection stays open."""
+    got, closed = await _echo_of(client, len(piece), conn)
     size = f"{len(piece)} bytes" + ("" if piece.endswith(b"\n") else ", not ending in a newline")
-    if bytes(got[: len(piece)]) != piece[: len(got)]:
-        at = _first_difference(bytes(got), piece)
+    if got[: len(piece)] != piece[: len(got)]:
+        at = first_difference(got, piece)
         fail(
-            f"Sent {what} ({size}); the echo differs from byte {at}: sent "
-            f"{_show(piece[at : at + 16])}, got back {_show(bytes(got[at : at + 16]))}. An echo "
-            "server sends back exactly the bytes it received. Decoding and re-encoding "
-            "changes or breaks bytes that are not valid UTF-8 on their own (a character "
-            "split between two reads, binary data): write back `data` itself."
+            _lesson(
+                "changed", what=what, size=size, at=at, sent=_show(piece[at : at + 16]), got=_show(got[at : at + 16])
+            )
         )
     if len(got) == len(piece):
         return
-    if closed or (conn is not None and conn.done.is_set()):
-        fail(f"Sent {what} ({size}); got {len(got)} bytes back, then the connection was closed. {_closed_early(conn)}")
-    where = _where(conn)
-    fail(
-        f"Sent {what} ({size}) and got {len(got)} of them back, then nothing for {PROMPT_S:g}s while "
-        f"the connection stayed open ({where or 'the server was still running'}). An echo "
-        "server writes back what it has as soon as it has it. `reader.readline()`, `async "
-        "for line in reader` (it reads lines) and `readexactly(n)` wait for more data; "
-        "`reader.read()` with no size waits for end of file. Use `data = await "
-        "reader.read(n)`: it returns whatever has arrived, at most n bytes."
-    )
-
-
-def _logged_handler_error() -> BaseException | None:
-    """An exception that escaped a connection handler of the learner's server: the loop
-    could only log it (the grader's loop keeps what it logged)."""
-    loop = probes.current_loop()
-    for context in loop.problems if loop is not None else []:
-        exc = context.get("exception")
-        if isinstance(exc, Exception):
-            return exc
-    return None
-
-
-def _closed_early(conn: _Conn | None) -> str:
-    if conn is None:
-        return _handler_error(None) or "The server closed the connection before the client half-closed."
-    return _handler_error(conn) or (
-        "handle_echo returned before the client had half-closed: keep reading until `read()` returns b'' (end of file)."
-    )
+    if closed:
+        fail(_lesson("closed early", what=what, size=size, n=len(got), why=_closed_early(conn)))
+    where = _where(conn) or "the server was still running"
+    fail(_lesson("stalled", what=what, size=size, n=len(got), where=where))
 
 
 def _show(data: bytes, limit: int = 48) -> str:
     return repr(data) if len(data) <= limit else f"{data[:limit]!r}... ({len(data)} bytes)"
+
+
+async def _read_while_progress(
+    reader: asyncio.StreamReader, n: int | None = None, idle: float = PROMPT_S
+) -> tuple[bytes, bool]:
+    """Read ``n`` bytes (or to end of file) as long as data keeps coming: a slow echo is
+    not a stuck one. Returns what arrived and whether end of file was seen."""
+    data = bytearray()
+    while n is None or len(data) < n:
+        try:
+            chunk = await asyncio.wait_for(reader.read(65536 if n is None else n - len(data)), idle)
+        except (TimeoutError, ConnectionError):
+            return bytes(data), False
+        if not chunk:
+            return bytes(data), True
+        data += chunk
+    return bytes(data), False
+
+
+# --- the learner's start_server --------------------------------------------------------
 
 
 async def _start(ex: Any, stack: contextlib.AsyncExitStack, *args: Any) -> tuple[Any, str, int]:
@@ -400,8 +441,7 @@ async def test_echoes_raw_bytes(ex):
         ),
         ("a newline alone", b"\n"),
     ]
-    async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
-        conn = await hosted.accepted()
+    async with _connected(ex.handle_echo) as (conn, client):
         for what, piece in pieces:
             await client.send(piece)
             await _expect_echo(client, piece, what, conn)
@@ -421,8 +461,7 @@ async def test_split_utf8_character_survives(ex):
         b"\xa5\xe6\x9c\xac!",
     ]
     assert b"".join(pieces) == text.encode()
-    async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
-        conn = await hosted.accepted()
+    async with _connected(ex.handle_echo) as (conn, client):
         for piece in pieces:
             await client.send(piece)
             await _expect_echo(client, piece, f"{piece!r} (part of {text!r}, cut inside a character)", conn)
@@ -437,11 +476,7 @@ async def test_flow_control_with_drain(ex):
     # control alone (it has its own failing checks).
     rng = random.Random(7)
     payload = b"".join(rng.randbytes(FLOOD_CHUNK - 1) + b"\n" for _ in range(FLOOD // FLOOD_CHUNK))
-    async with (
-        _Hosted(ex.handle_echo, small_buffers=True) as hosted,
-        _client(*hosted.address, small_buffers=True) as client,
-    ):
-        conn = await hosted.accepted()
+    async with _connected(ex.handle_echo, small_buffers=True) as (conn, client):
         sent = 0
 
         async def flood() -> None:
@@ -460,33 +495,18 @@ async def test_flow_control_with_drain(ex):
                 f"client sent {sent:,} bytes and read none; server write buffer "
                 f"{conn.transport.get_write_buffer_size():,} bytes"
             )
-            if verdict == "overflow":
-                fail(
-                    f"No flow control: {state}, and growing. `writer.write()` never waits, it "
-                    "only appends to a buffer in memory; a client that does not read makes "
-                    "that buffer grow without limit. After each write, `await "
-                    "writer.drain()`: it pauses the handler while the buffer is above its "
-                    f"high-water mark (and the handler stops reading meanwhile). {DOCS}#asyncio.StreamWriter.drain"
-                )
-            if verdict == "took everything":
-                fail(
-                    f"The client sent all {FLOOD:,} bytes without reading one, and the "
-                    f"server took them all ({state}). It kept reading while it could not "
-                    "write back, so the data piled up in the handler's memory instead "
-                    "(reading to end of file, or queueing chunks for another task). Read, "
-                    "write, `await writer.drain()`, in one loop: while drain waits, nothing "
-                    "is read, and TCP slows the client down."
-                )
             if verdict == "handler ended":
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(conn.done.wait(), PROMPT_S)
-                fail(f"The connection closed while the client was still sending ({state}). {_closed_early(conn)}")
-            if verdict == "stuck":
+                await wait_event(conn.done, PROMPT_S)
+            if verdict != "paused":
                 fail(
-                    f"For {STALL_S:g}s nothing moved, and the echo was neither paused in drain nor "
-                    f"buffering ({state}; "
-                    f"in drain: {conn.in_drain > 0}; still reading: "
-                    f"{conn.transport.is_reading()}; {_where(conn)})."
+                    _lesson(
+                        verdict,
+                        state=state,
+                        why=_closed_early(conn),
+                        in_drain=conn.seen.in_drain > 0,
+                        reading=conn.transport.is_reading(),
+                        where=_where(conn),
+                    )
                 )
         finally:
             sender.cancel()
@@ -496,18 +516,9 @@ async def test_flow_control_with_drain(ex):
         # chunks: write() buffers a chunk entirely) must come back, intact and in order.
         echoed, _ = await _read_while_progress(client.reader, sent, idle=STALL_S)
         if len(echoed) < sent:
-            fail(
-                f"The handler paused correctly, but once the client started reading, only "
-                f"{len(echoed):,} of the {sent:,} bytes it had sent came back, then nothing for "
-                f"{STALL_S:g}s ({_where(conn)}). After `drain()` returns, go on reading and "
-                "writing."
-            )
-        expect(
-            echoed == payload[:sent],
-            f"The {sent:,} bytes came back changed (first difference at byte "
-            f"{_first_difference(echoed, payload):,}). Write back exactly the bytes you read, "
-            "in order.",
-        )
+            fail(_lesson("no resume", n=len(echoed), sent=sent, where=_where(conn)))
+        if echoed != payload[:sent]:
+            fail(_lesson("resumed changed", sent=sent, at=first_difference(echoed, payload)))
 
 
 async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], sent: Callable[[], int]) -> str:
@@ -538,98 +549,46 @@ async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], sent: Callable[[
         await asyncio.sleep(0.002)
 
 
-async def _read_while_progress(
-    reader: asyncio.StreamReader, n: int | None = None, idle: float = PROMPT_S
-) -> tuple[bytes, bool]:
-    """Read ``n`` bytes (or to end of file) as long as data keeps coming: a slow echo is
-    not a stuck one. Returns what arrived and whether end of file was seen."""
-    data = bytearray()
-    while n is None or len(data) < n:
-        try:
-            chunk = await asyncio.wait_for(reader.read(65536 if n is None else n - len(data)), idle)
-        except (TimeoutError, ConnectionError):
-            return bytes(data), False
-        if not chunk:
-            return bytes(data), True
-        data += chunk
-    return bytes(data), False
-
-
-def _first_difference(a: bytes, b: bytes) -> int:
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return i
-    return min(len(a), len(b))
-
-
 @pytest.mark.closing
 @pytest.mark.weight(3)
 @pytest.mark.hint(3)
 async def test_closes_after_half_close(ex):
     """after the client half-closes: the rest of the echo, then end of file, writer closed"""
-    async with _Hosted(ex.handle_echo) as hosted, _client(*hosted.address) as client:
-        conn = await hosted.accepted()
+    async with _connected(ex.handle_echo) as (conn, client):
         await client.send(b"first\x00")
         await _expect_echo(client, b"first\x00", "b'first\\x00'", conn)
-        try:
-            client.writer.write(b"last \xff")
-            client.writer.write_eof()
-        except OSError:
-            fail(f"The client could not send its last piece and half-close. {_closed_early(conn)}")
-        try:
-            rest = await asyncio.wait_for(client.reader.read(), PROMPT_S)
-        except TimeoutError:
-            if conn.in_wait_closed and not conn.transport.is_closing():
-                fail(
-                    "After the client half-closed, handle_echo awaited `writer.wait_closed()` "
-                    "without calling `writer.close()` first, so it waits forever "
-                    f"({_where(conn)}): wait_closed() only waits for a close that has been "
-                    "started, it does not start one. Call `writer.close()`, then `await "
-                    f"writer.wait_closed()`. {DOCS}#asyncio.StreamWriter.wait_closed"
-                )
-            if conn.in_wait_closed:
-                fail(
-                    "After the client half-closed, handle_echo called writer.close() but "
-                    "`await writer.wait_closed()` never finished: the transport could not "
-                    f"flush what was written ({_where(conn)}). Is something still written "
-                    "after the client stopped reading, or written after close()?"
-                )
-            fail(
-                "The client sent b'last \\xff' and half-closed (write_eof), then waited "
-                f"{PROMPT_S:g}s for end of file; the connection stayed open ({_where(conn)}). "
-                "When `await reader.read(n)` returns b'' the client has finished sending: "
-                "leave the loop and close the connection."
-            )
-        except ConnectionError as exc:
-            fail(
-                f"After its half-close the client's connection was reset ({exc}) instead of "
-                f"closed. {_handler_error(conn)}"
-            )
-        try:
-            await asyncio.wait_for(conn.done.wait(), PROMPT_S)
-        except TimeoutError:
-            fail(f"The client got end of file, but handle_echo did not return ({_where(conn)}). After closing, return.")
-        if conn.error is not None:
-            fail(_handler_error(conn))
-        expect(
-            rest == b"last \xff",
-            f"After its half-close the client received {_show(rest)} before end of file, not "
-            "b'last \\xff': echo everything that arrived before end of file, then close.",
-        )
-        expect(
-            conn.closing_at_return,
-            "handle_echo returned without closing the connection. The client only saw end "
-            "of file because this check closed it afterwards; a real server would keep the "
-            "socket open forever (one leaked connection per client). End with "
-            f"`writer.close()` and `await writer.wait_closed()`, in a finally block. {DOCS}#asyncio.StreamWriter.close",
-        )
-        expect(
-            conn.wait_closed_done,
-            "handle_echo called writer.close() but did not `await writer.wait_closed()`. "
-            "close() only starts closing (the buffer is flushed, then the socket closed); "
-            "wait_closed() waits until that has happened, so the handler returns with the "
-            f"connection really closed. {DOCS}#asyncio.StreamWriter.wait_closed",
-        )
+        rest, verdict, observed = await _half_close(conn, client, b"last \xff")
+        if verdict:
+            fail(_lesson(verdict, **observed))
+        if rest != b"last \xff":
+            fail(_lesson("rest lost", rest=_show(rest)))
+        if not conn.closing_at_return:
+            fail(_lesson("not closed"))
+        if not conn.seen.wait_closed_done:
+            fail(_lesson("close not awaited"))
+
+
+async def _half_close(conn: _Conn, client: Client, last: bytes) -> tuple[bytes, str, dict[str, Any]]:
+    """Send ``last``, half-close, read to end of file and wait for the handler to return:
+    what came back, and a verdict ("" if all that happened) with what it was based on."""
+    try:
+        client.writer.write(last)
+        client.writer.write_eof()
+    except OSError:
+        return b"", "cannot half-close", {"why": _closed_early(conn)}
+    try:
+        rest = await asyncio.wait_for(client.reader.read(), PROMPT_S)
+    except TimeoutError:
+        if conn.seen.in_wait_closed and not conn.transport.is_closing():
+            return b"", "wait_closed before close", {"where": _where(conn)}
+        return b"", "wait_closed hangs" if conn.seen.in_wait_closed else "no end of file", {"where": _where(conn)}
+    except ConnectionError as exc:
+        return b"", "reset", {"exc": exc, "why": _handler_error(conn)}
+    if not await wait_event(conn.done, PROMPT_S):
+        return rest, "no return", {"where": _where(conn)}
+    if conn.error is not None:
+        return rest, "raised", {"why": _handler_error(conn)}
+    return rest, "", {}
 
 
 @pytest.mark.weight(4)
@@ -731,6 +690,6 @@ async def test_whole_session_through_start_server(ex):
             expect(
                 rest == big,
                 f"After 256 KiB of binary and a half-close the client got {len(rest):,} bytes "
-                f"back (first difference at byte {_first_difference(rest, big):,}); expected "
+                f"back (first difference at byte {first_difference(rest, big):,}); expected "
                 "the same 256 KiB, then end of file.",
             )

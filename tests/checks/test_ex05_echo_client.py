@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from grader.probes import call_learner, exact, expect, fail, running_server
+from grader.probes import Peer, call_learner, docs, exact, expect, fail, first_difference, peer_server, wait_event
 
 READ_SIZE = 64 * 1024
 #: Socket buffers of the check-side server: small, so loopback buffers cannot hide a
@@ -35,16 +35,12 @@ BOUND_S = 5.0
 BIG_BOUND_S = 15.0
 
 
-@dataclass
-class _Peer:
-    """What the check-side server saw on its (single) connection."""
+@dataclass(eq=False)
+class _Peer(Peer):
+    """What the check-side server saw on its connection."""
 
     received: int = 0
     eof: bool = False
-    error: BaseException | None = None
-    client_address: tuple[str, int] | None = None
-    writer: asyncio.StreamWriter | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Peer], Any]
@@ -58,41 +54,22 @@ pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
 async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
     """A server with small socket buffers; yields ``(host, port, peer)``."""
     peer = _Peer()
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer.client_address = writer.get_extra_info("peername")
-        peer.writer = writer
-        try:
-            await handler(reader, writer, peer)
-        except (ConnectionError, OSError) as exc:
-            peer.error = exc
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
-            peer.done.set()
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SERVER_BUFFER)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SERVER_BUFFER)
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)
-    server = await asyncio.start_server(on_connect, sock=sock)
-    try:
-        async with running_server(server) as (host, port):
+    async with peer_server(peer, lambda reader, writer: handler(reader, writer, peer), sock=sock) as (host, port):
+        try:
             yield host, port, peer
-    finally:
-        if peer.writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(peer.done.wait(), 1.0)  # a finished exchange: at once
-        if not peer.done.is_set() and peer.writer is not None:
-            # The client hung (or gave up) mid-conversation: drop both ends, so the
-            # failure is not followed by noise about buffers that can never drain.
-            peer.writer.transport.abort()
-            for transport in _transports_bound_to(peer.client_address):
-                transport.abort()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(peer.done.wait(), 1.0)
+        finally:
+            # A finished exchange is done at once. A client that hung (or gave up)
+            # mid-conversation: drop both ends, so the failure is not followed by noise
+            # about buffers that can never drain.
+            if peer.writer is not None and not await wait_event(peer.done, 1.0):
+                peer.transport.abort()
+                for transport in _transports_bound_to(peer.peername):
+                    transport.abort()
 
 
 async def _flow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
@@ -148,10 +125,9 @@ def _expect_same_bytes(result: object, payload: bytes, what: str) -> None:
             "or loop on `reader.read(n)` until it returns b''. One `read(n)` returns whatever "
             "has arrived so far, not everything."
         )
-    first = next(i for i, (a, b) in enumerate(zip(result, payload, strict=True)) if a != b)
     fail(
         f"{what} returned {len(result):,} bytes, but they differ from what was sent from "
-        f"byte {first:,} on. Send the payload unchanged and in order (no decoding, no "
+        f"byte {first_difference(result, payload):,} on. Send the payload unchanged and in order (no decoding, no "
         "re-encoding), and keep the received chunks in the order they arrived."
     )
 
@@ -320,7 +296,7 @@ async def test_closes_the_connection(ex, monkeypatch):
             warnings.simplefilter("always", ResourceWarning)
             result = await _roundtrip(ex, host, port, payload, "echo_roundtrip(90 bytes)")
             # Right after the return, before the loop runs anything else.
-            still_open = _open_ends(peer.client_address)
+            still_open = _open_ends(peer.peername)
             gc.collect()  # a writer nobody closed warns when it is collected
         unclosed = [str(w.message) for w in caught if _is_unclosed(w)]
         for w in caught:
@@ -337,13 +313,13 @@ async def test_closes_the_connection(ex, monkeypatch):
             "TypeError). A writer left to the garbage collector leaks its socket until then "
             "and warns."
         )
-    mine = closes.of(peer.client_address)
+    mine = closes.of(peer.peername)
     expect(
         mine is None or not mine.closed or mine.waited,
         "echo_roundtrip called `writer.close()` but returned without `await "
         "writer.wait_closed()`. close() only starts closing (the buffer is flushed, then the "
         "socket closed); wait_closed() waits until that has happened, so the caller gets "
-        "the connection really closed. https://docs.python.org/3/library/asyncio-stream.html#asyncio.StreamWriter.wait_closed",
+        "the connection really closed. " + docs("library/asyncio-stream", "asyncio.StreamWriter.wait_closed"),
     )
     expect(
         peer.eof and peer.error is None,

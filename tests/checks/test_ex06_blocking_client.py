@@ -34,7 +34,7 @@ from typing import IO, Any
 import pytest
 
 from grader import explain, procstate
-from grader.probes import call_learner, exact, expect, fail, loopback_server
+from grader.probes import Peer, call_learner, exact, expect, fail, peer_server, wait_event
 
 #: Bounds on waiting for a correct client: it answers in milliseconds; a subprocess
 #: starting Python under load may take a few seconds.
@@ -49,17 +49,14 @@ INPUT_ADVICE = (
 )
 
 
-@dataclass
-class _Peer:
-    """What the check-side server saw on its (single) connection."""
+@dataclass(eq=False)
+class _Peer(Peer):
+    """What the check-side server saw on its connection."""
 
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
     received: bytearray = field(default_factory=bytearray)
     got_data: asyncio.Event = field(default_factory=asyncio.Event)
     eof: bool = False
     eof_at: float | None = None  # loop time the client's end of file arrived
-    error: BaseException | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 Script = Callable[[asyncio.StreamWriter, _Peer], Awaitable[None]]
@@ -72,29 +69,20 @@ async def _server(script: Script | None = None, *, read: bool = True) -> AsyncIt
     peer = _Peer()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer.connected.set()
+        pushing = asyncio.ensure_future(script(writer, peer) if script else asyncio.sleep(0))
         try:
-            pushing = asyncio.ensure_future(script(writer, peer) if script else asyncio.sleep(0))
-            try:
-                while read and (data := await reader.read(4096)):
-                    peer.received += data
-                    peer.got_data.set()
-                peer.eof = read
-                peer.eof_at = asyncio.get_running_loop().time() if read else None
-                await pushing
-            finally:
-                pushing.cancel()
-                with contextlib.suppress(BaseException):
-                    await pushing
-        except (ConnectionError, OSError) as exc:
-            peer.error = exc
+            while read and (data := await reader.read(4096)):
+                peer.received += data
+                peer.got_data.set()
+            peer.eof = read
+            peer.eof_at = asyncio.get_running_loop().time() if read else None
+            await pushing
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
-            peer.done.set()
+            pushing.cancel()
+            with contextlib.suppress(BaseException):
+                await pushing
 
-    async with loopback_server(handler) as (host, port):
+    async with peer_server(peer, handler) as (host, port):
         yield host, port, peer
 
 
@@ -128,14 +116,6 @@ class _Screen(io.StringIO):
         except TimeoutError:
             return False
         return True
-
-
-async def _wait(event: asyncio.Event, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True
 
 
 async def _stop(task: asyncio.Task[Any]) -> None:
@@ -573,7 +553,7 @@ async def test_script_exits_zero_when_input_ends(ex_path):
                 "close the connection and return 0 from chat()."
             )
         expect(
-            await _wait(peer.done, BOUND_S) and peer.eof,
+            await wait_event(peer.done, BOUND_S) and peer.eof,
             f"The script exited 0, but the server did not see a clean end of file "
             f"({peer.error!r}). Close the connection before returning: `writer.close()`, then "
             "`await writer.wait_closed()`.",
@@ -701,7 +681,7 @@ async def test_sends_newline_terminated_lines(ex):
         finally:
             returned.set()
         exact(result, 0, "chat() at end of input returned")
-        server_done = await _wait(peer.done, BOUND_S)
+        server_done = await wait_event(peer.done, BOUND_S)
     got = bytes(peer.received)
     if got != expected:
         if got.replace(b"\n", b"") == expected.replace(b"\n", b""):
@@ -759,7 +739,7 @@ async def test_never_blocks_the_loop(ex, no_blocking):
                 "ends when input ends or the server closes.",
             )
             stdin.feed_data(b"ping\n")
-            delivered = await _wait(peer.got_data, BOUND_S)
+            delivered = await wait_event(peer.got_data, BOUND_S)
             expect(
                 delivered,
                 f"An input line was fed to `stdin` and the server had not received it "

@@ -8,11 +8,10 @@ before and after ``start()``; whatever is left is cancelled at the end of each c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -21,7 +20,8 @@ from grader.explain import EXPLANATIONS
 from grader.probes import (
     EventLog,
     Outcome,
-    cancel_tasks,
+    cleaned_up,
+    docs,
     exact,
     expect,
     fail,
@@ -32,7 +32,7 @@ from grader.probes import (
 INTERVAL = 1.0
 #: Loop time (virtual, so free) that stop() gets before it counts as hanging.
 STOP_LIMIT = 20 * INTERVAL
-TASK_DOCS = "https://docs.python.org/3/library/asyncio-task.html"
+TASKS = "library/asyncio-task"  # the docs page for every lesson here
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -63,15 +63,14 @@ class _Watch:
         self.stopping = False
         self.stop_at = 0.0
         self.late: list[tuple[int, float, bool]] = []
-        self.runaways: list[asyncio.Task[Any]] = []
 
     def tick(self, n: int) -> None:
         if self.stopping:
             # A task that caught its CancelledError and went on still counts the request.
             task = asyncio.current_task()
             swallowed = task is not None and task.cancelling() > 0
-            if task is not None:
-                self.runaways.append(task)
+            if task is not None:  # its _TickAfterStop is explained here, not "never retrieved"
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self.late.append((n, asyncio.get_running_loop().time() - self.stop_at, swallowed))
             raise _TickAfterStop(f"on_tick({n}) was called after stop()")
 
@@ -88,19 +87,6 @@ class _Watch:
             "lets the task tick once more, and nobody waits for it: stop() must call "
             "`self._task.cancel()` and then await the task."
         )
-
-
-@contextlib.asynccontextmanager
-async def _cleaned_up(watch: _Watch) -> AsyncIterator[set[asyncio.Task[Any]]]:
-    """Yield the tasks that existed before; cancel whatever the learner left behind."""
-    before = set(asyncio.all_tasks())
-    try:
-        yield before
-    finally:
-        await cancel_tasks(new_tasks(before))
-        for task in watch.runaways:
-            if task.done() and not task.cancelled():
-                task.exception()  # ended by our _TickAfterStop: already explained
 
 
 async def _stop(ticker: Any, watch: _Watch, snapshot: Any = None) -> Outcome:
@@ -138,7 +124,7 @@ async def test_ticks_while_caller_awaits(ex):
         ticks.append((n, loop.time()))
         return f"tick {n}"  # a plain function's result: not awaitable, to be ignored
 
-    async with _cleaned_up(watch):
+    async with cleaned_up():
         ticker = ex.Ticker(INTERVAL, on_tick)
         t0 = loop.time()
         _start(ticker)
@@ -157,8 +143,7 @@ async def test_ticks_while_caller_awaits(ex):
             "No tick at all in 3.5 intervals after start(), while the caller awaited "
             "asyncio.sleep(...)" + _ended(stopped) + ". start() must hand the ticking loop "
             "to the event loop as a task (`self._task = asyncio.create_task(self._run())`): "
-            "a coroutine that is created but never scheduled never runs. " + TASK_DOCS
-            + "#creating-tasks"
+            "a coroutine that is created but never scheduled never runs. " + docs(TASKS, "creating-tasks")
         )
     if len(numbers) < 3 and isinstance(stopped.error, TypeError):
         fail(
@@ -169,8 +154,7 @@ async def test_ticks_while_caller_awaits(ex):
     expect(
         numbers == [1, 2, 3],
         f"In 3.5 intervals on_tick was called with {numbers}; expected 1, 2, 3: the first "
-        "tick one interval after start(), then one per interval, counting up"
-        + _ended(stopped) + ".",
+        "tick one interval after start(), then one per interval, counting up" + _ended(stopped) + ".",
     )
     exact(numbers, [1, 2, 3], "the arguments on_tick received")
     offsets = [round(at - t0, 3) for _, at in seen]
@@ -212,7 +196,7 @@ async def test_awaits_what_on_tick_returns(ex):
         log.add(f"call {n}")
         return work(n) if n % 2 else _Step(log, n)
 
-    async with _cleaned_up(watch):
+    async with cleaned_up():
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
         await asyncio.sleep(7 * INTERVAL)
@@ -249,8 +233,7 @@ async def test_awaits_what_on_tick_returns(ex):
     )
     expect(
         not ("call 3" in events and not log.before("end 2", "call 3")),
-        "on_tick(3) was called before the awaitable returned by on_tick(2) had finished: "
-        "await it in the ticking loop.",
+        "on_tick(3) was called before the awaitable returned by on_tick(2) had finished: await it in the ticking loop.",
     )
 
 
@@ -277,7 +260,7 @@ async def test_stop_waits_for_cleanup(ex):
             await asyncio.sleep(INTERVAL / 4)  # cleanup that takes a moment
             log.add("cleanup done")
 
-    async with _cleaned_up(watch) as before:
+    async with cleaned_up() as before:
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
         started = new_tasks(before)  # what start() scheduled: the ticking task
@@ -300,7 +283,7 @@ async def test_stop_waits_for_cleanup(ex):
             "caller look cancelled too. Catch it around that await (`try: await task` / "
             "`except asyncio.CancelledError:`), and re-raise it only when stop()'s own "
             "task is being cancelled (`if asyncio.current_task().cancelling(): raise`). "
-            + TASK_DOCS + "#asyncio.Task.cancel"
+            + docs(TASKS, "asyncio.Task.cancel")
         )
     if stopped.error is not None:
         fail(f"stop() raised {type(stopped.error).__name__}: {stopped.error}; nothing failed here.")
@@ -316,7 +299,7 @@ async def test_stop_waits_for_cleanup(ex):
         "stop() returned before the ticking task had finished: the cancelled on_tick(1) "
         "was still in its `finally:` cleanup. `task.cancel()` only *requests* "
         "cancellation; await the task afterwards so stop() returns once the task is done. "
-        + TASK_DOCS + "#task-cancellation",
+        + docs(TASKS, "task-cancellation"),
     )
     # The CancelledError went up out of on_tick(1) (it logged "cancelled" and re-raised):
     # a task that then ends normally caught it in the ticking loop and returned.
@@ -328,7 +311,7 @@ async def test_stop_waits_for_cleanup(ex):
         "breaks, or a `return` in a `finally:`). Whoever awaits the task (stop(), a "
         "TaskGroup, `asyncio.timeout`) can no longer tell that it was cancelled. Let the "
         "CancelledError propagate: clean up in `finally:`, or re-raise it after cleaning "
-        "up (`except asyncio.CancelledError: ...; raise`). " + TASK_DOCS + "#task-cancellation",
+        "up (`except asyncio.CancelledError: ...; raise`). " + docs(TASKS, "task-cancellation"),
     )
 
 
@@ -339,7 +322,7 @@ async def test_no_ticks_after_stop(ex):
     """no tick after stop(): the ticking task does not swallow its cancellation"""
     watch = _Watch()
 
-    async with _cleaned_up(watch):
+    async with cleaned_up():
         ticker = ex.Ticker(INTERVAL, watch.tick)
         _start(ticker)
         await asyncio.sleep(1.5 * INTERVAL)
@@ -352,8 +335,7 @@ async def test_no_ticks_after_stop(ex):
     expect(
         stopped.finished,
         f"stop() did not return within {STOP_LIMIT:g} s (it was waiting: {stopped.where}): "
-        "the ticking task never ended after it was cancelled. "
-        + EXPLANATIONS["cancelled_swallowed"],
+        "the ticking task never ended after it was cancelled. " + EXPLANATIONS["cancelled_swallowed"],
     )
 
 
@@ -380,7 +362,7 @@ async def test_tick_error_surfaces_from_stop(ex):
         if n == 2:
             raise boom_async
 
-    async with _cleaned_up(watch):
+    async with cleaned_up():
         tickers = {"plain": ex.Ticker(INTERVAL, plain), "async": ex.Ticker(INTERVAL, coro)}
         for ticker in tickers.values():
             _start(ticker)
@@ -392,8 +374,7 @@ async def test_tick_error_surfaces_from_stop(ex):
         what = "a plain on_tick" if kind == "plain" else "an async on_tick"
         expect(
             seen[kind][:2] == [1, 2],
-            f"With {what}, on_tick was called with {seen[kind]} in 3.5 intervals; "
-            "expected 1, 2 (it raises at 2).",
+            f"With {what}, on_tick was called with {seen[kind]} in 3.5 intervals; expected 1, 2 (it raises at 2).",
         )
         expect(
             seen[kind] == [1, 2],
@@ -404,8 +385,7 @@ async def test_tick_error_surfaces_from_stop(ex):
         outcome = stopped[kind]
         expect(
             outcome.finished,
-            f"stop() did not return within {STOP_LIMIT:g} s after {what} failed (it was "
-            f"waiting: {outcome.where}).",
+            f"stop() did not return within {STOP_LIMIT:g} s after {what} failed (it was waiting: {outcome.where}).",
         )
         if outcome.error is None:
             fail(
@@ -451,7 +431,7 @@ async def test_keeps_a_reference_to_its_task(ex):
         finally:
             log.add("finally")
 
-    async with _cleaned_up(watch):
+    async with cleaned_up():
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
         await asyncio.sleep(1.5 * INTERVAL)
@@ -466,8 +446,7 @@ async def test_keeps_a_reference_to_its_task(ex):
         "The ticking task was garbage-collected in the middle of on_tick(1) (Python "
         "logs 'Task was destroyed but it is pending!'). The event loop keeps only a weak "
         "reference to tasks: the task start() creates must be stored "
-        "(`self._task = asyncio.create_task(...)`), or it can vanish mid-flight. "
-        + TASK_DOCS + "#asyncio.create_task",
+        "(`self._task = asyncio.create_task(...)`), or it can vanish mid-flight. " + docs(TASKS, "asyncio.create_task"),
     )
 
 
@@ -495,7 +474,7 @@ async def test_stop_lets_callers_cancellation_through(ex):
                 log.add("cleanup cancelled")
                 raise
 
-    async with _cleaned_up(watch):
+    async with cleaned_up():
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
         await asyncio.sleep(1.5 * INTERVAL)
@@ -548,5 +527,5 @@ async def test_stop_lets_callers_cancellation_through(ex):
         "happened (a TaskGroup or an `asyncio.timeout` around it would never see it). Both "
         "cancellations arrive as the same CancelledError out of `await task`: swallow it "
         "only when stop()'s own task is not being cancelled, `if "
-        "asyncio.current_task().cancelling(): raise`. " + TASK_DOCS + "#asyncio.Task.cancelling"
+        "asyncio.current_task().cancelling(): raise`. " + docs(TASKS, "asyncio.Task.cancelling")
     )

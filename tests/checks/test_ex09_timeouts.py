@@ -10,8 +10,6 @@ garbage collector; whatever is still running at the end of a check is cancelled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +18,10 @@ import pytest
 from grader.probes import (
     EventLog,
     Outcome,
-    cancel_tasks,
+    cleaned_up,
+    docs,
     expect,
+    expect_finished,
     fail,
     new_tasks,
     outcome_of,
@@ -30,7 +30,7 @@ from grader.probes import (
 
 #: Loop time (virtual, so free) a call gets before it counts as hanging.
 LIMIT = 60.0
-TIMEOUT_DOCS = "https://docs.python.org/3/library/asyncio-task.html#timeouts"
+TIMEOUTS = docs("library/asyncio-task", "timeouts")
 
 
 # --- the scripted fetch ------------------------------------------------------------------
@@ -93,20 +93,6 @@ class _Fetch:
         return [k for k in range(1, self.calls + 1) if f"start {k}" in events and f"end {k}" not in events]
 
 
-@contextlib.asynccontextmanager
-async def _cleaned_up(*fakes: _Fetch) -> AsyncIterator[set[asyncio.Task[Any]]]:
-    """Yield the tasks that existed before; afterwards release the fakes and cancel
-    whatever the learner left running."""
-    before = set(asyncio.all_tasks())
-    try:
-        yield before
-    finally:
-        for fake in fakes:
-            fake.release.set()
-        await settle()
-        await cancel_tasks(new_tasks(before))
-
-
 async def _call(ex: Any, fake: _Fetch, attempts: int, per_try: float, total: float, snapshot: Any = None) -> Outcome:
     return await outcome_of(ex.fetch_with_deadline(fake.fetch, attempts, per_try, total), LIMIT, snapshot)
 
@@ -115,22 +101,13 @@ def _args(attempts: int, per_try: float, total: float) -> str:
     return f"fetch_with_deadline(fetch, attempts={attempts}, per_try={per_try:g}, total={total:g})"
 
 
-def _expect_finished(outcome: Outcome, call: str) -> None:
-    expect(
-        outcome.finished,
-        f"{call} was still running after {LIMIT:g} s of loop time (it was waiting: "
-        f"{outcome.where}).",
-    )
-
-
 def _expect_timeout(outcome: Outcome, call: str, why: str) -> None:
     __tracebackhide__ = True
     if outcome.error is None:
         fail(f"{call} returned {outcome.value!r}; expected TimeoutError ({why}).")
     expect(
         isinstance(outcome.error, TimeoutError),
-        f"{call} raised {type(outcome.error).__name__}: {outcome.error}; expected "
-        f"TimeoutError ({why}).",
+        f"{call} raised {type(outcome.error).__name__}: {outcome.error}; expected TimeoutError ({why}).",
     )
 
 
@@ -145,15 +122,14 @@ async def test_total_deadline_holds(ex):
     loop = asyncio.get_running_loop()
     fake = _Fetch(HANG)
     call = _args(5, 1, 2.5)
-    async with _cleaned_up(fake):
+    async with cleaned_up(fake.release):
         t0 = loop.time()
         outcome = await _call(ex, fake, 5, 1.0, 2.5)
-    if not outcome.finished:
-        fail(
-            f"{call} with a fetch that never answers was still running after {LIMIT:g} s "
-            f"(it was waiting: {outcome.where}). Every attempt must be cut off after "
-            f"per_try, and the whole call after total. {TIMEOUT_DOCS}"
-        )
+    expect_finished(
+        outcome,
+        f"{call} with a fetch that never answers",
+        f"Every attempt must be cut off after per_try, and the whole call after total. {TIMEOUTS}",
+    )
     _expect_timeout(outcome, call, "the total deadline passed")
     assert outcome.at is not None
     took = outcome.at - t0
@@ -162,8 +138,7 @@ async def test_total_deadline_holds(ex):
         f"{call} with a fetch that never answers raised TimeoutError after {took:g} s of "
         "loop time, not 2.5 s. 5 tries of 1 s would take 5 s, but `total` bounds the whole "
         "call: wrap the entire retry loop in `async with asyncio.timeout(total):` (a "
-        "deadline measured per attempt, or checked only between attempts, overshoots). "
-        + TIMEOUT_DOCS,
+        "deadline measured per attempt, or checked only between attempts, overshoots). " + TIMEOUTS,
     )
     late = [k for k, start in enumerate(fake.starts, 1) if start >= t0 + 2.5 - 1e-6]
     expect(
@@ -189,12 +164,12 @@ async def test_hung_attempt_is_cancelled(ex):
     for attempts, per_try, total, story, deadline in cases:
         fake = _Fetch(HANG)
         call = _args(attempts, per_try, total)
-        async with _cleaned_up(fake) as before:
+        async with cleaned_up(fake.release) as before:
             outcome = await _call(ex, fake, attempts, per_try, total, lambda fake=fake: list(fake.log.events))
             await settle()
             left = new_tasks(before)
             stacks = sorted({repr(t.get_coro()) for t in left})
-        _expect_finished(outcome, call)
+        expect_finished(outcome, call)
         _expect_timeout(outcome, call, story)
         events = outcome.snapshot
         hung = fake.unfinished(events)
@@ -239,7 +214,7 @@ async def test_swallowing_fetch_still_times_out(ex):
     loop = asyncio.get_running_loop()
     fake = _Fetch(SWALLOW)
     call = _args(5, 1, 2.5)
-    async with _cleaned_up(fake) as before:
+    async with cleaned_up(fake.release) as before:
         t0 = loop.time()
         # What was still running is judged in the very step the call ended.
         outcome = await _call(
@@ -252,7 +227,7 @@ async def test_swallowing_fetch_still_times_out(ex):
             f"after {LIMIT:g} s (it was waiting: {outcome.where}). A per-attempt "
             "deadline fires once; after that, nothing stops such an attempt. Put one "
             "`async with asyncio.timeout(total):` around the whole retry loop: it cancels "
-            "the attempt again at `total`. " + TIMEOUT_DOCS
+            "the attempt again at `total`. " + TIMEOUTS
         )
     _expect_timeout(outcome, call, "the total deadline passed")
     assert outcome.at is not None
@@ -279,7 +254,7 @@ async def test_swallowing_fetch_still_times_out(ex):
             "followed by `asyncio.wait`). Run the attempt in the call's own task: `async "
             "with asyncio.timeout(per_try): return await fetch()` inside `async with "
             "asyncio.timeout(total):`, and the total deadline's cancellation reaches fetch "
-            "itself. " + TIMEOUT_DOCS
+            "itself. " + TIMEOUTS
         )
     expect(
         not running,
@@ -298,10 +273,10 @@ async def test_later_attempt_succeeds(ex):
     answer = object()
     fake = _Fetch(HANG, HANG, _Value(answer, 0.5))
     call = _args(5, 1, 10)
-    async with _cleaned_up(fake):
+    async with cleaned_up(fake.release):
         t0 = loop.time()
         outcome = await _call(ex, fake, 5, 1.0, 10.0)
-    _expect_finished(outcome, call)
+    expect_finished(outcome, call)
     if outcome.error is not None:
         fail(
             f"{call}: attempts 1 and 2 hung, attempt 3 answered after 0.5 s, but the call "
@@ -332,15 +307,14 @@ async def test_gives_up_after_attempts(ex):
     loop = asyncio.get_running_loop()
     fake = _Fetch(HANG)
     call = _args(3, 1, 10)
-    async with _cleaned_up(fake):
+    async with cleaned_up(fake.release):
         t0 = loop.time()
         outcome = await _call(ex, fake, 3, 1.0, 10.0)
-    _expect_finished(outcome, call)
+    expect_finished(outcome, call)
     _expect_timeout(outcome, call, "all 3 attempts timed out")
     expect(
         fake.calls == 3,
-        f"{call} called fetch {fake.calls} time(s); with time left, every one of the 3 "
-        "attempts is used, and no more.",
+        f"{call} called fetch {fake.calls} time(s); with time left, every one of the 3 attempts is used, and no more.",
     )
     assert outcome.at is not None
     took = outcome.at - t0
@@ -368,10 +342,10 @@ async def test_other_errors_propagate_at_once(ex):
     ]
     for fake, error, calls, at, story in cases:
         call = _args(5, 1, 10)
-        async with _cleaned_up(fake):
+        async with cleaned_up(fake.release):
             t0 = loop.time()
             outcome = await _call(ex, fake, 5, 1.0, 10.0)
-        _expect_finished(outcome, call)
+        expect_finished(outcome, call)
         if fake.calls > calls:
             fail(
                 f"{call}: {story} {type(error).__name__}: {error}, and fetch was called "
@@ -392,6 +366,5 @@ async def test_other_errors_propagate_at_once(ex):
         took = outcome.at - t0
         expect(
             took == pytest.approx(at, abs=0.05),
-            f"{call}: {story}; the error came out after {took:g} s of loop time, not at "
-            f"once ({at:g} s).",
+            f"{call}: {story}; the error came out after {took:g} s of loop time, not at once ({at:g} s).",
         )

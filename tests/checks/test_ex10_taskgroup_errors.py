@@ -9,8 +9,7 @@ its ``finally:``; whatever is still running at the end of a check is cancelled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,18 +18,24 @@ from grader.probes import (
     EventLog,
     InFlight,
     Outcome,
-    cancel_tasks,
+    cleaned_up,
+    docs,
     exact,
     expect,
+    expect_finished,
     fail,
-    new_tasks,
     outcome_of,
 )
 
 #: Loop time (virtual, so free) a call gets before it counts as hanging.
 LIMIT = 60.0
-TASKGROUP_DOCS = "https://docs.python.org/3/library/asyncio-task.html#task-groups"
-EXCEPT_STAR_DOCS = "https://docs.python.org/3/tutorial/errors.html#raising-and-handling-multiple-unrelated-exceptions"
+TASK_GROUPS = docs("library/asyncio-task", "task-groups")
+EXCEPT_STAR = docs("tutorial/errors", "raising-and-handling-multiple-unrelated-exceptions")
+#: What to do when run_all hangs.
+RETURN_AT_ONCE = (
+    "When a job fails, the TaskGroup cancels the others, so run_all returns at once; "
+    "`asyncio.gather` does not cancel anything. " + TASK_GROUPS
+)
 
 Job = Callable[[], Awaitable[Any]]
 
@@ -74,16 +79,6 @@ class _Jobs:
         return job
 
 
-@contextlib.asynccontextmanager
-async def _cleaned_up(jobs: _Jobs) -> AsyncIterator[None]:
-    before = set(asyncio.all_tasks())
-    try:
-        yield
-    finally:
-        jobs.release.set()
-        await cancel_tasks(new_tasks(before))
-
-
 async def _run(ex: Any, jobs: list[Job], snapshot: Any = None) -> Outcome:
     return await outcome_of(ex.run_all(jobs), LIMIT, snapshot)
 
@@ -122,16 +117,6 @@ def _expect_not_copies(got: object, originals: list[BaseException], story: str) 
     )
 
 
-def _expect_finished(outcome: Outcome, story: str) -> None:
-    expect(
-        outcome.finished,
-        f"{story}, and run_all was still running after {LIMIT:g} s of loop time (it was "
-        f"waiting: {outcome.where}). When a job fails, the TaskGroup cancels the others, "
-        "so run_all returns at once; `asyncio.gather` does not cancel anything. "
-        + TASKGROUP_DOCS,
-    )
-
-
 # --- checks -----------------------------------------------------------------------------
 
 
@@ -141,10 +126,10 @@ def _expect_finished(outcome: Outcome, story: str) -> None:
 async def test_all_succeed_in_job_order(ex):
     """all succeed: (results in job order, []) even when later jobs finish first"""
     jobs = _Jobs()
-    async with _cleaned_up(jobs):
+    async with cleaned_up(jobs.release):
         outcome = await _run(ex, [jobs.returns("a", 3), jobs.returns("b", 2), jobs.returns("c", 1)])
         empty = await _run(ex, [])
-    _expect_finished(outcome, "Three jobs returned 'a', 'b', 'c' after 3, 2 and 1 s")
+    expect_finished(outcome, "Three jobs returned 'a', 'b', 'c' after 3, 2 and 1 s, and run_all", RETURN_AT_ONCE)
     if outcome.error is not None:
         fail(f"With three jobs that all succeed, run_all {_describe(outcome)}.")
     value = outcome.value
@@ -177,10 +162,10 @@ async def test_runs_jobs_concurrently(ex):
         return run
 
     jobs = _Jobs()
-    async with _cleaned_up(jobs):
+    async with cleaned_up(jobs.release):
         t0 = loop.time()
         outcome = await _run(ex, [job(n) for n in range(4)])
-    _expect_finished(outcome, "Four jobs of 1 s each ran")
+    expect_finished(outcome, "Four jobs of 1 s each ran, and run_all", RETURN_AT_ONCE)
     expect(outcome.error is None, f"With four jobs that all succeed, run_all {_describe(outcome)}.")
     assert outcome.at is not None
     expect(
@@ -201,27 +186,27 @@ async def test_value_error_cancels_siblings(ex):
     jobs = _Jobs()
     bad = ValueError("job 0 failed")
     story = "Job 0 raised ValueError after 1 s while job 1 was blocked and job 2 returned"
-    async with _cleaned_up(jobs):
+    async with cleaned_up(jobs.release):
         t0 = loop.time()
         outcome = await _run(
             ex,
             [jobs.raises(bad, 1), jobs.blocks("job 1"), jobs.returns("ok", 0.5)],
             lambda: list(jobs.log.events),
         )
-    _expect_finished(outcome, story)
+    expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
     events = outcome.snapshot
     expect(
         "job 1 cancelled" in events and "job 1 finally" in events,
         f"{story}; run_all {_describe(outcome)} while job 1 was still running: it never "
         "received CancelledError. When one job fails, the others must be cancelled and "
         "waited for; a TaskGroup does both (asyncio.gather, even when it raises, leaves "
-        "the other jobs running). " + TASKGROUP_DOCS,
+        "the other jobs running). " + TASK_GROUPS,
     )
     if outcome.error is not None:
         fail(
             f"{story}; run_all {_describe(outcome)}. A ValueError is not an error of "
             "run_all: catch it with `except* ValueError as group:` and return "
-            "`([], list_of_value_errors)`. " + EXCEPT_STAR_DOCS
+            "`([], list_of_value_errors)`. " + EXCEPT_STAR
         )
     value = outcome.value
     if type(value) is tuple and len(value) == 2:
@@ -243,16 +228,16 @@ async def test_collects_every_value_error(ex):
     jobs = _Jobs()
     errors = [ValueError(f"job {i} failed") for i in range(3)]
     story = "Jobs 0, 1 and 2 raised ValueError at the same moment (1 s)"
-    async with _cleaned_up(jobs):
+    async with cleaned_up(jobs.release):
         outcome = await _run(
             ex,
             [*(jobs.raises(e, 1) for e in errors), jobs.blocks("job 3"), jobs.returns("ok", 0.5)],
         )
-    _expect_finished(outcome, story)
+    expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
     if outcome.error is not None:
         fail(
             f"{story}; run_all {_describe(outcome)}. Catch them with `except* ValueError "
-            "as group:` and return `([], errors)`. " + EXCEPT_STAR_DOCS
+            "as group:` and return `([], errors)`. " + EXCEPT_STAR
         )
     value = outcome.value
     expect(
@@ -294,15 +279,15 @@ async def test_other_error_propagates_in_group(ex):
         ),
     ]
     for key_error, story, job_list in cases:
-        async with _cleaned_up(jobs):
+        async with cleaned_up(jobs.release):
             outcome = await _run(ex, job_list)
-        _expect_finished(outcome, story)
+        expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
         if outcome.error is None:
             fail(
                 f"{story}; run_all {_describe(outcome)}: the KeyError was swallowed. Only "
                 "ValueErrors are run_all's to handle; `except* ValueError` leaves the rest "
                 "of the group to propagate by itself (do not catch ExceptionGroup or "
-                "Exception as a whole). " + EXCEPT_STAR_DOCS
+                "Exception as a whole). " + EXCEPT_STAR
             )
         error = outcome.error
         if error is key_error:
@@ -313,8 +298,7 @@ async def test_other_error_propagates_in_group(ex):
             )
         expect(
             isinstance(error, ExceptionGroup),
-            f"{story}; run_all {_describe(outcome)}; expected an ExceptionGroup holding the "
-            "KeyError.",
+            f"{story}; run_all {_describe(outcome)}; expected an ExceptionGroup holding the KeyError.",
         )
         assert isinstance(error, ExceptionGroup)
         expect(

@@ -1,0 +1,158 @@
+"""Process-pool probes: the loop side of work sent to pool processes.
+
+Work sent to a process pool runs in another interpreter: a check cannot hand it a closure,
+only a picklable module-level function and an argument. The functions checks send
+(``report_pid``, ``call_switchboard``) live in :mod:`grader.workerprobes`, which every
+worker can import quickly whatever its start method; spawn and forkserver workers receive
+the parent's ``sys.path``. Here is the loop side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from grader.workerprobes import SWITCHBOARD_SLOTS
+
+
+class Switchboard:
+    """Lets work in pool processes wait on the event loop, and the check decide when each
+    call may finish -- cross-process ordering without wall-clock races.
+
+    Pass ``board.number(i)`` to code that calls
+    :func:`grader.workerprobes.call_switchboard` in its workers. Each
+    call connects to the board (a loopback server on the check's loop); the loop
+    acknowledges it at once -- a blocked loop cannot, so the call returns
+    ``answered=False`` -- then awaits ``hold(i)`` (default: nothing) and says "go".
+    ``arrivals`` lists ``(i, pid)`` in the order calls reached the loop, ``in_flight`` the
+    calls waiting for their "go" (the check's ``hold`` decides when), ``peak_in_flight``
+    the most that ever waited at once. Use it as ``async with Switchboard(hold) as board:``;
+    leaving the block closes every connection, even ones the loop accepted late.
+    """
+
+    def __init__(self, hold: Callable[[int], Awaitable[None]] | None = None) -> None:
+        self.hold = hold
+        self.port = 0
+        self.arrivals: list[tuple[int, int]] = []
+        #: Calls that have arrived and not yet been told "go": index -> pid.
+        self.in_flight: dict[int, int] = {}
+        #: ``in_flight`` when it was largest (the first time it reached that size).
+        self.peak_in_flight: dict[int, int] = {}
+        self._finished: dict[int, asyncio.Event] = {}
+        self._changed: asyncio.Event | None = None
+        self._server: asyncio.Server | None = None
+        self._transports: set[asyncio.BaseTransport] = set()
+        self._answers: set[asyncio.Task[None]] = set()
+
+    def number(self, index: int) -> int:
+        """The argument that makes ``call_switchboard`` call this board as call ``index``.
+
+        It is negative, so a CPU-heavy function called with it by mistake (say, a
+        ``range(n)`` loop) returns at once instead of burning the check's time."""
+        if not 0 <= index < SWITCHBOARD_SLOTS:
+            raise ValueError(f"index must be in [0, {SWITCHBOARD_SLOTS})")
+        return -(self.port * SWITCHBOARD_SLOTS + index)
+
+    async def wait_in_flight(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` calls have been in flight at once (arrived, not yet told
+        "go"), now or earlier; False if ``timeout`` passed first."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.peak_in_flight) < count:
+                    assert self._changed is not None, "use the board inside `async with`"
+                    await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_finished(self, *indices: int, timeout: float) -> bool:
+        """Wait until every call in ``indices`` has been told "go"; False if ``timeout``
+        passed first."""
+        try:
+            async with asyncio.timeout(timeout):
+                for index in indices:
+                    await self._event(index).wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _event(self, index: int) -> asyncio.Event:
+        return self._finished.setdefault(index, asyncio.Event())
+
+    async def __aenter__(self) -> Switchboard:
+        self._changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _BoardLine(self), "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._answers:
+            task.cancel()
+        if self._answers:
+            await asyncio.wait(list(self._answers), timeout=2.0)
+        for transport in list(self._transports):
+            transport.close()
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    def _arrive(self, line: bytes, transport: asyncio.Transport) -> None:
+        """A call said who it is: acknowledge it now, answer "go" after ``hold``."""
+        words = line.split()
+        try:
+            index, pid = int(words[0]), int(words[1])
+        except (IndexError, ValueError):
+            transport.close()
+            return
+        self.arrivals.append((index, pid))
+        self.in_flight[index] = pid
+        if len(self.in_flight) > len(self.peak_in_flight):
+            self.peak_in_flight = dict(self.in_flight)
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+        transport.write(b"ack\n")
+        task = asyncio.get_running_loop().create_task(self._answer(index, transport))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, index: int, transport: asyncio.Transport) -> None:
+        try:
+            if self.hold is not None:
+                await self.hold(index)
+            if not transport.is_closing():
+                transport.write(b"go\n")
+        finally:
+            self.in_flight.pop(index, None)
+            self._event(index).set()
+            transport.close()  # after the reply is flushed
+
+
+class _BoardLine(asyncio.Protocol):
+    """One connection to a :class:`Switchboard`: reads the caller's line, once."""
+
+    def __init__(self, board: Switchboard) -> None:
+        self.board = board
+        self.buffer = b""
+        self.heard = False  # one line per connection
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.board._transports.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport is None or self.heard:
+            return
+        self.buffer += data
+        if b"\n" in self.buffer:
+            self.heard = True
+            self.board._arrive(self.buffer.split(b"\n", 1)[0], self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.board._transports.discard(self.transport)

@@ -1,0 +1,211 @@
+"""The learner's tasks: where they wait, awaiting learner code with a bound, and
+cancelling whatever it leaves running when a check ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from grader import probes  # TARGET_FILE: the plugin sets it there, read at call time
+from grader.loops import LOOPS, GraderLoop
+from grader.probes.assertions import expect, fail
+from grader.probes.blocking import describe_line
+from grader.probes.concurrency import settle
+
+T = TypeVar("T")
+
+
+def current_loop() -> GraderLoop | None:
+    """The grader loop created last in this check (``asyncio.run`` inside learner code too)."""
+    return LOOPS[-1] if LOOPS else None
+
+
+def logged_error() -> Exception | None:
+    """The first exception the current grader loop could only log (one that escaped a
+    callback or a task nobody awaited, such as a connection handler of a learner's server)."""
+    loop = current_loop()
+    for context in loop.problems if loop is not None else []:
+        exc = context.get("exception")
+        if isinstance(exc, Exception):
+            return exc
+    return None
+
+
+def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None) -> list[str]:
+    """Where each pending task is waiting. With ``module_file`` (the learner's file), only
+    the tasks running the learner's code, each named by the learner's function and placed
+    at its innermost line there: the grader's own tasks and asyncio's internals are not
+    the learner's business."""
+    lines = []
+    for task in asyncio.all_tasks(loop):
+        frames = task.get_stack()
+        coro = task.get_coro()
+        where = None
+        # get_stack gives only the task's own coroutine frame; follow cr_await for the rest.
+        inner: Any = coro
+        chain = []
+        while inner is not None:
+            frame = getattr(inner, "cr_frame", None) or getattr(inner, "ag_frame", None)
+            if frame is None:
+                break
+            chain.append(frame)
+            inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
+        frames = chain or frames
+        learner = [f for f in frames if module_file and f.f_code.co_filename == module_file]
+        if module_file and not learner:
+            continue
+        pick = learner[-1] if learner else (frames[-1] if frames else None)
+        if pick is not None:
+            where = describe_line(pick.f_code.co_filename, pick.f_lineno)
+        name = learner[0].f_code.co_qualname if learner else getattr(coro, "__qualname__", repr(coro))
+        lines.append(f"task {name}: waiting at {where}" if where else f"task {name}")
+    return sorted(lines)
+
+
+def learner_waiting(function: str) -> str | None:
+    """Where a task of the running loop that runs the learner's ``function`` is waiting
+    (``file:line: source``); None when no task runs it."""
+    stacks = task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
+    lines = [line for line in stacks if line.startswith(f"task {function}:")]
+    return lines[0].split("waiting at ", 1)[-1] if lines else None
+
+
+async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
+    """Await learner code with a teaching timeout: where it was stuck, not a bare Timeout."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if task in done:
+        return task.result()
+    loop = asyncio.get_running_loop()
+    target = probes.TARGET_FILE
+    stacks = task_stacks(loop, target)
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({task}, timeout=1.0)
+    # Where the learner's code waits is the lesson; the check's own tasks are noise.
+    name = target.rsplit("/", 1)[-1] if target else None
+    learner = [line for line in stacks if name and f"waiting at {name}:" in line]
+    detail = "; ".join(learner or stacks) or "no task information"
+    fail(f"{what} did not finish within {timeout:g}s (it was waiting: {detail}).")
+
+
+@dataclass
+class Outcome:
+    """How one awaited learner call ended (see :func:`outcome_of`).
+
+    ``finished`` is False when the call was still running at ``limit``; ``where`` then
+    says where the tasks were waiting. ``at`` is the loop time the call ended, and
+    ``snapshot`` what the check's ``snapshot()`` returned in that very step.
+    """
+
+    limit: float
+    finished: bool = False
+    value: Any = None
+    error: BaseException | None = None
+    at: float | None = None
+    snapshot: Any = None
+    where: str = ""
+
+
+async def outcome_of(
+    awaitable: Awaitable[Any],
+    limit: float,
+    snapshot: Callable[[], Any] | None = None,
+) -> Outcome:
+    """Await learner code in its own task for at most ``limit`` seconds of loop time and
+    record how it ended, never raising: the value, any exception (``CancelledError``
+    included), or "still running" (the task is then cancelled, with a bounded wait).
+
+    ``snapshot`` runs in the same step the call ends, before any other task or callback:
+    "had the cleanup run when it returned?" is judged at that moment, not one loop
+    iteration later when a straggler may have caught up. On a virtual-time loop a large
+    ``limit`` costs no real time.
+    """
+    loop = asyncio.get_running_loop()
+    outcome = Outcome(limit)
+    recording = True
+
+    async def runner() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = await awaitable
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # recorded for the check to judge
+            error = exc
+        if recording:
+            outcome.finished, outcome.value, outcome.error = True, value, error
+            outcome.at = loop.time()
+            if snapshot is not None:
+                outcome.snapshot = snapshot()
+
+    task = asyncio.ensure_future(runner())
+    done, _ = await asyncio.wait({task}, timeout=limit)
+    if not done:
+        recording = False
+        target = probes.TARGET_FILE
+        stacks = task_stacks(loop, target)
+        short = target.rsplit("/", 1)[-1] if target else None
+        marker = f"waiting at {short}:"
+        mine = [s.split("waiting at ", 1)[1] for s in stacks if short and marker in s]
+        outcome.where = "; ".join(mine or stacks) or "no task information"
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait({task}, timeout=1.0)
+    elif not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]  # the check's own snapshot failed
+    return outcome
+
+
+def expect_finished(outcome: Outcome, what: str, advice: str = "") -> None:
+    """Fail unless the call ``outcome`` records had finished: "``what`` was still running
+    after ``limit`` s of loop time", where it was waiting, then ``advice``."""
+    __tracebackhide__ = True
+    expect(
+        outcome.finished,
+        f"{what} was still running after {outcome.limit:g} s of loop time (it was waiting: "
+        f"{outcome.where})." + (f" {advice}" if advice else ""),
+    )
+
+
+def new_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Pending tasks that are not in ``before`` (a snapshot of ``asyncio.all_tasks()``),
+    the current task excluded: what the code under test left running."""
+    current = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t not in before and t is not current}
+
+
+async def cancel_tasks(tasks: set[asyncio.Task[Any]], timeout: float = 1.0) -> set[asyncio.Task[Any]]:
+    """Clean-up: cancel ``tasks`` (a few times, for code that swallows one cancellation)
+    and wait a bounded time for them to end. Returns those still pending."""
+    pending = {t for t in tasks if not t.done()}
+    cancelled = set(pending)
+    for _ in range(3):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=timeout / 3)
+    for task in cancelled:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a clean-up must not leave "never retrieved" noise
+    return pending
+
+
+@contextlib.asynccontextmanager
+async def cleaned_up(*releases: asyncio.Event) -> AsyncIterator[set[asyncio.Task[Any]]]:
+    """Yield the tasks that exist now. On leaving, set ``releases`` (events the check's
+    fakes block on, so they can end by themselves), let the loop run a few rounds, then
+    cancel every task started since, with a bounded wait (:func:`cancel_tasks`)."""
+    before = set(asyncio.all_tasks())
+    try:
+        yield before
+    finally:
+        for event in releases:
+            event.set()
+        await settle()
+        await cancel_tasks(new_tasks(before))
