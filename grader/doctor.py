@@ -91,7 +91,18 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
     leaked = [name for name in report.get("environment", []) if name not in _ALLOWED_ENV]
     findings.append(Finding("environment", not leaked, "allow-listed" if not leaked else f"unexpected: {leaked}", True))
     from grader import resources
+    from grader.sandbox import warm
 
+    why_not = warm.available()
+    findings.append(
+        Finding(
+            "warm child",
+            why_not is None,
+            "each run forks from a process that has imported pytest and the grader"
+            if why_not is None
+            else f"each run starts a fresh interpreter: {why_not}",
+        )
+    )
     usable = resources.current()
     findings.append(
         Finding("parallel grading", True, f"{usable.describe()}: --jobs {resources.default_jobs(usable)} by default")

@@ -56,7 +56,7 @@ OUTPUT_CAP = 4000
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: pluggy keeps plugins in a set
 class Sandboxed:
-    """What ``grader.child`` hands this plugin (``pytest.main(args, plugins=[...])``):
+    """What ``grader.sandbox.child`` hands this plugin (``pytest.main(args, plugins=[...])``):
     the key that authenticates results (read from stdin before pytest starts) and the
     isolation it achieved (reported to the parent in the first message)."""
 

@@ -62,7 +62,7 @@ class ExerciseResult:
     duration_s: float = 0.0
     message: str | None = None
     checks: tuple[CheckResult, ...] = ()
-    #: Static flags for course staff (``grader.flags``): never change the score.
+    #: Static flags for course staff (``grader.sandbox.flags``): never change the score.
     flags: tuple[str, ...] = ()
     #: Served from the verdict cache (``grader.cache``): the file has not changed since.
     from_cache: bool = False

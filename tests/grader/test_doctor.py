@@ -18,7 +18,7 @@ from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["dedicated uid", "mount namespace", "network namespace", "resource limits", "process limit",
-         "no new privileges", "environment", "parallel grading"]  # fmt: skip
+         "no new privileges", "environment", "warm child", "parallel grading"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +46,18 @@ class TestDiagnose:
         problems = course_mode_problems(list(findings.values()))
         assert [p.split(":")[0] for p in problems] == missing
         assert findings["resource limits"].ok  # set by the child itself, uid or not
+
+
+class TestWarmChildLine:
+    """Whether runs fork from the warm child, and why not."""
+
+    def test_on_by_default_and_off_by_its_switch(self, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+        """on here (Linux); AWAITLINGS_WARM=0 turns it off and the line says so"""
+        assert {f.name: f for f in diagnose(kit)}["warm child"].ok
+        monkeypatch.setenv("AWAITLINGS_WARM", "0")
+        line = {f.name: f for f in diagnose(kit)}["warm child"]
+        assert not line.ok and line.detail == "each run starts a fresh interpreter: turned off (AWAITLINGS_WARM=0)"
+        assert not course_mode_problems([line])  # a speed-up, not a defense
 
 
 class TestVersions:

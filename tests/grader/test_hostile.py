@@ -44,11 +44,11 @@ from typing import Any
 import pytest
 
 import grader
-from grader import sandbox, warm
+from grader import sandbox
 from grader.grading import grade_target
 from grader.manifest import Kit
 from grader.results import CheckResult, CheckStatus, ExerciseResult, ExerciseStatus, RunResult
-from grader.sandbox import HARD_MARGIN_S, LINGER_S, UID_BASE, UID_BLOCK, Limits, uid_block
+from grader.sandbox import HARD_MARGIN_S, LINGER_S, UID_BASE, UID_BLOCK, Limits, uid_block, warm
 
 pytestmark = pytest.mark.slow
 
@@ -600,7 +600,7 @@ def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.Mo
     # Many of these submissions spin a core until the parent kills them: a shorter margin
     # past each check's limit halves what they burn (the defence is the same; the default
     # margin is what test_sandbox uses).
-    monkeypatch.setattr(sandbox, "HARD_MARGIN_S", TEST_MARGIN_S)
+    monkeypatch.setattr(sandbox.config, "HARD_MARGIN_S", TEST_MARGIN_S)
     target = tmp_path / "learner"
 
     def grade(

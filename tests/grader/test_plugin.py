@@ -4,7 +4,7 @@ Each test writes a tiny learner module into ``target/`` and a checks file next t
 runs pytest with the plugin exactly as the sandbox configures it (its ini, ``--noconftest``,
 plugins named explicitly), and reads what the plugin reported on its result channel: a
 plain file handed over as ``--awaitlings-fd``, decoded and authenticated like the parent
-does (the key is empty when ``grader.child`` does not set one).
+does (the key is empty when ``grader.sandbox.child`` does not set one).
 """
 
 from __future__ import annotations

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox, warm
+from grader import sandbox
 from grader.grading import grade_target
 from grader.manifest import Kit
 from grader.results import CheckStatus, ExerciseResult, ExerciseStatus, RunResult
-from grader.sandbox import HARD_MARGIN_S, SANDBOX_ENV_MARK, STARTUP_S, grade_exercise
+from grader.sandbox import HARD_MARGIN_S, SANDBOX_ENV_MARK, STARTUP_S, grade_exercise, warm
 
 pytestmark = pytest.mark.slow
 
@@ -82,8 +82,8 @@ def sandbox_processes() -> list[str]:
         except OSError:
             continue
         # A run forked by the warm child shows the warm child's command line and environment.
-        forked = b"grader.warm" in cmdline and int(name) != warm.pid()
-        if marker in environ or b"grader.child" in cmdline or forked:
+        forked = b"grader.sandbox.warm" in cmdline and int(name) != warm.pid()
+        if marker in environ or b"grader.sandbox.child" in cmdline or forked:
             found.append(f"{name}: {cmdline.decode(errors='replace')[:200]}")
     return found
 
@@ -339,7 +339,7 @@ class TestWarmChild:
             "import signal\n\n"
             "def add(a, b):\n"
             "    with open(f'/proc/{os.getppid()}/cmdline', 'rb') as fh:\n"
-            "        if b'grader.warm' in fh.read():\n"
+            "        if b'grader.sandbox.warm' in fh.read():\n"
             "            os.kill(os.getppid(), signal.SIGKILL)\n"
             "    return a + b\n"
         )
@@ -449,7 +449,7 @@ class TestOrdinaryGrading:
 
 class TestInterpreterPathsUnderIsolation:
     """Which of the interpreter's folders the child still reaches once the kit is hidden
-    (pure: grader.isolation.interpreter_path_kept)."""
+    (pure: grader.sandbox.isolation.interpreter_path_kept)."""
 
     COVERS = ("/home/ada/kit",)
 
@@ -469,7 +469,7 @@ class TestInterpreterPathsUnderIsolation:
     )
     def test_kept(self, path: str, venv: str | None, kept: bool) -> None:
         """only the venv's own files come back from under a cover, never the kit"""
-        from grader.isolation import interpreter_path_kept
+        from grader.sandbox.isolation import interpreter_path_kept
 
         assert interpreter_path_kept(path, self.COVERS, venv) is kept
 
@@ -483,15 +483,15 @@ def test_claiming_a_uid_block_sweeps_a_killed_graders_leftovers(monkeypatch: pyt
     from grader import sandbox
 
     base = sandbox.UID_BASE + sandbox.UID_BLOCK * 990  # a block no grader of this run claims
-    monkeypatch.setattr(sandbox, "_uids_ready", False)
-    monkeypatch.setattr(sandbox, "_free_uids", [])
-    monkeypatch.setattr(sandbox, "_uid_block", None)
-    monkeypatch.setattr(sandbox, "_claim_uid_block", lambda: base)
+    monkeypatch.setattr(sandbox.uids, "_uids_ready", False)
+    monkeypatch.setattr(sandbox.uids, "_free_uids", [])
+    monkeypatch.setattr(sandbox.uids, "_uid_block", None)
+    monkeypatch.setattr(sandbox.uids, "_claim_uid_block", lambda: base)
     leftover = subprocess.Popen(["sleep", "600"], user=base + 3, group=base + 3)
     got: list[int | None] = []
 
     def claim() -> None:
-        with sandbox._sandbox_uid(sandbox.Limits()) as uid:
+        with sandbox.uids.sandbox_uid(sandbox.Limits()) as uid:
             got.append(uid)
 
     worker = threading.Thread(target=claim, daemon=True)
@@ -544,9 +544,9 @@ class TestMissingNames:
     def test_names_bound_by_import_or_assignment_count(self, tmp_path: Path) -> None:
         """`main = ...` and `from x import greet as greet` define the names too"""
         from grader.manifest import load_kit
-        from grader.sandbox import _missing_names  # the rule itself, without a child
+        from grader.sandbox.intake import missing_names  # the rule itself, without a child
 
         kit = load_kit(self.ROOT)
         text = "from helpers import greet\nif True:\n    main = lambda names: names\n"
-        missing, needed = _missing_names(kit, kit.resolve("ex01"), text)
+        missing, needed = missing_names(kit, kit.resolve("ex01"), text)
         assert set(needed) == {"greet", "main"} and missing == ()

@@ -2,11 +2,11 @@
 
 A fresh interpreter that imports pytest, pytest-asyncio, pytest-timeout and the plugin
 costs about 0.3 s of CPU before the first check; every exercise paid it. The warm child
-(``python -I -B -m grader.warm FD``, started once per grader process) pays it once: it
+(``python -I -B -m grader.sandbox.warm FD``, started once per grader process) pays it once: it
 imports all of that (never a learner's code), then waits on a Unix socket. For each run
 the parent sends the same settings and pytest arguments a fresh child would get, with
 the run's two pipes (results, output); the warm child forks, and the fork becomes a
-sandboxed child exactly as :mod:`grader.child` makes one (new session, the run's
+sandboxed child exactly as :mod:`grader.sandbox.child` makes one (new session, the run's
 environment and folder, then isolation, limits, uid drop, pytest), so what contains the
 learner's code and what decides a verdict are the same code either way.
 
@@ -111,7 +111,7 @@ def _serve(sock: socket.socket) -> Job | None:
 
 def _become_the_run(request: dict[str, Any], fds: list[int]) -> Job:
     """In the fork: the session, pipes, folder, environment and argv of a fresh child."""
-    from grader.child import PR_SET_PDEATHSIG, _prctl
+    from grader.sandbox.child import PR_SET_PDEATHSIG, _prctl
 
     os.setsid()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # again after the uid drop (child.run)
@@ -124,26 +124,26 @@ def _become_the_run(request: dict[str, Any], fds: list[int]) -> Job:
     os.environ.clear()
     os.environ.update(request["env"])
     tempfile.tempdir = None  # TMPDIR is the run's
-    sys.argv = [sys.modules["grader.child"].__file__ or "", json.dumps(request["settings"]), "--", *args]
+    sys.argv = [sys.modules["grader.sandbox.child"].__file__ or "", json.dumps(request["settings"]), "--", *args]
     return Job(request["settings"], args, request["cwd"], request["env"], request["key"])
 
 
 def main() -> None:
-    """``python -I -B -m grader.warm FD``: import everything, then fork on request."""
+    """``python -I -B -m grader.sandbox.warm FD``: import everything, then fork on request."""
     sock = socket.socket(fileno=int(sys.argv[1]))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    import grader.child
+    import grader.sandbox.child
 
-    grader.child.preload()
+    grader.sandbox.child.preload()
     # Die with the grader; no ptrace from a learner's code of the same uid.
-    grader.child._prctl(grader.child.PR_SET_PDEATHSIG, signal.SIGKILL)
-    grader.child._prctl(grader.child.PR_SET_DUMPABLE, 0)
+    grader.sandbox.child._prctl(grader.sandbox.child.PR_SET_PDEATHSIG, signal.SIGKILL)
+    grader.sandbox.child._prctl(grader.sandbox.child.PR_SET_DUMPABLE, 0)
     job = _serve(sock)
     if job is None:
         sys.exit(0)
-    sys.exit(grader.child.run(job.settings, job.args, job.key.encode()))
+    sys.exit(grader.sandbox.child.run(job.settings, job.args, job.key.encode()))
 
 
 # --- the grader's side ----------------------------------------------------------------------
@@ -195,7 +195,7 @@ class _Server:
         }
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-m", "grader.warm", str(theirs.fileno())],
+                [sys.executable, "-I", "-B", "-m", "grader.sandbox.warm", str(theirs.fileno())],
                 cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True,
             )  # fmt: skip

@@ -11,7 +11,7 @@ Run as root (Gradescope, CI, a course server), the child:
 3. re-exposes exactly what it needs beneath those covers, by bind-mounting directories it
    opened beforehand (``/proc/self/fd/N``): the interpreter and its site-packages, the
    grader package, and its own work folder;
-4. then (in ``grader.child``) drops to a dedicated unprivileged uid, so it cannot write
+4. then (in ``grader.sandbox.child``) drops to a dedicated unprivileged uid, so it cannot write
    outside its target and temporary folders, cannot signal or inspect the grader, and
    every process it starts can be found and killed by uid.
 

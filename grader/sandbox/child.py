@@ -1,5 +1,5 @@
-"""The sandboxed child: ``python -I -B -m grader.child SETTINGS -- PYTEST_ARGS``, or a fork
-of the warm child (:mod:`grader.warm`) given the same settings and arguments.
+"""The sandboxed child: ``python -I -B -m grader.sandbox.child SETTINGS -- PYTEST_ARGS``, or a fork
+of the warm child (:mod:`grader.sandbox.warm`) given the same settings and arguments.
 
 Before any pytest or learner code runs it reads the result-channel key from stdin (then
 points stdin at /dev/null, so ``input()`` in learner code sees end-of-file instead of
@@ -86,7 +86,7 @@ def _probe(report: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    """A fresh interpreter (``python -m grader.child``): the key arrives on stdin."""
+    """A fresh interpreter (``python -m grader.sandbox.child``): the key arrives on stdin."""
     settings = json.loads(sys.argv[1])
     args = sys.argv[sys.argv.index("--") + 1 :]
     key = sys.stdin.readline().strip().encode()
@@ -100,7 +100,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
     """Contain this process, then run pytest in it; its exit code.
 
     Shared by both ways a run starts: :func:`main` in a fresh interpreter, and a fork of
-    the warm child (:mod:`grader.warm`), which has done the imports below already.
+    the warm child (:mod:`grader.sandbox.warm`), which has done the imports below already.
     """
     # Writing past the file-size limit should fail with an error, not kill the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -109,7 +109,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
     import pytest
 
     import grader.plugin
-    from grader.isolation import Isolation, isolate
+    from grader.sandbox.isolation import Isolation, isolate
 
     preload()
     report = Isolation()
@@ -143,11 +143,6 @@ def preload() -> None:
     import pytest  # noqa: F401
     import pytest_asyncio.plugin  # noqa: F401
     import pytest_timeout  # noqa: F401
-
-    import grader.explain
-    import grader.isolation
-    import grader.plugin
-    import grader.probes  # noqa: F401
 
 
 if __name__ == "__main__":

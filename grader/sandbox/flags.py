@@ -82,8 +82,10 @@ def scan(source: str, allow_imports: tuple[str, ...] = ()) -> Flags:
             suspicious.append(f"line {node.lineno}: .{node.attr}")
         if isinstance(node, ast.Name) and node.id in SUSPICIOUS_NAMES:
             suspicious.append(f"line {node.lineno}: {node.id}")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(
-            node.value == m or node.value.startswith(m + ".") for m in FORBIDDEN_MODULES
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and any(node.value == m or node.value.startswith(m + ".") for m in FORBIDDEN_MODULES)
         ):
             suspicious.append(f"line {node.lineno}: the string {node.value!r}")
     return Flags(tuple(dict.fromkeys(forbidden)), tuple(dict.fromkeys(suspicious)))

@@ -1,0 +1,200 @@
+"""Starting a child: its settings (limits, uid, isolation), its allow-listed environment
+and arguments, forked from the warm child or started fresh; then reading it to the end
+and killing whatever it left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from grader.manifest import Exercise, Kit
+from grader.sandbox import config, warm
+from grader.sandbox.config import SANDBOX_ENV_MARK, STARTUP_S, Limits
+from grader.sandbox.reading import Run, read_child
+from grader.sandbox.tree import become_subreaper, clock_ticks, kill_tree, live_children, live_lock
+from grader.sandbox.uids import sandbox_uid
+
+
+def spawn(
+    work: Path,
+    checks_name: str,
+    selection: list[str],
+    exercise: Exercise,
+    limits: Limits,
+    uid: int | None,
+    kit: Kit,
+    cancel: threading.Event | None = None,
+    *,
+    warm_ok: bool = True,
+) -> Run:
+    become_subreaper()
+    read_fd, write_fd = os.pipe()
+    key = secrets.token_hex(16)
+    mark = secrets.token_hex(8)
+    per_check = exercise.timeout
+    # CPU seconds: a backstop behind the wall-clock deadline, sized for every check to
+    # use its whole limit (the child is re-run, with a fresh budget, after a kill).
+    settings = child_settings(work, kit, limits, uid, cpu_seconds=30 + 16 * (per_check + config.HARD_MARGIN_S))
+    ids = [str(work / s) for s in selection] or [str(work / checks_name)]
+    cmd = [
+        sys.executable, "-I", "-B", "-m", "grader.sandbox.child", json.dumps(settings), "--",
+        "-c", str(work / "pytest.ini"), "--rootdir", str(work), "--noconftest",
+        "-p", "grader.plugin", "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout",
+        "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header", "-rN",
+        "--awaitlings-target", str(work / "target"), "--awaitlings-fd", str(write_fd),
+        "--awaitlings-limit", str(per_check),
+        *ids,
+    ]  # fmt: skip
+    env = child_env(work, mark)
+    run = Run()
+    since = clock_ticks()
+    proc: subprocess.Popen[bytes] | warm.WarmProcess | None = None
+    server = warm.server(register=_record_child) if warm_ok else None
+    if server is not None:
+        job = warm.Job(settings, ["@RESULTS_FD@" if a == str(write_fd) else a for a in cmd[cmd.index("--") + 1 :]],
+                       str(work / "target"), env, key)  # fmt: skip
+        out_r, out_w = os.pipe()
+        try:
+            proc = warm.WarmProcess(server, server.start(job, write_fd, out_w), out_r)
+        except warm.WarmLost:
+            os.close(out_r)
+        finally:
+            os.close(out_w)
+    try:
+        if proc is None:
+            # Spawned and recorded under the lock: until it is in ``live_children``, another
+            # thread's sweep could take this new child of ours for an adopted orphan.
+            with live_lock:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=work / "target",
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,),
+                    start_new_session=True,
+                )
+                live_children.add(proc.pid)
+    finally:
+        os.close(write_fd)
+    try:
+        assert proc.stdout is not None
+        if isinstance(proc, subprocess.Popen):
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError):
+                proc.stdin.write(key.encode() + b"\n")
+                proc.stdin.close()
+        read_child(proc, read_fd, key.encode(), run, exercise, limits, cancel)
+    except warm.WarmLost:
+        lost = True
+    else:
+        lost = False
+    finally:
+        os.close(read_fd)
+        kill_tree(proc, mark, since)
+        if isinstance(proc, subprocess.Popen):
+            run.returncode = proc.wait()
+            with live_lock:
+                live_children.discard(proc.pid)
+        if proc.stdout:
+            proc.stdout.close()
+    if isinstance(proc, warm.WarmProcess):
+        try:
+            run.returncode = proc.wait(timeout=STARTUP_S)
+        except (warm.WarmLost, subprocess.TimeoutExpired):
+            lost = True
+    if lost:
+        # The warm child died under this run (not the learner's process: its exit code is
+        # unknown): the run is redone in a fresh interpreter, so no verdict depends on it.
+        return spawn(work, checks_name, selection, exercise, limits, uid, kit, cancel, warm_ok=False)
+    return run
+
+
+def warm_up() -> None:
+    """Start the warm child now, so its imports overlap the caller's own start-up."""
+    become_subreaper()
+    warm.server(register=_record_child)
+
+
+def _record_child(pid: int) -> None:
+    with live_lock:
+        live_children.add(pid)
+
+
+def child_settings(work: Path, kit: Kit, limits: Limits, uid: int | None, cpu_seconds: float = 60) -> dict[str, Any]:
+    """What ``grader.sandbox.child`` applies before running anything."""
+    return {
+        "limits": {
+            "cpu_seconds": int(cpu_seconds),
+            "memory_bytes": limits.memory_bytes,
+            "open_files": limits.open_files,
+            "file_size_bytes": limits.file_size_bytes,
+            "processes": limits.processes if uid is not None else None,
+        },
+        "uid": uid,
+        "gid": uid,
+        "isolate": _isolation_spec(work, kit, limits) if os.getuid() == 0 and limits.isolate else None,
+    }
+
+
+def child_env(work: Path, mark: str) -> dict[str, str]:
+    """The child's whole environment: an allow-list, nothing inherited by default."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(work / "target"),
+        "TMPDIR": str(work / "tmp"),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "MALLOC_ARENA_MAX": "2",
+        "NO_COLOR": "1",
+        SANDBOX_ENV_MARK: mark,
+    }
+
+
+def probe(kit: Kit, limits: Limits | None = None) -> dict[str, Any]:
+    """Start a child exactly as grading would, and return what it achieved (``grade doctor``)."""
+    limits = limits or Limits()
+    become_subreaper()
+    with tempfile.TemporaryDirectory(prefix="awaitlings-probe-") as tmp, sandbox_uid(limits) as uid:
+        work = Path(tmp)
+        for sub in ("target", "tmp"):
+            (work / sub).mkdir()
+            if uid is not None:
+                os.chown(work / sub, uid, uid)
+        if uid is not None:
+            os.chmod(work, 0o755)
+        settings = json.dumps(child_settings(work, kit, limits, uid))
+        cmd = [sys.executable, "-I", "-B", "-m", "grader.sandbox.child", settings, "--", "--probe"]
+        done = subprocess.run(
+            cmd, cwd=work / "target", env=child_env(work, "probe"), input=b"probe\n",
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    try:
+        result: dict[str, Any] = json.loads(done.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": (done.stderr or done.stdout).decode("utf-8", "replace")[-2000:]}
+    result["expected_uid"] = uid
+    return result
+
+
+def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
+    import grader
+
+    package = Path(grader.__file__).resolve().parent
+    hide = [str(kit.root), *limits.hide]
+    # An editable install runs the grader from a course source tree, which holds solutions
+    # and hidden checks even when the kit being graded lives elsewhere: hide it as well
+    # (its grader package stays, kept below). A site-packages parent is never a kit.
+    if (package.parent / "exercises" / "exercises.toml").is_file():
+        hide.append(str(package.parent))
+    return {"hide": hide, "keep": [str(work), str(package)], "network": True}
