@@ -46,7 +46,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -359,9 +358,7 @@ def _grade_pending(
 
 
 def _grade_file(kit: Kit, exercise: Exercise, found: submissions.Found, limits: Limits) -> ExerciseResult:
-    with tempfile.TemporaryDirectory(prefix="awaitlings-batch-") as tmp:
-        submissions.write_target(found, exercise, Path(tmp))
-        return grade_exercise(kit, exercise, Path(tmp), limits=limits)
+    return grade_exercise(kit, exercise, found.data, limits=limits)
 
 
 def _grader_failed(exercise: Exercise, detail: str) -> ExerciseResult:

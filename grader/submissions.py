@@ -429,10 +429,3 @@ def absent_result(exercise: Exercise, collected: Collected) -> ExerciseResult:
 
 def _python() -> str:
     return sys.version.split()[0]
-
-
-def write_target(found: Found, exercise: Exercise, folder: Path) -> Path:
-    """Write one collected file into ``folder`` under the exercise's own file name."""
-    path = folder / exercise.filename
-    path.write_bytes(found.data)
-    return path

@@ -33,7 +33,6 @@ from __future__ import annotations
 import ast
 import os
 import shlex
-import shutil
 import stat
 import sys
 import tempfile
@@ -227,12 +226,8 @@ def autograde(
     collected = submissions.collect(layout.submission, exercises)
     base = limits or Limits()
     limits = replace(base, hide=(*base.hide, str(layout.submission), str(layout.results.parent)))
-    target = Path(tempfile.mkdtemp(prefix="awaitlings-gradescope-"))
-    for exercise in exercises:
-        if exercise.id in collected.files:
-            submissions.write_target(collected.files[exercise.id], exercise, target)
-    graded = [e for e in exercises if e.id in collected.files]
-    grading = _Grading(kit, graded, target, limits, jobs or default_jobs())
+    graded = {e: collected.files[e.id].data for e in exercises if e.id in collected.files}
+    grading = _Grading(kit, graded, limits, jobs or default_jobs())
     notes = [f"graded {found.path} for {ex_id}" for ex_id, found in sorted(collected.files.items())]
     notes += list(collected.notes)
     try:
@@ -284,10 +279,10 @@ def _write(
 class _Grading:
     """The submission's exercises graded ``jobs`` at a time, each in its own sandboxed child,
     on threads that only wait; :meth:`stop` starts no new exercise and kills the running
-    children. The temporary folder goes when the last one is done."""
+    children."""
 
-    def __init__(self, kit: Kit, exercises: Sequence[Exercise], target: Path, limits: Limits, jobs: int) -> None:
-        self._kit, self._target, self._limits = kit, target, limits
+    def __init__(self, kit: Kit, exercises: dict[Exercise, bytes], limits: Limits, jobs: int) -> None:
+        self._kit, self._files, self._limits = kit, exercises, limits
         self._lock = threading.Lock()
         self._done: dict[str, ExerciseResult] = {}
         self._stopped = threading.Event()
@@ -306,7 +301,9 @@ class _Grading:
             if self._stopped.is_set():
                 return
             try:
-                result = grade_exercise(self._kit, exercise, self._target, limits=self._limits, cancel=self._stopped)
+                result = grade_exercise(
+                    self._kit, exercise, self._files[exercise], limits=self._limits, cancel=self._stopped
+                )
             except GradingCancelled:
                 return
             except Exception as exc:  # a bug in the grader: this exercise says so, the others still count
@@ -325,7 +322,6 @@ class _Grading:
                 self._finish()
 
     def _finish(self) -> None:
-        shutil.rmtree(self._target, ignore_errors=True)
         self._all_done.set()
 
     def wait(self, seconds: float) -> bool:

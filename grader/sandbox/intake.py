@@ -59,20 +59,27 @@ def _top_level_names(tree: ast.Module) -> set[str]:
 
 
 def check_source(
-    kit: Kit, exercise: Exercise, target: Path, skip_untouched: bool, source: Source
+    kit: Kit, exercise: Exercise, target: Path | bytes, skip_untouched: bool, source: Source
 ) -> tuple[str | None, ExerciseStatus]:
-    """Catch what needs no child: missing, unreadable, not UTF-8, syntax error, untouched stub."""
-    path = target / exercise.filename
-    if not path.is_file():
-        return (
-            f"{exercise.filename} is missing from {target}: create it, or run "
-            f"`grade reset {exercise.id}` to get the stub back.",
-            ExerciseStatus.ERROR,
-        )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return f"cannot read {exercise.filename}: {exc.strerror}", ExerciseStatus.ERROR
+    """Catch what needs no child: missing, unreadable, not UTF-8, syntax error, untouched stub.
+
+    ``target`` is the learner's folder, or the file's bytes themselves (a batch, the
+    kit's verification and Gradescope hold them already: no folder is made for them).
+    """
+    if isinstance(target, bytes):
+        raw = target
+    else:
+        path = target / exercise.filename
+        if not path.is_file():
+            return (
+                f"{exercise.filename} is missing from {target}: create it, or run "
+                f"`grade reset {exercise.id}` to get the stub back.",
+                ExerciseStatus.ERROR,
+            )
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            return f"cannot read {exercise.filename}: {exc.strerror}", ExerciseStatus.ERROR
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -85,7 +92,7 @@ def check_source(
     if skip_untouched and kit.untouched(exercise, raw):
         return "not started yet: the file is still the stub", ExerciseStatus.NOT_STARTED
     try:
-        compile(text, str(path), "exec", dont_inherit=True)
+        compile(text, exercise.filename, "exec", dont_inherit=True)
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
         source_line = (exc.text or "").rstrip()

@@ -27,13 +27,14 @@ from grader.sandbox.verdicts import no_verdict, require_isolation, score, zero
 def grade_exercise(
     kit: Kit,
     exercise: Exercise,
-    target: Path,
+    target: Path | bytes,
     *,
     limits: Limits | None = None,
     skip_untouched: bool = True,
     cancel: threading.Event | None = None,
 ) -> ExerciseResult:
-    """Grade ``exercise`` as found in ``target`` (a folder with the learner's files).
+    """Grade ``exercise`` as found in ``target`` (a folder with the learner's files), or
+    the learner's file given as its bytes.
 
     A file identical to the stub is ``not_started`` without running anything, unless
     ``skip_untouched`` is false (the kit's own verification grades stubs for real).
