@@ -19,7 +19,7 @@ from grader.results import ExerciseResult, ExerciseStatus
 from grader.sandbox.config import CHILD_INI, Limits
 from grader.sandbox.intake import Source, check_source
 from grader.sandbox.reading import Run
-from grader.sandbox.spawn import spawn
+from grader.sandbox.spawn import Workspace, spawn
 from grader.sandbox.uids import sandbox_uid
 from grader.sandbox.verdicts import no_verdict, require_isolation, score, zero
 
@@ -64,7 +64,8 @@ def grade_exercise(
         sandbox_uid(limits) as uid,
     ):
         work = Path(tmp)
-        outcome = run_all(work, checks_src, source.raw, exercise, limits, uid, kit, cancel)
+        space = Workspace(kit, exercise, work, checks_src.name, limits, uid, cancel)
+        outcome = run_all(space, checks_src, source.raw)
     if cancel is not None and cancel.is_set():
         raise GradingCancelled(f"grading {exercise.id} was cancelled")
     if limits.strict:
@@ -80,17 +81,9 @@ def grade_exercise(
     return replace(result, flags=source.flags.suspicious) if source.flags.suspicious else result
 
 
-def run_all(
-    work: Path,
-    checks_src: Path,
-    learner: bytes,
-    exercise: Exercise,
-    limits: Limits,
-    uid: int | None,
-    kit: Kit,
-    cancel: threading.Event | None = None,
-) -> Run:
+def run_all(space: Workspace, checks_src: Path, learner: bytes) -> Run:
     """Run the checks, re-running the ones left without a verdict after a crash or kill."""
+    work, exercise, uid, cancel = space.work, space.exercise, space.uid, space.cancel
     target = work / "target"
     target.mkdir()
     (work / "tmp").mkdir()
@@ -104,7 +97,7 @@ def run_all(
     total = Run()
     selection: list[str] = []
     for _attempt in range(64):
-        run = spawn(work, checks_src.name, selection, exercise, limits, uid, kit, cancel)
+        run = spawn(space, selection)
         if cancel is not None and cancel.is_set():
             break
         if not total.collected:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,28 @@ from grader.sandbox.tree import become_subreaper, clock_ticks, kill_tree, live_c
 from grader.sandbox.uids import sandbox_uid
 
 
-def spawn(
-    work: Path,
-    checks_name: str,
-    selection: list[str],
-    exercise: Exercise,
-    limits: Limits,
-    uid: int | None,
-    kit: Kit,
-    cancel: threading.Event | None = None,
-    *,
-    warm_ok: bool = True,
-) -> Run:
+@dataclass(frozen=True)
+class Workspace:
+    """One exercise's grading, shared by every child started for it."""
+
+    kit: Kit
+    exercise: Exercise
+    #: The work folder: the checks file, the child's ini, ``target/`` and ``tmp/``.
+    work: Path
+    checks_name: str
+    limits: Limits
+    #: The dedicated uid its children run as (root only), else None.
+    uid: int | None
+    #: Set when grading is abandoned (``grade watch`` quitting): the child is killed.
+    cancel: threading.Event | None = None
+
+
+def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Run:
+    """Run the checks in ``selection`` (all when empty) in one child; what it told."""
+    kit, exercise, work, limits, uid, cancel = (
+        space.kit, space.exercise, space.work, space.limits, space.uid, space.cancel
+    )  # fmt: skip
+    checks_name = space.checks_name
     become_subreaper()
     read_fd, write_fd = os.pipe()
     key = secrets.token_hex(16)
@@ -115,7 +126,7 @@ def spawn(
     if lost:
         # The warm child died under this run (not the learner's process: its exit code is
         # unknown): the run is redone in a fresh interpreter, so no verdict depends on it.
-        return spawn(work, checks_name, selection, exercise, limits, uid, kit, cancel, warm_ok=False)
+        return spawn(space, selection, warm_ok=False)
     return run
 
 
