@@ -4,16 +4,20 @@ The child (the plugin) writes numbered, authenticated JSON lines to an inherited
 
     <hex HMAC-SHA256 of the body, keyed with a secret the parent sent on stdin> <body>
 
-and the parent reads them with :class:`Reader`, which accepts a line only if its MAC is
-right and its ``seq`` is the next one: a line the learner's code forges, replays or
-reorders is dropped and counted as tampering. Every message is one of the frozen
-dataclasses below, parsed and validated here once (a check's weight, time limit and hint
-are numbers in range by the time the sandbox reads them).
+where the body carries the message, its ``seq`` and a random ``nonce``. The parent reads
+them with :class:`Reader`, which accepts a line only if its MAC is right, its ``seq`` is
+the next one and its nonce is new: a line the learner's code forges, replays or reorders
+is dropped and counted as tampering. Every message is one of the frozen dataclasses
+below, parsed and validated here once (a check's weight, time limit and hint are numbers
+in range by the time the sandbox reads them).
 
-In the order a child sends them: :class:`Hello`, :class:`Collected`, then per check
-:class:`Start`, :class:`Importing`/:class:`Imported` (around the learner's import),
-:class:`Stuck` (the watchdog's account of a check it could not stop), :class:`Result`;
-:class:`Error` (a checks file that cannot be collected) at any time; :class:`Done`.
+The honest conversation, which the Reader enforces (anything else raises
+:class:`Tampered`): :class:`Hello`; :class:`Collected`; then per check :class:`Start`
+(a collected check not started before), :class:`Importing`/:class:`Imported` (around
+the learner's import), any :class:`Stuck` (the watchdog's account of the check it could
+not stop), one :class:`Result` for that check; :class:`Error` (a checks file that cannot
+be collected) at any time; :class:`Done` last, even with a check cut short (a pytest
+internal error ends the session), and nothing after it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import signal
 import threading
 from collections.abc import Iterator
@@ -31,6 +36,8 @@ from typing import Any
 
 #: A line longer than this is no honest plugin's: the channel is being flooded.
 MAX_LINE = 8 * 1024 * 1024
+#: Random bytes in each line's nonce (sent as twice as many hex digits).
+NONCE_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -191,12 +198,24 @@ class Writer:
         self._file = os.fdopen(fd, "wb", closefd=True)
         self._key = key
         self._seq = 0
+        self._check: str | None = None  # started, its result not sent yet
         self._lock = threading.Lock()
 
     def send(self, message: Message) -> None:
         with self._lock:
+            if isinstance(message, Stuck) and message.id != self._check:
+                # The watchdog and the loop monitor decide from their own threads; the main
+                # thread may have sent the check's verdict (or done) in between. Such a late
+                # account is owed to no one, and would break the conversation the Reader
+                # enforces; only here, under the lock, is the check-then-send race-free.
+                return
+            if isinstance(message, Start):
+                self._check = message.id
+            elif isinstance(message, Result | Done):
+                self._check = None
             self._seq += 1
-            body = json.dumps({"seq": self._seq, **encode(message)}, separators=(",", ":")).encode()
+            nonce = secrets.token_hex(NONCE_BYTES)
+            body = json.dumps({"seq": self._seq, "nonce": nonce, **encode(message)}, separators=(",", ":")).encode()
             line = sign(self._key, body) + b" " + body + b"\n"
             # No signal handler may raise halfway through a line (pytest-timeout's alarm, the
             # loop monitor's interruption): a cut line would read as tampering. Signals that
@@ -221,19 +240,33 @@ def _block_signals() -> set[int | signal.Signals] | None:
 
 
 class Tampered(Exception):
-    """The channel carried something no honest child sends (a flood)."""
+    """The channel carried something no honest child sends: a flood, or an authenticated
+    message out of the honest conversation (only code holding the key writes one)."""
 
 
 class Reader:
     """The parent's end: feed it what the pipe gives, get verified messages in order.
-    ``rejected`` counts lines dropped for a bad MAC, a wrong sequence number or a shape
-    that is no message: any of them means the learner's code wrote to the channel."""
+
+    ``rejected`` counts lines dropped for a bad MAC, a wrong sequence number, a nonce seen
+    before or a shape that is no message: any of them means the learner's code wrote to the
+    channel. A verified message out of the honest conversation (the module docstring)
+    raises :class:`Tampered` saying what was seen: a result after done, a second result for
+    a check, a result for a check that never started...
+    """
 
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._pending = b""
         self._next = 1
+        self._nonces: set[str] = set()
         self.rejected = 0
+        # Where the conversation stands.
+        self._hello = False
+        self._collected: frozenset[str] | None = None
+        self._started: set[str] = set()
+        self._check: str | None = None  # started, no result yet
+        self._importing = False
+        self._done = False
 
     def feed(self, chunk: bytes) -> Iterator[Message]:
         self._pending += chunk
@@ -246,6 +279,7 @@ class Reader:
                 self.rejected += 1
                 continue
             self._next += 1
+            self._follow(message)
             yield message
 
     def _verify(self, line: bytes) -> Message | None:
@@ -258,4 +292,75 @@ class Reader:
             return None
         if not isinstance(raw, dict) or raw.get("seq") != self._next:
             return None
+        nonce = raw.get("nonce")
+        if not isinstance(nonce, str) or len(nonce) != 2 * NONCE_BYTES or nonce in self._nonces:
+            return None
+        self._nonces.add(nonce)
         return decode(raw)
+
+    def _follow(self, message: Message) -> None:
+        """Advance the conversation by ``message``, or raise :class:`Tampered` if no honest
+        child sends it here."""
+        if self._done:
+            raise Tampered(f"the result channel carried {_what(message)} after done")
+        if not self._hello:
+            if not isinstance(message, Hello):
+                raise Tampered(f"the result channel carried {_what(message)} before hello")
+            self._hello = True
+            return
+        # An Error (a checks file that cannot be collected) may come at any time.
+        match message:
+            case Hello():
+                raise Tampered("the result channel carried a second hello")
+            case Collected(checks=checks):
+                if self._collected is not None:
+                    raise Tampered("the result channel carried a second list of collected checks")
+                self._collected = frozenset(check.id for check in checks)
+            case Start(id=check_id):
+                if self._collected is None:
+                    raise Tampered(f"the result channel started {check_id!r} before the checks were collected")
+                if self._check is not None:
+                    raise Tampered(f"the result channel started {check_id!r} while {self._check!r} was running")
+                if check_id not in self._collected:
+                    raise Tampered(f"the result channel started {check_id!r}, which was not collected")
+                if check_id in self._started:
+                    raise Tampered(f"the result channel started {check_id!r} a second time")
+                self._started.add(check_id)
+                self._check = check_id
+            case Importing():
+                if self._check is None:
+                    raise Tampered("the result channel carried an importing message while no check was running")
+                if self._importing:
+                    raise Tampered("the result channel carried a second importing message before imported")
+                self._importing = True
+            case Imported():
+                if not self._importing:
+                    raise Tampered("the result channel carried an imported message without importing before it")
+                self._importing = False
+            case Stuck(id=check_id):
+                if check_id != self._check:
+                    raise Tampered(f"the result channel carried a stuck account of {check_id!r}, which was not running")
+            case Result(id=check_id):
+                if check_id != self._check:
+                    raise Tampered(f"the result channel carried {_result_out_of_turn(check_id, self._started)}")
+                self._check = None
+                self._importing = False
+            case Done():
+                self._done = True
+
+
+def _what(message: Message) -> str:
+    match message:
+        case Start(id=check_id):
+            return f"the start of {check_id!r}"
+        case Stuck(id=check_id):
+            return f"a stuck account of {check_id!r}"
+        case Result(id=check_id):
+            return f"a result for {check_id!r}"
+    return f"a {_NAMES[type(message)]} message"
+
+
+def _result_out_of_turn(check_id: str, started: set[str]) -> str:
+    if check_id in started:
+        return f"a second result for {check_id!r}"
+    return f"a result for {check_id!r}, which never started"

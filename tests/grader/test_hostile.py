@@ -225,6 +225,50 @@ def forge():
                 pass
 """
 
+#: The plugin's own result channel, reached by name as in-process tampering would (SECURITY.md,
+#: residual risks): the keyed Writer and the message classes. The module is imported afresh
+#: for every check, so the checks seen so far are kept on the plugin's state, which lasts.
+CHANNEL = """
+import threading
+
+_modules = getattr(sys, "mod" + "ules")
+_state = _modules["gra" + "der.plugin"]._current_state
+_wire = _modules["gra" + "der.channel"]
+_seen = _state.__dict__.setdefault("seen", [])
+_seen.append(_state.check.nodeid)
+
+
+def forge_pass(check_id):
+    _state.channel.send(_wire.Result(check_id, "passed"))
+"""
+
+#: A non-daemon thread that waits out the session, then reports every check passed.
+PASSED_AFTER_DONE = """
+def _after_done():
+    while threading.main_thread().is_alive():  # until pytest has returned: "done" is sent
+        time.sleep(0.01)
+    for check_id in _seen:
+        forge_pass(check_id)
+
+
+if len(_seen) == 1:
+    threading.Thread(target=_after_done).start()
+"""
+
+#: During each check, "passed" again for the checks already decided (the later verdict used to win).
+DECIDED_AGAIN = """
+for _check_id in _seen[:-1]:
+    forge_pass(_check_id)
+"""
+
+#: During the first check, "passed" for the checks still to come; then the child ends, so no
+#: honest verdict ever replaces them.
+NEVER_STARTED = """
+for _name in @LATER_CHECKS@:
+    forge_pass(_seen[0].rsplit("::", 1)[0] + "::" + _name)
+os._exit(0)
+"""
+
 FAKE_RESULT_FILES = """
 import json
 
@@ -747,6 +791,35 @@ class TestScoresNeverComeFromExitCodeOrOutput:
             shutil.rmtree(shared, ignore_errors=True)  # written there on the limits-only path
         assert graded.passed == {COROUTINE, *GREET_CHECKS}
         assert graded.ex01.score == 5
+
+
+class TestTheResultChannelHoldsAWellFormedConversation:
+    """Verdicts forged with the plugin's own keyed channel, out of turn, zero the exercise."""
+
+    def test_passed_results_after_done_zero_the_exercise(self, hostile: Grade, mode: Limits) -> None:
+        """A thread that outlives the session and sends "passed" for every check scores zero."""
+        graded = hostile(submission(CHANNEL, PASSED_AFTER_DONE, WRONG_GREET, WRONG_MAIN), limits=mode)
+        self.assert_tampered(graded)
+
+    def test_a_second_result_for_a_decided_check_zeroes_the_exercise(self, hostile: Grade, mode: Limits) -> None:
+        """A "passed" sent for the checks already decided, while the next one runs, scores zero."""
+        graded = hostile(submission(CHANNEL, DECIDED_AGAIN, WRONG_GREET, WRONG_MAIN), limits=mode)
+        self.assert_tampered(graded)
+
+    def test_a_result_for_a_check_that_never_started_zeroes_the_exercise(self, hostile: Grade, mode: Limits) -> None:
+        """A "passed" sent for the checks still to come, before the child ends, scores zero."""
+        later = repr([GREETING, NO_BLOCKING, CONCURRENT, ORDER])
+        graded = hostile(
+            submission(CHANNEL, NEVER_STARTED, WRONG_GREET, WRONG_MAIN), fill={"@LATER_CHECKS@": later}, limits=mode
+        )
+        self.assert_tampered(graded)
+
+    @staticmethod
+    def assert_tampered(graded: Graded) -> None:
+        assert graded.ex01.score == 0 and graded.passed == set()
+        assert graded.ex01.status is ExerciseStatus.ERROR
+        message = graded.ex01.message or ""
+        assert "result channel" in message and "interfered" in message, message
 
 
 class TestSubmittedFilesNeverReachTheChild:
