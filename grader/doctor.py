@@ -63,6 +63,14 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             f"interfaces: {', '.join(report.get('interfaces', []))}",
             True,
         ),
+        Finding(
+            "PID namespace",
+            bool(report.get("pid_ns")) and report.get("pid") == 2,
+            "the kernel ends everything a run starts when the run ends"
+            if report.get("pid_ns")
+            else "none: processes a run leaves are found and killed by sweeps, a race a determined process can win",
+            True,
+        ),
     ]
     lim = report.get("limits", {})
     findings.append(

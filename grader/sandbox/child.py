@@ -75,6 +75,8 @@ def _probe(report: Any) -> dict[str, Any]:
         "gid": os.getgid(),
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
+        "pid_ns": report.pid_ns,
+        "pid": os.getpid(),
         "loopback_up": report.loopback_up,
         "interfaces": [name for _, name in socket.if_nameindex()],
         "covered": report.covered,
@@ -109,6 +111,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
     import pytest
 
     import grader.plugin
+    from grader.sandbox import pidns
     from grader.sandbox.isolation import Isolation, isolate
 
     preload()
@@ -116,6 +119,12 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
     spec = settings.get("isolate")
     if spec:
         report = isolate(spec.get("hide", []), spec.get("keep", []), network=bool(spec.get("network", True)))
+    if report.mount_ns:
+        # The kernel kills whatever this run starts when the run ends (grader.sandbox.pidns).
+        why_not = pidns.enter()
+        report.pid_ns = why_not is None
+        if why_not:
+            report.problems.append(why_not)
     apply_limits(settings.get("limits", {}))
     drop_privileges(settings.get("uid"), settings.get("gid"))
     # After setuid (a credential change clears both): die with the grader; no ptrace and
@@ -130,6 +139,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
     isolation = {
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
+        "pid_ns": report.pid_ns,
         "loopback_up": report.loopback_up,
         "covered": report.covered,
         "uid": os.getuid(),

@@ -27,6 +27,9 @@ STARTUP_S = 30.0
 #: Seconds a child may linger after its last verdict before it is killed.
 LINGER_S = 10.0
 SANDBOX_ENV_MARK = "AWAITLINGS_SANDBOX"
+#: Once the child has closed its pipes, the time its process gets to exit by itself (its
+#: PID namespace's relay ends a moment after the run) before the tree is killed.
+EXIT_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class Isolation:
 
     mount_ns: bool = False
     net_ns: bool = False
+    pid_ns: bool = False
     loopback_up: bool = False
     covered: list[str] = field(default_factory=list)
     user_ns: bool = False

@@ -18,7 +18,7 @@ from typing import Any
 
 from grader.manifest import Exercise, Kit
 from grader.sandbox import config, warm
-from grader.sandbox.config import SANDBOX_ENV_MARK, STARTUP_S, Limits
+from grader.sandbox.config import EXIT_GRACE_S, SANDBOX_ENV_MARK, STARTUP_S, Limits
 from grader.sandbox.reading import Run, read_child
 from grader.sandbox.tree import become_subreaper, clock_ticks, kill_tree, live_children, live_lock
 from grader.sandbox.uids import sandbox_uid
@@ -97,6 +97,7 @@ def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Ru
                 live_children.add(proc.pid)
     finally:
         os.close(write_fd)
+    lost = False
     try:
         assert proc.stdout is not None
         if isinstance(proc, subprocess.Popen):
@@ -107,10 +108,14 @@ def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Ru
         read_child(proc, read_fd, key.encode(), run, exercise, limits, cancel)
     except warm.WarmLost:
         lost = True
-    else:
-        lost = False
     finally:
         os.close(read_fd)
+        if run.killed_for is None and not run.tampered and not lost:
+            # Both streams closed by themselves: the run has ended, and its relay
+            # (grader.sandbox.pidns) is about to end the same way; its own exit status,
+            # not the kill below, is the true one.
+            with contextlib.suppress(subprocess.TimeoutExpired, warm.WarmLost):
+                proc.wait(timeout=EXIT_GRACE_S)
         kill_tree(proc, mark, since)
         if isinstance(proc, subprocess.Popen):
             run.returncode = proc.wait()

@@ -65,6 +65,7 @@ def require_isolation(exercise: Exercise, run: Run) -> None:
             ("a dedicated uid", iso.get("uid") not in (None, 0)),
             ("a mount namespace", iso.get("mount_ns")),
             ("a network namespace", iso.get("net_ns") and iso.get("loopback_up")),
+            ("a PID namespace", iso.get("pid_ns")),
         )
         if not ok
     ]

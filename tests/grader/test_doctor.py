@@ -17,7 +17,7 @@ from grader.manifest import KIT_ENV, Kit
 from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["dedicated uid", "mount namespace", "network namespace", "resource limits", "process limit",
+NAMES = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "resource limits", "process limit",
          "no new privileges", "environment", "warm child", "parallel grading"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ class TestDiagnose:
         """no uid drop and no namespaces: those lines, and the process limit that needs a
         dedicated uid, are missing, and course mode names each of them"""
         findings = {f.name: f for f in diagnose(kit, Limits(drop_uid=False, isolate=False))}
-        missing = ["dedicated uid", "mount namespace", "network namespace", "process limit"]
+        missing = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "process limit"]
         assert [name for name in missing if findings[name].ok] == []
         problems = course_mode_problems(list(findings.values()))
         assert [p.split(":")[0] for p in problems] == missing
@@ -88,7 +88,7 @@ class TestDoctorCommand:
         result = runner.invoke(cli_module.cli, ["doctor", "--strict"])
         lines = result.output.splitlines()
         assert lines[0].startswith("Python ") and lines[2] == f"kit: {kit.root} (2 exercises)", result.output
-        marked = [re.match(r"(ok  |MISS) ([a-z ]+?)( \(course mode\))?: ", line) for line in lines[3 : 3 + len(NAMES)]]
+        marked = [re.match(r"(ok  |MISS) ([A-Za-z ]+?)( \(course mode\))?: ", line) for line in lines[3 : 3 + len(NAMES)]]
         assert [m.group(2) for m in marked if m] == NAMES, result.output
         assert result.exit_code == (3 if refused else 0), result.output
         verdict = "would refuse to grade here" if refused else "course mode (--strict) can grade here"

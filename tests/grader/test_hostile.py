@@ -23,6 +23,7 @@ takes (``Limits(drop_uid=False, isolate=False)``). Root-only tests skip otherwis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -194,6 +195,17 @@ if os.fork() == 0:
         os._exit(0)
 """,
 }
+
+#: A process that keeps changing its pid (fork, the parent exits, again), in a session of
+#: its own: what lists /proc and then kills what it listed is always one pid behind.
+PID_HOPPER = """
+if os.fork() == 0:
+    os.setsid()
+    while True:
+        if os.fork() != 0:
+            os._exit(0)
+        time.sleep(0.002)
+"""
 
 NON_DAEMON_THREAD = """
 import threading
@@ -491,6 +503,8 @@ print("PROBE " + json.dumps({
     "read learner folder": attempt(lambda: os.listdir("@TARGET@")),
     "writes": {path: attempt(lambda path=path: write(path)) for path in @WRITES@},
     "sysv queue": attempt(sysv_queue),
+    "pid": os.getpid(),
+    "visible pids": sorted(int(name) for name in os.listdir("/proc") if name.isdigit()),
 }))
 """
 
@@ -969,7 +983,7 @@ class TestResourceLimits:
         the output kept in the result stays small."""
         # 50 MB through the capture takes seconds on a loaded machine: a longer limit per
         # check, so what is tested is the cap, not the machine's speed.
-        graded = hostile(submission(OUTPUT_FLOOD, HONEST_MAIN), limits=mode, timeout=15)
+        graded = hostile(submission(OUTPUT_FLOOD, HONEST_MAIN), limits=mode, timeout=40)
         assert graded.passed == {COROUTINE, *MAIN_CHECKS}
         assert all(len(check.output) < 5000 for check in graded.ex01.checks)
         greeting = graded.checks[GREETING]
@@ -1080,6 +1094,30 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
             assert not Path(path).exists(), f"the child wrote {path} on the real filesystem"
             if not path.startswith(("/var/tmp/", "/tmp/", "/dev/shm/")):  # private, empty tmpfs there
                 assert outcome == "denied", (path, outcome)
+
+    def test_child_sees_only_its_own_pid_namespace(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """The run is PID 2 of its own PID namespace (its init is PID 1): /proc lists the
+        run's processes only, none of the host's, the grader's included."""
+        _graded, found, _outside, _key = self.probe(hostile, tmp_path, token)
+        assert found["pid"] == 2, found["pid"]
+        assert found["visible pids"][:2] == [1, 2] and len(found["visible pids"]) < 10, found["visible pids"]
+
+    def test_the_kernel_ends_what_the_sweeps_miss(
+        self, hostile: Grade, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A process that keeps changing its pid in a session of its own, with the grader's
+        sweeps switched off (only the child's process group is killed): it still does not
+        outlive grading, because its PID namespace ends with the run."""
+        from grader.sandbox import spawn, uids
+
+        def group_only(proc: Any, _mark: str, _since: int) -> None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        monkeypatch.setattr(spawn, "kill_tree", group_only)
+        monkeypatch.setattr(uids, "kill_uid", lambda _uid: None)
+        graded = hostile(submission(PID_HOPPER, HONEST_GREET, HONEST_MAIN))
+        assert graded.ex01.full_marks, graded.messages
 
     def test_ipc_objects_do_not_outlive_grading(self, hostile: Grade, tmp_path: Path, token: str) -> None:
         """A System V message queue the child creates is gone with its IPC namespace."""
