@@ -1,7 +1,7 @@
 """``grade doctor``: what this machine gives the sandbox, and whether course mode can run.
 
 Each finding is measured, not assumed: a child is started exactly as grading starts one
-and reports what it achieved (uid, namespaces, covered paths, limits, environment).
+and reports what it achieved (uid, namespaces, the paths it sees, limits, environment).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
         Finding(
             "mount namespace",
             bool(report.get("mount_ns")),
-            "kit, homes and /tmp covered: " + ", ".join(report.get("covered", []))
+            f"an allow-list root: {len(report.get('visible', []))} system, interpreter and work paths, nothing else"
             if report.get("mount_ns")
             else "; ".join(report.get("problems", [])) or "unavailable",
             True,

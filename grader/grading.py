@@ -11,8 +11,9 @@ from pathlib import Path
 
 from grader.cache import VerdictCache
 from grader.cache import key as verdict_key
+from grader.errors import GraderError
 from grader.manifest import Exercise, Kit
-from grader.results import ExerciseResult, RunResult
+from grader.results import ExerciseResult, ExerciseStatus, RunResult, zero_result
 from grader.sandbox import Limits, grade_exercise
 
 OnResult = Callable[[Exercise, ExerciseResult], None]
@@ -58,10 +59,16 @@ def grade_target(
         result = _cached(exercise) if cache is not None else None
         if result is None:
             before = _read(target / exercise.filename) if cache is not None else None
-            result = grade_exercise(kit, exercise, target, limits=limits, skip_untouched=skip_untouched)
-            # Kept only if the file graded is the file hashed (an edit meanwhile is not).
-            if cache is not None and before is not None and _read(target / exercise.filename) == before:
-                cache.put(exercise, verdict_key(kit, exercise, before, limits), result)
+            try:
+                result = grade_exercise(kit, exercise, target, limits=limits, skip_untouched=skip_untouched)
+            except GraderError:
+                raise  # the kit or the machine (course mode refused): the whole run says so
+            except Exception as exc:  # a grader bug costs this exercise, never the others
+                result = _grader_failed(exercise, exc)
+            else:
+                # Kept only if the file graded is the file hashed (an edit meanwhile is not).
+                if cache is not None and before is not None and _read(target / exercise.filename) == before:
+                    cache.put(exercise, verdict_key(kit, exercise, before, limits), result)
         if on_result is not None:
             on_result(exercise, result)
         return result
@@ -90,6 +97,16 @@ def grade_target(
         exercises=tuple(results),
         kit_version=kit_version(),
     )
+
+
+def _grader_failed(exercise: Exercise, exc: Exception) -> ExerciseResult:
+    return zero_result(
+        id=exercise.id, slug=exercise.slug, title=exercise.title, points=exercise.points,
+        status=ExerciseStatus.ERROR,
+        message=f"Not graded: the grader itself failed on this exercise ({type(exc).__name__}), so "
+        "no check ran to the end. The other exercises were graded. Try again; if it happens "
+        "again, run `grade doctor` and report it with its output.",
+    )  # fmt: skip
 
 
 def _read(path: Path) -> bytes | None:

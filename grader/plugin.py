@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import importlib.util
 import inspect
 import os
@@ -58,10 +59,12 @@ OUTPUT_CAP = 4000
 class Sandboxed:
     """What ``grader.sandbox.child`` hands this plugin (``pytest.main(args, plugins=[...])``):
     the key that authenticates results (read from stdin before pytest starts) and the
-    isolation it achieved (reported to the parent in the first message)."""
+    isolation it achieved (reported to the parent in the first message), and the SHA-256
+    of the learner's file as the parent scanned it (only those bytes are ever run)."""
 
     key: bytes
     isolation: dict[str, Any]
+    learner_sha256: str | None = None
 
 MARKERS = (
     "weight(n): this check's share of the exercise's points (default 1)",
@@ -100,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if fd is not None:
         sandboxed = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Sandboxed)), None)
         key, isolation = (sandboxed.key, sandboxed.isolation) if sandboxed else (b"", {})
+        state.learner_sha256 = sandboxed.learner_sha256 if sandboxed else None
         state.channel = Writer(fd, key)
         state.channel.send(Hello(os.getpid(), sys.version.split()[0], isolation))
     config.stash[_STATE] = state
@@ -364,6 +368,8 @@ def no_blocking(ex: types.ModuleType) -> Iterator[list[probes.BlockingCall]]:
 class _State:
     target: Path
     limit: float
+    #: The learner's file must hold exactly these bytes whenever it is imported (sandbox only).
+    learner_sha256: str | None = None
     channel: Writer | None = None
     check: CheckState | None = None
     policy: GraderLoopPolicy = field(default_factory=GraderLoopPolicy)
@@ -405,6 +411,15 @@ def _module_name(request: pytest.FixtureRequest) -> str:
 def _import_fresh(name: str, path: Path) -> types.ModuleType:
     if not path.is_file():
         probes.fail(f"{path.name} is missing: create it (or `grade reset` to restore the stub).")
+    # Read once, checked, and run from these very bytes: what was scanned is what runs,
+    # even if something rewrote the file after an earlier import.
+    source = path.read_bytes()
+    expected = _current_state.learner_sha256 if _current_state else None
+    if expected is not None and hashlib.sha256(source).hexdigest() != expected:
+        probes.fail(
+            f"{path.name} changed on disk while it was being graded (your code rewrote it): "
+            "only the file you submitted is graded. Scored zero for this check."
+        )
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -416,7 +431,8 @@ def _import_fresh(name: str, path: Path) -> types.ModuleType:
     channel = _current_state.channel if _current_state else None
     if channel:
         channel.send(Importing())
-    spec.loader.exec_module(module)
+    code = compile(source, str(path), "exec", dont_inherit=True)
+    exec(code, module.__dict__)  # as the loader's exec_module would, from the checked bytes
     if channel:
         channel.send(Imported())
     return module

@@ -79,7 +79,7 @@ def _probe(report: Any) -> dict[str, Any]:
         "pid": os.getpid(),
         "loopback_up": report.loopback_up,
         "interfaces": [name for _, name in socket.if_nameindex()],
-        "covered": report.covered,
+        "visible": report.visible,
         "problems": report.problems,
         "limits": limits,
         "no_new_privs": status.get("NoNewPrivs", "").strip(),
@@ -118,7 +118,12 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
     report = Isolation()
     spec = settings.get("isolate")
     if spec:
-        report = isolate(spec.get("hide", []), spec.get("keep", []), network=bool(spec.get("network", True)))
+        report = isolate(
+            spec.get("hide", []),
+            spec.get("keep", []),
+            network=bool(spec.get("network", True)),
+            private=spec.get("private"),
+        )
     if report.mount_ns:
         # The kernel kills whatever this run starts when the run ends (grader.sandbox.pidns).
         why_not = pidns.enter()
@@ -141,11 +146,12 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         "net_ns": report.net_ns,
         "pid_ns": report.pid_ns,
         "loopback_up": report.loopback_up,
-        "covered": report.covered,
+        "visible": report.visible,
         "uid": os.getuid(),
         "problems": report.problems,
     }
-    return int(pytest.main(args, plugins=[grader.plugin.Sandboxed(key, isolation)]))
+    sandboxed = grader.plugin.Sandboxed(key, isolation, settings.get("learner_sha256") or None)
+    return int(pytest.main(args, plugins=[sandboxed]))
 
 
 def preload() -> None:

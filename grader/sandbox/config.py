@@ -40,6 +40,9 @@ class Limits:
     memory_bytes: int = 4 * 1024**3
     open_files: int = 1024
     file_size_bytes: int = 64 * 1024**2
+    #: Size of the child's private, writable tmpfs (its TMPDIR and HOME; root sandbox
+    #: only): all it may write, in total, where one file may reach ``file_size_bytes``.
+    tmp_bytes: int = 128 * 1024**2
     output_bytes: int = 256 * 1024
     #: Processes and threads of the sandbox uid; applied only under a dedicated uid
     #: (RLIMIT_NPROC counts every process of the real uid, the grader's too otherwise).

@@ -4,20 +4,25 @@ Run as root (Gradescope, CI, a course server), the child:
 
 1. enters new mount, IPC and network namespaces (``unshare``), with only the loopback
    interface, brought up: learner code can serve and connect on 127.0.0.1, nothing more;
-2. covers the places it must not see or write with empty tmpfs mounts: the kit (its
-   solutions, mutants and checks), ``/root`` and ``/home``, any extra paths the caller
-   names (other submissions in a batch), and the world-writable ``/tmp``, ``/var/tmp``,
-   ``/dev/shm`` and ``/run/lock`` (private and small in the child);
-3. re-exposes exactly what it needs beneath those covers, by bind-mounting directories it
-   opened beforehand (``/proc/self/fd/N``): the interpreter and its site-packages, the
-   grader package, and its own work folder;
-4. then (in ``grader.sandbox.child``) drops to a dedicated unprivileged uid, so it cannot write
-   outside its target and temporary folders, cannot signal or inspect the grader, and
-   every process it starts can be found and killed by uid.
+2. builds a new root filesystem from an **allow-list** and switches to it
+   (``pivot_root``): an empty tmpfs into which it bind-mounts, read-only, only what a run
+   needs (the interpreter, its standard library and site-packages, the grader package,
+   the system's programs and shared libraries, a few files of ``/etc``, the device nodes
+   ``null``, ``zero``, ``full``, ``random`` and ``urandom``), plus its own work folder;
+   ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh, small tmpfs of its own. Nothing
+   else exists there: not the kit, not another checkout of it, not homes, not other
+   submissions, whatever their path. A place the caller hides (the graded kit, the
+   grader's source tree) is never mounted, even when an interpreter path lies inside it,
+   except for a virtual environment's own files there;
+3. covers its work folder's ``tmp/`` with a size-limited tmpfs owned by its uid: the one
+   place it writes, which never reaches the real disk;
+4. then (in ``grader.sandbox.child``) enters its own PID namespace
+   (``grader.sandbox.pidns``), and drops to a dedicated unprivileged uid, so it cannot
+   write outside its private places, cannot signal or inspect the grader, and every
+   process it starts is ended by the kernel with the run.
 
-Not root: user namespaces are tried for the same steps (many laptops allow them); where
-nothing is available the child runs with resource limits only, and ``grade doctor``
-says so. Each step reports what it achieved; nothing fails silently.
+Not root, none of this is available: the child runs with resource limits only, and
+``grade doctor`` says so. Each step reports what it achieved; nothing fails silently.
 """
 
 from __future__ import annotations
@@ -26,28 +31,47 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import platform
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
+#: pivot_root has no libc wrapper: its system call number, by machine.
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217, "i686": 217}
 
-WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
-PRIVATE_HOMES = ("/root", "/home")
+#: Fresh, private and small in the child (world-writable, sticky, as on any system).
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+SCRATCH_BYTES = 16 * 1024**2
+#: What of the system every run may read (whichever of these exist here).
+SYSTEM_DIRS = (
+    "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libexec",
+    "/usr/share/zoneinfo", "/etc/ssl", "/etc/ld.so.conf.d", "/etc/alternatives",
+)  # fmt: skip
+SYSTEM_FILES = (
+    "/etc/hosts", "/etc/host.conf", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/resolv.conf",
+    "/etc/passwd", "/etc/group", "/etc/services", "/etc/protocols", "/etc/localtime",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/mime.types",
+)  # fmt: skip
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 
 @dataclass
@@ -58,8 +82,8 @@ class Isolation:
     net_ns: bool = False
     pid_ns: bool = False
     loopback_up: bool = False
-    covered: list[str] = field(default_factory=list)
-    user_ns: bool = False
+    #: The new root holds only these (the allow-list actually mounted), or is empty.
+    visible: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -101,7 +125,7 @@ def loopback_up() -> bool:
 
 
 def interpreter_paths() -> list[str]:
-    """Directories the child's Python needs to keep reading after the covers go on."""
+    """Directories the child's Python needs to keep reading in its new root."""
     import site
     import sysconfig
 
@@ -135,23 +159,15 @@ def _under(path: str, cover: str) -> bool:
     return path == cover or path.startswith(cover.rstrip("/") + "/")
 
 
-def _blocked_ancestors(path: str) -> list[str]:
-    """Ancestors of ``path`` that others cannot traverse (such as a 0700 /root)."""
-    blocked = []
-    current = os.path.dirname(path.rstrip("/")) or "/"
-    while current not in ("/", ""):
-        with contextlib.suppress(OSError):
-            if not os.stat(current).st_mode & 0o001:
-                blocked.append(current)
-        current = os.path.dirname(current)
-    return blocked
+def isolate(
+    hide: Iterable[str], keep: Iterable[str], *, network: bool = True, private: dict[str, Any] | None = None
+) -> Isolation:
+    """Enter namespaces and switch to an allow-list root, as the module docstring describes.
 
-
-def isolate(hide: Iterable[str], keep: Iterable[str], *, network: bool = True) -> Isolation:
-    """Enter namespaces and cover/re-expose paths as the module docstring describes.
-
-    ``hide``: paths the child must not see. ``keep``: directories it must still reach
-    (its work folder, the grader package; the interpreter is added here).
+    ``hide``: paths never mounted (nor any interpreter path inside them, but a venv's).
+    ``keep``: directories the child must reach (its work folder, the grader package;
+    the interpreter's and the system's are added here). ``private``: ``{"path", "uid",
+    "size"}``, a folder covered by a tmpfs of that size owned by that uid.
     """
     report = Isolation()
     if os.getuid() != 0:
@@ -161,7 +177,6 @@ def isolate(hide: Iterable[str], keep: Iterable[str], *, network: bool = True) -
         # A private IPC namespace too: System V queues, semaphores and shared memory would
         # otherwise outlive the child (owned by its uid) and link concurrent sandboxes.
         unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if network else 0))
-        report.mount_ns = True
         report.net_ns = network
     except OSError as exc:
         report.problems.append(f"namespaces unavailable: {exc}")
@@ -171,39 +186,89 @@ def isolate(hide: Iterable[str], keep: Iterable[str], *, network: bool = True) -
             report.loopback_up = loopback_up()
         except OSError as exc:
             report.problems.append(f"loopback not up: {exc}")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    covers = {os.path.realpath(p) for p in hide if os.path.isdir(p)}
-    # The interpreter's paths never re-expose a hidden place (an editable install's source
-    # tree on sys.path would bring the kit's solutions back); explicit keeps may. The one
-    # exception is the virtual environment's own files when it lives inside a hidden tree
-    # (`python -m venv .venv` in the kit's folder, as the README suggests): packages only.
+    hidden = {os.path.realpath(p) for p in hide}
     venv = os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
-    system = [p for p in interpreter_paths() if interpreter_path_kept(os.path.realpath(p), covers, venv)]
-    keep_paths = sorted({os.path.realpath(p) for p in [*keep, *system] if os.path.isdir(p)})
-    covers.update(p for p in (*WORLD_WRITABLE, *PRIVATE_HOMES) if os.path.isdir(p))
-    for path in keep_paths:
-        covers.update(_blocked_ancestors(path))
-    # Shallow covers first; a cover inside another cover is already hidden.
-    ordered: list[str] = []
-    for cover in sorted(covers, key=lambda p: (p.count("/"), p)):
-        if not any(_under(cover, done) for done in ordered):
-            ordered.append(cover)
-    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in keep_paths}
+    system = [p for p in interpreter_paths() if interpreter_path_kept(os.path.realpath(p), hidden, venv)]
+    explicit = [os.path.realpath(p) for p in keep if os.path.isdir(p)]
     try:
-        for cover in ordered:
-            world = cover in WORLD_WRITABLE
-            _mount("awaitlings", cover, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={'1777' if world else '755'},size=64m")
-            report.covered.append(cover)
-        bound: list[str] = []
-        for path in keep_paths:  # shallow first, so a bound parent already shows its children
-            if not any(_under(path, cover) for cover in ordered):
-                continue  # never covered: still reachable as it was
-            if any(_under(path, parent) for parent in bound):
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        report.visible = _switch_root(explicit, [os.path.realpath(p) for p in system], hidden)
+        report.mount_ns = True
+    except OSError as exc:
+        report.problems.append(f"no allow-list root: {exc}")
+        return report
+    if private:
+        owner = int(private["uid"])
+        options = f"mode=0700,uid={owner},gid={owner},size={int(private['size'])}"
+        _mount("awaitlings", str(private["path"]), "tmpfs", MS_NOSUID | MS_NODEV, options)
+    return report
+
+
+def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str]) -> list[str]:
+    """Build the new root on a tmpfs over /tmp (this namespace's only) and pivot into it;
+    the paths now visible. Everything is opened (``O_PATH``) before the tmpfs hides it."""
+    cwd = os.getcwd()
+    wanted: dict[str, bool] = {}  # path -> writable
+    for path in [*SYSTEM_DIRS, *SYSTEM_FILES, *DEVICES]:
+        if os.path.lexists(path) and not any(_under(path, h) for h in hidden):
+            wanted[path] = False
+    for path in interpreter:
+        wanted.setdefault(path, False)
+    for path in explicit:  # the work folder and the grader package: kept even inside hidden places
+        wanted[path] = True
+    # One mount per tree: a path inside another wanted path comes with it.
+    roots = sorted(wanted, key=lambda p: (p.count("/"), p))
+    chosen: list[str] = []
+    for path in roots:
+        if not any(_under(path, done) and not os.path.islink(done) for done in chosen):
+            chosen.append(path)
+    links = {p: os.readlink(p) for p in chosen if os.path.islink(p)}
+    handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in chosen if p not in links}
+    new_root = "/tmp"
+    try:
+        _mount("awaitlings-root", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+        for path in (*SCRATCH, "/proc", "/dev"):
+            os.makedirs(new_root + path, exist_ok=True)
+        for path in SCRATCH:  # first: the work folder (under the real /tmp) is bound inside
+            _mount("awaitlings", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={SCRATCH_BYTES}")
+        for path in chosen:
+            inside = new_root + path
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            if path in links:
+                os.symlink(links[path], inside)
                 continue
-            os.makedirs(path, exist_ok=True)  # inside one of our tmpfs covers
-            _mount(f"/proc/self/fd/{handles[path]}", path, None, MS_BIND | MS_REC)
-            bound.append(path)
+            if stat.S_ISDIR(os.fstat(handles[path]).st_mode):
+                os.makedirs(inside, exist_ok=True)
+            else:
+                os.close(os.open(inside, os.O_CREAT | os.O_WRONLY, 0o644))
+            _mount(f"/proc/self/fd/{handles[path]}", inside, None, MS_BIND | MS_REC)
+            if not wanted[path]:  # read-only; device nodes only where devices are wanted
+                nodev = 0 if path in DEVICES else MS_NODEV
+                _mount(None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | nodev)
     finally:
         for fd in handles.values():
             os.close(fd)
-    return report
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        with contextlib.suppress(FileExistsError):
+            os.symlink(target, f"{new_root}/dev/{name}")
+    # Until the PID namespace mounts its own, the host's /proc (never the learner's: the
+    # run only starts after that mount, or without a PID namespace, with this one).
+    _mount("/proc", new_root + "/proc", None, MS_BIND | MS_REC)
+    _pivot(new_root)
+    with contextlib.suppress(OSError):
+        os.chdir(cwd)
+    return chosen
+
+
+def _pivot(new_root: str) -> None:
+    """Make ``new_root`` this namespace's ``/`` and let go of the old root entirely."""
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: unknown system call number on {platform.machine()}")
+    os.chdir(new_root)
+    libc = _libc()
+    _check(libc.syscall(number, b".", b"."), "pivot_root")
+    # The old root is now stacked under the new one at "/": detach it, so no path leads there.
+    _check(libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")

@@ -4,8 +4,7 @@ score."""
 
 from __future__ import annotations
 
-import os
-import shutil
+import hashlib
 import sys
 import tempfile
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 from grader.errors import GradingCancelled
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult, ExerciseStatus
+from grader.sandbox import workdir
 from grader.sandbox.config import CHILD_INI, Limits
 from grader.sandbox.intake import Source, check_source
 from grader.sandbox.reading import Run
@@ -59,13 +59,14 @@ def grade_exercise(
         from grader.errors import KitError
 
         raise KitError(f"the checks for {exercise.id} are missing: {checks_src}")
-    with (
-        tempfile.TemporaryDirectory(prefix=f"awaitlings-{exercise.id}-") as tmp,
-        sandbox_uid(limits) as uid,
-    ):
-        work = Path(tmp)
-        space = Workspace(kit, exercise, work, checks_src.name, limits, uid, cancel)
-        outcome = run_all(space, checks_src, source.raw)
+    with sandbox_uid(limits) as uid:
+        work = Path(tempfile.mkdtemp(prefix=f"awaitlings-{exercise.id}-"))
+        try:
+            digest = hashlib.sha256(source.raw).hexdigest()
+            space = Workspace(kit, exercise, work, checks_src.name, limits, uid, cancel, digest)
+            outcome = run_all(space, checks_src, source.raw)
+        finally:
+            workdir.remove(work)  # never recursive: the child may have left any tree in tmp/
     if cancel is not None and cancel.is_set():
         raise GradingCancelled(f"grading {exercise.id} was cancelled")
     if limits.strict:
@@ -84,16 +85,7 @@ def grade_exercise(
 def run_all(space: Workspace, checks_src: Path, learner: bytes) -> Run:
     """Run the checks, re-running the ones left without a verdict after a crash or kill."""
     work, exercise, uid, cancel = space.work, space.exercise, space.uid, space.cancel
-    target = work / "target"
-    target.mkdir()
-    (work / "tmp").mkdir()
-    (target / exercise.filename).write_bytes(learner)
-    shutil.copyfile(checks_src, work / checks_src.name)
-    (work / "pytest.ini").write_text(CHILD_INI, encoding="utf-8")
-    if uid is not None:
-        os.chmod(work, 0o755)  # the sandbox uid reads its checks and ini here, writes nowhere
-        for path in (target, work / "tmp", target / exercise.filename):
-            os.chown(path, uid, uid)
+    workdir.lay_out(work, exercise.filename, learner, checks_src, CHILD_INI, uid)
     total = Run()
     selection: list[str] = []
     for _attempt in range(64):

@@ -38,6 +38,8 @@ class Workspace:
     uid: int | None
     #: Set when grading is abandoned (``grade watch`` quitting): the child is killed.
     cancel: threading.Event | None = None
+    #: SHA-256 of the learner's file as the parent scanned it: the only bytes the child runs.
+    learner_sha256: str = ""
 
 
 def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Run:
@@ -54,6 +56,7 @@ def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Ru
     # CPU seconds: a backstop behind the wall-clock deadline, sized for every check to
     # use its whole limit (the child is re-run, with a fresh budget, after a kill).
     settings = child_settings(work, kit, limits, uid, cpu_seconds=30 + 16 * (per_check + config.HARD_MARGIN_S))
+    settings["learner_sha256"] = space.learner_sha256
     ids = [str(work / s) for s in selection] or [str(work / checks_name)]
     cmd = [
         sys.executable, "-I", "-B", "-m", "grader.sandbox.child", json.dumps(settings), "--",
@@ -158,7 +161,7 @@ def child_settings(work: Path, kit: Kit, limits: Limits, uid: int | None, cpu_se
         },
         "uid": uid,
         "gid": uid,
-        "isolate": _isolation_spec(work, kit, limits) if os.getuid() == 0 and limits.isolate else None,
+        "isolate": _isolation_spec(work, kit, limits, uid) if os.getuid() == 0 and limits.isolate else None,
     }
 
 
@@ -168,7 +171,7 @@ def child_env(work: Path, mark: str) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "HOME": str(work / "target"),
+        "HOME": str(work / "tmp"),
         "TMPDIR": str(work / "tmp"),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         "MALLOC_ARENA_MAX": "2",
@@ -203,7 +206,7 @@ def probe(kit: Kit, limits: Limits | None = None) -> dict[str, Any]:
     return result
 
 
-def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
+def _isolation_spec(work: Path, kit: Kit, limits: Limits, uid: int | None) -> dict[str, Any]:
     import grader
 
     package = Path(grader.__file__).resolve().parent
@@ -213,4 +216,7 @@ def _isolation_spec(work: Path, kit: Kit, limits: Limits) -> dict[str, Any]:
     # (its grader package stays, kept below). A site-packages parent is never a kit.
     if (package.parent / "exercises" / "exercises.toml").is_file():
         hide.append(str(package.parent))
-    return {"hide": hide, "keep": [str(work), str(package)], "network": True}
+    # The child's one writable folder is a private tmpfs in its own mount namespace: what
+    # it writes there never reaches the parent's disk, and goes with the namespace.
+    private = {"path": str(work / "tmp"), "uid": uid, "size": limits.tmp_bytes} if uid is not None else None
+    return {"hide": hide, "keep": [str(work), str(package)], "network": True, "private": private}

@@ -23,6 +23,7 @@ takes (``Limits(drop_uid=False, isolate=False)``). Root-only tests skip otherwis
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -205,6 +206,45 @@ if os.fork() == 0:
         if os.fork() != 0:
             os._exit(0)
         time.sleep(0.002)
+"""
+
+#: At import, replace this very file with an honest second stage (each check imports the
+#: file afresh from disk), while the first stage itself gets main wrong.
+SECOND_STAGE = """
+import base64
+_honest = base64.b64decode("@HONEST_B64@").decode()
+try:
+    with open(__file__, "w") as fh:
+        fh.write(_honest)
+except OSError as exc:
+    print("REWRITE " + type(exc).__name__)
+else:
+    print("REWRITE done")
+"""
+
+#: A chain of folders thousands deep in every place the child may write: deeper than
+#: recursion or PATH_MAX allow a naive clean-up to go.
+DEEP_TREE = """
+def _deep(where):
+    try:
+        fd = os.open(where, os.O_RDONLY)
+    except OSError:
+        return "unreachable"
+    try:
+        for _ in range(3000):
+            os.mkdir("d", dir_fd=fd)
+            below = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+        os.symlink("/", "root", dir_fd=fd)
+        return "built"
+    except OSError as exc:
+        return type(exc).__name__
+    finally:
+        os.close(fd)
+
+import tempfile
+print("DEEP " + _deep(tempfile.gettempdir()) + " " + _deep(os.getcwd()))
 """
 
 NON_DAEMON_THREAD = """
@@ -501,6 +541,8 @@ print("PROBE " + json.dumps({
     "list grader fds": attempt(lambda: os.listdir("/proc/@GRADER_PID@/fd")),
     "read grader environ": attempt(lambda: read("/proc/@GRADER_PID@/environ")),
     "read learner folder": attempt(lambda: os.listdir("@TARGET@")),
+    "read other checkout": attempt(lambda: read("@OTHER_CHECKOUT@/solutions/ex01_hello_run.py")),
+    "root entries": sorted(os.listdir("/")),
     "writes": {path: attempt(lambda path=path: write(path)) for path in @WRITES@},
     "sysv queue": attempt(sysv_queue),
     "pid": os.getpid(),
@@ -693,6 +735,7 @@ def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.Mo
         assert _fingerprint(target) == before, "the learner's folder was changed"
         left = _leftovers((str(tmp_path), token))
         assert not left, "processes outlived grading:\n" + "\n".join(left)
+        assert not list(work.iterdir()), f"work folders left behind: {sorted(p.name for p in work.iterdir())}"
         return graded
 
     return grade
@@ -899,6 +942,42 @@ async def greet(name, delay):
             ), (check.status, check.message)
 
 
+class TestWhatIsScannedIsWhatRuns:
+    """The learner's file is read-only to the child, and only its scanned bytes ever run."""
+
+    def test_a_second_stage_written_over_the_file_never_runs(self, hostile: Grade, mode: Limits) -> None:
+        """At import the module overwrites its own file with an honest one (each check
+        imports the file afresh): the root sandbox refuses the write (the file and its
+        folder are the grader's); without a sandbox uid the write succeeds, but the next
+        import refuses bytes that are not the ones scanned. Either way the score is the
+        first stage's, whose main is wrong."""
+        honest = base64.b64encode(submission(HONEST_GREET, HONEST_MAIN).encode()).decode()
+        first_stage = submission(SECOND_STAGE, HONEST_GREET, WRONG_MAIN)
+        graded = hostile(first_stage, limits=mode, fill={"@HONEST_B64@": honest})
+        assert not graded.passed & MAIN_CHECKS, graded.messages
+        rewrite = graded.line("REWRITE ")
+        if mode.drop_uid:
+            assert rewrite == "PermissionError", rewrite
+        else:
+            assert rewrite == "done"
+            assert "changed on disk while it was being graded" in graded.messages, graded.messages
+
+
+class TestTheGraderOutlastsWhatTheChildLeaves:
+    """Whatever the child builds in its writable places, grading completes and the work
+    folder is gone (the fixture checks it), without recursion into the child's tree."""
+
+    def test_a_tree_thousands_deep(self, hostile: Grade, mode: Limits) -> None:
+        """3000 nested folders and a symlink to / at the bottom, in TMPDIR and the
+        working folder: honest code still scores in full; nothing is left."""
+        graded = hostile(submission(DEEP_TREE, HONEST_GREET, HONEST_MAIN), limits=mode)
+        assert graded.ex01.full_marks, graded.messages
+        tmp_result, cwd_result = graded.line("DEEP ").split()
+        assert tmp_result == "built"
+        # The working folder is the grader's, read-only to a sandbox uid.
+        assert cwd_result == ("PermissionError" if mode.drop_uid else "built")
+
+
 class TestNoProcessOutlivesGrading:
     """Daemons, grandchildren and threads are gone when the grader returns."""
 
@@ -1055,10 +1134,17 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
             "@WRITES@": repr(outside),
             "@SOURCE@": str(package.parent),
             "@IPC_KEY@": str(ipc_key),
+            "@OTHER_CHECKOUT@": f"/var/lib/{token}",
         }
+        # Another checkout of the kit, world-readable, in a place nobody thought to hide.
+        other = Path(f"/var/lib/{token}")
+        (other / "solutions").mkdir(parents=True)
+        (other / "solutions" / "ex01_hello_run.py").write_text("SOLUTION = 1\n", encoding="utf-8")
+        os.chmod(other / "solutions" / "ex01_hello_run.py", 0o644)
         try:
             graded = hostile(submission(ROOT_PROBE, HONEST_GREET, HONEST_MAIN), fill=fill)
         finally:
+            shutil.rmtree(other)
             for path in outside:
                 if Path(path).is_file() and not path.startswith(str(tmp_path)):
                     Path(path).unlink()  # a failed defense must not leave files around
@@ -1083,8 +1169,20 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
             "list grader fds",
             "read grader environ",
             "read learner folder",
+            "read other checkout",
         ):
             assert found[what][0] == "denied", (what, found[what])
+
+    def test_child_sees_an_allow_list_root(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """The child's / holds the system's programs and libraries, a few files of /etc,
+        its scratch places and its work folder's path: nothing else (no /home, /root of its
+        own, /srv, /opt, /var/lib...), whatever the host has."""
+        _graded, found, _outside, _key = self.probe(hostile, tmp_path, token)
+        allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"}
+        # Plus the first component of the interpreter's and the grader's own paths.
+        for path in (sys.prefix, sys.base_prefix, grader.__file__, str(tmp_path)):
+            allowed.add(Path(os.path.realpath(path)).parts[1])
+        assert set(found["root entries"]) <= allowed, sorted(set(found["root entries"]) - allowed)
 
     def test_child_cannot_write_outside_its_sandbox(self, hostile: Grade, tmp_path: Path, token: str) -> None:
         """Nothing the child writes appears outside: /etc, /root, the kit, the grader, site-packages, /tmp..."""
@@ -1101,6 +1199,35 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
         _graded, found, _outside, _key = self.probe(hostile, tmp_path, token)
         assert found["pid"] == 2, found["pid"]
         assert found["visible pids"][:2] == [1, 2] and len(found["visible pids"]) < 10, found["visible pids"]
+
+    def test_total_disk_use_is_bounded(self, hostile: Grade) -> None:
+        """Files each under the file-size limit still cannot fill the disk: the child's one
+        writable place is a private tmpfs of ``Limits.tmp_bytes``, and nothing written
+        there reaches the real disk."""
+        fill = """
+import contextlib
+import tempfile
+written = 0
+try:
+    for n in range(4):
+        with open(os.path.join(tempfile.gettempdir(), f"part{n}"), "wb") as fh:
+            for _ in range(60):
+                fh.write(b"x" * 1024**2)
+                fh.flush()
+                written += 1
+except OSError as exc:
+    outcome = f"refused after {written} MB with errno {exc.errno}"
+else:
+    outcome = f"wrote all {written} MB"
+for n in range(4):  # room again for the output pytest captures in the same place
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(tempfile.gettempdir(), f"part{n}"))
+print("DISK " + outcome)
+"""
+        graded = hostile(submission(fill, HONEST_GREET, HONEST_MAIN))
+        assert graded.ex01.full_marks, graded.messages
+        refused = re.fullmatch(r"refused after (\d+) MB with errno 28", graded.line("DISK "))  # ENOSPC
+        assert refused and int(refused.group(1)) <= Limits().tmp_bytes // 1024**2, graded.line("DISK ")
 
     def test_the_kernel_ends_what_the_sweeps_miss(
         self, hostile: Grade, monkeypatch: pytest.MonkeyPatch
