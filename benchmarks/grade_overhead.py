@@ -71,7 +71,7 @@ def main() -> None:
         return [
             sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", str(ROOT), "-q", "-p", "no:cacheprovider",
             "-p", "grader.plugin", "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout",
-            "--awaitlings-target", str(kit.solutions_dir), "--awaitlings-limit", str(exercise.timeout),
+            "--awaitlings-target", str(kit.solutions_dir), "--awaitlings-limit", str(exercise.limit),
             str(kit.checks_path(exercise)),
         ]  # fmt: skip
 

@@ -32,7 +32,8 @@ class Exercise:
     slug: str
     title: str
     points: float
-    timeout: float
+    #: Seconds each check may run (the manifest's ``timeout`` key; a check's ``limit`` mark overrides it).
+    limit: float
     hints: tuple[str, ...]
     min_python: tuple[int, int]
     concepts: tuple[str, ...] = ()
@@ -162,7 +163,7 @@ def parse_manifest(text: str, source: str = MANIFEST_NAME) -> tuple[Exercise, ..
                 slug=slug,
                 title=title,
                 points=float(raw.get("points", defaults.get("points", 10))),
-                timeout=float(raw.get("timeout", defaults.get("timeout", 10))),
+                limit=float(raw.get("timeout", defaults.get("timeout", 10))),
                 hints=hints,
                 min_python=_parse_version(
                     str(raw.get("min_python", defaults.get("min_python", "3.11"))), where

@@ -125,7 +125,10 @@ def render_task(
     the visible ``checks``, each with its points, and how many are hidden."""
     console, buffer = _console(color, width)
     console.print(Text(f"{exercise.id} · {exercise.title}", style="bold"), Text(f"({exercise.points:g} points)"))
-    console.print(f"edit: exercises/{exercise.filename}\n")
+    console.print(f"edit: exercises/{exercise.filename}")
+    if exercise.concepts:  # what the exercise teaches, as the manifest names it
+        console.print(Text(f"concepts: {', '.join(exercise.concepts)}", style="dim"))
+    console.print()
     page = statement + (_how_graded(checks, exercise.points) if checks else "")
     text, links = _stand_in_for_links(page if color else _literal_code(page), width)
     console.print(Markdown(text, hyperlinks=color))

@@ -48,7 +48,7 @@ def read_child(
 ) -> None:
     """Read results and output until both close, the child lingers, or a deadline passes."""
     assert proc.stdout is not None
-    limit_of: dict[str, float] = {}
+    check_limits: dict[str, float] = {}
     deadline = time.monotonic() + STARTUP_S
     exited_at: float | None = None
     sel = selectors.DefaultSelector()
@@ -81,7 +81,7 @@ def read_child(
                     continue
                 try:
                     for message in reader.feed(chunk):
-                        deadline = _handle(message, run, limit_of, exercise, deadline)
+                        deadline = _handle(message, run, check_limits, exercise, deadline)
                 except channel.Tampered as exc:
                     run.tampered = True
                     run.errors.append(str(exc))
@@ -92,7 +92,7 @@ def read_child(
 
 
 def _handle(
-    message: channel.Message, run: Run, limit_of: dict[str, float], exercise: Exercise, deadline: float
+    message: channel.Message, run: Run, check_limits: dict[str, float], exercise: Exercise, deadline: float
 ) -> float:
     """Apply one verified message; return the new hard deadline."""
     now = time.monotonic()
@@ -102,12 +102,12 @@ def _handle(
         case channel.Collected(checks=checks):
             run.collected = list(checks)
             for check in checks:
-                limit_of[check.id] = check.limit if check.limit is not None else exercise.timeout
+                check_limits[check.id] = check.limit if check.limit is not None else exercise.limit
             return now + STARTUP_S
         case channel.Start(id=check_id):
             run.in_progress = check_id
             run.importing = False
-            return now + limit_of.get(check_id, exercise.timeout) + config.HARD_MARGIN_S
+            return now + check_limits.get(check_id, exercise.limit) + config.HARD_MARGIN_S
         case channel.Importing():
             run.importing = True
         case channel.Imported():

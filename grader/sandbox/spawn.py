@@ -52,10 +52,10 @@ def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Ru
     read_fd, write_fd = os.pipe()
     key = secrets.token_hex(16)
     mark = secrets.token_hex(8)
-    per_check = exercise.timeout
+    limit = exercise.limit
     # CPU seconds: a backstop behind the wall-clock deadline, sized for every check to
     # use its whole limit (the child is re-run, with a fresh budget, after a kill).
-    settings = child_settings(work, kit, limits, uid, cpu_seconds=30 + 16 * (per_check + config.HARD_MARGIN_S))
+    settings = child_settings(work, kit, limits, uid, cpu_seconds=30 + 16 * (limit + config.HARD_MARGIN_S))
     settings["learner_sha256"] = space.learner_sha256
     ids = [str(work / s) for s in selection] or [str(work / checks_name)]
     cmd = [
@@ -64,7 +64,7 @@ def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Ru
         "-p", "grader.plugin", "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout",
         "-p", "no:cacheprovider", "-p", "no:stepwise", "-q", "--no-header", "-rN",
         "--awaitlings-target", str(work / "target"), "--awaitlings-fd", str(write_fd),
-        "--awaitlings-limit", str(per_check),
+        "--awaitlings-limit", str(limit),
         *ids,
     ]  # fmt: skip
     env = child_env(work, mark)

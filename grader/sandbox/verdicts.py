@@ -20,7 +20,7 @@ def no_verdict(run: Run, check_id: str, exercise: Exercise) -> channel.Result:
             "error",
             (
                 f"Stopped by the grader: importing your module did not finish within "
-                f"{exercise.timeout:g}s and could not be interrupted from inside (module-level "
+                f"{exercise.limit:g}s and could not be interrupted from inside (module-level "
                 "code that loops forever or catches the timeout). Module-level code should only "
                 'define things: put script code under `if __name__ == "__main__":`.'
             ),
@@ -33,7 +33,7 @@ def no_verdict(run: Run, check_id: str, exercise: Exercise) -> channel.Result:
             check_id,
             "timeout",
             (
-                f"Stopped by the grader: this check ran past its {exercise.timeout:g}s limit and "
+                f"Stopped by the grader: this check ran past its {exercise.limit:g}s limit and "
                 "could not be interrupted from inside (a long computation, a blocking call, or "
                 "code that catches the timeout). Make sure your code awaits and returns."
             ),

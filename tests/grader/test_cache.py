@@ -56,7 +56,7 @@ class TestWhatIsKept:
         assert key(kit, ex02, GOOD_ADD.encode(), Limits()) == base
         assert key(kit, ex02, GOOD_ADD.encode() + b"\n", Limits()) != base
         assert key(kit, ex02, GOOD_ADD.encode(), Limits(drop_uid=False)) != base
-        assert key(kit, dataclasses.replace(ex02, timeout=ex02.timeout + 1), GOOD_ADD.encode(), Limits()) != base
+        assert key(kit, dataclasses.replace(ex02, limit=ex02.limit + 1), GOOD_ADD.encode(), Limits()) != base
         checks = kit.checks_path(ex02)
         checks.write_text(checks.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
         assert key(kit, ex02, GOOD_ADD.encode(), Limits()) != base

@@ -3,6 +3,8 @@ and the terminal conventions (80 columns, colour only on a terminal, NO_COLOR)."
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import re
 import sys
@@ -195,6 +197,14 @@ class TestShow:
         "- a list item that links to "
         "https://docs.python.org/3/tutorial/errors.html#raising-and-handling-multiple-unrelated-exceptions too"
     )
+
+    def test_the_concepts_of_the_manifest_head_the_page(self, kit: Kit) -> None:
+        """the manifest's concepts are listed under the file to edit; none, no line"""
+        exercise = dataclasses.replace(kit.exercises[0], concepts=("await", "TaskGroup"))
+        lines = render_task(exercise, self.STATEMENT, width=80).splitlines()
+        assert lines[1].startswith("edit: ") and lines[2] == "concepts: await, TaskGroup"
+        bare = render_task(dataclasses.replace(exercise, concepts=()), self.STATEMENT, width=80)
+        assert "concepts:" not in bare
 
     def test_code_over_a_line_break_is_code(self, kit: Kit) -> None:
         """a ``code`` span broken over two docstring lines keeps its backquotes, joined"""

@@ -74,8 +74,8 @@ class TestParsing:
     def test_defaults_fill_missing_fields(self, kit: Kit) -> None:
         """points, timeout and min_python fall back to [defaults]"""
         ex01, ex04, ex12 = kit.exercises
-        assert (ex01.points, ex01.timeout, ex01.min_python) == (10.0, 10.0, (3, 11))
-        assert (ex04.points, ex04.timeout) == (20.0, 5.0)
+        assert (ex01.points, ex01.limit, ex01.min_python) == (10.0, 10.0, (3, 11))
+        assert (ex04.points, ex04.limit) == (20.0, 5.0)
         assert ex12.min_python == (3, 13)
 
     def test_fields_are_typed(self, kit: Kit) -> None:
@@ -83,7 +83,7 @@ class TestParsing:
         ex01 = kit.exercises[0]
         assert ex01.hints == ("one", "two")
         assert ex01.concepts == ("coroutines",)
-        assert type(ex01.points) is float and type(ex01.timeout) is float
+        assert type(ex01.points) is float and type(ex01.limit) is float
 
     def test_exercises_are_frozen(self, kit: Kit) -> None:
         """an exercise cannot be changed after loading"""
@@ -98,7 +98,7 @@ class TestParsing:
     def test_built_in_defaults_without_a_defaults_table(self) -> None:
         """with no [defaults], 10 points, 10 s and Python 3.11"""
         (ex,) = parse_manifest(exercise_entry(1))
-        assert (ex.points, ex.timeout, ex.min_python) == (10.0, 10.0, (3, 11))
+        assert (ex.points, ex.limit, ex.min_python) == (10.0, 10.0, (3, 11))
 
     def test_names_derived_from_id_and_slug(self, kit: Kit) -> None:
         """module, file and checks file names follow exNN_slug"""
@@ -128,7 +128,7 @@ class TestParsing:
 
     def test_equal_fields_mean_equal_exercises(self) -> None:
         """two exercises with the same fields are equal and hash alike (frozen dataclass)"""
-        fields = dict(order=1, id="ex01", slug="s", title="t", points=1.0, timeout=1.0, hints=("a", "b"),
+        fields = dict(order=1, id="ex01", slug="s", title="t", points=1.0, limit=1.0, hints=("a", "b"),
                       min_python=(3, 11))  # fmt: skip
         assert Exercise(**fields) == Exercise(**fields)  # type: ignore[arg-type]
         assert len({Exercise(**fields), Exercise(**fields)}) == 1  # type: ignore[arg-type]

@@ -110,7 +110,7 @@ def assert_full_marks(result: ExerciseResult) -> None:
 
 def deadline(kit: Kit, exercise_id: str) -> float:
     """How long the parent lets one check of this exercise run before killing the child."""
-    return kit.resolve(exercise_id).timeout + HARD_MARGIN_S
+    return kit.resolve(exercise_id).limit + HARD_MARGIN_S
 
 
 # --- hostile submissions ----------------------------------------------------------------
