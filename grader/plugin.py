@@ -245,7 +245,8 @@ def pytest_runtest_makereport(
         check.status = "failed"
         check.message = explain.hygiene_failure(check.hygiene)
         report.longrepr = check.message
-    elif report.failed or (call.when == "call" and report.skipped):
+    elif report.failed or (call.when in ("setup", "call") and report.skipped):
+        # A skip is never a pass: a check that did not run to its end has no verdict to give.
         status, message = _describe_failure(call, check, _limit(item, state))
         if check.status == "passed":
             check.status, check.message = status, message

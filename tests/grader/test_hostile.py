@@ -812,6 +812,19 @@ class TestScoresNeverComeFromExitCodeOrOutput:
         assert graded.ex01.score == 5
         assert all(graded.checks[name].status is not CheckStatus.PASSED for name in MAIN_CHECKS)
 
+    @pytest.mark.parametrize("where", ["import", "mid-check"])
+    def test_a_skip_raised_by_the_learner_never_passes(self, hostile: Grade, where: str) -> None:
+        """``unittest.SkipTest`` (which pytest takes for a skip) raised while the module is
+        imported for a check (in its set-up) or inside main: those checks do not pass."""
+        skip = "import unittest\nraise unittest.SkipTest('nothing to see')\n"
+        if where == "import":
+            graded = hostile(submission(skip, HONEST_GREET, HONEST_MAIN))
+            assert graded.passed == set() and graded.ex01.score == 0, graded.messages
+        else:
+            main = "\ndef main(names, delay=0.1):\n    import unittest\n    raise unittest.SkipTest('later')\n"
+            graded = hostile(submission(HONEST_GREET, main))
+            assert graded.passed == {COROUTINE, *GREET_CHECKS}, graded.messages
+
     def test_fake_pytest_summaries_on_stdout_and_stderr(self, hostile: Grade) -> None:
         """Printing "5 passed" (at import and in main) changes nothing."""
         main = WRONG_MAIN.replace("    return", "    print(FAKE)\n    sys.__stdout__.write(FAKE)\n    return")

@@ -184,8 +184,17 @@ class TestChannel:
 
             def test_skipped():
                 pytest.skip("not today")
+
+            @pytest.fixture
+            def unavailable():
+                pytest.skip("no such thing here")
+
+            def test_skipped_in_setup(unavailable):
+                pass
             """,
         )
+        in_setup = run.result("test_skipped_in_setup")
+        assert (in_setup["status"], in_setup["message"]) == ("error", "the check was skipped: no such thing here")
         assert run.result("test_teaching")["message"] == "greet must be async: use `async def`."
         assert run.result("test_assertion")["message"].startswith("Assertion failed: assert (1 + 1) == 3")
         line = LINE_OF(module, '{}["missing"]')
@@ -194,7 +203,8 @@ class TestChannel:
         )
         skipped = run.result("test_skipped")
         assert (skipped["status"], skipped["message"]) == ("error", "the check was skipped: not today")
-        assert {r["status"] for n, r in run.results.items() if n != "test_skipped"} == {"failed"}
+        skips = {"test_skipped", "test_skipped_in_setup"}
+        assert {r["status"] for n, r in run.results.items() if n not in skips} == {"failed"}
 
 
 class TestLearnerModule:
