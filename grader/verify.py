@@ -125,6 +125,10 @@ def check_mutant(kit: Kit, mutant: Mutant) -> list[str]:
         return [f"{mutant.name}: its docstring names no check (add a 'Must fail: ...' line)"]
     if result.status is ExerciseStatus.PASSED:
         return [f"{mutant.name}: the wrong answer gets full marks"]
+    if result.status is ExerciseStatus.ERROR and not result.checks:
+        # Zeroed as a whole (tampering, a crash before any check) instead of failing the
+        # checks it names: that proves nothing about those checks.
+        return [f"{mutant.name}: no check judged it ({result.message})"]
     by_function = {c.id.split("::")[-1].split("[")[0]: c for c in result.checks}
     problems = []
     for name in mutant.must_fail:
