@@ -137,6 +137,14 @@ _TYPES: dict[str, type[Any]] = {
 }  # fmt: skip
 _NAMES = {cls: name for name, cls in _TYPES.items()}
 _STATUSES = frozenset({"passed", "failed", "error", "timeout"})
+#: What a stuck check's account may become if the child must be killed: never a pass.
+_STUCK_STATUSES = frozenset({"failed", "timeout"})
+#: Characters kept of any text a message carries (a verdict's message, its output, an
+#: error): the plugin crops well below this; whatever else arrives is cut, so the parent's
+#: memory and every report stay bounded whatever the child sends.
+TEXT_CAP = 8000
+#: A verdict's message is a few sentences: an exception's text beyond this is cut.
+MESSAGE_CAP = 4000
 
 
 def encode(message: Message) -> dict[str, Any]:
@@ -145,6 +153,10 @@ def encode(message: Message) -> dict[str, Any]:
     if isinstance(message, Collected):
         body["checks"] = [asdict(check) for check in message.checks]
     return {"type": _NAMES[type(message)], **body}
+
+
+def _crop(text: str, cap: int = TEXT_CAP) -> str:
+    return text if len(text) <= cap else text[:cap] + f"… ({len(text) - cap} characters cut)"
 
 
 def decode(raw: object) -> Message | None:
@@ -167,17 +179,17 @@ def decode(raw: object) -> Message | None:
             return Result(
                 id=str(raw["id"]),
                 status=status if status in _STATUSES else "error",
-                message=None if message is None else str(message),
-                output=str(raw.get("output") or ""),
+                message=None if message is None else _crop(str(message), MESSAGE_CAP),
+                output=_crop(str(raw.get("output") or "")),
                 duration=float(raw.get("duration") or 0.0),
                 import_error=raw.get("import_error") is True,
             )
         if kind is Stuck:
             status = str(raw.get("status", "timeout"))
             text = str(raw.get("message", ""))[:4000]
-            return Stuck(str(raw["id"]), text, status if status in _STATUSES else "timeout")
+            return Stuck(str(raw["id"]), text, status if status in _STUCK_STATUSES else "timeout")
         if kind is Error:
-            return Error(str(raw.get("message", "")))
+            return Error(_crop(str(raw.get("message", ""))))
         if kind in (Importing, Imported, Done):
             return kind()  # type: ignore[no-any-return]
     except (KeyError, TypeError, ValueError):
@@ -288,7 +300,7 @@ class Reader:
             return None
         try:
             raw = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to parse is no message either
             return None
         if not isinstance(raw, dict) or raw.get("seq") != self._next:
             return None

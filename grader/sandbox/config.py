@@ -26,6 +26,10 @@ HARD_MARGIN_S = 5.0
 STARTUP_S = 30.0
 #: Seconds a child may linger after its last verdict before it is killed.
 LINGER_S = 10.0
+#: Seconds from one check's verdict to the next check's start (or "done"): pytest's own
+#: bookkeeping, which no learner code needs. Past it the child is killed and the checks
+#: left are re-run in a fresh child: a stall charged to no check costs this, not a limit.
+BETWEEN_CHECKS_S = 10.0
 SANDBOX_ENV_MARK = "AWAITLINGS_SANDBOX"
 #: Once the child has closed its pipes, the time its process gets to exit by itself (its
 #: PID namespace's relay ends a moment after the run) before the tree is killed.

@@ -16,6 +16,10 @@ from grader.manifest import Exercise
 from grader.sandbox import config, warm
 from grader.sandbox.config import LINGER_S, STARTUP_S, Limits
 
+#: Error messages kept from one child (each cropped by the channel): a flood of them
+#: must not grow the parent's memory.
+MAX_ERRORS = 20
+
 
 @dataclass
 class Run:
@@ -116,9 +120,10 @@ def _handle(
             run.results[check_id] = message
             run.in_progress = None
             run.importing = False
-            return now + LINGER_S + STARTUP_S
+            return now + config.BETWEEN_CHECKS_S
         case channel.Error(message=text):
-            run.errors.append(text)
+            if len(run.errors) < MAX_ERRORS:  # each is cropped by the channel; so is their number
+                run.errors.append(text)
         case channel.Stuck(id=check_id):
             run.stuck.setdefault(check_id, message)  # the first account is the cause
         case channel.Done():

@@ -111,6 +111,30 @@ class TestRoundTrip:
 class TestForgery:
     """Lines the child's plugin did not send are dropped and counted."""
 
+    def test_a_line_nested_too_deep_to_parse_is_rejected(self) -> None:
+        """a signed line json cannot parse without recursing too deep: rejected, not raised"""
+        reader = Reader(KEY)
+        body = b"[" * 200_000 + b"]" * 200_000
+        assert list(reader.feed(channel.sign(KEY, body) + b" " + body + b"\n")) == []
+        assert reader.rejected == 1
+
+    def test_a_stuck_account_never_says_passed(self) -> None:
+        """the status a killed check would get from its stuck account is failed or timeout"""
+        raw = {"type": "stuck", "id": "t.py::a", "message": "m", "status": "passed"}
+        assert channel.decode(raw) == channel.Stuck("t.py::a", "m", "timeout")
+        assert channel.decode({**raw, "status": "failed"}) == channel.Stuck("t.py::a", "m", "failed")
+
+    def test_texts_are_cropped(self) -> None:
+        """a verdict's message, its output and an error arrive cropped, saying so"""
+        huge = "x" * 1_000_000
+        result = channel.decode({"type": "result", "id": "t.py::a", "status": "failed", "message": huge,
+                                 "output": huge})  # fmt: skip
+        error = channel.decode({"type": "error", "message": huge})
+        assert isinstance(result, channel.Result) and isinstance(error, channel.Error)
+        assert result.message is not None and len(result.message) < channel.MESSAGE_CAP + 50
+        assert result.message.endswith("characters cut)")
+        assert len(result.output) < channel.TEXT_CAP + 50 and len(error.message) < channel.TEXT_CAP + 50
+
     def test_wrong_key(self) -> None:
         """signed with another key: rejected"""
         reader = Reader(KEY)

@@ -682,41 +682,22 @@ class TestAnotherCheckoutOfTheKitIsUnreadable:
 
 
 class TestBeyondTheIssue:
-    """What the red team found on the way, beyond issue 13's list."""
+    """What the red team found on the way, beyond issue 13's list, each now refused by the
+    parent: a stuck account never says "passed"; a line too deep to parse is interference;
+    messages, errors and their number are capped; a stall between checks costs at most
+    ``BETWEEN_CHECKS_S`` and a re-run, not 40 s."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the parent takes a stuck account's status as the verdict of a check it had to kill, "
-        "'passed' included (channel.decode accepts any status; no_verdict uses it), though no honest "
-        "watchdog or loop monitor ever sends 'passed': with the plugin's Writer, a check passes by "
-        "never returning. The parent could refuse it today; the whole class needs the checker/worker split",
-    )
     def test_a_stuck_account_cannot_say_passed(self, hostile: Grade) -> None:
         """main sends "stuck, passed" for its check, then never returns (two checks killed)."""
         graded = hostile(submission(WRONG_GREET, STUCK_PASSED_MAIN), stuck=2)
         assert_no_better_than_unsolved(graded)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="channel.Reader._verify catches ValueError from json.loads, not RecursionError: one "
-        "authenticated line nested too deep escapes the reader, and the exercise is reported as the "
-        "grader's own failure ('Not graded: the grader itself failed') instead of as interference; "
-        "grade batch exits 3 with the student 'incomplete', re-graded on every run (at ff767da grade "
-        "itself crashed with exit 3)",
-    )
     def test_a_line_too_deep_to_parse_is_interference_not_a_grader_failure(self, hostile: Grade) -> None:
         graded = hostile(attack(FRAMES, TOO_DEEP_LINE))
         assert_no_better_than_unsolved(graded)
         message = graded.ex01.message or ""
         assert "interfered" in message and "grader itself failed" not in message, message
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the parent keeps every authenticated error message (reading.Run.errors), however many and "
-        "however long (up to the 8 MiB line), while output is capped at Limits.output_bytes: a forger "
-        "with the plugin's Writer fills the grader's memory as fast as the pipe goes, for as long as the "
-        "deadlines allow (seconds per check), in every exercise graded side by side",
-    )
     def test_the_parent_holds_what_it_reads_in_bounded_memory(self, hostile: Grade) -> None:
         """64 MiB of error messages: the parent's Python allocations stay under 16 MiB."""
         started = not tracemalloc.is_tracing()
@@ -732,13 +713,6 @@ class TestBeyondTheIssue:
         assert_no_better_than_unsolved(graded)
         assert peak < 16 * 1024**2, f"the grader held {peak / 1024**2:.0f} MiB while grading"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="learner code can run between one check's verdict and the next check's start (a finalizer "
-        "run by the plugin's gc.collect() at the next check's start), where the parent allows LINGER_S + "
-        "STARTUP_S (40 s) instead of a check's limit and margin; the stall is charged to no check and said "
-        "nowhere, and every check that calls the learner's code can buy one",
-    )
     def test_code_between_two_checks_costs_no_more_than_a_stuck_check(self, hostile: Grade) -> None:
         """One stall after a check's verdict: ex01's grading takes no longer than ex02's (the
         same machine, at the same time) plus what one stuck check may cost."""
@@ -748,12 +722,6 @@ class TestBeyondTheIssue:
         allowed = 2 * ex02.duration_s + TIMEOUT + TEST_MARGIN_S + RESPAWN_S + 5
         assert graded.ex01.duration_s < allowed, (graded.ex01.duration_s, ex02.duration_s)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the plugin crops a check's output (OUTPUT_CAP) but not its message: an exception's text goes "
-        "whole into the verdict (up to the channel's 8 MiB line) and on into results.json, the gradebook's "
-        "student files and the summaries; no tampering needed",
-    )
     def test_a_checks_message_stays_small(self, hostile: Grade) -> None:
         """Exceptions with 6 MB of text: what the results keep stays small."""
         graded = hostile(submission(HUGE_MESSAGES))
