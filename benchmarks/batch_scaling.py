@@ -2,7 +2,8 @@
 
 Builds a class of N submissions (default 50) in a temporary folder: copies of the
 reference solutions, plus a few broken ones every tenth student (a syntax error, a
-classic wrong answer from tests/mutants, a missing file), then times
+classic wrong answer from tests/mutants, a missing file); with ``--half-wrong``, every
+other student hands in a classic wrong answer for every exercise instead. Then it times
 
     grade batch CLASS [EXERCISES] --jobs J --out <fresh folder> --format json
 
@@ -13,6 +14,7 @@ time a fully resumed batch. Run from the kit's root:
 
     python benchmarks/batch_scaling.py                  # 50 students, jobs 1 2 4
     python benchmarks/batch_scaling.py --students 20 --jobs 2 --scenario ex01
+    python benchmarks/batch_scaling.py --students 40 --jobs 2 --scenario all --half-wrong
 
 Results are appended to benchmarks/results.jsonl with the machine and Python versions.
 Speed is measured here, never asserted in tests.
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build_class(dest: Path, exercises: list[object], students: int) -> None:
+def build_class(dest: Path, exercises: list[object], students: int, half_wrong: bool = False) -> None:
     from grader.manifest import Exercise, load_kit
 
     kit = load_kit(ROOT)
@@ -45,6 +47,11 @@ def build_class(dest: Path, exercises: list[object], students: int) -> None:
             assert isinstance(exercise, Exercise)
             target = folder / "exercises" / exercise.filename
             shutil.copyfile(kit.solutions_dir / exercise.filename, target)
+            if half_wrong:  # every other student: a classic wrong answer, a different one each time
+                mutants = sorted((kit.mutants_dir / exercise.module).glob("*.py"))
+                if index % 2 == 1 and mutants:
+                    shutil.copyfile(mutants[(index // 2) % len(mutants)], target)
+                continue
             if index % 10 == 3:  # a syntax error
                 target.write_text(target.read_text() + "\ndef broken(:\n", encoding="utf-8")
             elif index % 10 == 6:  # a classic wrong answer, when the kit has one
@@ -73,6 +80,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--scenario", choices=["ex01", "all", "both"], default="both")
+    parser.add_argument("--half-wrong", action="store_true",
+                        help="half the students correct, half a classic wrong answer (kept mutants, in turn)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -93,7 +102,7 @@ def main() -> None:
             exercises = scenarios[name]
             ids = [e.id for e in exercises]
             folder = Path(tmp) / name / "class"
-            build_class(folder, list(exercises), args.students)
+            build_class(folder, list(exercises), args.students, args.half_wrong)
             print(f"\n{name}: {', '.join(ids)} ({args.students * len(ids)} exercise gradings per batch)")
             base: float | None = None
             out = Path(tmp) / name / "out"
@@ -105,7 +114,8 @@ def main() -> None:
                 print(f"  --jobs {jobs}: {elapsed:7.1f} s  ({per * 1000:5.0f} ms per grading, "
                       f"speed-up x{base / elapsed:.2f}, mean total {account['mean_total']})")  # fmt: skip
                 _record({"benchmark": "batch_scaling", "scenario": name, "exercises": ids, "students": args.students,
-                         "jobs": jobs, "seconds": round(elapsed, 2), **machine})  # fmt: skip
+                         "jobs": jobs, "seconds": round(elapsed, 2), "half_wrong": args.half_wrong,
+                         **machine})  # fmt: skip
             elapsed, account = timed_batch(grade, folder, out, ids, args.jobs[-1])
             skipped = f"{account['resumed']} of {account['students']} skipped"
             print(f"  resumed (nothing to grade): {elapsed:.1f} s, {skipped}")
