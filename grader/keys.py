@@ -9,6 +9,7 @@ the bytes into calls, from a daemon thread.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import select
@@ -67,7 +68,8 @@ def cbreak(stream: TextIO | None) -> Iterator[int | None]:
 
 class KeyReader:
     """Calls ``on_key(char)`` for each character typed on ``fd`` (a daemon thread that
-    checks for :meth:`stop` every tenth of a second; it ends at end of input)."""
+    checks for :meth:`stop` every tenth of a second; it ends at end of input). Input is
+    UTF-8, decoded across reads: a character whose bytes come in two reads is one key."""
 
     def __init__(self, fd: int, on_key: Callable[[str], None]) -> None:
         self._fd = fd
@@ -84,6 +86,9 @@ class KeyReader:
             self._thread.join(timeout=1)
 
     def _run(self) -> None:
+        # Incremental: a read may end in the middle of a multibyte character; its first
+        # bytes wait in the decoder for the rest.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([self._fd], [], [], 0.1)
@@ -93,6 +98,6 @@ class KeyReader:
             except (OSError, ValueError):
                 return
             if not data:
-                return  # end of input: no more keys
-            for char in data.decode("utf-8", "ignore"):
+                return  # end of input: no more keys (a character cut short is dropped)
+            for char in decoder.decode(data):
                 self._on_key(char)

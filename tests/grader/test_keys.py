@@ -119,6 +119,22 @@ class TestKeyReader:
         finally:
             reader.stop()
 
+    def test_a_character_split_across_reads(self, pipe: tuple[int, int]) -> None:
+        """é's two bytes in two writes, read apart: one key, é, between a and b"""
+        read, write = pipe
+        keys: list[str] = []
+        reader = KeyReader(read, keys.append)
+        reader.start()
+        try:
+            first, second = "é".encode()[:1], "é".encode()[1:]
+            os.write(write, b"a" + first)
+            wait_until(lambda: keys == ["a"])  # read: "a" and the first half of é
+            os.write(write, second + b"b")
+            wait_until(lambda: "b" in keys)
+            assert keys == ["a", "é", "b"]
+        finally:
+            reader.stop()
+
     def test_end_of_input_ends_the_thread(self, pipe: tuple[int, int]) -> None:
         """the other end closed: the reader stops by itself after the last key"""
         read, write = pipe
