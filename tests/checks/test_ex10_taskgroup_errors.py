@@ -267,20 +267,22 @@ async def test_collects_every_value_error(ex):
 @pytest.mark.hint(2)
 async def test_other_error_propagates_in_group(ex):
     """any other exception propagates inside an ExceptionGroup, even next to a ValueError"""
-    jobs = _Jobs()
     alone = KeyError("missing-key")
     mixed = KeyError("missing-key-2")
-    cases = [
-        (alone, "Job 0 raised KeyError after 1 s", [jobs.raises(alone, 1), jobs.blocks("job 1")]),
+    # Each case builds its jobs afresh: the clean-up releases the blocked job, and a job
+    # released in one case would no longer block in the next.
+    cases: list[tuple[KeyError, str, Callable[[_Jobs], list[Job]]]] = [
+        (alone, "Job 0 raised KeyError after 1 s", lambda jobs: [jobs.raises(alone, 1), jobs.blocks("job 1")]),
         (
             mixed,
             "Job 0 raised KeyError and job 1 raised ValueError at the same moment",
-            [jobs.raises(mixed, 1), jobs.raises(ValueError("bad value"), 1), jobs.blocks("job 2")],
+            lambda jobs: [jobs.raises(mixed, 1), jobs.raises(ValueError("bad value"), 1), jobs.blocks("job 2")],
         ),
     ]
-    for key_error, story, job_list in cases:
+    for key_error, story, make_jobs in cases:
+        jobs = _Jobs()
         async with cleaned_up(jobs.release):
-            outcome = await _run(ex, job_list)
+            outcome = await _run(ex, make_jobs(jobs))
         expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
         if outcome.error is None:
             fail(
