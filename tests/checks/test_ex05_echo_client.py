@@ -96,10 +96,13 @@ def _store_and_forward(reply: Callable[[bytes], bytes]) -> Handler:
     """A server that reads until the client's end of file, then answers ``reply(data)``."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
-        data = await reader.read()
-        peer.received = len(data)
+        chunks = []
+        # Counted as they come: a check may say how much arrived while the EOF has not.
+        while chunk := await reader.read(READ_SIZE):
+            chunks.append(chunk)
+            peer.received += len(chunk)
         peer.eof = True
-        writer.write(reply(data))
+        writer.write(reply(b"".join(chunks)))
         await writer.drain()
 
     return handler
@@ -176,26 +179,43 @@ async def test_one_byte_at_a_time(ex):
     _expect_same_bytes(result, payload, what)
 
 
+#: What to do when no connection reached the check's server.
+NO_CONNECTION = (
+    "No connection reached the server. Connect to the host and port you are given, "
+    "`reader, writer = await asyncio.open_connection(host, port)`, and send the payload "
+    "over that connection."
+)
+
+
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
 async def test_half_closes_after_sending(ex):
     """half-closes (write_eof) so the server sees end of file"""
     payload = b"the server answers after your end of file\n" * 100
     what = "echo_roundtrip against a server that answers after your EOF"
+    result: object = None
+    stuck: str | None = None  # the time-out message, if the call did not finish
     async with _server(_store_and_forward(lambda data: data)) as (host, port, peer):
         try:
             result = await _roundtrip(ex, host, port, payload, what)
         except pytest.fail.Exception as exc:
-            detail = (
-                f" The server got {peer.received:,} bytes and is still waiting for your end of file."
-                if not peer.eof
-                else ""
-            )
-            fail(
-                f"{exc.msg}{detail} After the last byte, call `writer.write_eof()`: it "
-                "half-closes the connection, so the server reads end of file while you can "
-                "still read its answer."
-            )
+            stuck = exc.msg
+        # Read now: leaving the block closes the server's end, which ends its reading.
+        detail = (
+            f" The server got {peer.received:,} bytes and is still waiting for your end of file."
+            if not peer.eof
+            else ""
+        )
+        # A connection made just before the client returned may not be served yet.
+        connected = peer.connected.is_set() or await wait_event(peer.connected, 1.0)
+    if not connected:
+        fail(f"{stuck or what + ' returned.'} {NO_CONNECTION}")
+    if stuck is not None:
+        fail(
+            f"{stuck}{detail} After the last byte, call `writer.write_eof()`: it "
+            "half-closes the connection, so the server reads end of file while you can "
+            "still read its answer."
+        )
     expect(peer.eof, "The server never saw end of file: call `writer.write_eof()` after sending.")
     _expect_same_bytes(result, payload, what)
 
