@@ -122,18 +122,39 @@ def cli() -> None:
 
 @cli.command("run", cls=_GradingCommand, hidden=True)
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--target", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with the files to grade (default: the kit's exercises/).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format: text for people; json, gradescope, junit or classroom (GitHub Classroom) for tools.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report to this file (atomically) instead of stdout.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Exercises graded in parallel (default: number of cores).")
-@click.option("--strict", is_flag=True,
-              help="Course mode: refuse to grade unless every sandbox defense is available (see `grade doctor`).")
-@click.option("--no-cache", is_flag=True,
-              help="Grade every exercise, even those unchanged since their last verdict.")
+@click.option(
+    "--target",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the files to grade (default: the kit's exercises/).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format: text for people; json, gradescope, junit or classroom (GitHub Classroom) for tools.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Exercises graded in parallel (default: number of cores).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Course mode: refuse to grade unless every sandbox defense is available (see `grade doctor`).",
+)
+@click.option("--no-cache", is_flag=True, help="Grade every exercise, even those unchanged since their last verdict.")
 def run_cmd(exercises: tuple[Exercise, ...], target: Path | None, fmt: str, output: Path | None,
             jobs: int | None, strict: bool, no_cache: bool) -> None:  # fmt: skip
     """Grade exercises (all of them when none is named)."""
@@ -221,7 +242,8 @@ def _require_course_mode(kit: Kit) -> None:
     problems = course_mode_problems(diagnose(kit))
     if problems:
         raise GraderError(
-            "course mode (--strict) refuses to grade: " + "; ".join(problems)
+            "course mode (--strict) refuses to grade: "
+            + "; ".join(problems)
             + ". Run the grader as root on Linux (a container or VM is fine); `grade doctor` shows details."
         )
 
@@ -255,8 +277,11 @@ def doctor_cmd(strict: bool) -> None:
 
 
 @cli.command("list", short_help="The course map: status, points and the next exercise.")
-@click.option("--refresh", is_flag=True,
-              help="Grade the exercises changed since their last grade first; without it, only saved progress is read.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Grade the exercises changed since their last grade first; without it, only saved progress is read.",
+)
 def list_cmd(refresh: bool) -> None:
     """The course map: each exercise's status and points, and the next one to do.
 
@@ -338,11 +363,17 @@ def hint_cmd(exercise: Exercise, number: int | None, show_all: bool) -> None:
 
 
 @cli.command("watch")
-@click.option("--poll", is_flag=True,
-              help="Check the files twice a second instead of using file-system events (for network, container "
-                   "or WSL folders; chosen automatically when events do not arrive).")
-@click.option("--clear/--no-clear", default=None,
-              help="Clear the screen before each result (default: when the output is a terminal).")
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Check the files twice a second instead of using file-system events (for network, container "
+    "or WSL folders; chosen automatically when events do not arrive).",
+)
+@click.option(
+    "--clear/--no-clear",
+    default=None,
+    help="Clear the screen before each result (default: when the output is a terminal).",
+)
 def watch_cmd(poll: bool, clear: bool | None) -> None:
     """Re-grade the exercise you are editing every time you save it.
 
@@ -378,8 +409,14 @@ class BackupNumber(click.ParamType):  # type: ignore[type-arg]  # generic only i
 @click.argument("exercise", type=ExerciseId(), required=False)
 @click.option("--all", "reset_all", is_flag=True, help="Reset every exercise (each file is backed up first).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing a file you changed (still backed up).")
-@click.option("--restore", type=BackupNumber(), is_flag=False, flag_value=1, default=None,
-              help="Instead, put back backup N of EXERCISE (default 1, the newest; see `grade backups`).")
+@click.option(
+    "--restore",
+    type=BackupNumber(),
+    is_flag=False,
+    flag_value=1,
+    default=None,
+    help="Instead, put back backup N of EXERCISE (default 1, the newest; see `grade backups`).",
+)
 def reset_cmd(exercise: Exercise | None, reset_all: bool, yes: bool, restore: int | None) -> None:
     """Put the original stub of EXERCISE back, after backing up your file.
 
@@ -495,8 +532,13 @@ def _shown(path: Path) -> str:
 
 @cli.command("verify")
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Grade the solutions this many times and report any check whose verdict changed.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Grade the solutions this many times and report any check whose verdict changed.",
+)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Exercises graded in parallel.")
 def verify_cmd(exercises: tuple[Exercise, ...], repeat: int, jobs: int | None) -> None:
     """Kit self-check: solutions pass, stubs fail, mutants die, no flaky check."""
@@ -519,8 +561,11 @@ def verify_cmd(exercises: tuple[Exercise, ...], repeat: int, jobs: int | None) -
 @cli.command("release")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--check-install", is_flag=True,
-              help="Also install the release in a fresh venv (pip install -e .) and run `grade` there.")
+@click.option(
+    "--check-install",
+    is_flag=True,
+    help="Also install the release in a fresh venv (pip install -e .) and run `grade` there.",
+)
 def release_cmd(out: Path, exercises: tuple[Exercise, ...], check_install: bool) -> None:
     """Build the students' copy of the kit in OUT (all exercises, or those named).
 
@@ -548,15 +593,24 @@ def export_group() -> None:
 @export_group.command("gradescope")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_published",
-              show_default=True,
-              help="When students see hidden checks' results (Gradescope's visibility values; not 'hidden', "
-                   "as hidden checks carry points).")
+@click.option(
+    "--hidden-visibility",
+    type=click.Choice(HIDDEN_VISIBILITIES),
+    default="after_published",
+    show_default=True,
+    help="When students see hidden checks' results (Gradescope's visibility values; not 'hidden', "
+    "as hidden checks carry points).",
+)
 @click.option("--strict", is_flag=True, help="Course mode on Gradescope: refuse to grade without every defense.")
-@click.option("--time-budget", type=click.FloatRange(min=10), default=DEFAULT_BUDGET_S, show_default=True,
-              metavar="SECONDS",
-              help="Grading time per submission; set it 1-2 minutes under the assignment's autograder timeout "
-                   "(Gradescope's default is 10 minutes).")
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=10),
+    default=DEFAULT_BUDGET_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Grading time per submission; set it 1-2 minutes under the assignment's autograder timeout "
+    "(Gradescope's default is 10 minutes).",
+)
 def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_visibility: str, strict: bool,
                           time_budget: float) -> None:  # fmt: skip
     """Write OUT.zip, a Gradescope autograder (setup.sh, run_autograder, the kit).
@@ -573,20 +627,42 @@ def export_gradescope_cmd(out: Path, exercises: tuple[Exercise, ...], hidden_vis
 
 
 @cli.command("autograde")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Gradescope's folder (default: $AUTOGRADER_ROOT, else /autograder).")
-@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_published",
-              show_default=True, help="When students see hidden checks' results (Gradescope's visibility values).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Gradescope's folder (default: $AUTOGRADER_ROOT, else /autograder).",
+)
+@click.option(
+    "--hidden-visibility",
+    type=click.Choice(HIDDEN_VISIBILITIES),
+    default="after_published",
+    show_default=True,
+    help="When students see hidden checks' results (Gradescope's visibility values).",
+)
 @click.option("--strict", is_flag=True, help="Refuse to grade unless every sandbox defense is available.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Exercises graded in parallel (default: what the container's CPU quota and memory allow).")
-@click.option("--time-budget", type=click.FloatRange(min=10), default=DEFAULT_BUDGET_S, show_default=True,
-              metavar="SECONDS",
-              help="Stop starting exercises after this many seconds and write what was graded; keep it under "
-                   "the platform's timeout.")
-@click.option("--classroom", is_flag=True,
-              help="GitHub Classroom instead: grade this repository's exercises/, print the explanations, write "
-                   "$GITHUB_STEP_SUMMARY and one step output per exercise for autograding-grading-reporter.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Exercises graded in parallel (default: what the container's CPU quota and memory allow).",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=10),
+    default=DEFAULT_BUDGET_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop starting exercises after this many seconds and write what was graded; keep it under "
+    "the platform's timeout.",
+)
+@click.option(
+    "--classroom",
+    is_flag=True,
+    help="GitHub Classroom instead: grade this repository's exercises/, print the explanations, write "
+    "$GITHUB_STEP_SUMMARY and one step output per exercise for autograding-grading-reporter.",
+)
 def autograde_cmd(root: Path | None, hidden_visibility: str, strict: bool, jobs: int | None,
                   time_budget: float, classroom: bool) -> None:  # fmt: skip
     """Grade ROOT/submission and write ROOT/results/results.json (Gradescope's run_autograder).
@@ -700,17 +776,35 @@ def batch_group() -> None:
 @batch_group.command("run", cls=_GradingCommand, hidden=True)
 @click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("exercises", nargs=-1, type=ExerciseId())
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the gradebook and reports (default: DIR-gradebook beside DIR, "
-                   "DIR-gradebook-K-of-N for a shard).")
-@click.option("--shard", type=ShardParam(), default=None,
-              help="Grade only share K of N (1 <= K <= N), chosen from each student's id, so N machines "
-                   "grade a class side by side; join their outputs with `grade batch merge`.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Sandboxed children at once, across students and exercises (default: number of cores).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the gradebook and reports (default: DIR-gradebook beside DIR, DIR-gradebook-K-of-N for a shard).",
+)
+@click.option(
+    "--shard",
+    type=ShardParam(),
+    default=None,
+    help="Grade only share K of N (1 <= K <= N), chosen from each student's id, so N machines "
+    "grade a class side by side; join their outputs with `grade batch merge`.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sandboxed children at once, across students and exercises (default: number of cores).",
+)
 @click.option("--strict", is_flag=True, help="Course mode: refuse to grade without every sandbox defense.")
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
-              help="What to print at the end: a class summary, or a JSON account of the run.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="What to print at the end: a class summary, or a JSON account of the run.",
+)
 def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, shard: Any, jobs: int | None,
               strict: bool, fmt: str) -> None:  # fmt: skip
     """Grade every submission under DIR (one folder or .zip per student) into a gradebook."""
@@ -732,10 +826,21 @@ def batch_cmd(folder: Path, exercises: tuple[Exercise, ...], out: Path | None, s
 
 @batch_group.command("merge")
 @click.argument("out", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("shards", metavar="SHARD_DIR...", nargs=-1, required=True,
-                type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
-              help="What to print at the end: a class summary, or a JSON account of the merge.")
+@click.argument(
+    "shards",
+    metavar="SHARD_DIR...",
+    nargs=-1,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="What to print at the end: a class summary, or a JSON account of the merge.",
+)
 def batch_merge_cmd(out: Path, shards: tuple[Path, ...], fmt: str) -> None:
     """Join the outputs of `grade batch DIR --shard K/N` (every K of one N) into OUT.
 
