@@ -32,11 +32,11 @@ import signal
 import struct
 from typing import NoReturn
 
+from grader.sandbox.child import PR_SET_PDEATHSIG, _prctl
 from grader.sandbox.isolation import MS_NODEV, MS_NOSUID, _mount, unshare
 
 CLONE_NEWPID = 0x20000000
 MS_NOEXEC = 8
-PR_SET_PDEATHSIG = 1
 #: Signals init ignores: it must outlive nothing but the run and its relay.
 _IGNORED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGUSR1", "SIGUSR2", "SIGXFSZ")
 
@@ -58,7 +58,8 @@ def enter() -> str | None:
         _relay(init, status_r)  # never returns
     os.close(status_r)
     try:
-        _prctl_pdeathsig()
+        if not _prctl(PR_SET_PDEATHSIG, signal.SIGKILL):
+            raise OSError("prctl(PR_SET_PDEATHSIG) failed")
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError as exc:
         # Without its own /proc the run would read the host's process table with the
@@ -70,14 +71,6 @@ def enter() -> str | None:
         os.close(status_w)
         return None
     _init(run, status_w)  # never returns
-
-
-def _prctl_pdeathsig() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 def _quiet() -> None:

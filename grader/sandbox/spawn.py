@@ -188,10 +188,10 @@ def probe(kit: Kit, limits: Limits | None = None) -> dict[str, Any]:
         work = Path(tmp)
         for sub in ("target", "tmp"):
             (work / sub).mkdir()
-            if uid is not None:
-                os.chown(work / sub, uid, uid)
-        if uid is not None:
+        if uid is not None:  # as grading lays it out (grader.sandbox.workdir): only tmp/ is the uid's
             os.chmod(work, 0o755)
+            os.chmod(work / "target", 0o755)
+            os.chown(work / "tmp", uid, uid)
         settings = json.dumps(child_settings(work, kit, limits, uid))
         cmd = [sys.executable, "-I", "-B", "-m", "grader.sandbox.child", settings, "--", "--probe"]
         done = subprocess.run(
