@@ -155,6 +155,7 @@ class LoopMonitor:
         self._progress: tuple[float, tuple[int, ...]] | None = None  # CPU clock when data last moved
         self._stop = threading.Event()
         self._main = threading.main_thread()
+        self._main_tid = main_thread_native_id()
         self._thread = threading.Thread(target=self._run, name=GRADER_THREAD_PREFIX + "monitor", daemon=True)
         try:
             self._clock: int | None = time.pthread_getcpuclockid(self._main.ident or 0)
@@ -172,9 +173,7 @@ class LoopMonitor:
     # --- the sampling thread ----------------------------------------------------------
 
     def _run(self) -> None:
-        pid, tid = os.getpid(), self._main.native_id
-        if tid is None:
-            return
+        pid, tid = os.getpid(), self._main_tid
         asleep_since: tuple[float, object] | None = None
         while not self._stop.wait(SAMPLE_S):
             if self.hold is not None:
@@ -300,6 +299,17 @@ def learner_line_here(target: str | None) -> str | None:
             return explain.location(target, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+def main_thread_native_id() -> int:
+    """The kernel's id of the main thread, right in a forked process too (the sandbox's
+    runs are forked): ``threading.main_thread().native_id`` keeps the id of the thread
+    that forked, in the parent, on every supported Python. Called on the main thread (as
+    the plugin does, per check) it asks the kernel; else, in the main thread of a process
+    that was not forked, the main thread's own id is its pid."""
+    if threading.current_thread() is threading.main_thread():
+        return threading.get_native_id()
+    return os.getpid()
 
 
 def _running_loop_of(tid: int) -> Any:

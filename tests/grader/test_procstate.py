@@ -97,13 +97,21 @@ class TestBlockedCalls:
         """
         with child(code) as proc:
             first = settled(proc.pid, main_in("futex"))
-            time.sleep(0.05)
-            second = procstate.process_state(proc.pid)
-            assert second is not None and second.main is not None and first.main is not None
-            assert second.main.same_wait(first.main)
-            spinner = [t for t in second.others if t.tid in {u.tid for u in first.others}]
-            before = {t.tid: t for t in first.others}
-            assert any((t.cpu_ns or 0) > (before[t.tid].cpu_ns or 0) for t in spinner)
+            # Two samples an interval apart: the idle main thread has not moved between them,
+            # the spinner has. On a loaded machine the main thread may first be seen waiting
+            # for the GIL (a futex too) and the spinner may not run for a while: sample again
+            # from the later state (bounded), rather than betting on one fixed interval.
+            deadline = time.monotonic() + 20
+            while True:
+                time.sleep(0.05)
+                second = procstate.process_state(proc.pid)
+                assert second is not None and second.main is not None and first.main is not None
+                before = {t.tid: t.cpu_ns or 0 for t in first.others}
+                moved = any((t.cpu_ns or 0) > before[t.tid] for t in second.others if t.tid in before)
+                if moved and second.main.same_wait(first.main):
+                    break
+                assert time.monotonic() < deadline, f"no idle main and moving spinner: {first} then {second}"
+                first = second
             assert not second.idle_since(first)
 
 

@@ -294,6 +294,38 @@ class TestHostileSubmissions:
         assert sandbox_processes() == []
 
 
+class TestEvidenceInTheSandbox:
+    """The loop monitor judges from the run's own threads: in a forked run (warm or cold,
+    in its PID namespace or not) a loop held by the learner's code fails at once with the
+    monitor's account, never at the time limit."""
+
+    SPIN = "async def greet(name, delay):\n    while True:\n        pass\n"
+    SLEEP = "import time\n\nasync def greet(name, delay):\n    time.sleep(60)\n    return name\n"
+
+    @pytest.mark.parametrize("warm_child", ["1", "0"], ids=["warm", "cold"])
+    @pytest.mark.parametrize(
+        ("greet", "evidence"),
+        [(SPIN, r"ran for [\d.]+ s of CPU without yielding"), (SLEEP, r"time\.sleep\(60\)")],
+        ids=["spin", "sleep"],
+    )
+    def test_a_held_loop_is_named_by_the_monitor(
+        self, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm_child: str, greet: str, evidence: str
+    ) -> None:
+        monkeypatch.setenv(warm.SWITCH, warm_child)
+        solution = (kit.solutions_dir / "ex01_hello_run.py").read_text(encoding="utf-8")
+        source = greet + solution[solution.index("def main") :]
+        folder = make_target(kit, tmp_path / "submission", None)
+        (folder / "ex01_hello_run.py").write_text("import asyncio\n\n" + source, encoding="utf-8")
+        result = grade_exercise(kit, kit.resolve("ex01"), folder)
+        held = [c for c in result.checks if c.message and re.search(evidence, c.message)]
+        assert held, [(c.name, c.status, c.message) for c in result.checks]
+        for check in held:
+            # The monitor's verdict: failed, not a timeout waited out and killed.
+            assert check.status is CheckStatus.FAILED, (check.name, check.status, check.message)
+            assert "Stopped by the grader" not in (check.message or ""), check.message
+        assert sandbox_processes() == []
+
+
 class TestWarmChild:
     """Runs fork from one warm child that has imported pytest and the grader; a verdict
     never depends on it (the same results cold, and a run it failed is redone cold)."""
