@@ -2,7 +2,8 @@
 wall-clock races. Every public name is re-exported here (``from grader.probes import fail``).
 
 - :mod:`~grader.probes.assertions`: fail a check with a teaching message (:func:`fail`,
-  :func:`expect`, type-strict :func:`exact`) and link the Python docs (:func:`docs`).
+  :func:`expect`, type-strict :func:`exact`), show bytes in it (:func:`show_bytes`,
+  :func:`first_difference`) and link the Python docs (:func:`docs`).
 - :mod:`~grader.probes.concurrency`: :class:`InFlight` counts calls running at once,
   :class:`EventLog` orders events, :class:`BarrierProbe` is a fake that sequential code
   cannot pass.
@@ -13,7 +14,11 @@ wall-clock races. Every public name is re-exported here (``from grader.probes im
   with a bound (:func:`call_learner`, :func:`outcome_of`), cancelling what it leaves
   (:func:`cleaned_up`).
 - :mod:`~grader.probes.network`: loopback peers with bounded clean-up (:class:`Client`,
-  :func:`peer_server`).
+  :func:`open_client`, :func:`open_clients`, :func:`peer_server`), a learner's connection
+  handler served and watched (:func:`serve_handler`).
+- :mod:`~grader.probes.streams`: bytes read while they keep coming (:func:`receive`,
+  :func:`read_while_progress`), a client that never reads (:class:`Flood`), many
+  clients at once (:func:`exchange`).
 - :mod:`~grader.probes.pools`: :class:`Switchboard`, process-pool work the check orders.
 
 The sandboxed child imports this package before it drops privileges: keep its imports
@@ -22,20 +27,26 @@ cheap (blockbuster is imported only when :func:`detect_blocking` runs).
 
 from __future__ import annotations
 
-from grader.probes.assertions import docs, exact, expect, fail, first_difference
+from grader.probes.assertions import docs, exact, expect, fail, first_difference, show_bytes
 from grader.probes.blocking import BlockingCall, detect_blocking, learner_location
 from grader.probes.concurrency import BarrierProbe, EventLog, InFlight, settle, wait_event
 from grader.probes.network import (
     Client,
+    HandlerPeer,
     Peer,
     WriterWatch,
     close_writer,
     loopback_server,
+    open_client,
+    open_clients,
     peer_server,
     running_server,
+    serve_handler,
+    set_socket_buffers,
     watch_writer,
 )
 from grader.probes.pools import Switchboard
+from grader.probes.streams import Flood, Received, exchange, read_while_progress, receive
 from grader.probes.tasks import (
     Outcome,
     call_learner,
@@ -59,9 +70,12 @@ __all__ = [
     "BlockingCall",
     "Client",
     "EventLog",
+    "Flood",
+    "HandlerPeer",
     "InFlight",
     "Outcome",
     "Peer",
+    "Received",
     "Switchboard",
     "WriterWatch",
     "call_learner",
@@ -72,6 +86,7 @@ __all__ = [
     "detect_blocking",
     "docs",
     "exact",
+    "exchange",
     "expect",
     "expect_finished",
     "fail",
@@ -81,10 +96,17 @@ __all__ = [
     "logged_error",
     "loopback_server",
     "new_tasks",
+    "open_client",
+    "open_clients",
     "outcome_of",
     "peer_server",
+    "read_while_progress",
+    "receive",
     "running_server",
+    "serve_handler",
+    "set_socket_buffers",
     "settle",
+    "show_bytes",
     "task_stacks",
     "wait_event",
     "watch_writer",

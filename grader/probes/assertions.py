@@ -57,3 +57,8 @@ def first_difference(a: bytes, b: bytes) -> int:
         if x != y:
             return i
     return min(len(a), len(b))
+
+
+def show_bytes(data: bytes, limit: int = 48) -> str:
+    """``repr(data)`` for a message: past ``limit`` bytes, the first ``limit`` and the length."""
+    return repr(data) if len(data) <= limit else f"{data[:limit]!r}... ({len(data)} bytes)"

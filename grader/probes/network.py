@@ -1,7 +1,9 @@
 """Loopback peers for network checks: clients and check-side servers on 127.0.0.1 that
 record what they see and always clean up within a bound (since 3.12
 ``wait_closed`` waits for open connections, and a peer that never reads can stall a
-close forever)."""
+close forever). The learner's connection handler is tested mounted on one of them
+(:func:`serve_handler`); the learner's own server, from outside with :func:`open_client`
+and :func:`open_clients`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from grader.probes.assertions import fail
+from grader.probes.concurrency import settle, wait_event
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 #: asyncio's own StreamReader limit.
@@ -57,6 +60,65 @@ class Client:
 
     async def close(self) -> None:
         await close_writer(self.writer)
+
+
+def set_socket_buffers(writer: asyncio.StreamWriter, size: int, *, high_water: int | None = None) -> None:
+    """Set a connected socket's send and receive buffers to ``size`` bytes (the kernel
+    doubles them) and, with ``high_water``, its transport's high-water mark: small ones make
+    flow control show after a few hundred KiB. Once connected, never before: a receive
+    buffer set before connect() or listen() also fixes TCP's window scale at 0, and on
+    loopback (64 KiB segments) the window then rounds down to zero and the transfer stalls
+    on retransmission timers."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+    if high_water is not None:
+        writer.transport.set_write_buffer_limits(high=high_water)
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    host: str, port: int, *, buffers: int | None = None, high_water: int | None = None
+) -> AsyncIterator[Client]:
+    """A :class:`Client` (with ``buffers``, see :func:`set_socket_buffers`), always closed
+    on leaving: gracefully when the block completed, aborted when it failed (a failed
+    check does not wait on a server that stopped reading)."""
+    client = await Client.connect(host, port)
+    if buffers is not None:
+        set_socket_buffers(client.writer, buffers, high_water=high_water)
+    ok = False
+    try:
+        yield client
+        ok = True
+    finally:
+        if ok:
+            await client.close()
+        else:
+            client.writer.transport.abort()
+            await settle()
+
+
+@contextlib.asynccontextmanager
+async def open_clients(host: str, port: int, count: int, *, eof_s: float) -> AsyncIterator[list[Client]]:
+    """``count`` clients connected to one server at the same time. When the block
+    completes, each half-closes and reads to end of file, all at once for at most
+    ``eof_s`` seconds, as clients that are done would; then, however it ended, each is
+    closed with a bounded wait."""
+    clients: list[Client] = []
+    try:
+        for _ in range(count):
+            clients.append(await Client.connect(host, port))
+        yield clients
+        for client in clients:
+            client.writer.write_eof()
+        ends = [asyncio.ensure_future(client.reader.read()) for client in clients]
+        if ends:
+            await asyncio.wait(ends, timeout=eof_s)
+        for end in ends:
+            if not end.done():
+                end.cancel()
+    finally:
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
 
 
 @contextlib.asynccontextmanager
@@ -123,9 +185,10 @@ async def peer_server(
     """A check-side server (see :func:`loopback_server`) that runs ``handler`` on each
     connection and records it in ``peer``; yields ``(host, port)``.
 
-    Whatever the handler does, its connection is closed when it ends. On leaving, a
-    handler still running gets a second to end, then its connection is aborted, then it
-    is cancelled, each with a bounded wait: a failed check leaves nothing behind.
+    Whatever the handler does, its connection is closed when it ends. On leaving a block
+    that completed, a handler still running gets a second to end, then its connection is
+    aborted, then it is cancelled, each with a bounded wait; on leaving a block that
+    failed, it is cancelled at once. Either way a check leaves nothing behind.
     """
     running: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
 
@@ -147,10 +210,13 @@ async def peer_server(
             running.pop(task, None)
 
     async with loopback_server(serve, sock=sock, limit=limit) as address:
+        completed = False
         try:
             yield address
+            completed = True
         finally:
-            for stop in (None, "abort", "cancel"):
+            # A block that failed has its verdict: what still runs is cancelled at once.
+            for stop in (None, "abort", "cancel") if completed else ("cancel",):
                 tasks = [t for t in running if not t.done()]
                 if not tasks:
                     break
@@ -196,3 +262,51 @@ def watch_writer(writer: asyncio.StreamWriter) -> WriterWatch:
     writer.drain = drain_observed  # type: ignore[method-assign]
     writer.wait_closed = wait_closed_observed  # type: ignore[method-assign]
     return watch
+
+
+@dataclass(eq=False)
+class HandlerPeer(Peer):
+    """The server end of a connection whose handler is under test (:func:`serve_handler`)."""
+
+    #: Whether the handler had started closing its writer when it returned.
+    closing_at_return: bool = False
+    #: What the handler did with its writer's ``drain`` and ``wait_closed``.
+    seen: WriterWatch = field(default_factory=WriterWatch)
+
+    def paused_in_drain(self) -> bool:
+        """Suspended inside drain(). drain() returns at once unless writing is paused (the
+        buffer went over the high-water mark and has not yet fallen to the low one), so a
+        handler the check finds inside it, on an open transport, is held by flow control."""
+        return self.seen.in_drain > 0 and not self.transport.is_closing()
+
+
+@contextlib.asynccontextmanager
+async def serve_handler(
+    handler: Handler,
+    *,
+    buffers: int | None = None,
+    high_water: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    connect_s: float = 3.0,
+) -> AsyncIterator[tuple[HandlerPeer, Client]]:
+    """``handler`` (the learner's) served by a :func:`peer_server` that watches its writer
+    (:func:`watch_writer`), and an :func:`open_client` connected to it: yields ``(peer,
+    client)``. ``buffers`` and ``high_water`` apply to both ends (:func:`set_socket_buffers`),
+    ``limit`` to the server's StreamReader. Whatever the handler left open when it returned
+    is closed, so each check judges one behaviour (closing has a check of its own)."""
+    peer = HandlerPeer()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if buffers is not None:
+            set_socket_buffers(writer, buffers, high_water=high_water)
+        peer.seen = watch_writer(writer)
+        await handler(reader, writer)
+        peer.closing_at_return = writer.is_closing()
+
+    async with (
+        peer_server(peer, serve, limit=limit) as address,
+        open_client(*address, buffers=buffers, high_water=high_water) as client,
+    ):
+        if not await wait_event(peer.connected, connect_s):
+            fail("The check's server never saw the connection (a problem of the check).")
+        yield peer, client

@@ -1,12 +1,12 @@
 """Checks for ex04 echo_server: the seed tutorial's echo server, done right.
 
-Two ways in. ``handle_echo`` is mounted on a check-side server (``_connected``, a
-``probes.peer_server``) so the check can see the server end of each connection: whether
-the handler returned or raised, the transport's write buffer and reading state, whether
-it is waiting in ``drain()`` (the instance's ``drain`` and ``wait_closed`` are wrapped;
-the writer stays a real StreamWriter). ``start_server`` is judged from outside only,
-over real sockets, so a server built on ``asyncio.Protocol`` and ``loop.create_server``
-passes as well as one built on streams.
+Two ways in. ``handle_echo`` is mounted on a check-side server (``probes.serve_handler``)
+so the check can see the server end of each connection: whether the handler returned or
+raised, the transport's write buffer and reading state, whether it is waiting in
+``drain()`` (the instance's ``drain`` and ``wait_closed`` are wrapped; the writer stays a
+real StreamWriter). ``start_server`` is judged from outside only, over real sockets, so a
+server built on ``asyncio.Protocol`` and ``loop.create_server`` passes as well as one
+built on streams.
 
 Everything is decided by ordering and counting: a piece must come back before the next
 is sent (a handler waiting for a newline or for more data never echoes it); flow control
@@ -28,9 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -38,30 +35,32 @@ import pytest
 from grader import explain, probes
 from grader.probes import (
     Client,
-    Peer,
-    WriterWatch,
+    Flood,
+    HandlerPeer,
     call_learner,
     docs,
+    exchange,
     expect,
     fail,
     first_difference,
     learner_waiting,
     logged_error,
-    peer_server,
+    open_client,
+    open_clients,
+    read_while_progress,
+    receive,
     running_server,
+    serve_handler,
     settle,
+    show_bytes,
     wait_event,
-    watch_writer,
 )
 
 STREAMS = "library/asyncio-stream"
-#: Flow-control check: socket buffers (the kernel doubles them), the server's StreamReader
-#: limit (it stops reading at twice that) and both transports' high-water marks. Small, so
-#: a correct handler is paused after a few hundred KiB and even an echo that reads one
-#: byte at a time gets through the rest of the check quickly. The socket buffers are set
-#: once connected, never before: a receive buffer set before connect() or listen() also
-#: fixes TCP's window scale at 0, and on loopback (64 KiB segments) the window then
-#: rounds down to zero and the transfer stalls on retransmission timers.
+#: Flow-control check: socket buffers (see ``probes.set_socket_buffers``), the server's
+#: StreamReader limit (it stops reading at twice that) and both transports' high-water
+#: marks. Small, so a correct handler is paused after a few hundred KiB and even an echo
+#: that reads one byte at a time gets through the rest of the check quickly.
 SMALL_BUF = 32 * 1024
 SMALL_LIMIT = 16 * 1024
 #: Small too because, from 3.12, a transport sums its buffered chunks on every write: an
@@ -78,10 +77,10 @@ FLOOD_CHUNK = 8 * 1024  # each ends in a newline: a line shorter than SMALL_LIMI
 PROMPT_S = 3.0
 #: The same, for the flood: how long it may make no progress at all.
 STALL_S = 10.0
+#: Clients connected at once in the many-clients check.
+CLIENTS = 100
 
 pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 #: What each verdict teaches; the checks fill in what they observed.
 LESSONS = {
@@ -107,8 +106,8 @@ LESSONS = {
         "to a buffer in memory; a client that does not read makes that buffer grow without "
         "limit. After each write, `await writer.drain()`: it pauses the handler while the "
         "buffer is above its high-water mark (and the handler stops reading meanwhile). "
-        "{drain_docs}"
-    ),
+    )
+    + docs(STREAMS, "asyncio.StreamWriter.drain"),
     "took everything": (
         "The client sent all {FLOOD:,} bytes without reading one, and the server took them all "
         "({state}). It kept reading while it could not write back, so the data piled up in the "
@@ -136,8 +135,9 @@ LESSONS = {
         "After the client half-closed, handle_echo awaited `writer.wait_closed()` without "
         "calling `writer.close()` first, so it waits forever ({where}): wait_closed() only "
         "waits for a close that has been started, it does not start one. Call "
-        "`writer.close()`, then `await writer.wait_closed()`. {wait_closed_docs}"
-    ),
+        "`writer.close()`, then `await writer.wait_closed()`. "
+    )
+    + docs(STREAMS, "asyncio.StreamWriter.wait_closed"),
     "wait_closed hangs": (
         "After the client half-closed, handle_echo called writer.close() but `await "
         "writer.wait_closed()` never finished: the transport could not flush what was written "
@@ -160,75 +160,48 @@ LESSONS = {
         "handle_echo returned without closing the connection. The client only saw end of file "
         "because this check closed it afterwards; a real server would keep the socket open "
         "forever (one leaked connection per client). End with `writer.close()` and `await "
-        "writer.wait_closed()`, in a finally block. {close_docs}"
-    ),
+        "writer.wait_closed()`, in a finally block. "
+    )
+    + docs(STREAMS, "asyncio.StreamWriter.close"),
     "close not awaited": (
         "handle_echo called writer.close() but did not `await writer.wait_closed()`. close() "
         "only starts closing (the buffer is flushed, then the socket closed); wait_closed() "
         "waits until that has happened, so the handler returns with the connection really "
-        "closed. {wait_closed_docs}"
+        "closed. "
+    )
+    + docs(STREAMS, "asyncio.StreamWriter.wait_closed"),
+    # many clients at once
+    "mixed up": (
+        "Client {i} sent {sent!r} and got {got!r}: each connection must get its own echo (keep "
+        "per-connection state in the handler's local variables, not in globals)."
     ),
-}
-DOC_LINKS = {
-    "drain_docs": docs(STREAMS, "asyncio.StreamWriter.drain"),
-    "close_docs": docs(STREAMS, "asyncio.StreamWriter.close"),
-    "wait_closed_docs": docs(STREAMS, "asyncio.StreamWriter.wait_closed"),
+    "none, raised": "None of the {CLIENTS} clients got its echo. {why}",
+    "none, closed": (
+        "None of the {CLIENTS} clients got its echo: the server closed every connection without writing anything back."
+    ),
+    "none, silent": (
+        "None of the {CLIENTS} clients got its echo (b'hello from client ...\\n') while connected "
+        "({silent} connections stayed open, silent): the server did not write back what arrived "
+        "(waiting for end of file or for more data?). The other checks show where."
+    ),
+    "one at a time": (
+        "Only {n} of {CLIENTS} clients got their echo while all {CLIENTS} were connected. The "
+        "server serves one client at a time: a lock, a shared flag or a loop around the handler "
+        "makes every other client wait until the current one disconnects. "
+        "asyncio.start_server already runs one handle_echo task per connection; let them run "
+        "side by side."
+    ),
 }
 
 
 def _lesson(verdict: str, **observed: Any) -> str:
-    return LESSONS[verdict].format(PROMPT_S=PROMPT_S, STALL_S=STALL_S, FLOOD=FLOOD, **DOC_LINKS, **observed)
+    return LESSONS[verdict].format(PROMPT_S=PROMPT_S, STALL_S=STALL_S, FLOOD=FLOOD, CLIENTS=CLIENTS, **observed)
 
 
-# --- a check-side server around the learner's handle_echo ------------------------------
+# --- what the learner's handler did ----------------------------------------------------
 
 
-@dataclass(eq=False)
-class _Conn(Peer):
-    """The server end of the connection, as the check sees it."""
-
-    closing_at_return: bool = False
-    seen: WriterWatch = field(default_factory=WriterWatch)
-
-    def paused_in_drain(self) -> bool:
-        """Suspended inside drain(). drain() returns at once unless writing is paused (the
-        buffer went over the high-water mark and has not yet fallen to the low one), so a
-        handler the check finds inside it, on an open transport, is held by flow control."""
-        return self.seen.in_drain > 0 and not self.transport.is_closing()
-
-
-@contextlib.asynccontextmanager
-async def _connected(handler: Handler, *, small_buffers: bool = False) -> AsyncIterator[tuple[_Conn, Client]]:
-    """``handler`` served by a check-side server, and a client connected to it. What the
-    handler left open after it returned is closed, so each check judges one behaviour
-    (closing has its own check)."""
-    conn = _Conn()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if small_buffers:
-            _shrink_socket_buffers(writer)
-            writer.transport.set_write_buffer_limits(high=HIGH_WATER)
-        conn.seen = watch_writer(writer)
-        await handler(reader, writer)
-        conn.closing_at_return = writer.is_closing()
-
-    limit = SMALL_LIMIT if small_buffers else 2**16  # 2**16 is asyncio's default
-    async with (
-        peer_server(conn, serve, limit=limit) as address,
-        _client(*address, small_buffers=small_buffers) as client,
-    ):
-        if not await wait_event(conn.connected, PROMPT_S):
-            fail("The check's server never saw the connection (a problem of the check).")
-        yield conn, client
-
-
-def _shrink_socket_buffers(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUF)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUF)
-
-
-def _where(conn: _Conn | None) -> str:
+def _where(conn: HandlerPeer | None) -> str:
     """Where the learner's handler is waiting, from the task stacks."""
     if conn is not None and conn.done.is_set():
         return "it had already returned"
@@ -236,7 +209,7 @@ def _where(conn: _Conn | None) -> str:
     return f"it was waiting: {at}" if at else ""
 
 
-def _handler_error(conn: _Conn | None) -> str:
+def _handler_error(conn: HandlerPeer | None) -> str:
     """What the learner's handler raised: seen by the check-side server (``conn``), or
     logged by the loop when the learner's own server ran it."""
     exc = conn.error if conn is not None else logged_error()
@@ -265,7 +238,7 @@ def _handler_error(conn: _Conn | None) -> str:
     return text
 
 
-def _closed_early(conn: _Conn | None) -> str:
+def _closed_early(conn: HandlerPeer | None) -> str:
     if conn is None:
         return _handler_error(None) or "The server closed the connection before the client half-closed."
     return _handler_error(conn) or (
@@ -273,102 +246,21 @@ def _closed_early(conn: _Conn | None) -> str:
     )
 
 
-# --- clients --------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def _client(host: str, port: int, *, small_buffers: bool = False) -> AsyncIterator[Client]:
-    """A client that is always closed; gracefully if it read everything, else aborted."""
-    client = await Client.connect(host, port)
-    if small_buffers:
-        _shrink_socket_buffers(client.writer)
-        client.writer.transport.set_write_buffer_limits(high=HIGH_WATER)
-    ok = False
-    try:
-        yield client
-        ok = True
-    finally:
-        if ok:
-            await client.close()
-        else:
-            client.writer.transport.abort()
-            await settle()
-
-
-async def _collect(reader: asyncio.StreamReader, n: int, into: bytearray) -> None:
-    """Read until ``into`` holds ``n`` bytes or end of file; ``into`` shows partial progress."""
-    while len(into) < n:
-        chunk = await reader.read(n - len(into))
-        if not chunk:
-            return
-        into += chunk
-
-
-async def _echo_of(client: Client, n: int, conn: _Conn | None) -> tuple[bytes, bool]:
-    """Read up to ``n`` bytes while they keep coming (a slow echo is not a stuck one), until
-    the handler ends; returns what came and whether the connection was closed."""
-    got = bytearray()
-    read = asyncio.ensure_future(_collect(client.reader, n, got))
-    waiters: set[asyncio.Future[Any]] = {read}
-    if conn is not None:
-        waiters.add(asyncio.ensure_future(conn.done.wait()))
-    try:
-        progress = -1
-        while not read.done() and len(got) > progress:
-            progress = len(got)
-            await asyncio.wait(waiters, timeout=PROMPT_S, return_when=asyncio.FIRST_COMPLETED)
-            if conn is not None and conn.done.is_set():
-                if not read.done():
-                    # The handler ended: what it wrote is on its way; take it, then judge.
-                    await asyncio.wait({read}, timeout=PROMPT_S)
-                break
-        # _collect returns early only at end of file; a reset raises: both mean "closed".
-        closed = read.done() and (read.cancelled() or read.exception() is not None or len(got) < n)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
-    return bytes(got), closed or (conn is not None and conn.done.is_set())
-
-
-async def _expect_echo(client: Client, piece: bytes, what: str, conn: _Conn | None = None) -> None:
+async def _expect_echo(client: Client, piece: bytes, what: str, conn: HandlerPeer | None = None) -> None:
     """Read exactly ``piece`` back promptly, while the connection stays open."""
-    got, closed = await _echo_of(client, len(piece), conn)
+    echo = await receive(client.reader, len(piece), idle=PROMPT_S, stop=conn.done if conn is not None else None)
+    got, closed = echo.data, echo.closed or (conn is not None and conn.done.is_set())
     size = f"{len(piece)} bytes" + ("" if piece.endswith(b"\n") else ", not ending in a newline")
     if got[: len(piece)] != piece[: len(got)]:
         at = first_difference(got, piece)
-        fail(
-            _lesson(
-                "changed", what=what, size=size, at=at, sent=_show(piece[at : at + 16]), got=_show(got[at : at + 16])
-            )
-        )
+        sent, back = show_bytes(piece[at : at + 16]), show_bytes(got[at : at + 16])
+        fail(_lesson("changed", what=what, size=size, at=at, sent=sent, got=back))
     if len(got) == len(piece):
         return
     if closed:
         fail(_lesson("closed early", what=what, size=size, n=len(got), why=_closed_early(conn)))
     where = _where(conn) or "the server was still running"
     fail(_lesson("stalled", what=what, size=size, n=len(got), where=where))
-
-
-def _show(data: bytes, limit: int = 48) -> str:
-    return repr(data) if len(data) <= limit else f"{data[:limit]!r}... ({len(data)} bytes)"
-
-
-async def _read_while_progress(
-    reader: asyncio.StreamReader, n: int | None = None, idle: float = PROMPT_S
-) -> tuple[bytes, bool]:
-    """Read ``n`` bytes (or to end of file) as long as data keeps coming: a slow echo is
-    not a stuck one. Returns what arrived and whether end of file was seen."""
-    data = bytearray()
-    while n is None or len(data) < n:
-        try:
-            chunk = await asyncio.wait_for(reader.read(65536 if n is None else n - len(data)), idle)
-        except (TimeoutError, ConnectionError):
-            return bytes(data), False
-        if not chunk:
-            return bytes(data), True
-        data += chunk
-    return bytes(data), False
 
 
 # --- the learner's start_server --------------------------------------------------------
@@ -423,7 +315,7 @@ async def test_start_server_listens_on_loopback(ex):
             "argument through, so port 0 lets the system pick a free port for each.",
         )
         for address in ((host, port), ("127.0.0.1", port2)):
-            async with _client(*address) as client:
+            async with open_client(*address) as client:
                 await client.send(b"ping\n")
                 await _expect_echo(client, b"ping\n", "b'ping\\n' to a fresh server")
 
@@ -441,7 +333,7 @@ async def test_echoes_raw_bytes(ex):
         ),
         ("a newline alone", b"\n"),
     ]
-    async with _connected(ex.handle_echo) as (conn, client):
+    async with serve_handler(ex.handle_echo) as (conn, client):
         for what, piece in pieces:
             await client.send(piece)
             await _expect_echo(client, piece, what, conn)
@@ -461,7 +353,7 @@ async def test_split_utf8_character_survives(ex):
         b"\xa5\xe6\x9c\xac!",
     ]
     assert b"".join(pieces) == text.encode()
-    async with _connected(ex.handle_echo) as (conn, client):
+    async with serve_handler(ex.handle_echo) as (conn, client):
         for piece in pieces:
             await client.send(piece)
             await _expect_echo(client, piece, f"{piece!r} (part of {text!r}, cut inside a character)", conn)
@@ -476,52 +368,28 @@ async def test_flow_control_with_drain(ex):
     # control alone (it has its own failing checks).
     rng = random.Random(7)
     payload = b"".join(rng.randbytes(FLOOD_CHUNK - 1) + b"\n" for _ in range(FLOOD // FLOOD_CHUNK))
-    async with _connected(ex.handle_echo, small_buffers=True) as (conn, client):
-        sent = 0
-
-        async def flood() -> None:
-            nonlocal sent
-            view = memoryview(payload)
-            for offset in range(0, FLOOD, FLOOD_CHUNK):
-                chunk = view[offset : offset + FLOOD_CHUNK]
-                client.writer.write(chunk)
-                sent = offset + len(chunk)
-                await client.writer.drain()
-
-        sender = asyncio.create_task(flood())
-        try:
-            verdict = await _watch_flood(conn, sender, lambda: sent)
-            state = (
-                f"client sent {sent:,} bytes and read none; server write buffer "
-                f"{conn.transport.get_write_buffer_size():,} bytes"
-            )
+    small = serve_handler(ex.handle_echo, buffers=SMALL_BUF, high_water=HIGH_WATER, limit=SMALL_LIMIT)
+    async with small as (conn, client):
+        async with Flood(client.writer, payload, FLOOD_CHUNK) as flood:
+            verdict = await _watch_flood(conn, flood)
+            buffered = conn.transport.get_write_buffer_size()
+            state = f"client sent {flood.sent:,} bytes and read none; server write buffer {buffered:,} bytes"
             if verdict == "handler ended":
                 await wait_event(conn.done, PROMPT_S)
             if verdict != "paused":
-                fail(
-                    _lesson(
-                        verdict,
-                        state=state,
-                        why=_closed_early(conn),
-                        in_drain=conn.seen.in_drain > 0,
-                        reading=conn.transport.is_reading(),
-                        where=_where(conn),
-                    )
-                )
-        finally:
-            sender.cancel()
-            with contextlib.suppress(BaseException):
-                await sender
+                in_drain, reading = conn.seen.in_drain > 0, conn.transport.is_reading()
+                why, where = _closed_early(conn), _where(conn)
+                fail(_lesson(verdict, state=state, why=why, in_drain=in_drain, reading=reading, where=where))
         # Paused properly. The client stops sending and reads: every byte it sent (whole
         # chunks: write() buffers a chunk entirely) must come back, intact and in order.
-        echoed, _ = await _read_while_progress(client.reader, sent, idle=STALL_S)
-        if len(echoed) < sent:
-            fail(_lesson("no resume", n=len(echoed), sent=sent, where=_where(conn)))
-        if echoed != payload[:sent]:
-            fail(_lesson("resumed changed", sent=sent, at=first_difference(echoed, payload)))
+        echoed = (await read_while_progress(client.reader, flood.sent, idle=STALL_S)).data
+        if len(echoed) < flood.sent:
+            fail(_lesson("no resume", n=len(echoed), sent=flood.sent, where=_where(conn)))
+        if echoed != payload[: flood.sent]:
+            fail(_lesson("resumed changed", sent=flood.sent, at=first_difference(echoed, payload)))
 
 
-async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], sent: Callable[[], int]) -> str:
+async def _watch_flood(conn: HandlerPeer, flood: Flood) -> str:
     """Poll the server end until the outcome of the flood is clear ("stuck": nothing moved
     for STALL_S seconds)."""
     loop = asyncio.get_running_loop()
@@ -529,7 +397,7 @@ async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], sent: Callable[[
     last = (-1, -1)
     while True:
         transport = conn.transport
-        now = (sent(), transport.get_write_buffer_size())
+        now = (flood.sent, transport.get_write_buffer_size())
         if now != last:
             last, deadline = now, loop.time() + STALL_S
         if transport.get_write_buffer_size() > OVERFLOW:
@@ -541,9 +409,9 @@ async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], sent: Callable[[
                 return "paused"
         if conn.done.is_set() or transport.is_closing():
             return "handler ended"
-        if sender.done():
+        if flood.done:
             # All sent (the server took everything), or the connection broke under it.
-            return "took everything" if sender.exception() is None else "handler ended"
+            return "handler ended" if flood.failed else "took everything"
         if loop.time() > deadline:
             return "stuck"
         await asyncio.sleep(0.002)
@@ -554,21 +422,21 @@ async def _watch_flood(conn: _Conn, sender: asyncio.Task[None], sent: Callable[[
 @pytest.mark.hint(3)
 async def test_closes_after_half_close(ex):
     """after the client half-closes: the rest of the echo, then end of file, writer closed"""
-    async with _connected(ex.handle_echo) as (conn, client):
+    async with serve_handler(ex.handle_echo) as (conn, client):
         await client.send(b"first\x00")
         await _expect_echo(client, b"first\x00", "b'first\\x00'", conn)
         rest, verdict, observed = await _half_close(conn, client, b"last \xff")
         if verdict:
             fail(_lesson(verdict, **observed))
         if rest != b"last \xff":
-            fail(_lesson("rest lost", rest=_show(rest)))
+            fail(_lesson("rest lost", rest=show_bytes(rest)))
         if not conn.closing_at_return:
             fail(_lesson("not closed"))
         if not conn.seen.wait_closed_done:
             fail(_lesson("close not awaited"))
 
 
-async def _half_close(conn: _Conn, client: Client, last: bytes) -> tuple[bytes, str, dict[str, Any]]:
+async def _half_close(conn: HandlerPeer, client: Client, last: bytes) -> tuple[bytes, str, dict[str, Any]]:
     """Send ``last``, half-close, read to end of file and wait for the handler to return:
     what came back, and a verdict ("" if all that happened) with what it was based on."""
     try:
@@ -595,69 +463,23 @@ async def _half_close(conn: _Conn, client: Client, last: bytes) -> tuple[bytes, 
 @pytest.mark.hint(3)
 async def test_serves_many_clients_at_once(ex):
     """serves 100 clients connected at the same time"""
-    count = 100
+    payloads = [f"hello from client {i:03d}\n".encode() for i in range(CLIENTS)]
     async with contextlib.AsyncExitStack() as stack:
         _, host, port = await _start(ex, stack)
-        clients: list[Client] = []
-        reads: list[asyncio.Future[bytes]] = []
-        try:
-            for _ in range(count):
-                clients.append(await Client.connect(host, port))
-            payloads = [f"hello from client {i:03d}\n".encode() for i in range(count)]
-            for client, payload in zip(clients, payloads, strict=True):
-                client.writer.write(payload)
-            for client in clients:
-                await client.writer.drain()
-            reads = [
-                asyncio.ensure_future(client.reader.readexactly(len(payload)))
-                for client, payload in zip(clients, payloads, strict=True)
-            ]
-            await asyncio.wait(reads, timeout=5.0)
-            served = [
-                i for i, read in enumerate(reads) if read.done() and not read.cancelled() and read.exception() is None
-            ]
-            mixed = [i for i in served if reads[i].result() != payloads[i]]
-            if mixed:
-                i = mixed[0]
-                fail(
-                    f"Client {i} sent {payloads[i]!r} and got {reads[i].result()!r}: each "
-                    "connection must get its own echo (keep per-connection state in the "
-                    "handler's local variables, not in globals)."
-                )
+        async with open_clients(host, port, CLIENTS, eof_s=PROMPT_S) as clients:
+            replies = await exchange(clients, payloads, timeout=5.0)
+            served = [i for i, reply in enumerate(replies) if isinstance(reply, bytes)]
+            mixed_up = [i for i in served if replies[i] != payloads[i]]
+            if mixed_up:
+                i = mixed_up[0]
+                fail(_lesson("mixed up", i=i, sent=payloads[i], got=replies[i]))
             if not served:
-                closed = sum(1 for read in reads if read.done() and not read.cancelled() and read.exception())
-                if _handler_error(None):
-                    fail(f"None of the {count} clients got its echo. {_handler_error(None)}")
-                if closed == count:
-                    fail(
-                        f"None of the {count} clients got its echo: the server closed every "
-                        "connection without writing anything back."
-                    )
-                fail(
-                    f"None of the {count} clients got its echo (b'hello from client ...\\n') "
-                    f"while connected ({count - closed} connections stayed open, silent): the "
-                    "server did not write back what arrived (waiting for end of file or for "
-                    "more data?). The other checks show where."
-                )
-            if len(served) < count:
-                fail(
-                    f"Only {len(served)} of {count} clients got their echo while all {count} "
-                    "were connected. The server serves one client at a time: a lock, a "
-                    "shared flag or a loop around the handler makes every other client wait "
-                    "until the current one disconnects. asyncio.start_server already runs "
-                    "one handle_echo task per connection; let them run side by side."
-                )
-            for client in clients:
-                client.writer.write_eof()
-            ends = [asyncio.ensure_future(c.reader.read()) for c in clients]
-            await asyncio.wait(ends, timeout=PROMPT_S)
-            for end in ends:
-                if not end.done():
-                    end.cancel()
-        finally:
-            for read in reads:
-                read.cancel()
-            await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+                closed = sum(isinstance(reply, BaseException) for reply in replies)
+                why = _handler_error(None)
+                verdict = "none, raised" if why else "none, closed" if closed == CLIENTS else "none, silent"
+                fail(_lesson(verdict, why=why, silent=CLIENTS - closed))
+            if len(served) < CLIENTS:
+                fail(_lesson("one at a time", n=len(served)))
 
 
 @pytest.mark.hidden
@@ -669,27 +491,27 @@ async def test_whole_session_through_start_server(ex):
     big = random.Random(11).randbytes(256 * 1024)
     async with contextlib.AsyncExitStack() as stack:
         _, host, port = await _start(ex, stack)
-        async with _client(host, port) as client:
+        async with open_client(host, port) as client:
             for piece in (b"caf\xc3", b"\xa9", b"\xff\x00\xfe", bytes(range(256))):
                 await client.send(piece)
-                await _expect_echo(client, piece, _show(piece))
-            receive = asyncio.ensure_future(_read_while_progress(client.reader))
+                await _expect_echo(client, piece, show_bytes(piece))
+            receiving = asyncio.ensure_future(read_while_progress(client.reader, idle=PROMPT_S))
             try:
                 client.writer.write(big)
                 await client.writer.drain()
                 client.writer.write_eof()
-                rest, eof = await receive
+                echo = await receiving
             finally:
-                receive.cancel()
-            if len(rest) == len(big) and not eof:
+                receiving.cancel()
+            if len(echo.data) == len(big) and echo.end != "eof":
                 fail(
                     "The client sent 256 KiB and half-closed, got it all back, and then no end "
                     f"of file within {PROMPT_S:g}s: when the client has finished sending, the "
                     "server must close (`writer.close()`, `await writer.wait_closed()`)."
                 )
             expect(
-                rest == big,
-                f"After 256 KiB of binary and a half-close the client got {len(rest):,} bytes "
-                f"back (first difference at byte {first_difference(rest, big):,}); expected "
+                echo.data == big,
+                f"After 256 KiB of binary and a half-close the client got {len(echo.data):,} bytes "
+                f"back (first difference at byte {first_difference(echo.data, big):,}); expected "
                 "the same 256 KiB, then end of file.",
             )

@@ -428,9 +428,12 @@ async def _end_script(script: _Script) -> None:
 async def _input_ended_exit(client: _Script) -> _Evidence | None:
     """End the script's input and watch it exit (or prove it will not)."""
     await client.end_input()
-    return await client.watch(
+    evidence = await client.watch(
         lambda: client.proc.returncode is not None and client.reading is not None and client.reading.done()
     )
+    if evidence is not None and evidence.verdict == IDLE:
+        client.stuck = True  # idle with its input ended: it will not exit by itself either
+    return evidence
 
 
 @pytest.mark.weight(3)

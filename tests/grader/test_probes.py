@@ -1,5 +1,6 @@
 """The check authors' probes that the check files share: the peer server's bounded
-clean-up, the task clean-up, ``expect_finished``, the docs links, the writer watch."""
+clean-up, the task clean-up, ``expect_finished``, the docs links, the writer watch, the
+handler served and watched, clients, reading on progress, the flood."""
 
 from __future__ import annotations
 
@@ -8,13 +9,22 @@ import asyncio
 import pytest
 
 from grader.probes import (
+    Flood,
     Peer,
     cleaned_up,
     docs,
+    exchange,
     expect_finished,
     first_difference,
+    loopback_server,
+    open_client,
+    open_clients,
     outcome_of,
     peer_server,
+    read_while_progress,
+    receive,
+    serve_handler,
+    show_bytes,
     wait_event,
     watch_writer,
 )
@@ -39,6 +49,15 @@ class TestFirstDifference:
         assert first_difference(b"abcd", b"abxd") == 2
         assert first_difference(b"ab", b"abc") == 2
         assert first_difference(b"ab", b"ab") == 2
+
+
+class TestShowBytes:
+    """show_bytes() keeps a message readable however long the bytes."""
+
+    def test_short_and_long(self) -> None:
+        """short bytes as their repr; long ones cut, with their length"""
+        assert show_bytes(b"a\xff") == "b'a\\xff'"
+        assert show_bytes(b"x" * 50, limit=4) == "b'xxxx'... (50 bytes)"
 
 
 class TestExpectFinished:
@@ -121,3 +140,167 @@ class TestWatchWriter:
             writer.close()
             await writer.wait_closed()
         assert watches and not watches[0].wait_closed_done
+
+
+def _reader(data: bytes = b"", *, eof: bool = False, error: Exception | None = None) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    if eof:
+        reader.feed_eof()
+    if error is not None:
+        reader.set_exception(error)
+    return reader
+
+
+class TestReceive:
+    """receive() reads while bytes keep coming and says how the reading ended."""
+
+    async def test_complete_and_eof(self) -> None:
+        """all the bytes asked for; fewer, then end of file; to end of file when no count"""
+        got = await receive(_reader(b"abcdef"), 4, idle=1.0)
+        assert (got.data, got.end, got.closed) == (b"abcd", "complete", False)
+        got = await receive(_reader(b"ab", eof=True), 4, idle=1.0)
+        assert (got.data, got.end, got.closed) == (b"ab", "eof", True)
+        got = await receive(_reader(b"ab" * 40_000, eof=True), idle=1.0)
+        assert (len(got.data), got.end) == (80_000, "eof")
+
+    async def test_reset_idle_and_stopped(self) -> None:
+        """a failed read is a reset; silence ends it; so does the stop event, after a last look"""
+        got = await receive(_reader(error=ConnectionResetError()), 4, idle=1.0)
+        assert (got.data, got.end, got.closed) == (b"", "reset", True)
+        got = await receive(_reader(b"ab"), 4, idle=0.05)
+        assert (got.data, got.end) == (b"ab", "idle")
+        stop = asyncio.Event()
+        stop.set()
+        got = await receive(_reader(b"ab"), 4, idle=0.05, stop=stop)
+        assert (got.data, got.end, got.closed) == (b"ab", "stopped", False)
+
+
+class TestReadWhileProgress:
+    """read_while_progress() reads while each read brings something."""
+
+    async def test_each_end(self) -> None:
+        """all the bytes asked for, end of file, a reset, silence"""
+        got = await read_while_progress(_reader(b"abcdef"), 4, idle=1.0)
+        assert (got.data, got.end) == (b"abcd", "complete")
+        got = await read_while_progress(_reader(b"ab" * 40_000, eof=True), idle=1.0)
+        assert (len(got.data), got.end, got.closed) == (80_000, "eof", True)
+        got = await read_while_progress(_reader(error=ConnectionResetError()), 4, idle=1.0)
+        assert (got.data, got.end, got.closed) == (b"", "reset", True)
+        got = await read_while_progress(_reader(b"ab"), 4, idle=0.05)
+        assert (got.data, got.end, got.closed) == (b"ab", "idle", False)
+
+
+class TestOpenClient:
+    """open_client() closes gracefully after a completed block, aborts after a failed one."""
+
+    async def test_completed_block_flushes(self) -> None:
+        """after a completed block, what the client wrote reaches the server, then end of file"""
+        received = bytearray()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.extend(await reader.read())
+
+        peer = Peer()
+        async with peer_server(peer, handler) as (host, port):
+            async with open_client(host, port) as client:
+                client.writer.write(b"x" * 1_000_000)
+            assert await wait_event(peer.done, 2.0)
+        assert len(received) == 1_000_000 and peer.error is None
+
+    async def test_failed_block_aborts(self) -> None:
+        """after a failed block, what a server that never reads left unsent is dropped at once"""
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.Event().wait()
+
+        async with peer_server(Peer(), handler) as (host, port):
+            with pytest.raises(RuntimeError):
+                async with open_client(host, port, buffers=32 * 1024) as client:
+                    client.writer.write(b"x" * 4_000_000)
+                    assert client.writer.transport.get_write_buffer_size() > 0
+                    raise RuntimeError("the check failed")
+            assert client.writer.transport.is_closing()
+            assert client.writer.transport.get_write_buffer_size() == 0
+
+
+class TestManyClients:
+    """open_clients() and exchange(): per client, its echo, the end of its connection, or silence."""
+
+    @pytest.mark.parametrize("behaviour", ["echo", "close", "silent"])
+    async def test_replies(self, behaviour: str) -> None:
+        """an echo comes back as bytes, a closed connection as its error, silence as None"""
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            line = await reader.readline()
+            if behaviour == "echo":
+                writer.write(line)
+            if behaviour != "close":
+                await reader.read()
+            writer.close()
+
+        payloads = [b"one\n", b"two\n", b"three\n"]
+        async with (
+            loopback_server(handler) as (host, port),
+            open_clients(host, port, len(payloads), eof_s=1.0) as clients,
+        ):
+            replies = await exchange(clients, payloads, timeout=0.5)
+        if behaviour == "echo":
+            assert replies == payloads
+        elif behaviour == "close":
+            assert all(isinstance(reply, asyncio.IncompleteReadError) for reply in replies)
+        else:
+            assert replies == [None] * len(payloads)
+        assert all(client.writer.transport.is_closing() for client in clients)
+
+
+class TestServeHandler:
+    """serve_handler() runs a handler under test and sees what it did with its writer."""
+
+    async def test_closing_seen(self) -> None:
+        """a handler that closes and waits is seen doing both; the client gets end of file"""
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+            await writer.wait_closed()
+
+        async with serve_handler(handler) as (peer, client):
+            assert await client.read_all(2.0) == b""
+            assert await wait_event(peer.done, 2.0)
+        assert peer.closing_at_return and peer.seen.wait_closed_done and peer.error is None
+
+    async def test_paused_in_drain(self) -> None:
+        """a handler writing to a client that does not read is found paused in drain()"""
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"x" * 4_000_000)
+            await writer.drain()
+
+        async with serve_handler(handler, buffers=32 * 1024, high_water=1024) as (peer, _client):
+            for _ in range(200):
+                if peer.paused_in_drain():
+                    break
+                await asyncio.sleep(0.01)
+            assert peer.paused_in_drain()
+            assert not peer.done.is_set()
+
+
+class TestFlood:
+    """Flood sends without reading and counts what it wrote."""
+
+    async def test_all_sent(self) -> None:
+        """to a server that reads everything, all is sent and nothing failed"""
+        received = bytearray()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.extend(await reader.read())
+
+        data = bytes(range(256)) * 1000
+        async with serve_handler(handler) as (peer, client):
+            async with Flood(client.writer, data, 8192) as flood:
+                assert flood.task is not None
+                await asyncio.wait_for(asyncio.shield(flood.task), 5.0)
+                assert flood.done and not flood.failed and flood.sent == len(data)
+            client.writer.write_eof()
+            assert await wait_event(peer.done, 2.0)
+        assert received == data

@@ -1,0 +1,151 @@
+"""Bytes on a connection as a check observes them: read while they keep coming (a slow
+peer is not a stuck one), sent by a client that never reads, exchanged by many clients
+at once. Each says what happened; the check decides what it means."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from grader.probes.network import Client
+
+End = Literal["complete", "eof", "reset", "stopped", "idle"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """What :func:`receive` or :func:`read_while_progress` read, and how the reading
+    ended: ``"complete"`` (all the bytes asked for), ``"eof"``, ``"reset"`` (the read
+    failed), ``"stopped"`` (``stop`` was set) or ``"idle"`` (nothing came in time)."""
+
+    data: bytes
+    end: End
+
+    @property
+    def closed(self) -> bool:
+        """The connection was closed (end of file) or broken (reset) under the read."""
+        return self.end in ("eof", "reset")
+
+
+async def read_while_progress(reader: asyncio.StreamReader, n: int | None = None, *, idle: float) -> Received:
+    """Read ``n`` bytes (or to end of file) for as long as data keeps coming: it ends when
+    one read waited ``idle`` seconds for nothing."""
+    data = bytearray()
+    while n is None or len(data) < n:
+        try:
+            chunk = await asyncio.wait_for(reader.read(65536 if n is None else n - len(data)), idle)
+        except TimeoutError:
+            return Received(bytes(data), "idle")
+        except ConnectionError:
+            return Received(bytes(data), "reset")
+        if not chunk:
+            return Received(bytes(data), "eof")
+        data += chunk
+    return Received(bytes(data), "complete")
+
+
+async def receive(
+    reader: asyncio.StreamReader, n: int | None = None, *, idle: float, stop: asyncio.Event | None = None
+) -> Received:
+    """:func:`read_while_progress`, with the reading in a task of its own, watched in
+    windows of ``idle`` seconds: it ends after a window that brought nothing, or once
+    ``stop`` is set (the code at the other end returned, say), when what is already on
+    its way is taken, for at most ``idle`` seconds more."""
+    got = bytearray()
+    read = asyncio.ensure_future(_collect(reader, n, got))
+    waiters: set[asyncio.Future[Any]] = {read}
+    if stop is not None:
+        waiters.add(asyncio.ensure_future(stop.wait()))
+    try:
+        end: End = "idle"
+        progress = -1
+        while not read.done() and len(got) > progress:
+            progress = len(got)
+            await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+            if stop is not None and stop.is_set():
+                if not read.done():
+                    await asyncio.wait({read}, timeout=idle)
+                end = "stopped"
+                break
+        if read.done():
+            # _collect returns early only at end of file; a broken connection raises.
+            failed = read.cancelled() or read.exception() is not None
+            end = "reset" if failed else "complete" if n is not None and len(got) >= n else "eof"
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    return Received(bytes(got), end)
+
+
+async def _collect(reader: asyncio.StreamReader, n: int | None, into: bytearray) -> None:
+    """Read until ``into`` holds ``n`` bytes or end of file; ``into`` shows partial progress."""
+    while n is None or len(into) < n:
+        chunk = await reader.read(65536 if n is None else n - len(into))
+        if not chunk:
+            return
+        into += chunk
+
+
+class Flood:
+    """A client that sends and never reads: ``data`` written ``chunk`` bytes at a time,
+    each write followed by ``drain()``, in a task of its own while the ``async with``
+    block runs (cancelled when it ends). ``sent`` counts the bytes written so far."""
+
+    def __init__(self, writer: asyncio.StreamWriter, data: bytes, chunk: int) -> None:
+        self.writer, self.data, self.chunk = writer, data, chunk
+        self.sent = 0
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def done(self) -> bool:
+        """Everything was written, or writing failed (see :attr:`failed`)."""
+        return self.task is not None and self.task.done()
+
+    @property
+    def failed(self) -> bool:
+        """Writing stopped on an error (the connection was closed or reset under it)."""
+        task = self.task
+        return task is not None and task.done() and not task.cancelled() and task.exception() is not None
+
+    async def __aenter__(self) -> Flood:
+        self.task = asyncio.create_task(self._send())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+    async def _send(self) -> None:
+        view = memoryview(self.data)
+        for offset in range(0, len(self.data), self.chunk):
+            piece = view[offset : offset + self.chunk]
+            self.writer.write(piece)
+            self.sent = offset + len(piece)
+            await self.writer.drain()
+
+
+async def exchange(clients: list[Client], payloads: list[bytes], timeout: float) -> list[bytes | BaseException | None]:
+    """Each client sends its payload, then all read back as many bytes at the same time,
+    for at most ``timeout`` seconds in all. Per client: the bytes that came back, the
+    error that ended its read early (``IncompleteReadError`` at end of file, a reset), or
+    None if it was still waiting."""
+    for client, payload in zip(clients, payloads, strict=True):
+        client.writer.write(payload)
+    for client in clients:
+        await client.writer.drain()
+    reads = [
+        asyncio.ensure_future(client.reader.readexactly(len(payload)))
+        for client, payload in zip(clients, payloads, strict=True)
+    ]
+    try:
+        if reads:
+            await asyncio.wait(reads, timeout=timeout)
+    finally:
+        for read in reads:
+            read.cancel()
+    return [None if not read.done() or read.cancelled() else read.exception() or read.result() for read in reads]
