@@ -11,13 +11,14 @@ threads at once (``preexec_fn`` is unsafe in a threaded parent).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import resource
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
@@ -95,7 +96,20 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    sys.exit(run(settings, args, key))
+    finish(run(settings, args, key))
+
+
+def finish(code: int) -> NoReturn:
+    """End a run once pytest has returned: every verdict has been sent by then.
+
+    Not through the interpreter's shutdown, which would wait for whatever the learner's
+    code left behind (a non-daemon thread, a process pool whose lock an interrupted check
+    left held, an ``atexit`` handler) while the parent waits for the run to end.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:

@@ -25,7 +25,7 @@ HARD_MARGIN_S = 5.0
 #: Seconds allowed from spawn to the first check starting (interpreter + pytest start-up).
 STARTUP_S = 30.0
 #: Seconds a child may linger after its last verdict before it is killed.
-LINGER_S = 10.0
+LINGER_S = 1.0
 #: Seconds from one check's verdict to the next check's start (or "done"): pytest's own
 #: bookkeeping, which no learner code needs. Past it the child is killed and the checks
 #: left are re-run in a fresh child: a stall charged to no check costs this, not a limit.

@@ -143,7 +143,7 @@ def main() -> None:
     job = _serve(sock)
     if job is None:
         sys.exit(0)
-    sys.exit(grader.sandbox.child.run(job.settings, job.args, job.key.encode()))
+    grader.sandbox.child.finish(grader.sandbox.child.run(job.settings, job.args, job.key.encode()))
 
 
 # --- the grader's side ----------------------------------------------------------------------

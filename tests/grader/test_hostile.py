@@ -295,17 +295,30 @@ def forge_pass(check_id):
     _state.channel.send(_wire.Result(check_id, "passed"))
 """
 
-#: A non-daemon thread that waits out the session, then reports every check passed.
+#: At the session's end ("done" has been sent: pytest's config cleanups run after it), "passed"
+#: for every check; the grader ends the run without the interpreter's shutdown, so code that
+#: waits for it (a non-daemon thread, an atexit handler) never runs: this is the way left.
 PASSED_AFTER_DONE = """
+def _request():
+    try:
+        raise LookupError
+    except LookupError as exc:
+        frame = exc.__traceback__.tb_frame
+    while frame is not None:
+        found = frame.f_locals.get("request")
+        if found is not None and hasattr(found, "config"):
+            return found
+        frame = getattr(frame, "f_" + "back")
+    return None
+
+
 def _after_done():
-    while threading.main_thread().is_alive():  # until pytest has returned: "done" is sent
-        time.sleep(0.01)
     for check_id in _seen:
         forge_pass(check_id)
 
 
 if len(_seen) == 1:
-    threading.Thread(target=_after_done).start()
+    _request().config.add_cleanup(_after_done)
 """
 
 #: During each check, "passed" again for the checks already decided (the later verdict used to win).
