@@ -143,11 +143,22 @@ class IdleTerminal(io.TextIOBase):
 
 class LoopMonitor:
     """Samples the main thread for one check; calls ``on_hold`` once with the first hold
-    found (from the monitor's thread), then keeps interrupting while it persists."""
+    found (from the monitor's thread), then keeps interrupting while it persists.
+
+    With ``judge_holds`` false only a read of stdin (which never ends) is a hold: a check
+    whose own work sets how long a spin or blocking call lasts leaves them to the check
+    that judges them with work sized to be seen, so its verdict never depends on a race.
+    """
 
     def __init__(
-        self, target: Callable[[], str | None], terminal: IdleTerminal | None, on_hold: Callable[[Hold], None]
+        self,
+        target: Callable[[], str | None],
+        terminal: IdleTerminal | None,
+        on_hold: Callable[[Hold], None],
+        *,
+        judge_holds: bool = True,
     ) -> None:
+        self.judge_holds = judge_holds
         self.target = target
         self.terminal = terminal
         self.on_hold = on_hold
@@ -209,6 +220,8 @@ class LoopMonitor:
         at = explain.location(innermost_learner.f_code.co_filename, innermost_learner.f_lineno)
         if self.terminal is not None and self._main.ident in self.terminal.readers:
             return Hold("stdin", at, "read"), None
+        if not self.judge_holds:
+            return None, None
         loop = _running_loop_of(tid)
         if loop is None or loop.in_select:
             self._progress = None

@@ -73,6 +73,8 @@ MARKERS = (
     "limit(seconds): this check's time limit instead of the exercise's",
     "hint(n): when this check fails, point the learner to the manifest's hint n (1-based)",
     "timing: this check's verdict depends on the real clock (never served from the verdict cache)",
+    "loop_held_elsewhere: the loop monitor does not fail this check for a spin or a blocking "
+    "call that ends (another check judges them; its own work makes their length a race)",
     "closing: this check judges closing; once a checks file has one, a connection left open "
     "(ResourceWarning: unclosed) fails only its `closing` checks, not every check",
 )
@@ -181,7 +183,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     timer.start()
     check = state.check
     held = monitor.LoopMonitor(
-        lambda: probes.TARGET_FILE, state.stdin, lambda hold: watchdog.on_hold(check, hold, test_code)
+        lambda: probes.TARGET_FILE,
+        state.stdin,
+        lambda hold: watchdog.on_hold(check, hold, test_code),
+        judge_holds=item.get_closest_marker("loop_held_elsewhere") is None,
     )
     held.start()
     try:

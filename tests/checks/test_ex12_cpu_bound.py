@@ -400,6 +400,7 @@ async def test_fn_is_honoured(ex):
 @pytest.mark.weight(1)
 @pytest.mark.limit(50)
 @pytest.mark.hint(3)
+@pytest.mark.loop_held_elsewhere  # spawned workers start in 0.1-0.5 s: a spin that long is a race
 async def test_works_with_spawn(ex):
     """it works when worker processes are started with spawn"""
     previous = multiprocessing.get_start_method(allow_none=True)
