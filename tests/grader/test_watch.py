@@ -450,7 +450,9 @@ class TestSandboxCancel:
         from grader.sandbox import grade_exercise
 
         ex01 = kit.exercises[0]
-        hanging = SOLUTION.replace("await asyncio.sleep(delay)", "import time; time.sleep(600)")
+        # At import, outside any loop: a blocking call inside a coroutine is named (and its
+        # check failed) by the loop monitor within a second, long before any cancel.
+        hanging = SOLUTION + "\nimport time\ntime.sleep(600)\n"
         kit.stub_path(ex01).write_text(hanging, encoding="utf-8")
         cancel = threading.Event()
         timer = threading.Timer(1.5, cancel.set)
