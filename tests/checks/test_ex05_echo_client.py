@@ -112,6 +112,13 @@ async def _roundtrip(ex: Any, host: str, port: int, payload: bytes, what: str, b
     return await call_learner(what, ex.echo_roundtrip(host, port, payload), bound)
 
 
+def _unread_echo(peer: _Peer) -> int:
+    """Bytes of echo the check-side server could not hand to the client's socket yet."""
+    if peer.writer is None or peer.writer.transport.is_closing():
+        return 0
+    return peer.writer.transport.get_write_buffer_size()
+
+
 def _expect_same_bytes(result: object, payload: bytes, what: str) -> None:
     """Type-strict comparison that stays readable for megabytes."""
     if type(result) is not bytes:
@@ -155,15 +162,20 @@ async def test_large_payload_does_not_deadlock(ex):
     """a 32 MiB payload round-trips without deadlock"""
     payload = bytes(range(251)) * (BIG // 251) + b"end"
     what = "echo_roundtrip(32 MiB) against a server that reads no more while its echo is not drained"
-    async with _server(_flow_echo) as (host, port, _peer):
+    async with _server(_flow_echo) as (host, port, peer):
         try:
             result = await _roundtrip(ex, host, port, payload, what, BIG_BOUND_S)
         except pytest.fail.Exception as exc:
+            unread = _unread_echo(peer)
+            if not (0 < peer.received < len(payload) and unread):
+                raise  # not the deadlock: the call's own account stands alone
             fail(
-                f"{exc.msg} This is the send-everything-then-read deadlock: the server stops "
-                "reading while you do not read its echo, so your `drain()` never returns. Send "
-                "in one task and read in another at the same time (e.g. "
-                "`sender = asyncio.create_task(send())`, then `await reader.read()`)."
+                f"{exc.msg} The server got {peer.received:,} of the {len(payload):,} bytes and "
+                f"holds {unread:,} bytes of echo your client has not read. This is the "
+                "send-everything-then-read deadlock: the server stops reading while you do not "
+                "read its echo, so your `drain()` never returns. Send in one task and read in "
+                "another at the same time (e.g. `sender = asyncio.create_task(send())`, then "
+                "`await reader.read()`)."
             )
     _expect_same_bytes(result, payload, "echo_roundtrip(32 MiB)")
 
