@@ -40,9 +40,9 @@ from grader.loops import GRADER_THREAD_PREFIX, LOOPS
 #: How often the main thread is sampled (real seconds).
 SAMPLE_S = 0.02
 #: CPU seconds of one loop step that make a spin (no correct answer comes near it).
-SPIN_CPU_S = 0.5
+SPIN_CPU_S = 0.25
 #: Real seconds asleep in one blocking call, not woken once, that make a hold.
-ASLEEP_S = 0.5
+ASLEEP_S = 0.25
 #: Both thresholds, once this child has proven the learner's code holds the loop (the
 #: exercise has failed already: the checks after it need not wait as long to say so).
 PROVEN_S = 0.15
