@@ -541,7 +541,7 @@ def _shown(path: Path) -> str:
 )
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Exercises graded in parallel.")
 def verify_cmd(exercises: tuple[Exercise, ...], repeat: int, jobs: int | None) -> None:
-    """Kit self-check: solutions pass, stubs fail, mutants die, no flaky check."""
+    """Kit self-check: solutions and correct alternatives pass, stubs fail, mutants die, no flaky check."""
     from grader.verify import verify
 
     kit = _kit()

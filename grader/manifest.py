@@ -84,6 +84,11 @@ class Kit:
         return self.root / "tests" / "mutants"
 
     @property
+    def alternatives_dir(self) -> Path:
+        """Correct answers written differently from the reference: each gets full marks."""
+        return self.root / "tests" / "alternatives"
+
+    @property
     def state_dir(self) -> Path:
         return self.root / ".awaitlings"
 

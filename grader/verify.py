@@ -53,6 +53,22 @@ def find_mutants(kit: Kit, exercise: Exercise) -> list[Mutant]:
     return mutants
 
 
+def find_alternatives(kit: Kit, exercise: Exercise) -> list[Path]:
+    """The exercise's correct answers written differently from its reference solution."""
+    folder = kit.alternatives_dir / exercise.module
+    return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+
+def check_alternative(kit: Kit, exercise: Exercise, path: Path) -> list[str]:
+    """Problems with one correct alternative: any check it fails (a check too narrow)."""
+    result = grade_file(kit, exercise, path)
+    if result.status is ExerciseStatus.PASSED:
+        return []
+    bad = [c.name for c in result.checks if not c.passed]
+    detail = ", ".join(bad) if bad else (result.message or result.status.value)
+    return [f"{exercise.id}/{path.stem}: a correct alternative loses points: {detail}"]
+
+
 #: How many checks an exercise has: enough to judge it, few enough to read.
 CHECKS_PER_EXERCISE = (4, 8)
 _HINT_MARK = re.compile(r"@pytest\.mark\.hint\((\d+)\)")
@@ -185,6 +201,12 @@ def verify(
             report.problems += problems
             if not problems:
                 report.passes.append(f"{mutant.name}: killed by {', '.join(mutant.must_fail)}")
+        for path in find_alternatives(kit, exercise):
+            say(f"alternative {exercise.id}/{path.stem}")
+            problems = check_alternative(kit, exercise, path)
+            report.problems += problems
+            if not problems:
+                report.passes.append(f"{exercise.id}/{path.stem}: a correct alternative gets full marks")
     report.problems = list(dict.fromkeys(report.problems))  # a mutant's naming problem is found twice
     return report
 

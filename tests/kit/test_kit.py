@@ -13,12 +13,13 @@ import pytest
 from grader.grading import grade_target
 from grader.manifest import Exercise, Kit, load_kit
 from grader.results import ExerciseResult, ExerciseStatus
-from grader.verify import check_mutant, find_mutants, layout_problems
+from grader.verify import check_alternative, check_mutant, find_alternatives, find_mutants, layout_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT = load_kit(ROOT)
 SUPPORTED = [e for e in KIT.exercises if e.supported()]
 MUTANTS = [m for e in SUPPORTED for m in find_mutants(KIT, e)]
+ALTERNATIVES = [(e, path) for e in SUPPORTED for path in find_alternatives(KIT, e)]
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,16 @@ class TestSolutions:
         failing = {c.name: c.message for c in result.checks if not c.passed}
         assert result.status is ExerciseStatus.PASSED, failing or result.message
         assert result.score == result.max_score
+
+
+class TestAlternatives:
+    """Correct answers written differently from the reference (tests/alternatives) get full
+    marks: a check that fails one is too narrow."""
+
+    @pytest.mark.parametrize("exercise,path", ALTERNATIVES, ids=lambda v: getattr(v, "stem", "") or None)
+    def test_full_marks(self, kit: Kit, exercise: Exercise, path: Path) -> None:
+        """every check passes on a correct alternative"""
+        assert check_alternative(kit, exercise, path) == []
 
 
 class TestStubs:
