@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 
 import pytest
 
@@ -54,8 +55,13 @@ def test_main_greets_concurrently(ex, monkeypatch):
     times: list[float] = []
     delays: list[object] = []
 
+    loops: set[int] = set()
+    threads: set[int] = set()
+
     async def probe(name: str, delay: float) -> str:
         delays.append(delay)
+        loops.add(id(asyncio.get_running_loop()))
+        threads.add(threading.get_ident())
         with flight.track():
             await asyncio.sleep(1.0)
         times.append(asyncio.get_running_loop().time())
@@ -74,6 +80,14 @@ def test_main_greets_concurrently(ex, monkeypatch):
             "twice) and await every call, inside asyncio.run(...). Keying coroutines by name "
             "(a dict or a set) drops the duplicates, and a coroutine that is created but "
             "never awaited never runs."
+        )
+    if len(loops) > 1:
+        fail(
+            f"The 3 greetings ran in {len(loops)} different event loops: main started one "
+            "`asyncio.run(...)` (or loop) per greeting, "
+            + (f"in {len(threads)} threads. " if len(threads) > 1 else "one after another. ")
+            + "One loop runs them all together: write one `async def` that gathers every "
+            "`greet(name, delay)`, and pass it to a single `asyncio.run(...)` call."
         )
     if any(delay != 1.0 for delay in delays):
         fail(
