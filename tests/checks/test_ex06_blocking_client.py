@@ -764,7 +764,7 @@ async def test_returns_zero_when_server_closes_first(ex):
     screen = _Screen()
 
     async def script(writer: asyncio.StreamWriter, peer: _Peer) -> None:
-        await _push(writer, b"server: bye\n")
+        await _push(writer, b"server: hello\nserver: bye\n")
 
     async with _server(script, read=False) as (host, port, _peer):
         try:
@@ -780,7 +780,21 @@ async def test_returns_zero_when_server_closes_first(ex):
                 "(`asyncio.wait(..., return_when=FIRST_COMPLETED)`), then cancel the other."
             )
     exact(result, 0, "chat() after the server closed returned")
+    shown = screen.getvalue()
     expect(
-        "server: bye" in screen.getvalue(),
+        "server: bye" in shown,
         "The server's last line ('server: bye') was not written to `out` before chat() returned.",
     )
+    sent = "server: hello\nserver: bye\n"
+    if shown != sent:
+        doubled = shown.replace("\n\n", "\n") == sent
+        extra = (
+            " Each line already ends with its newline: `print(line)` adds a second one; write "
+            "it as it is (`out.write(line.decode())`, or `print(..., end='')`)."
+            if doubled
+            else ""
+        )
+        fail(
+            f"The server sent {sent!r}; `out` shows {shown!r}. "
+            f"Write each line as the server sent it, once, and nothing else.{extra}"
+        )

@@ -1,0 +1,84 @@
+"""Mutant: prints each server line with ``print(line.decode(), file=out, flush=True)``.
+
+The line keeps its own newline and ``print`` adds another: every line the server sends is
+followed by a blank line on the learner's screen.
+
+Must fail: test_returns_zero_when_server_closes_first
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import contextlib
+import sys
+from typing import TextIO
+
+
+async def open_stdin() -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    """The process's standard input as a StreamReader, and the transport to close when
+    you are done with it. Works whatever stdin is: a pipe or a terminal (read as lines
+    arrive), or a regular file or /dev/null (``< file.txt``), which the loop cannot watch:
+    those are read whole in a thread, which always ends. Nothing to fix here."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    protocol = asyncio.StreamReaderProtocol(reader)
+    mode = os.fstat(sys.stdin.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or sys.stdin.isatty():
+        transport, _ = await loop.connect_read_pipe(lambda: protocol, sys.stdin)
+        return reader, transport
+    data = await asyncio.to_thread(sys.stdin.buffer.read)
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader, _ReadWhole()
+
+
+class _ReadWhole(asyncio.ReadTransport):
+    """Stands in for the pipe transport when stdin was read whole: nothing to close."""
+
+    def close(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
+
+
+async def chat(host: str, port: int, stdin: asyncio.StreamReader | None = None, out: TextIO | None = None) -> int:
+    out = sys.stdout if out is None else out
+    stdin_transport = None
+    if stdin is None:
+        stdin, stdin_transport = await open_stdin()
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            async def forward():
+                while line := await stdin.readline():
+                    if not line.endswith(b"\n"):
+                        line += b"\n"
+                    writer.write(line)
+                    await writer.drain()
+
+            async def show():
+                while line := await reader.readline():
+                    print(line.decode("utf-8", "replace"), file=out, flush=True)
+
+            tasks = {asyncio.create_task(forward()), asyncio.create_task(show())}
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+    finally:
+        if stdin_transport is not None:
+            stdin_transport.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(chat(sys.argv[1], int(sys.argv[2]))))
