@@ -41,6 +41,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "task and await or cancel it before returning.",
         f"{DOCS}asyncio-task.html#asyncio.create_task",
     ),
+    "unclosed_loop": (
+        "An event loop was left open (ResourceWarning: unclosed event loop). A loop you make "
+        "with `asyncio.new_event_loop()` must be closed (`loop.close()`, in a finally); "
+        "`asyncio.run(...)` makes one, runs your coroutine and closes it for you.",
+        f"{DOCS}asyncio-runner.html#asyncio.run",
+    ),
     "unclosed": (
         "A connection or transport was left open (ResourceWarning: unclosed). Close what "
         "you open: `writer.close()` then `await writer.wait_closed()`, on every path "
@@ -104,6 +110,7 @@ TITLES: dict[str, str] = {
     "never_awaited": "a coroutine never awaited",
     "never_retrieved": "a task exception never retrieved",
     "destroyed_pending": "a task destroyed while pending",
+    "unclosed_loop": "an event loop left open",
     "unclosed": "a connection left open",
     "callback_error": "an exception in a callback",
     "blocking": "a blocking call on the loop",
@@ -120,6 +127,7 @@ _HYGIENE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"exception was never retrieved", "never_retrieved"),
     (r"destroyed but it is pending", "destroyed_pending"),
     (r"Event loop is closed", "loop_closed"),
+    (r"unclosed event loop", "unclosed_loop"),
     (r"unclosed", "unclosed"),
     (r"Exception in callback|Unhandled exception in client_connected_cb", "callback_error"),
 )
@@ -163,9 +171,40 @@ def loop_problem(context: dict[str, Any]) -> str:
 def hygiene_failure(observations: Sequence[str]) -> str:
     """The message of a check that passed its assertions but left async mistakes behind."""
     first = observations[0].splitlines()[0]
+    if classify(first) in ("unclosed", "unclosed_loop"):
+        first = plain_reprs(first)
     more = f" (and {len(observations) - 1} more)" if len(observations) > 1 else ""
     note = hygiene_note(observations)
     return f"The result was right, but the code left a problem behind: {first}{more}.\n{note}"
+
+
+_REPR_START = re.compile(r"<([A-Za-z_]\w*)")
+#: The grader's own classes, as a learner knows them.
+_OWN_CLASSES = {"VirtualTimeLoop": "event loop", "GraderLoop": "event loop"}
+
+
+def plain_reprs(text: str) -> str:
+    """``text`` with each object's repr cut to its class (``<StreamWriter transport=<...
+    fd=18 ...>>`` -> ``<StreamWriter>``): a resource warning names what was left open; the
+    file descriptors, buffer states and the grader's own loop classes only confuse."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        start = _REPR_START.match(text, i)
+        if start is None:
+            out.append(text[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while j < len(text):
+            depth += {"<": 1, ">": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        name = start.group(1)
+        out.append(f"<{_OWN_CLASSES.get(name, name.lstrip('_'))}>")
+        i = j + 1
+    return "".join(out)
 
 
 def hygiene_note(observations: Iterable[str], already: str = "") -> str:

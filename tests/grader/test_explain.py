@@ -112,6 +112,30 @@ class TestHygieneMessages:
         )
 
 
+class TestUnclosedResources:
+    """A resource warning names what was left open, not its file descriptors or the
+    grader's own classes."""
+
+    def test_an_unclosed_loop_is_its_own_lesson(self) -> None:
+        text = "unclosed event loop <VirtualTimeLoop running=False closed=False debug=False>"
+        message = explain.hygiene_failure([text])
+        assert explain.classify(text) == "unclosed_loop"
+        assert "VirtualTimeLoop" not in message and "unclosed event loop <event loop>" in message
+        assert "loop.close()" in message and "writer.close()" not in message
+
+    def test_nested_reprs_are_cut_to_their_class(self) -> None:
+        text = (
+            "unclosed <StreamWriter transport=<_SelectorSocketTransport closing fd=18 read=idle "
+            "write=<idle, bufsize=0>> reader=<StreamReader eof>>"
+        )
+        assert explain.plain_reprs(text) == "unclosed <StreamWriter>"
+        message = explain.hygiene_failure([text])
+        assert "fd=18" not in message and "writer.close()" in message
+
+    def test_text_without_reprs_is_unchanged(self) -> None:
+        assert explain.plain_reprs("a < b and c > d") == "a < b and c > d"
+
+
 class TestImportFailure:
     """An import that fails says why and points at the line."""
 
