@@ -48,11 +48,22 @@ async def _run(ex: types.ModuleType, items: list[str], log: list[str]) -> Any:
         raise
 
 
+def _returned_early(done: int, total: int) -> str:
+    """The lesson for a pipeline that went through ``done`` whole items of ``total``, then stopped."""
+    return (
+        f"run_pipeline went through the first {done} of the {total} items completely, then returned: "
+        "the items after it never reached any stage. Look for a `return` (or `break`) inside "
+        "the `for` loop: return the results once the loop is over."
+    )
+
+
 def _describe_result(result: object) -> str:
-    if isinstance(result, list) and any(inspect.iscoroutine(x) for x in result):
+    coroutines = [x for x in result if inspect.iscoroutine(x)] if isinstance(result, list) else []
+    if coroutines:
+        name = coroutines[0].__name__
         return (
-            f"run_pipeline returned coroutine objects ({result[0]!r}, ...) instead of strings: "
-            f"`store(...)` was called but never awaited. {MISSING_AWAIT}"
+            f"run_pipeline returned coroutine objects ({_brief(coroutines[0])}, ...) instead of "
+            f"strings: `{name}(...)` was called but never awaited. {MISSING_AWAIT}"
         )
     return ""
 
@@ -68,11 +79,11 @@ class _Fakes:
 
     async def _stage(self, stage: str, arg: str, log: list[str]) -> str:
         self.calls.append((stage, arg, log))
-        self.events.append(f"start {stage}:{arg}")
+        self.events.append(f"start {stage}:{arg if isinstance(arg, str) else _brief(arg)}")
         for _ in range(self.yields):
             await asyncio.sleep(0)
         log.append(f"{stage}:{arg}")
-        self.events.append(f"end {stage}:{arg}")
+        self.events.append(f"end {stage}:{arg if isinstance(arg, str) else _brief(arg)}")
         return self.returns[stage](arg)
 
     def install(self, ex: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +122,13 @@ async def test_returns_stored_values(ex):
             "another order. Return one result per item, in the order of `items` (append each "
             "stored value as you go; do not sort them)."
         )
-    if isinstance(result, list) and len(result) < len(items) and set(result) <= {"A!", "B!", "C!"}:
+    # Fewer results than distinct items, each right: the loop stopped early (a dict keyed
+    # by item returns one per distinct item: its own lesson below).
+    stopped = isinstance(result, list) and 0 < len(result) < len(set(items))
+    if stopped and result == ["B!", "A!", "C!", "A!"][: len(result)]:
+        early = _returned_early(len(result), len(items))
+        fail(f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}. {early}")
+    if isinstance(result, list) and sorted(result) == ["A!", "B!", "C!"]:
         fail(
             f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}: {len(result)} results "
             f"for {len(items)} items. 'a' is there twice, so it is processed and returned "
@@ -132,8 +149,16 @@ async def test_log_complete_in_order(ex):
     expected = ["fetch:a", "transform:A", "store:A!", "fetch:b", "transform:B", "store:B!"]
     if log != expected:
         missing = [entry for entry in expected if entry not in log]
+        stages = sorted(entry.split(":")[0] for entry in log)
         why = ""
-        if missing and sorted(log) != sorted(expected):
+        if log and len(log) % 3 == 0 and log == expected[: len(log)]:
+            why = " " + _returned_early(len(log) // 3, 2)
+        elif stages == sorted(entry.split(":")[0] for entry in expected) and sorted(log) != sorted(expected):
+            why = (
+                " Every stage ran, once per item, but with other values: each stage must receive "
+                "what the previous stage returned (the awaited value)."
+            )
+        elif missing and sorted(log) != sorted(expected):
             why = (
                 f" Missing: {missing}. A stage that never logged never ran: its coroutine was "
                 f"created and not awaited (or awaited only after run_pipeline returned). "
@@ -178,10 +203,12 @@ async def test_calls_helpers_through_globals(ex, monkeypatch):
             "instead of repeating their code."
         )
     # Wiring, not order (the order has its own check): compare the calls as a multiset.
-    if sorted(called) != sorted(expected_calls):
-        ran = ", ".join(f"{stage}({arg!r})" for stage, arg in called)
+    if sorted(called, key=repr) != sorted(expected_calls, key=repr):
+        ran = ", ".join(f"{stage}({_brief(arg)})" for stage, arg in called)
         want = ", ".join(f"{stage}({arg!r})" for stage, arg in expected_calls)
-        if len(called) < len(expected_calls):
+        if called and len(called) % 3 == 0 and called == expected_calls[: len(called)]:
+            why = _returned_early(len(called) // 3, 2)
+        elif len(called) < len(expected_calls):
             why = "Stages are missing: a helper whose body never ran was called without `await`. " + MISSING_AWAIT
         else:
             why = (
@@ -249,6 +276,22 @@ async def test_items_one_after_another(ex, monkeypatch):
             "item, and only then start the next item (no gather or tasks across items)."
         )
     started = ", ".join(e.removeprefix("start ") for e in starts)
+    if len(events) % 6 == 0 and events == expected[: len(events)]:
+        fail(f"The stages ran in the order {started}. " + _returned_early(len(events) // 6, 2))
+    stage_names = [e.split(":")[0] for e in starts]
+    expected_names = [e.split(":")[0] for e in expected if e.startswith("start")]
+    if sorted(stage_names) == sorted(expected_names) and stage_names != expected_names:
+        fail(
+            f"The stages started in the order {started}; expected fetch:a, transform:A, store:A!, "
+            "then fetch:b, transform:B, store:B!. Every stage ran, but stage by stage across the "
+            "items: finish one item (fetch, transform, store) before starting the next."
+        )
+    if stage_names == expected_names:
+        fail(
+            f"The stages started in the order {started}; expected fetch:a, transform:A, store:A!, "
+            "then fetch:b, transform:B, store:B!. Every stage ran in its turn, but with other "
+            "values: each stage must receive what the previous stage returned (the awaited value)."
+        )
     fail(
         f"The stages started in the order {started}; expected fetch:a, transform:A, store:A!, "
         "then fetch:b, transform:B, store:B!. A stage that never started was never awaited. " + MISSING_AWAIT
@@ -295,5 +338,5 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
 
 def _brief(value: object) -> str:
     if inspect.iscoroutine(value):
-        return f"<coroutine {value.__qualname__}>"
+        return f"<coroutine {value.__name__}>"
     return repr(value)

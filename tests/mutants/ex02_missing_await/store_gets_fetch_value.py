@@ -1,0 +1,39 @@
+"""Mutant: transform is awaited but its value is dropped: store receives fetch's value.
+
+Every helper runs, in order, and is awaited; the wiring is wrong (``store(data)`` instead
+of ``store(shaped)``).
+
+Must fail: test_returns_stored_values, test_log_complete_in_order, test_calls_helpers_through_globals, test_items_one_after_another
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def fetch(item: str, log: list[str]) -> str:
+    await asyncio.sleep(0)
+    log.append(f"fetch:{item}")
+    return item.upper()
+
+
+async def transform(data: str, log: list[str]) -> str:
+    await asyncio.sleep(0)
+    log.append(f"transform:{data}")
+    return data + "!"
+
+
+async def store(data: str, log: list[str]) -> str:
+    await asyncio.sleep(0)
+    log.append(f"store:{data}")
+    return data
+
+
+async def run_pipeline(items: list[str], log: list[str]) -> list[str]:
+    results = []
+    for item in items:
+        data = await fetch(item, log)
+        shaped = await transform(data, log)
+        saved = await store(data, log)
+        results.append(saved)
+    return results
