@@ -127,6 +127,14 @@ async def running_server(server: asyncio.AbstractServer) -> AsyncIterator[tuple[
     (since 3.12 ``wait_closed`` waits for open connections)."""
     try:
         sockets = getattr(server, "sockets", None) or ()
+        if not sockets and isinstance(server, asyncio.AbstractServer):
+            # A server that start_server made always listens until it is closed.
+            fail(
+                "start_server() returned a server that was already closed (it has no listening "
+                "socket left): `async with server:` closes the server when its block ends, and "
+                "so does `server.close()`. Return the server itself, still open: the caller "
+                "decides when to close it."
+            )
         if not sockets:
             fail(
                 "start_server() returned a server with no listening socket: create it with "
