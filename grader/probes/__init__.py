@@ -48,6 +48,7 @@ from grader.probes.network import (
 from grader.probes.pools import Switchboard
 from grader.probes.streams import Flood, Received, exchange, read_while_progress, receive
 from grader.probes.tasks import (
+    UNSTARTED_CLOSE,
     Outcome,
     call_learner,
     cancel_tasks,
@@ -66,6 +67,7 @@ TARGET_FILE: str | None = None
 
 __all__ = [
     "TARGET_FILE",
+    "UNSTARTED_CLOSE",
     "BarrierProbe",
     "BlockingCall",
     "Client",

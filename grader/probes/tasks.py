@@ -82,6 +82,7 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
     loop = asyncio.get_running_loop()
     target = probes.TARGET_FILE
     stacks = task_stacks(loop, target)
+    unstarted = any(_waits_for_unstarted_close(t) for t in asyncio.all_tasks(loop))
     task.cancel()
     with contextlib.suppress(BaseException):
         await asyncio.wait({task}, timeout=1.0)
@@ -89,7 +90,30 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
     name = target.rsplit("/", 1)[-1] if target else None
     learner = [line for line in stacks if name and f"waiting at {name}:" in line]
     detail = "; ".join(learner or stacks) or "no task information"
-    fail(f"{what} did not finish within {timeout:g}s (it was waiting: {detail}).")
+    fail(
+        f"{what} did not finish within {timeout:g}s (it was waiting: {detail})."
+        + (f" {UNSTARTED_CLOSE}" if unstarted else "")
+    )
+
+
+#: The lesson for a task stuck in ``wait_closed()`` of a writer nobody closed.
+UNSTARTED_CLOSE = (
+    "`await writer.wait_closed()` waits for a close that was never started: it does not "
+    "close anything itself. Call `writer.close()` first, then `await writer.wait_closed()`."
+)
+
+
+def _waits_for_unstarted_close(task: asyncio.Task[Any]) -> bool:
+    """``task`` waits in ``StreamWriter.wait_closed()`` of a writer that is not closing."""
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None and frame.f_code.co_name == "wait_closed":
+            writer = frame.f_locals.get("self")
+            if isinstance(writer, asyncio.StreamWriter):
+                return not writer.transport.is_closing()
+        coro = getattr(coro, "cr_await", None)
+    return False
 
 
 @dataclass
