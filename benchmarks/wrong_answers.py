@@ -37,6 +37,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from grader.manifest import load_kit
+    from grader.reporters.terminal import points
     from grader.verify import find_mutants, grade_file
 
     kit = load_kit(ROOT)
@@ -59,7 +60,7 @@ def main() -> None:
             t0 = time.perf_counter()
             result = grade_file(kit, exercise, mutant.path)
             elapsed = time.perf_counter() - t0
-            measured.append((elapsed, mutant.path.stem, f"{result.score:g}/{result.max_score:g}"))
+            measured.append((elapsed, mutant.path.stem, f"{points(result.score)}/{points(result.max_score)}"))
         for elapsed, name, score in sorted(measured, reverse=True):
             ratio = elapsed / reference
             print(f"      {ratio:6.1f}x  {elapsed:6.2f} s  {score:>7}  {name}")
