@@ -229,11 +229,9 @@ async def test_respects_the_limit(ex):
 
 def _first_idle_slot(
     timeline: list[tuple[float, int, int]], ports: list[int], limit: int
-) -> tuple[float, float, int, int, bool] | None:
+) -> tuple[float, float, int, int] | None:
     """The first moment fewer than ``limit`` probes ran while a port was still waiting
-    and loop time went by before the next one started: ``(from, until, busy, next port,
-    drained)``, where ``drained`` says that next port started only once no probe at all
-    was running any more."""
+    and loop time went by before the next one started: ``(from, until, busy, next port)``."""
     busy = 0
     started: set[int] = set()
     for now in sorted({at for at, _, _ in timeline}):
@@ -248,9 +246,32 @@ def _first_idle_slot(
         if resume is None:
             return None
         until, port = resume
-        before_resume = busy + sum(step for at, step, _ in timeline if now < at <= until and step < 0)
-        return now, until, busy, port, before_resume == 0
+        return now, until, busy, port
     return None
+
+
+def _refills(timeline: list[tuple[float, int, int]]) -> list[tuple[int, bool]]:
+    """Each later moment probes started: ``(probes still running once the ones ending at
+    that moment were done, whether any probe ended at that very moment)``."""
+    moments = sorted({at for at, step, _ in timeline if step > 0})
+    refills = []
+    for now in moments[1:]:
+        running = sum(step for at, step, _ in timeline if at < now or (at == now and step < 0))
+        refills.append((running, any(at == now and step < 0 for at, step, _ in timeline)))
+    return refills
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+#: What to do instead, for every verdict of the idle-slot check.
+REFILL_AT_ONCE = (
+    "A slot freed by a finished probe must go to the next waiting port at once: "
+    "`async with semaphore:` around each probe, all of them gathered together, or `limit` "
+    "workers each taking the next port from one shared iterator (not a share of the ports "
+    "fixed in advance)."
+)
 
 
 @pytest.mark.virtual_time
@@ -260,8 +281,10 @@ async def test_uses_the_whole_budget(ex):
     """keeps limit probes in flight while ports are waiting"""
     ports = [(i * 7919) % 1000 + 1 for i in range(30)]  # 30 distinct ports, unsorted
     limit = 7
-    # Probes of different lengths: a quick one frees its slot long before a slow one.
-    net = _FakeNet(set(ports[::4]), delay=lambda port: 0.02 + (port * 37 % 11) * 0.01)
+    # Probes of different lengths, a quick one freeing its slot long before a slow one;
+    # lengths off any round grid (not whole milliseconds), so a slot freed between two
+    # wake-ups of a timer (a `sleep` in a polling loop) is seen idle, whatever its period.
+    net = _FakeNet(set(ports[::4]), delay=lambda port: 0.0203 + (port * 37 % 11) * 0.0107 + (port % 7) * 0.00031)
     t0 = asyncio.get_running_loop().time()
     await _scan(ex, ports, net, limit)
     net.expect_on_this_loop()
@@ -282,26 +305,40 @@ async def test_uses_the_whole_budget(ex):
     idle = _first_idle_slot(net.timeline, ports, limit)
     if idle is None:
         return
-    start, until, busy, waiting, drained = idle
+    since, until, busy, waiting = idle
     observed = (
-        f"At {start - t0:.2f} s (loop time after scan() was called) only {busy} of the "
+        f"At {_ms(since - t0)} (loop time after scan() was called) only {busy} of the "
         f"{limit} slots were busy, while port {waiting} was still waiting: it started only "
-        f"at {until - t0:.2f} s."
+        f"at {_ms(until - t0)}, a slot idle for {_ms(until - since)}."
     )
-    if drained:
+    refills = _refills(net.timeline)
+    if len(refills) >= 2 and all(running == 0 and ended for running, ended in refills):
         fail(
-            f"{observed} It started only once every probe in flight had finished: the ports "
-            f"went in groups, each waiting for its slowest probe (a `gather` per slice of "
-            f"{limit} ports). A slot freed by a quick probe must go to the next port at "
-            "once: `async with semaphore:` around each probe, all of them gathered together, "
-            "or `limit` workers taking ports from one shared iterator."
+            f"{observed} Each time, new probes started only at the very moment the last "
+            f"probe in flight ended ({len(refills)} times): the ports went in groups, each "
+            f"waiting for its slowest probe (a `gather` per slice of {limit} ports). " + REFILL_AT_ONCE
         )
-    fail(
-        f"{observed} A slot freed by a finished probe must go to the next waiting port at "
-        "once: `async with semaphore:` around each probe, all of them gathered together, or "
-        "`limit` workers each taking the next port from one shared iterator (not a share of "
-        "the ports fixed in advance)."
-    )
+    if not any(at == until and step < 0 for at, step, _ in net.timeline):
+        fail(
+            f"{observed} No probe ended at {_ms(until - t0)}: port {waiting} was started by "
+            "a timer running out (a `sleep` or a timeout in scan), not by the slot that had "
+            "been freed, which stayed empty until then. Do not re-check on a timer; wait on "
+            "the slot itself. " + REFILL_AT_ONCE
+        )
+    fail(f"{observed} " + REFILL_AT_ONCE)
+
+
+def _waits_in_queue_get(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is suspended inside ``asyncio.Queue.get`` (its await chain)."""
+    inner: Any = task.get_coro()
+    while inner is not None:
+        frame = getattr(inner, "cr_frame", None)
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "get" and frame.f_globals.get("__name__") == "asyncio.queues":
+            return True
+        inner = getattr(inner, "cr_await", None)
+    return False
 
 
 def _expect_each_port_once(calls: list[int], ports: list[int]) -> None:
@@ -380,14 +417,24 @@ async def test_leaves_no_task_running(ex):
         names = {getattr(t.get_coro(), "__qualname__", "") for t in left}
         stacks = [line for line in probes.task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
                   if any(line.startswith(f"task {name}:") for name in names)]  # fmt: skip
+        in_get = sum(1 for t in left if _waits_in_queue_get(t))
         await probes.cancel_tasks(left)
-        fail(
+        observed = (
             f"scan returned while {len(left)} task(s) it started were still pending "
-            f"({'; '.join(stacks[:2]) or 'no stack'}). Workers looping on `await queue.get()` "
-            "never end on their own: after `await queue.join()`, cancel them (and await them, "
-            "e.g. `asyncio.gather(*workers, return_exceptions=True)`), or let each worker "
-            "return when the queue is empty (`get_nowait()` raising `asyncio.QueueEmpty`). "
-            "Every call of scan() would otherwise leak `limit` tasks."
+            f"({'; '.join(stacks[:2]) or 'no stack'})."
+        )
+        if in_get:
+            fail(
+                f"{observed} {in_get} of them waited in `await queue.get()`: workers looping "
+                "on it never end on their own. After `await queue.join()`, cancel them (and "
+                "await them, e.g. `asyncio.gather(*workers, return_exceptions=True)`), or let "
+                "each worker return when the queue is empty (`get_nowait()` raising "
+                "`asyncio.QueueEmpty`). Every call of scan() would otherwise leak `limit` tasks."
+            )
+        fail(
+            f"{observed} Every task scan starts must have ended when it returns: await them "
+            "all (`asyncio.gather(*tasks)`, a TaskGroup), and cancel and await any it no "
+            "longer needs. Every call of scan() would otherwise leave tasks running behind it."
         )
     net.expect_on_this_loop()
     expect(type(result) is list, f"scan(20 ports, limit=4) returned a {type(result).__name__}, not a list.")

@@ -31,6 +31,8 @@ from grader.probes import (
 #: Loop time (virtual, so free) a call gets before it counts as hanging.
 LIMIT = 60.0
 TIMEOUTS = docs("library/asyncio-task", "timeouts")
+#: Loop times are exact on the virtual clock: only float rounding is forgiven.
+EXACT = 1e-6
 
 
 # --- the scripted fetch ------------------------------------------------------------------
@@ -134,7 +136,7 @@ async def test_total_deadline_holds(ex):
     assert outcome.at is not None
     took = outcome.at - t0
     expect(
-        took == pytest.approx(2.5, abs=0.05),
+        took == pytest.approx(2.5, abs=EXACT),
         f"{call} with a fetch that never answers raised TimeoutError after {took:g} s of "
         "loop time, not 2.5 s. 5 tries of 1 s would take 5 s, but `total` bounds the whole "
         "call: wrap the entire retry loop in `async with asyncio.timeout(total):` (a "
@@ -214,26 +216,61 @@ async def test_swallowing_fetch_still_times_out(ex):
     loop = asyncio.get_running_loop()
     fake = _Fetch(SWALLOW)
     call = _args(5, 1, 2.5)
+    call_task: list[asyncio.Task[Any]] = []
+    cancels: list[int] = []  # cancellations requested of the call's task, just before and after 2.5 s
+
+    async def traced(coro: Any) -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        call_task.append(task)
+        return await coro
+
+    def count_cancels() -> None:
+        cancels.append(call_task[0].cancelling() if call_task and not call_task[0].done() else 0)
+
     async with cleaned_up(fake.release) as before:
         t0 = loop.time()
+        checks = [loop.call_at(t0 + 2.5 + d, count_cancels) for d in (-0.01, 0.01)]
         # What was still running is judged in the very step the call ended.
-        outcome = await _call(
-            ex, fake, 5, 1.0, 2.5, lambda: (list(fake.log.events), {t for t in new_tasks(before) if not t.done()})
+        outcome = await outcome_of(
+            traced(ex.fetch_with_deadline(fake.fetch, 5, 1.0, 2.5)),
+            LIMIT,
+            lambda: (list(fake.log.events), {t for t in new_tasks(before) if not t.done()}),
         )
+        for handle in checks:
+            handle.cancel()
+    cancelled_at_deadline = len(cancels) == 2 and cancels[1] > cancels[0]
+    late = [k for k, start in enumerate(fake.starts, 1) if start >= t0 + 2.5 - EXACT]
+    swallowed = (
+        "a cancellation reached the call at the total deadline (2.5 s), and something in "
+        "the call caught that CancelledError and went on"
+        + (f": it started attempt(s) {late} from 2.5 s on" if late else "")
+        + ". A handler that catches CancelledError and carries on (`except "
+        "asyncio.CancelledError: pass`, `contextlib.suppress`), e.g. around `await task` "
+        "after cancelling an attempt, swallows *every* cancellation that arrives at that "
+        "await, the deadline's too. Catch the attempt's CancelledError only when "
+        "your own task is not being cancelled (`if asyncio.current_task().cancelling(): "
+        "raise`), or run the attempt in the call's own task (`async with "
+        "asyncio.timeout(per_try): return await fetch()`). " + TIMEOUTS
+    )
     if not outcome.finished:
+        if cancelled_at_deadline:
+            fail(f"{call} was still running after {LIMIT:g} s (it was waiting: {outcome.where}), although {swallowed}")
         fail(
             f"{call}: the first attempt (a fetch that misbehaves on purpose) caught its "
             "CancelledError at 1 s and went on waiting, and the call was still running "
-            f"after {LIMIT:g} s (it was waiting: {outcome.where}). A per-attempt "
-            "deadline fires once; after that, nothing stops such an attempt. Put one "
-            "`async with asyncio.timeout(total):` around the whole retry loop: it cancels "
-            "the attempt again at `total`. " + TIMEOUTS
+            f"after {LIMIT:g} s (it was waiting: {outcome.where}); nothing cancelled it at "
+            "the total deadline (2.5 s). A per-attempt deadline fires once; after that, "
+            "nothing stops such an attempt. Put one `async with asyncio.timeout(total):` "
+            "around the whole retry loop: it cancels the attempt again at `total`. " + TIMEOUTS
         )
+    if outcome.error is None and cancelled_at_deadline:
+        fail(f"{call} returned {outcome.value!r} instead of raising TimeoutError: {swallowed}")
     _expect_timeout(outcome, call, "the total deadline passed")
     assert outcome.at is not None
     took = outcome.at - t0
     expect(
-        took == pytest.approx(2.5, abs=0.05),
+        took == pytest.approx(2.5, abs=EXACT),
         f"{call}, with a first attempt that ignores its cancellation, raised TimeoutError "
         f"after {took:g} s of loop time, not at the total deadline (2.5 s).",
     )
@@ -293,7 +330,7 @@ async def test_later_attempt_succeeds(ex):
     assert outcome.at is not None
     took = outcome.at - t0
     expect(
-        took == pytest.approx(2.5, abs=0.05),
+        took == pytest.approx(2.5, abs=EXACT),
         f"The call returned after {took:g} s of loop time; expected 2.5 s (two 1 s "
         "attempts timed out, the third answered after 0.5 s). Retry at once, no waiting.",
     )
@@ -319,8 +356,9 @@ async def test_gives_up_after_attempts(ex):
     assert outcome.at is not None
     took = outcome.at - t0
     expect(
-        took == pytest.approx(3.0, abs=0.05),
-        f"{call} raised after {took:g} s of loop time; expected 3 s (3 attempts of 1 s).",
+        took == pytest.approx(3.0, abs=EXACT),
+        f"{call} raised after {took:g} s of loop time; expected 3 s (3 attempts of 1 s, each "
+        "retried at once, no waiting).",
     )
 
 
@@ -365,6 +403,6 @@ async def test_other_errors_propagate_at_once(ex):
         assert outcome.at is not None
         took = outcome.at - t0
         expect(
-            took == pytest.approx(at, abs=0.05),
+            took == pytest.approx(at, abs=EXACT),
             f"{call}: {story}; the error came out after {took:g} s of loop time, not at once ({at:g} s).",
         )
