@@ -24,19 +24,44 @@ def expect(condition: object, message: str) -> None:
 
 
 def exact(value: object, expected: object, what: str) -> None:
-    """Type-strict equality: a rigged ``__eq__`` or a subclass does not pass."""
+    """Type-strict equality: a rigged ``__eq__`` or a subclass does not pass.
+
+    ``what`` names the value ("f(x) returned"). A difference inside a list or tuple is
+    shown with the whole value and where it is: "f(x) returned [1, 4]: item [0] is 1,
+    expected 9"."""
     __tracebackhide__ = True
+    difference = _difference(value, expected, "")
+    if difference is None:
+        return
+    where, text = difference
+    if not where:
+        fail(f"{what}: {text}")
+    fail(f"{what} {_short(value)}: item {where} {text}")
+
+
+def _difference(value: object, expected: object, where: str) -> tuple[str, str] | None:
+    """The first place, as ``[i][j]...`` from the top, where ``value`` and ``expected``
+    differ, and how; None if they are equal, type for type."""
+    inner = bool(where)  # inside a container, the item is named by the caller's wording
     if type(value) is not type(expected):
-        fail(f"{what}: expected a {type(expected).__name__}, got {type(value).__name__} {_short(value)}")
+        got, want = f"{type(value).__name__} {_short(value)}", type(expected).__name__
+        return where, (f"is a {got}, expected a {want}" if inner else f"expected a {want}, got {got}")
     if isinstance(expected, list | tuple):
         assert isinstance(value, list | tuple)
         if len(value) != len(expected):
-            fail(f"{what}: expected {len(expected)} items {_short(expected)}, got {len(value)}: {_short(value)}")
-        for i, (got, want) in enumerate(zip(value, expected, strict=True)):
-            exact(got, want, f"{what}[{i}]")
-        return
+            if inner:
+                return where, f"has {len(value)} items {_short(value)}, expected {len(expected)}: {_short(expected)}"
+            return where, f"expected {len(expected)} items {_short(expected)}, got {len(value)}: {_short(value)}"
+        for i, (got_item, want) in enumerate(zip(value, expected, strict=True)):
+            found = _difference(got_item, want, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
     if expected != value:  # the trusted, expected side compares
-        fail(f"{what}: expected {_short(expected)}, got {_short(value)}")
+        if inner:
+            return where, f"is {_short(value)}, expected {_short(expected)}"
+        return where, f"expected {_short(expected)}, got {_short(value)}"
+    return None
 
 
 def _short(value: object, limit: int = 120) -> str:

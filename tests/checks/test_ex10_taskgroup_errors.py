@@ -31,10 +31,19 @@ from grader.probes import (
 LIMIT = 60.0
 TASK_GROUPS = docs("library/asyncio-task", "task-groups")
 EXCEPT_STAR = docs("tutorial/errors", "raising-and-handling-multiple-unrelated-exceptions")
-#: What to do when run_all hangs.
-RETURN_AT_ONCE = (
-    "When a job fails, the TaskGroup cancels the others, so run_all returns at once; "
-    "`asyncio.gather` does not cancel anything. " + TASK_GROUPS
+#: What to do when run_all hangs although every job returned.
+ALL_RETURNED = (
+    "Every job had returned: run_all should return as soon as the last one does. Create "
+    "a task per job in an `asyncio.TaskGroup`; its `async with` block ends when they are "
+    "all done. " + TASK_GROUPS
+)
+#: What to do when a job failed and the others went on running.
+LET_IT_REACH_THE_GROUP = (
+    "Let each job's exception leave its task: create the tasks with "
+    "`tg.create_task(job())` in one `asyncio.TaskGroup` and catch nothing inside them. "
+    "When one fails, the group cancels the others, waits for them, and raises an "
+    "ExceptionGroup, which `except* ValueError` sorts out after the `async with` block. "
+    + TASK_GROUPS
 )
 
 Job = Callable[[], Awaitable[Any]]
@@ -49,6 +58,7 @@ class _Jobs:
     def __init__(self) -> None:
         self.log = EventLog()
         self.release = asyncio.Event()  # set at clean-up: a blocked job may then end
+        self.cancelled_at: dict[str, float] = {}  # blocked job -> loop time it was cancelled
 
     def returns(self, value: object, after: float) -> Job:
         async def job() -> object:
@@ -71,6 +81,7 @@ class _Jobs:
                 await self.release.wait()
             except asyncio.CancelledError:
                 self.log.add(f"{name} cancelled")
+                self.cancelled_at.setdefault(name, asyncio.get_running_loop().time())
                 raise
             finally:
                 self.log.add(f"{name} finally")
@@ -81,6 +92,31 @@ class _Jobs:
 
 async def _run(ex: Any, jobs: list[Job], snapshot: Any = None) -> Outcome:
     return await outcome_of(ex.run_all(jobs), LIMIT, snapshot)
+
+
+def _expect_returned_after_failure(outcome: Outcome, story: str, jobs: _Jobs, blocked: str, since: float) -> None:
+    """Fail if run_all was still running at the limit although a job had failed: say
+    whether ``blocked`` (a job that never ends by itself) had been cancelled by then."""
+    __tracebackhide__ = True
+    if outcome.finished:
+        return
+    cancelled = jobs.cancelled_at.get(blocked)
+    if cancelled is not None and cancelled - since < outcome.limit:
+        seen = (
+            f"{blocked} was cancelled at {cancelled - since:g} s, yet run_all did not return. "
+            "After cancelling the other jobs, wait for them to end, then return."
+        )
+        advice = TASK_GROUPS
+    else:
+        in_gather = " (run_all was waiting in `asyncio.gather`, which cancels nothing)" if (
+            "gather" in outcome.where
+        ) else ""
+        seen = (
+            f"Meanwhile {blocked} was never cancelled: the failure did not stop the other "
+            f"jobs{in_gather}."
+        )
+        advice = LET_IT_REACH_THE_GROUP
+    expect_finished(outcome, f"{story}, and run_all", f"{seen} {advice}")
 
 
 def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
@@ -129,7 +165,7 @@ async def test_all_succeed_in_job_order(ex):
     async with cleaned_up(jobs.release):
         outcome = await _run(ex, [jobs.returns("a", 3), jobs.returns("b", 2), jobs.returns("c", 1)])
         empty = await _run(ex, [])
-    expect_finished(outcome, "Three jobs returned 'a', 'b', 'c' after 3, 2 and 1 s, and run_all", RETURN_AT_ONCE)
+    expect_finished(outcome, "Three jobs returned 'a', 'b', 'c' after 3, 2 and 1 s, and run_all", ALL_RETURNED)
     if outcome.error is not None:
         fail(f"With three jobs that all succeed, run_all {_describe(outcome)}.")
     value = outcome.value
@@ -165,7 +201,7 @@ async def test_runs_jobs_concurrently(ex):
     async with cleaned_up(jobs.release):
         t0 = loop.time()
         outcome = await _run(ex, [job(n) for n in range(4)])
-    expect_finished(outcome, "Four jobs of 1 s each ran, and run_all", RETURN_AT_ONCE)
+    expect_finished(outcome, "Four jobs of 1 s each ran, and run_all", ALL_RETURNED)
     expect(outcome.error is None, f"With four jobs that all succeed, run_all {_describe(outcome)}.")
     assert outcome.at is not None
     expect(
@@ -193,14 +229,13 @@ async def test_value_error_cancels_siblings(ex):
             [jobs.raises(bad, 1), jobs.blocks("job 1"), jobs.returns("ok", 0.5)],
             lambda: list(jobs.log.events),
         )
-    expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
+    _expect_returned_after_failure(outcome, story, jobs, "job 1", t0)
     events = outcome.snapshot
     expect(
         "job 1 cancelled" in events and "job 1 finally" in events,
         f"{story}; run_all {_describe(outcome)} while job 1 was still running: it never "
         "received CancelledError. When one job fails, the others must be cancelled and "
-        "waited for; a TaskGroup does both (asyncio.gather, even when it raises, leaves "
-        "the other jobs running). " + TASK_GROUPS,
+        "waited for; a TaskGroup does both. " + TASK_GROUPS,
     )
     if outcome.error is not None:
         fail(
@@ -229,11 +264,12 @@ async def test_collects_every_value_error(ex):
     errors = [ValueError(f"job {i} failed") for i in range(3)]
     story = "Jobs 0, 1 and 2 raised ValueError at the same moment (1 s)"
     async with cleaned_up(jobs.release):
+        t0 = asyncio.get_running_loop().time()
         outcome = await _run(
             ex,
             [*(jobs.raises(e, 1) for e in errors), jobs.blocks("job 3"), jobs.returns("ok", 0.5)],
         )
-    expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
+    _expect_returned_after_failure(outcome, story, jobs, "job 3", t0)
     if outcome.error is not None:
         fail(
             f"{story}; run_all {_describe(outcome)}. Catch them with `except* ValueError "
@@ -271,19 +307,26 @@ async def test_other_error_propagates_in_group(ex):
     mixed = KeyError("missing-key-2")
     # Each case builds its jobs afresh: the clean-up releases the blocked job, and a job
     # released in one case would no longer block in the next.
-    cases: list[tuple[KeyError, str, Callable[[_Jobs], list[Job]]]] = [
-        (alone, "Job 0 raised KeyError after 1 s", lambda jobs: [jobs.raises(alone, 1), jobs.blocks("job 1")]),
+    cases: list[tuple[KeyError, str, str, Callable[[_Jobs], list[Job]]]] = [
+        (
+            alone,
+            "Job 0 raised KeyError after 1 s",
+            "job 1",
+            lambda jobs: [jobs.raises(alone, 1), jobs.blocks("job 1")],
+        ),
         (
             mixed,
             "Job 0 raised KeyError and job 1 raised ValueError at the same moment",
+            "job 2",
             lambda jobs: [jobs.raises(mixed, 1), jobs.raises(ValueError("bad value"), 1), jobs.blocks("job 2")],
         ),
     ]
-    for key_error, story, make_jobs in cases:
+    for key_error, story, blocked, make_jobs in cases:
         jobs = _Jobs()
         async with cleaned_up(jobs.release):
+            t0 = asyncio.get_running_loop().time()
             outcome = await _run(ex, make_jobs(jobs))
-        expect_finished(outcome, f"{story}, and run_all", RETURN_AT_ONCE)
+        _expect_returned_after_failure(outcome, story, jobs, blocked, t0)
         if outcome.error is None:
             fail(
                 f"{story}; run_all {_describe(outcome)}: the KeyError was swallowed. Only "

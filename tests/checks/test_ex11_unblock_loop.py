@@ -8,7 +8,8 @@ worker thread, a fake pings the loop (a callback only a free loop runs) and mean
 reads the loop thread's stack: a loop thread waiting on a thread primitive inside the
 learner's code (``future.result()``, ``thread.join()``...) is blocked, no need to wait.
 Calls handed to threads are counted (``ThreadPoolExecutor.submit``, ``Thread.start``), so
-a fake waiting for a second call knows at once when none was handed out. ``WAIT_S``
+a fake waiting for a second call knows at once when none was handed out, and soon when
+every worker of the pool is already inside a call (none is left to start it). ``WAIT_S``
 bounds only what no evidence settles. Any way of running ``hash_fn`` in a thread passes
 (``asyncio.to_thread``, ``loop.run_in_executor`` with the default or an own
 ``ThreadPoolExecutor``, ``asyncio.wrap_future``).
@@ -42,6 +43,9 @@ WAIT_S = 5.0
 LOOK_S = 0.02
 #: Trips through the loop's queue that let a free loop hand out every call it is about to.
 SETTLE_TRIPS = 10
+#: Seconds a fake keeps waiting once every worker of the pools in use is seen inside it
+#: (so no further call can start before one returns): only a pool too narrow waits this.
+FULL_GRACE_S = 0.2
 
 FIX = (
     "Run the blocking call in a worker thread and await it: "
@@ -86,6 +90,8 @@ class _LoopWatch:
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
         self.handoffs = 0
+        #: The thread pools calls were submitted to.
+        self.pools: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
 
     def on_loop_thread(self) -> bool:
@@ -100,6 +106,8 @@ class _LoopWatch:
         def submit(self: ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
             with watch._lock:
                 watch.handoffs += 1
+                if not any(pool is self for pool in watch.pools):
+                    watch.pools.append(self)
             return real_submit(self, fn, *args, **kwargs)
 
         def start(self: threading.Thread) -> None:
@@ -145,6 +153,42 @@ class _LoopWatch:
         deadline = time.monotonic() + WAIT_S
         while not pong.wait(LOOK_S):
             if self.blocked_at() is not None or time.monotonic() > deadline:
+                return False
+        return True
+
+    def full_pool_width(self, inside: set[int]) -> int | None:
+        """The number of workers of the thread pools in use, if every one of them is a
+        thread in ``inside`` (running a fake's call) while more calls were handed out than
+        are inside: none of those can start before a call returns. None otherwise (also
+        when a call went to a thread that is not a pool's)."""
+        with self._lock:
+            pools = list(self.pools)
+            handoffs = self.handoffs
+        width = 0
+        for pool in pools:
+            threads = list(getattr(pool, "_threads", ()))
+            if not threads or len(threads) < getattr(pool, "_max_workers", len(threads) + 1):
+                return None
+            if any(t.ident not in inside for t in threads):
+                return None
+            width += len(threads)
+        return width if pools and handoffs > len(inside) else None
+
+    def wait_for(self, event: threading.Event, inside: set[int]) -> bool:
+        """Wait (from a worker thread) until ``event`` is set; False as soon as the loop's
+        thread is seen blocked, once the pools are full (:meth:`full_pool_width`) for
+        ``FULL_GRACE_S``, or after ``WAIT_S``."""
+        deadline = time.monotonic() + WAIT_S
+        full_since: float | None = None
+        while not event.wait(LOOK_S):
+            now = time.monotonic()
+            if self.blocked_at() is not None or now > deadline:
+                return False
+            if self.full_pool_width(inside) is None:
+                full_since = None
+            elif full_since is None:
+                full_since = now
+            elif now - full_since >= FULL_GRACE_S:
                 return False
         return True
 
@@ -279,45 +323,47 @@ async def test_loop_runs_while_handle_many_blocks(ex):
 
 
 class _MeetTwo:
-    """A blocking ``hash_fn``: the first two calls wait for each other at a
-    ``threading.Barrier(2)``. The first one waits only while a second call can still come:
-    not on the loop's own thread, not while the loop's thread is blocked, and only if a
-    free loop handed a second call to a thread. Calls made one after another never meet."""
+    """A blocking ``hash_fn``: the first call waits until a second one starts (the two
+    then overlap). It waits only while a second call can still come: not on the loop's
+    own thread, not while the loop's thread is blocked, only if a free loop handed a second
+    call to a thread, and not once every worker of the pool is busy inside this fake.
+    Calls made one after another never overlap."""
 
     def __init__(self, watch: _LoopWatch) -> None:
         self.watch = watch
-        self.barrier = threading.Barrier(2, timeout=WAIT_S)
+        self.second = threading.Event()
         self.arrivals = 0
-        self.met = 0
-        self.missed = 0
+        self.met = False
         self.on_loop_thread = 0
         self.handed_out: int | None = None  # calls in threads when the first one looked
+        self.full_width: int | None = None  # workers of a pool seen full, all inside here
+        self.threads: set[int] = set()  # every thread a call ran in
+        self.inside: set[int] = set()  # threads running a call now
         self._lock = threading.Lock()
 
     def __call__(self, request: bytes) -> bytes:
+        me = threading.get_ident()
         with self._lock:
             self.arrivals += 1
             mine = self.arrivals
             on_loop_thread = self.watch.on_loop_thread()
             if on_loop_thread:
                 self.on_loop_thread += 1
-        if mine > 2:
-            return _digest(request)
-        if mine == 1:
-            if not on_loop_thread:
-                self.handed_out = self.watch.settled_handoffs()
-            if on_loop_thread or self.handed_out is None or self.handed_out < 2:
-                # No second call can come while this one waits: do not wait.
-                self.barrier.abort()
+            self.threads.add(me)
+            self.inside.add(me)
         try:
-            self.barrier.wait()
-        except threading.BrokenBarrierError:
+            if mine == 2:
+                self.second.set()
+            if mine == 1 and not on_loop_thread:
+                self.handed_out = self.watch.settled_handoffs()
+                if self.handed_out is not None and self.handed_out >= 2:
+                    self.met = self.watch.wait_for(self.second, self.inside)
+                    if not self.met:
+                        self.full_width = self.watch.full_pool_width(self.inside)
+            return _digest(request)
+        finally:
             with self._lock:
-                self.missed += 1
-        else:
-            with self._lock:
-                self.met += 1
-        return _digest(request)
+                self.inside.discard(me)
 
 
 @pytest.mark.weight(2)
@@ -331,8 +377,9 @@ async def test_handle_many_overlaps_calls(ex):
     requests = [b"r1", b"r2", b"r3", b"r4"]
     with watch.counting():
         await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
-    expect(fake.arrivals == len(requests), f"hash_fn was called {fake.arrivals} times for {len(requests)} requests.")
-    if fake.met == 2 and not fake.missed:
+    count = len(requests)
+    expect(fake.arrivals == count, f"hash_fn was called {fake.arrivals} times for {count} requests.")
+    if fake.met:
         return
     if fake.on_loop_thread:
         fail(
@@ -346,16 +393,42 @@ async def test_handle_many_overlaps_calls(ex):
             "waited for it, so no second call could start. Await the result instead of "
             "waiting on the loop's thread (see the check on the loop staying responsive)."
         )
-    fail(
-        f"While the first hash_fn call ran in a thread, the event loop was free, yet only "
-        f"{fake.handed_out} call had been handed to a thread: the calls ran one after another (awaiting each "
-        "handle() before starting the next). Start them all, then wait for all: "
+    gather = (
+        "Hand each request to a thread of its own, all before waiting for any: "
         "`await asyncio.gather(*(handle(r, hash_fn) for r in requests))`."
-        if fake.handed_out is not None and fake.handed_out < 2
-        else f"The first hash_fn call waited {WAIT_S:g}s for a second one that never came, "
-        "although more calls were handed to threads: a pool with a single worker runs them "
-        "one after another. Use the default pool (`asyncio.to_thread`), or one with enough "
-        "workers."
+    )
+    if fake.handed_out is not None and fake.handed_out < 2:
+        if watch.handoffs == 1 and len(fake.threads) == 1:
+            fail(
+                f"All {count} hash_fn calls ran in one thread, one after another: handle_many "
+                "handed a single piece of work to a thread, which made every call itself. The "
+                f"loop stayed free, but the requests were not hashed at the same time. {gather}"
+            )
+        how = (
+            " and the next ones were handed out only after it returned (each handle() awaited "
+            "before the next was started)"
+            if watch.handoffs >= count
+            else ""
+        )
+        fail(
+            "While the first hash_fn call ran in a thread, the event loop was free, yet only "
+            f"that one call had been handed to a thread{how}: the calls ran one after "
+            f"another. {gather}"
+        )
+    if fake.full_width is not None:
+        fail(
+            f"{fake.handed_out} hash_fn calls had been handed to a thread pool, but it ran "
+            f"only {fake.full_width} at a time: its {fake.full_width} worker thread"
+            f"{'s were' if fake.full_width > 1 else ' was'} busy with the first call, and the "
+            "others queued behind it. A pool created with `max_workers=1` runs its calls one "
+            "after another. Use the default pool (`asyncio.to_thread`), or one with a worker "
+            "per request."
+        )
+    fail(
+        f"The first hash_fn call waited {WAIT_S:g}s for a second one that never started, "
+        f"although {fake.handed_out} calls had been handed to threads: they ran one after "
+        "another. Make sure the threads they go to can run them at the same time: the default "
+        "pool (`asyncio.to_thread`) can."
     )
 
 
@@ -371,17 +444,25 @@ class _FirstFinishesLast:
         self.others_done = 0
         self.all_others = threading.Event()
         self.finished: list[int] = []
+        self.inside: set[int] = set()  # threads running a call now
         self._lock = threading.Lock()
 
     def __call__(self, request: bytes) -> bytes:
         index = int(request[1:])
+        me = threading.get_ident()
+        with self._lock:
+            self.inside.add(me)
+        try:
+            return self._call(index, request)
+        finally:
+            with self._lock:
+                self.inside.discard(me)
+
+    def _call(self, index: int, request: bytes) -> bytes:
         if index == 0 and not self.watch.on_loop_thread():
             handed_out = self.watch.settled_handoffs()
             if handed_out is not None and handed_out >= self.count:
-                deadline = time.monotonic() + WAIT_S
-                while not self.all_others.wait(LOOK_S):
-                    if self.watch.blocked_at() is not None or time.monotonic() > deadline:
-                        break
+                self.watch.wait_for(self.all_others, self.inside)
                 # Three trips through the loop's queue: the others' completions, queued by
                 # their threads, are processed before this call returns.
                 for _ in range(3):

@@ -14,7 +14,8 @@ they run, a thread of the check's own reads the loop thread's stack (:class:`_Lo
 A loop thread running ``fn`` itself, or waiting on a thread primitive inside the learner's
 code (``pool.map``, ``future.result()``), cannot answer a worker: the watch hangs up on
 such calls at once. Calls handed to a pool are counted, so the first call knows without
-waiting when no second one was sent.
+waiting when no second one was sent; and once as many calls are held as the pools have
+workers, no further one can start: a hold stops waiting then.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import socket
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -48,6 +49,10 @@ PARALLEL_WAIT_S = 10.0
 HOLD_S = 5.0
 #: Seconds a whole crunch_all call may take (pool start-up included).
 CALL_S = 25.0
+#: Seconds a hold keeps waiting once as many calls are held as the pools in use have
+#: workers (so no further call can start before one is let go): only a pool too narrow
+#: for the check waits this.
+FULL_GRACE_S = 0.3
 
 PROCESSES = (
     "Use a pool of worker processes: `with ProcessPoolExecutor() as pool:` then "
@@ -89,8 +94,12 @@ class _LoopWatch:
         self.board = board
         self.loop_thread = threading.get_ident()
         self.handoffs = 0
+        #: The pools calls were handed to.
+        self.pools: list[Any] = []
         self.where: str | None = None
         self.turned_away = 0
+        #: The pools' width, when a hold stopped waiting because they were full.
+        self.full_width: int | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -120,12 +129,48 @@ class _LoopWatch:
     def _counting(self, real: Any, count: int) -> Any:
         watch = self
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
+        def counted(pool: Any, *args: Any, **kwargs: Any) -> Any:
             with watch._lock:
                 watch.handoffs += count
-            return real(*args, **kwargs)
+                if not any(p is pool for p in watch.pools):
+                    watch.pools.append(pool)
+            return real(pool, *args, **kwargs)
 
         return counted
+
+    def pool_width(self) -> int | None:
+        """How many calls the pools in use can run at once (their worker processes
+        together), or None if some pool's size is unknown."""
+        width = 0
+        for pool in list(self.pools):
+            size = getattr(pool, "_max_workers", None) or getattr(pool, "_processes", None)
+            if type(size) is not int:
+                return None
+            width += size
+        return width if self.pools else None
+
+    async def wait_held(self, board: Switchboard, done: Callable[[], Awaitable[bool]], limit: float) -> bool:
+        """Await ``done()`` (a short wait on ``board``) until it says True; False after
+        ``limit`` s, or once as many calls are held as the pools have workers while more
+        were handed out, for ``FULL_GRACE_S``: no further call can start before a held
+        one is let go."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        full_since: float | None = None
+        while not await done():
+            now = loop.time()
+            if now > deadline:
+                return False
+            held = len(board.in_flight)
+            width = self.pool_width()
+            if width is None or held < width or self.handoffs <= held:
+                full_since = None
+            elif full_since is None:
+                full_since = now
+            elif now - full_since >= FULL_GRACE_S:
+                self.full_width = width
+                return False
+        return True
 
     def blocked_at(self) -> str | None:
         frame = sys._current_frames().get(self.loop_thread)
@@ -227,7 +272,29 @@ def _calls(result: list[Any], what: str, width: int) -> list[tuple[Any, ...]]:
 async def test_default_fn_squares(ex):
     """crunch_all squares every number with slow_square by default"""
     result = await _crunch(ex, [3, 1, 2], what="crunch_all([3, 1, 2])")
+    _expect_not_reordered(result, [9, 1, 4], "crunch_all([3, 1, 2])")
     exact(result, [9, 1, 4], "crunch_all([3, 1, 2]) returned")
+
+
+def _expect_not_reordered(result: list[Any], expected: list[Any], what: str) -> None:
+    """Explain a result that holds the right values in another order."""
+    __tracebackhide__ = True
+    try:
+        permutation = sorted(result) == sorted(expected) and result != expected
+    except TypeError:  # values that do not compare: not a reordering of ours
+        return
+    if not permutation:
+        return
+    how = (
+        " -- in sorted order: sorting the results does not restore the order of the inputs"
+        if result == sorted(result)
+        else ""
+    )
+    fail(
+        f"{what} returned {result!r}: the right values, in another order{how}. Expected "
+        f"{expected!r}, one result per number, in the order of nums. Callers match results to "
+        "inputs by position: `asyncio.gather(*futures)` and `executor.map` keep input order."
+    )
 
 
 @pytest.mark.weight(3)
@@ -271,7 +338,7 @@ async def test_calls_run_in_parallel(ex):
             await _settle()
             handed_out = watch.handoffs
             if handed_out != 1:
-                await board.wait_in_flight(2, PARALLEL_WAIT_S)
+                await watch.wait_held(board, lambda: board.wait_in_flight(2, LOOK_S), PARALLEL_WAIT_S)
 
     what = "crunch_all([n0, ..., n7], fn)"
     async with Switchboard(hold) as board:
@@ -297,17 +364,27 @@ async def test_calls_run_in_parallel(ex):
             + ": threads take turns holding the GIL, so pure-Python work in them does not run "
             f"in parallel. {PROCESSES}"
         )
-    seen = (
-        "When the first call reached the event loop, the loop was free and only that one "
-        "call had been handed to the pool"
-        if handed_out == 1
-        else f"The first call waited {PARALLEL_WAIT_S:g}s for a second one to start, in vain"
-    )
+    if handed_out == 1:
+        fail(
+            "When the first call reached the event loop, the loop was free and only that one "
+            "call had been handed to the pool: the calls were sent one after another. Submit "
+            "all of them before awaiting any -- awaiting `run_in_executor` inside a `for` loop "
+            "waits for each result before sending the next number. " + PROCESSES
+        )
+    if watch.full_width is not None:
+        fail(
+            f"{handed_out} calls had been handed to the pool when the first one reached the "
+            f"event loop, but the pool ran only {watch.full_width} at a time: it has "
+            f"{watch.full_width} worker process{'es' if watch.full_width > 1 else ''}, so the "
+            "others queued behind the first. A pool created with `max_workers=1` (or "
+            "`processes=1`) runs its calls one after another; leave the size out (the default "
+            "has one worker per core). " + PROCESSES
+        )
     fail(
-        f"{seen}: the calls ran one after another. Submit all of them before awaiting any -- "
-        "awaiting `run_in_executor` inside a `for` loop waits for each result before sending "
-        "the next number -- and use a pool with more than one worker (the default has one "
-        "per core). " + PROCESSES
+        f"The first call waited {PARALLEL_WAIT_S:g}s for a second one to start, in vain, "
+        f"although {handed_out} calls had been handed to the pool: they ran one after another. "
+        "Use a pool that can run them at the same time (the default `ProcessPoolExecutor()` "
+        "has one worker per core). " + PROCESSES
     )
 
 
@@ -357,29 +434,49 @@ async def test_loop_keeps_running(ex):
 @pytest.mark.hint(4)
 async def test_results_in_input_order(ex):
     """results come back in the order of nums, not in completion order"""
-    count = 6
+    # Call i returns (i, pid, answered). The calls are sent in this order, which is neither
+    # sorted order nor (the first call finishes last) the order they finish in.
+    expected = INPUT_ORDER
+    first = expected[0]
 
     async def hold(index: int) -> None:
-        if index == 0:  # the first number finishes after all the others...
+        if index == first:  # the first number finishes after all the others...
             await _settle()
             if watch.handoffs != 1:  # ...unless they are sent only once it is done
-                await board.wait_finished(*range(1, count), timeout=HOLD_S)
+                others = expected[1:]
+                await watch.wait_held(board, lambda: board.wait_finished(*others, timeout=LOOK_S), HOLD_S)
 
-    what = "crunch_all([n0, ..., n5], fn)"
+    what = "crunch_all([n3, n0, n5, n1, n4, n2], fn)"
     async with Switchboard(hold) as board:
         with _LoopWatch(board).watching() as watch:
-            nums = [board.number(i) for i in range(count)]
+            nums = [board.number(i) for i in expected]
             result = await _crunch(ex, nums, call_switchboard, what=what)
     order = [index for index, _, _ in _calls(result, what, 3)]
-    expected = list(range(count))
-    if sorted(order) == expected and order != expected:
+    if sorted(order) == sorted(expected) and order != expected:
+        if order == sorted(order):
+            how = (
+                "sorted order. Sorting the results does not restore the order of the inputs: "
+                "keep them in input order from the start"
+            )
+        elif order[-1] == first:
+            how = (
+                f"completion order (n{first}, sent first, was made to finish last and came "
+                "last): `as_completed`, or appending to a list as results arrive, gives "
+                "completion order"
+            )
+        else:
+            how = "neither input order nor completion order"
         fail(
-            f"Results came back for the numbers in the order {order}, not {expected} (number "
-            "0 was made to finish last). Callers match results to inputs by position: "
-            "`asyncio.gather(*futures)` and `executor.map` keep input order; `as_completed` "
-            "or appending to a list as results arrive gives completion order."
+            f"Results came back for the numbers in the order {order}, not in the order they "
+            f"were given, {expected}: that is {how}. Callers match results to inputs by "
+            "position: `asyncio.gather(*futures)` and `executor.map` keep input order."
         )
     exact(order, expected, f"the numbers behind the results of {what}")
+
+
+#: The order the numbers are given in: call i returns i, so these are neither sorted nor
+#: (the first one finishes last) in completion order.
+INPUT_ORDER = [3, 0, 5, 1, 4, 2]
 
 
 @pytest.mark.weight(1)
@@ -394,6 +491,7 @@ async def test_fn_is_honoured(ex):
             "ignored its `fn` argument. `slow_square` is only the default; run the `fn` the "
             "caller passed."
         )
+    _expect_not_reordered(result, [6, 24, 120], "crunch_all([3, 4, 5], math.factorial)")
     exact(result, [6, 24, 120], "crunch_all([3, 4, 5], math.factorial) returned")
 
 
