@@ -59,6 +59,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "connection).",
         f"{DOCS}asyncio-dev.html",
     ),
+    "spin": (
+        "Code that runs without awaiting holds the event loop's thread: while it runs, no "
+        "other task can make progress, and nothing it waits for (a future, a flag another "
+        "task sets, data) can arrive. Await what you wait for (`await future`, `await "
+        "event.wait()`, a read that waits for data), and move long computations off the loop "
+        "with `await loop.run_in_executor(...)`.",
+        f"{DOCS}asyncio-dev.html#running-blocking-code",
+    ),
     "blocking": (
         "A blocking call ran on the event loop's thread: while it runs, no other task can "
         "make progress. Use the async equivalent (`await asyncio.sleep`, streams) or move "
@@ -113,6 +121,7 @@ TITLES: dict[str, str] = {
     "unclosed_loop": "an event loop left open",
     "unclosed": "a connection left open",
     "callback_error": "an exception in a callback",
+    "spin": "code that never yields",
     "blocking": "a blocking call on the loop",
     "async_with_writer": "`async with writer`",
     "loop_closed": "\"Event loop is closed\"",
@@ -280,7 +289,7 @@ def loop_held(kind: str, at: str | None, call: str | None = None, cpu_s: float |
         return (
             f"The event loop never got control back: your code ran for {used} without "
             f"yielding{where}, so no other task could run.{eof} A coroutine only lets others "
-            "run where it awaits something that is not ready yet. " + EXPLANATIONS["blocking"]
+            "run where it awaits something that is not ready yet. " + EXPLANATIONS["spin"]
         )
     if kind == "sleep":
         return (
