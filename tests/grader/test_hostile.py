@@ -962,10 +962,12 @@ async def greet(name, delay):
         assert graded.ex01.score == 6
         for name in GREET_CHECKS:
             # Stopped from outside at the limit, or named at once by the loop monitor (the
-            # sleeps block the loop): either way only greet's checks pay, with a true reason.
+            # sleeps block the loop, and each interruption caught costs CPU): either way only
+            # greet's checks pay, with a true reason.
             check = graded.checks[name]
+            held = ("blocking call ran on the event loop", "The event loop never got control back")
             assert (check.status is CheckStatus.TIMEOUT and "Stopped by the grader" in (check.message or "")) or (
-                check.status is CheckStatus.FAILED and "blocking call ran on the event loop" in (check.message or "")
+                check.status is CheckStatus.FAILED and any(reason in (check.message or "") for reason in held)
             ), (check.status, check.message)
 
 
