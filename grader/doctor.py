@@ -40,7 +40,9 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
     limits = limits or Limits()
     report = probe(kit, limits)
     if "error" in report:
-        return [Finding("sandbox child", False, f"could not start: {report['error']}", True)]
+        unreadable = report.get("unreadable") or []
+        why = f"; its uid cannot read {', '.join(unreadable)}: {_UNREADABLE}" if unreadable else ""
+        return [Finding("sandbox child", False, f"could not start: {report['error']}{why}", True)]
     root = os.getuid() == 0
     findings = [
         Finding(
@@ -72,6 +74,17 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             True,
         ),
     ]
+    unreadable = report.get("unreadable", [])
+    findings.append(
+        Finding(
+            "interpreter readable",
+            not unreadable,
+            "the child reads the standard library and the installed packages"
+            if not unreadable
+            else f"the child's uid cannot read {', '.join(unreadable)}: {_UNREADABLE}",
+            True,
+        )
+    )
     lim = report.get("limits", {})
     findings.append(
         Finding(
@@ -117,6 +130,11 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
     )
     return findings
 
+
+_UNREADABLE = (
+    "a run fails to import what it needs. Install Python where every user can read it (not in "
+    "a private home folder), or grade where the namespaces are available (their root shows it)"
+)
 
 _ALLOWED_ENV = {
     "AWAITLINGS_SANDBOX", "HOME", "LANG", "LC_ALL", "MALLOC_ARENA_MAX", "NO_COLOR", "PATH",

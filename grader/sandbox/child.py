@@ -63,6 +63,15 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
 
 
 def _probe(report: Any) -> dict[str, Any]:
+    # First what needs no import: a uid that cannot read the interpreter fails below.
+    unreadable = [path for path in interpreter_paths() if not os.access(path, os.R_OK | os.X_OK)]
+    try:
+        return _probe_all(report, unreadable)
+    except Exception as exc:  # an import or a codec out of reach: say what was found
+        return {"unreadable": unreadable, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _probe_all(report: Any, unreadable: list[str]) -> dict[str, Any]:
     import socket
 
     limits = {
@@ -85,7 +94,16 @@ def _probe(report: Any) -> dict[str, Any]:
         "limits": limits,
         "no_new_privs": status.get("NoNewPrivs", "").strip(),
         "environment": sorted(os.environ),
+        "unreadable": unreadable,
     }
+
+
+def interpreter_paths() -> list[str]:
+    """The folders a run imports from that the warm child may not have read yet: the
+    standard library and the folder holding pytest (the venv's site-packages)."""
+    import pytest
+
+    return sorted({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(pytest.__file__))})
 
 
 def main() -> None:
@@ -163,6 +181,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         "visible": report.visible,
         "uid": os.getuid(),
         "problems": report.problems,
+        "unreadable": [path for path in interpreter_paths() if not os.access(path, os.R_OK | os.X_OK)],
     }
     sandboxed = grader.plugin.Sandboxed(key, isolation, settings.get("learner_sha256") or None)
     return int(pytest.main(args, plugins=[sandboxed]))

@@ -4,6 +4,7 @@ isolation requirement."""
 
 from __future__ import annotations
 
+import os
 import signal
 
 from grader import channel
@@ -92,6 +93,21 @@ def zero(
     )  # fmt: skip
 
 
+def _closed_to_others() -> list[str]:
+    """The interpreter's folders that a user other than their owner cannot reach (some
+    folder on the way lacks r-x for others): a child of the sandbox's uid that is not given
+    the namespaces' root cannot import from them."""
+    from pathlib import Path
+
+    from grader.sandbox.child import interpreter_paths
+
+    def reachable(path: Path) -> bool:
+        return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents])
+
+    return [p for p in interpreter_paths() if not reachable(Path(p))]
+
+
+
 def score(exercise: Exercise, run: Run, duration: float) -> ExerciseResult:
     if run.tampered:
         return zero(
@@ -106,6 +122,16 @@ def score(exercise: Exercise, run: Run, duration: float) -> ExerciseResult:
     if not run.collected:
         tail = run.output.decode("utf-8", "replace")[-1500:].strip()
         detail = "\n".join(run.errors) or tail or "no output"
+        # An import or a codec the child could not load, from a root grader whose child runs
+        # under another uid: most likely an interpreter out of that uid's reach.
+        suspect = os.getuid() == 0 and ("No module named" in detail or "unknown encoding" in detail)
+        unreadable = run.isolation.get("unreadable") or (_closed_to_others() if suspect else [])
+        if unreadable:
+            detail += (
+                f"\nThe sandbox's uid cannot read {', '.join(map(str, unreadable))}: install Python "
+                "where every user can read it, or grade where the namespaces are available "
+                "(`grade doctor` says which defenses this machine has)."
+            )
         from grader.errors import KitError
 
         raise KitError(f"the checks for {exercise.id} could not be collected: {detail}")

@@ -3,6 +3,7 @@ starts one; course mode refuses exactly when a required defense is missing."""
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from importlib import metadata
@@ -17,8 +18,9 @@ from grader.manifest import KIT_ENV, Kit
 from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "resource limits", "process limit",
-         "no new privileges", "environment", "warm child", "parallel grading"]  # fmt: skip
+NAMES = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "interpreter readable",
+         "resource limits", "process limit", "no new privileges", "environment", "warm child",
+         "parallel grading"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +48,49 @@ class TestDiagnose:
         problems = course_mode_problems(list(findings.values()))
         assert [p.split(":")[0] for p in problems] == missing
         assert findings["resource limits"].ok  # set by the child itself, uid or not
+
+
+class TestInterpreterLine:
+    """Whether the child's uid can read the interpreter: without a mount namespace it sees
+    the real file system, where a Python under a private home folder is out of its reach."""
+
+    def test_readable_under_the_namespaces_root(self, kit: Kit) -> None:
+        """with the namespaces (their root lays the interpreter out readable) the line is ok"""
+        findings = {f.name: f for f in diagnose(kit)}
+        if not findings["mount namespace"].ok:
+            pytest.skip("no mount namespace here")
+        assert findings["interpreter readable"].ok, findings["interpreter readable"].detail
+
+    def test_without_namespaces_it_is_what_the_file_system_allows(self, kit: Kit) -> None:
+        """a dropped uid without namespaces: ok exactly when every folder on the way to the
+        standard library and the packages lets others in"""
+        if os.getuid() != 0:
+            pytest.skip("a dedicated uid needs root")
+        from grader.sandbox.child import interpreter_paths
+
+        def open_to_others(path: Path) -> bool:
+            return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents])
+
+        expected = all(open_to_others(Path(p)) for p in interpreter_paths())
+        findings = {f.name: f for f in diagnose(kit, Limits(isolate=False))}
+        # Out of reach, the probe itself may fail to start (a codec it cannot import).
+        line = findings.get("interpreter readable") or findings["sandbox child"]
+        assert line.ok is expected, line.detail
+        assert line.ok or "cannot read /" in line.detail
+
+    def test_grading_out_of_reach_says_why(self, kit: Kit) -> None:
+        """grading on that path, when the interpreter is out of reach, fails with the reason,
+        not only with the import that failed"""
+        if os.getuid() != 0:
+            pytest.skip("a dedicated uid needs root")
+        from grader.errors import KitError
+        from grader.sandbox import grade_exercise
+        from grader.sandbox.verdicts import _closed_to_others
+
+        if not _closed_to_others():
+            pytest.skip("the interpreter is readable by every user here")
+        with pytest.raises(KitError, match="The sandbox's uid cannot read /"):
+            grade_exercise(kit, kit.exercises[0], kit.solutions_dir, limits=Limits(isolate=False), skip_untouched=False)
 
 
 class TestWarmChildLine:
@@ -88,7 +133,8 @@ class TestDoctorCommand:
         result = runner.invoke(cli_module.cli, ["doctor", "--strict"])
         lines = result.output.splitlines()
         assert lines[0].startswith("Python ") and lines[2] == f"kit: {kit.root} (2 exercises)", result.output
-        marked = [re.match(r"(ok  |MISS) ([A-Za-z ]+?)( \(course mode\))?: ", line) for line in lines[3 : 3 + len(NAMES)]]
+        line_shape = re.compile(r"(ok  |MISS) ([A-Za-z ]+?)( \(course mode\))?: ")
+        marked = [line_shape.match(line) for line in lines[3 : 3 + len(NAMES)]]
         assert [m.group(2) for m in marked if m] == NAMES, result.output
         assert result.exit_code == (3 if refused else 0), result.output
         verdict = "would refuse to grade here" if refused else "course mode (--strict) can grade here"
