@@ -64,7 +64,7 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
 
 def _probe(report: Any) -> dict[str, Any]:
     # First what needs no import: a uid that cannot read the interpreter fails below.
-    unreadable = [path for path in interpreter_paths() if not os.access(path, os.R_OK | os.X_OK)]
+    unreadable = [path for path in _loaded_from() if not os.access(path, os.R_OK | os.X_OK)]
     try:
         return _probe_all(report, unreadable)
     except Exception as exc:  # an import or a codec out of reach: say what was found
@@ -98,9 +98,10 @@ def _probe_all(report: Any, unreadable: list[str]) -> dict[str, Any]:
     }
 
 
-def interpreter_paths() -> list[str]:
-    """The folders a run imports from that the warm child may not have read yet: the
-    standard library and the folder holding pytest (the venv's site-packages)."""
+def _loaded_from() -> list[str]:
+    """The standard library's folder and pytest's (the installed packages), from modules
+    already imported: :func:`grader.sandbox.isolation.interpreter_paths` is the full list,
+    but it imports ``sysconfig`` data that a uid which cannot read them cannot load."""
     import pytest
 
     return sorted({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(pytest.__file__))})
@@ -181,7 +182,6 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         "visible": report.visible,
         "uid": os.getuid(),
         "problems": report.problems,
-        "unreadable": [path for path in interpreter_paths() if not os.access(path, os.R_OK | os.X_OK)],
     }
     sandboxed = grader.plugin.Sandboxed(key, isolation, settings.get("learner_sha256") or None)
     return int(pytest.main(args, plugins=[sandboxed]))

@@ -99,13 +99,12 @@ def _closed_to_others() -> list[str]:
     the namespaces' root cannot import from them."""
     from pathlib import Path
 
-    from grader.sandbox.child import interpreter_paths
+    from grader.sandbox.isolation import interpreter_paths
 
     def reachable(path: Path) -> bool:
         return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents])
 
     return [p for p in interpreter_paths() if not reachable(Path(p))]
-
 
 
 def score(exercise: Exercise, run: Run, duration: float) -> ExerciseResult:
@@ -125,10 +124,10 @@ def score(exercise: Exercise, run: Run, duration: float) -> ExerciseResult:
         # An import or a codec the child could not load, from a root grader whose child runs
         # under another uid: most likely an interpreter out of that uid's reach.
         suspect = os.getuid() == 0 and ("No module named" in detail or "unknown encoding" in detail)
-        unreadable = run.isolation.get("unreadable") or (_closed_to_others() if suspect else [])
+        unreadable = _closed_to_others() if suspect else []
         if unreadable:
             detail += (
-                f"\nThe sandbox's uid cannot read {', '.join(map(str, unreadable))}: install Python "
+                f"\nThe sandbox's uid cannot read {', '.join(unreadable)}: install Python "
                 "where every user can read it, or grade where the namespaces are available "
                 "(`grade doctor` says which defenses this machine has)."
             )

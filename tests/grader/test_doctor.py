@@ -66,7 +66,7 @@ class TestInterpreterLine:
         standard library and the packages lets others in"""
         if os.getuid() != 0:
             pytest.skip("a dedicated uid needs root")
-        from grader.sandbox.child import interpreter_paths
+        from grader.sandbox.isolation import interpreter_paths
 
         def open_to_others(path: Path) -> bool:
             return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents])
