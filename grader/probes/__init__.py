@@ -50,6 +50,7 @@ from grader.probes.streams import Flood, Received, exchange, read_while_progress
 from grader.probes.tasks import (
     UNSTARTED_CLOSE,
     Outcome,
+    await_chain,
     call_learner,
     cancel_tasks,
     cleaned_up,
@@ -80,6 +81,7 @@ __all__ = [
     "Received",
     "Switchboard",
     "WriterWatch",
+    "await_chain",
     "call_learner",
     "cancel_tasks",
     "cleaned_up",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,6 +35,20 @@ def logged_error() -> Exception | None:
     return None
 
 
+def await_chain(task: asyncio.Task[Any]) -> list[types.FrameType]:
+    """The frames a suspended task waits in, outermost first: its coroutine's, then each
+    coroutine (or async generator) it awaits (``get_stack`` gives only the first)."""
+    chain = []
+    inner: Any = task.get_coro()
+    while inner is not None:
+        frame = getattr(inner, "cr_frame", None) or getattr(inner, "ag_frame", None)
+        if frame is None:
+            break
+        chain.append(frame)
+        inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
+    return chain
+
+
 def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None) -> list[str]:
     """Where each pending task is waiting. With ``module_file`` (the learner's file), only
     the tasks running the learner's code, each named by the learner's function and placed
@@ -41,19 +56,9 @@ def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None)
     the learner's business."""
     lines = []
     for task in asyncio.all_tasks(loop):
-        frames = task.get_stack()
         coro = task.get_coro()
         where = None
-        # get_stack gives only the task's own coroutine frame; follow cr_await for the rest.
-        inner: Any = coro
-        chain = []
-        while inner is not None:
-            frame = getattr(inner, "cr_frame", None) or getattr(inner, "ag_frame", None)
-            if frame is None:
-                break
-            chain.append(frame)
-            inner = getattr(inner, "cr_await", None) or getattr(inner, "ag_await", None)
-        frames = chain or frames
+        frames = await_chain(task) or task.get_stack()
         learner = [f for f in frames if module_file and f.f_code.co_filename == module_file]
         if module_file and not learner:
             continue
@@ -105,14 +110,10 @@ UNSTARTED_CLOSE = (
 
 def _waits_for_unstarted_close(task: asyncio.Task[Any]) -> bool:
     """``task`` waits in ``StreamWriter.wait_closed()`` of a writer that is not closing."""
-    coro: Any = task.get_coro()
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None)
-        if frame is not None and frame.f_code.co_name == "wait_closed":
-            writer = frame.f_locals.get("self")
-            if isinstance(writer, asyncio.StreamWriter):
-                return not writer.transport.is_closing()
-        coro = getattr(coro, "cr_await", None)
+    for frame in await_chain(task):
+        writer = frame.f_locals.get("self") if frame.f_code.co_name == "wait_closed" else None
+        if isinstance(writer, asyncio.StreamWriter):
+            return not writer.transport.is_closing()
     return False
 
 

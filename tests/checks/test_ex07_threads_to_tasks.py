@@ -330,15 +330,10 @@ async def test_uses_the_whole_budget(ex):
 
 def _waits_in_queue_get(task: asyncio.Task[Any]) -> bool:
     """Whether ``task`` is suspended inside ``asyncio.Queue.get`` (its await chain)."""
-    inner: Any = task.get_coro()
-    while inner is not None:
-        frame = getattr(inner, "cr_frame", None)
-        if frame is None:
-            return False
-        if frame.f_code.co_name == "get" and frame.f_globals.get("__name__") == "asyncio.queues":
-            return True
-        inner = getattr(inner, "cr_await", None)
-    return False
+    return any(
+        frame.f_code.co_name == "get" and frame.f_globals.get("__name__") == "asyncio.queues"
+        for frame in probes.await_chain(task)
+    )
 
 
 def _expect_each_port_once(calls: list[int], ports: list[int]) -> None:
