@@ -407,9 +407,11 @@ def unexpected_exception(exc: BaseException, tb: types.TracebackType | None, tar
         return f"Assertion failed: {text.strip() or 'assert'}"
     missing = getattr(exc, "name", None) if isinstance(exc, AttributeError) else None
     module = getattr(exc, "obj", None)
-    if missing and isinstance(module, types.ModuleType) and target and getattr(module, "__file__", None) == target:
+    learner_module = isinstance(module, types.ModuleType) and getattr(module, "__file__", None) == target
+    if missing and target and (learner_module or getattr(module, "learner_file", None) == target):
         return f"{Path(target).name} does not define `{missing}`, which this check uses."
-    where = _frame_of(exc, target, tb)
+    # A split run's exception comes from the worker, with where it was raised there.
+    where = _frame_of(exc, target, tb) or getattr(exc, "learner_at", None)
     if where:
         return f"Your code raised {type(exc).__name__}: {text} (at {where})."
     return f"The check stopped on {type(exc).__name__}: {text}"

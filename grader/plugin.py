@@ -50,6 +50,8 @@ from grader.channel import (
     Writer,
 )
 from grader.loops import GRADER_THREAD_PREFIX, LOOPS, STALLED, GraderLoop, GraderLoopPolicy, VirtualTimeLoop
+from grader.split import checker
+from grader.split.checker import LinkedLoop
 from grader.watchdog import BACKSTOP_S, CheckState
 
 DEFAULT_LIMIT_S = 10.0
@@ -70,6 +72,7 @@ MARKERS = (
     "weight(n): this check's share of the exercise's points (default 1)",
     "hidden: left out of student releases; shown as a hidden check",
     "virtual_time: run on the virtual-time loop (idle time is skipped, loop.time() jumps)",
+    "split: the learner's code runs in a worker process; the check holds proxies (grader.split)",
     "limit(seconds): this check's time limit instead of the exercise's",
     "hint(n): when this check fails, point the learner to the manifest's hint n (1-based)",
     "timing: this check's verdict depends on the real clock (never served from the verdict cache)",
@@ -116,6 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
     """Async checks run on a grader loop; ``virtual_time`` ones on the fast-forwarding one."""
+    if item.get_closest_marker("split") is not None:
+        return {"linked": LinkedLoop}
     virtual = item.get_closest_marker("virtual_time") is not None
     return {"virtual" if virtual else "grader": VirtualTimeLoop if virtual else GraderLoop}
 
@@ -144,6 +149,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     )
     if state.channel:
         state.channel.send(Collected(checks))
+    if any(item.get_closest_marker("split") for item in session.items):
+        checker.prestart()  # the workers' zygote starts while the first check sets up
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -167,7 +174,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     send = state.channel.send if state.channel else None
     state.check = CheckState(nodeid=item.nodeid, started=time.monotonic(), send=send)
     state.policy.loop_class = (
-        VirtualTimeLoop if item.get_closest_marker("virtual_time") else GraderLoop
+        LinkedLoop
+        if item.get_closest_marker("split")
+        else VirtualTimeLoop
+        if item.get_closest_marker("virtual_time")
+        else GraderLoop
     )
     LOOPS.clear()
     # What the previous check left for the garbage collector warns now, not inside this one
@@ -344,6 +355,8 @@ def ex(request: pytest.FixtureRequest, ex_path: Path) -> types.ModuleType:
         if state.check:
             state.check.import_error = True
         probes.fail(state.import_failures[name])
+    if request.node.get_closest_marker("split") is not None:
+        return _import_in_worker(request, state, name, ex_path)  # type: ignore[no-any-return]
     try:
         return _import_fresh(name, ex_path)
     except BaseException as exc:
@@ -361,8 +374,22 @@ def ex(request: pytest.FixtureRequest, ex_path: Path) -> types.ModuleType:
 @pytest.fixture
 def no_blocking(ex: types.ModuleType) -> Iterator[list[probes.BlockingCall]]:
     """Detect blocking calls the learner's module makes on the loop; fail the check if any."""
-    with probes.detect_blocking(ex) as found:
+    link = checker.current()
+    if link is not None:
+        # The worker watches its own calls: its account can only fail the check.
+        link.ask_value("blocking", on=True)
+        found: list[probes.BlockingCall] = []
         yield found
+        if not link.closed:
+            reported = link.ask_value("blocking", on=False)
+            found += [
+                probes.BlockingCall(str(pair[0])[:200], str(pair[1])[:400])
+                for pair in (reported if isinstance(reported, list) else [])[:20]
+                if isinstance(pair, list) and len(pair) == 2
+            ]
+    else:
+        with probes.detect_blocking(ex) as found:
+            yield found
     if found:
         probes.fail(explain.blocking_calls(found))
 
@@ -415,17 +442,9 @@ def _module_name(request: pytest.FixtureRequest) -> str:
 
 
 def _import_fresh(name: str, path: Path) -> types.ModuleType:
-    if not path.is_file():
-        probes.fail(f"{path.name} is missing: create it (or `grade reset` to restore the stub).")
     # Read once, checked, and run from these very bytes: what was scanned is what runs,
     # even if something rewrote the file after an earlier import.
-    source = path.read_bytes()
-    expected = _current_state.learner_sha256 if _current_state else None
-    if expected is not None and hashlib.sha256(source).hexdigest() != expected:
-        probes.fail(
-            f"{path.name} changed on disk while it was being graded (your code rewrote it): "
-            "only the file you submitted is graded. Scored zero for this check."
-        )
+    source = _checked_source(path)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -442,6 +461,51 @@ def _import_fresh(name: str, path: Path) -> types.ModuleType:
     if channel:
         channel.send(Imported())
     return module
+
+
+def _import_in_worker(request: pytest.FixtureRequest, state: _State, name: str, path: Path) -> Any:
+    """A split check's ``ex``: the learner's module imported in a fresh worker process,
+    from the bytes read (and checked) here; the worker is ended with the check."""
+    source = _checked_source(path)
+    probes.TARGET_FILE = str(path)
+    check = state.check
+    started = check.started if check else time.monotonic()
+    if state.channel:
+        state.channel.send(Importing())
+    link = checker.spawn(started + _limit(request.node, state))
+
+    def end() -> None:
+        hygiene = link.end()
+        if state.check is not None:
+            state.check.hygiene += hygiene
+
+    request.addfinalizer(end)
+    try:
+        module = link.import_module(name, str(path), source)
+    except checker.WorkerGone as exc:
+        module = f"Importing {path.name} did not finish: {exc}."
+    if isinstance(module, str):
+        state.import_failures[name] = module
+        if state.check:
+            state.check.import_error = True
+        probes.fail(module)
+    if state.channel:
+        state.channel.send(Imported())
+    return module
+
+
+def _checked_source(path: Path) -> bytes:
+    """The learner's file, as the parent scanned it (else the check fails)."""
+    if not path.is_file():
+        probes.fail(f"{path.name} is missing: create it (or `grade reset` to restore the stub).")
+    source = path.read_bytes()
+    expected = _current_state.learner_sha256 if _current_state else None
+    if expected is not None and hashlib.sha256(source).hexdigest() != expected:
+        probes.fail(
+            f"{path.name} changed on disk while it was being graded (your code rewrote it): "
+            "only the file you submitted is graded. Scored zero for this check."
+        )
+    return source
 
 
 def _file_judges_closing(item: pytest.Item) -> bool:
@@ -486,6 +550,8 @@ def _describe_failure(call: pytest.CallInfo[None], check: CheckState, limit: flo
         return ("error" if check.import_error else "failed"), str(exc.msg)
     if isinstance(exc, pytest.skip.Exception):
         return "error", f"the check was skipped: {exc.msg}"
+    if isinstance(exc, checker.WorkerGone):
+        return "failed", f"The process running your code stopped answering the checks: {exc}."
     return "failed", explain.unexpected_exception(exc, excinfo.tb, probes.TARGET_FILE)
 
 

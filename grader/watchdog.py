@@ -76,7 +76,7 @@ def on_stalled(check: CheckState | None, loop: asyncio.AbstractEventLoop, target
     if check is None or check.call_done or check.hold is not None:
         return
     at = monitor.learner_line_here(target)
-    waiting = "; ".join(probes.task_stacks(loop, target)) or None
+    waiting = "; ".join(probes.waiting_stacks(loop, target)) or None
     on_hold(check, monitor.Hold("stalled", at, waiting=waiting), None)
     if at is not None:
         raise monitor.LoopHeld("the loop waited for what nothing could bring")
@@ -129,7 +129,7 @@ def cancel_in_time(check: CheckState) -> bool:
 
 def cancel_stuck(loop: asyncio.AbstractEventLoop, check: CheckState, test_code: Any) -> None:
     check.cancel_ran_at = time.monotonic()
-    stacks = probes.task_stacks(loop, probes.TARGET_FILE)
+    stacks = probes.waiting_stacks(loop, probes.TARGET_FILE)
     check.expired = "; ".join(s for s in stacks if test_code is None or "test_" not in s) or "; ".join(stacks)
     tasks = asyncio.all_tasks(loop)
     check.stuck_shape = explain.stuck_shape([innermost(t) for t in tasks])

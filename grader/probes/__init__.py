@@ -60,7 +60,9 @@ from grader.probes.tasks import (
     logged_error,
     new_tasks,
     outcome_of,
+    take_loop_problems,
     task_stacks,
+    waiting_stacks,
 )
 
 #: Path of the learner's file under test; set by the plugin when it loads the module.
@@ -111,7 +113,9 @@ __all__ = [
     "set_socket_buffers",
     "settle",
     "show_bytes",
+    "take_loop_problems",
     "task_stacks",
     "wait_event",
+    "waiting_stacks",
     "watch_writer",
 ]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-import pytest
-
 PYTHON_DOCS = "https://docs.python.org/3/"
 
 
 def fail(message: str) -> NoReturn:
     """Fail the current check with ``message`` as its whole explanation."""
     __tracebackhide__ = True
+    import pytest  # here, not above: a split run's worker imports the probes, never pytest
+
     pytest.fail(message, pytrace=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -70,10 +71,39 @@ def task_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None)
     return sorted(lines)
 
 
+def waiting_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = None) -> list[str]:
+    """:func:`task_stacks`, or, on the loop of a split check, where the learner's tasks wait
+    in the worker (its account: for explanations only, never for a verdict)."""
+    remote = getattr(loop, "remote_stacks", None)
+    if remote is not None:
+        stacks = remote()
+        if stacks is not None:
+            return list(stacks)
+    return task_stacks(loop, module_file)
+
+
+def take_loop_problems(match: str) -> list[dict[str, Any]]:
+    """Collect garbage now, then take what the loop running the learner's code recorded
+    (its exception handler's contexts) whose message holds ``match``: in a split check the
+    worker's loop (its account), else the running loop."""
+    from grader.split import checker
+
+    link = checker.current()
+    if link is not None:
+        return link.problems(match)
+    gc.collect()
+    loop: Any = asyncio.get_running_loop()
+    problems: list[dict[str, Any]] = getattr(loop, "problems", [])
+    taken = [p for p in problems if match in str(p.get("message", ""))]
+    for problem in taken:
+        problems.remove(problem)
+    return taken
+
+
 def learner_waiting(function: str) -> str | None:
     """Where a task of the running loop that runs the learner's ``function`` is waiting
     (``file:line: source``); None when no task runs it."""
-    stacks = task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
+    stacks = waiting_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
     lines = [line for line in stacks if line.startswith(f"task {function}:")]
     return lines[0].split("waiting at ", 1)[-1] if lines else None
 
@@ -86,7 +116,7 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
         return task.result()
     loop = asyncio.get_running_loop()
     target = probes.TARGET_FILE
-    stacks = task_stacks(loop, target)
+    stacks = waiting_stacks(loop, target)
     unstarted = any(_waits_for_unstarted_close(t) for t in asyncio.all_tasks(loop))
     task.cancel()
     with contextlib.suppress(BaseException):

@@ -183,8 +183,26 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         "uid": os.getuid(),
         "problems": report.problems,
     }
+    if _runs_split_checks(args):
+        # The learner's code will run in workers: start their zygote (a fresh interpreter)
+        # now, beside pytest's start-up, rather than when the first check needs it.
+        from grader.split import checker
+
+        checker.prestart()
     sandboxed = grader.plugin.Sandboxed(key, isolation, settings.get("learner_sha256") or None)
     return int(pytest.main(args, plugins=[sandboxed]))
+
+
+def _runs_split_checks(args: list[str]) -> bool:
+    """Some checks file among pytest's arguments marks its checks ``split``."""
+    for arg in args:
+        path = arg.split("::", 1)[0]
+        if path.endswith(".py"):
+            with contextlib.suppress(OSError):
+                with open(path, encoding="utf-8") as fh:
+                    if "pytest.mark.split" in fh.read():
+                        return True
+    return False
 
 
 def preload() -> None:

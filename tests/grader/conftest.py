@@ -99,8 +99,9 @@ def _manifest(timeout: float) -> str:
     )
 
 
-def build_kit(root: Path, *, timeout: float = 3) -> Kit:
-    """Write the test kit under ``root`` and load it."""
+def build_kit(root: Path, *, timeout: float = 3, split: bool = False) -> Kit:
+    """Write the test kit under ``root`` and load it; with ``split``, ex01's checks run as a
+    split check (the learner's code in a worker process, grader.split)."""
     for sub in ("exercises", "solutions", "tests/checks", "grader/stubs"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "exercises" / "exercises.toml").write_text(_manifest(timeout), encoding="utf-8")
@@ -110,9 +111,10 @@ def build_kit(root: Path, *, timeout: float = 3) -> Kit:
         (root / folder / "ex02_adder.py").write_text(ADDER_STUB, encoding="utf-8")
     shutil.copyfile(ROOT / "solutions" / "ex01_hello_run.py", root / "solutions" / "ex01_hello_run.py")
     (root / "solutions" / "ex02_adder.py").write_text(ADDER_SOLUTION, encoding="utf-8")
-    shutil.copyfile(
-        ROOT / "tests" / "checks" / "test_ex01_hello_run.py", root / "tests" / "checks" / "test_ex01_hello_run.py"
-    )
+    checks = (ROOT / "tests" / "checks" / "test_ex01_hello_run.py").read_text(encoding="utf-8")
+    if split:
+        checks += "\n\npytestmark = pytest.mark.split\n"
+    (root / "tests" / "checks" / "test_ex01_hello_run.py").write_text(checks, encoding="utf-8")
     (root / "tests" / "checks" / "test_ex02_adder.py").write_text(ADDER_CHECKS, encoding="utf-8")
     return load_kit(root)
 
@@ -122,10 +124,10 @@ def make_kit(tmp_path: Path) -> Callable[..., Kit]:
     """A factory: ``make_kit(timeout=3)`` builds the test kit in a fresh folder."""
     count = 0
 
-    def make(*, timeout: float = 3) -> Kit:
+    def make(*, timeout: float = 3, split: bool = False) -> Kit:
         nonlocal count
         count += 1
-        return build_kit(tmp_path / f"kit{count}", timeout=timeout)
+        return build_kit(tmp_path / f"kit{count}", timeout=timeout, split=split)
 
     return make
 

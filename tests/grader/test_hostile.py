@@ -704,7 +704,8 @@ def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.Mo
     ``stuck``: checks the submission keeps from returning (each may cost its limit plus the
     parent's margin); ``linger``: the child cannot exit after its last verdict; ``planted``:
     more files for the learner folder; ``limits``: the sandbox mode; ``timeout``: seconds
-    per check in the kit; ``fill``: more ``@NAME@`` substitutions for ``source``.
+    per check in the kit; ``fill``: more ``@NAME@`` substitutions for ``source``; ``split``:
+    ex01's checks run split (the learner's code in a worker process, grader.split).
     """
     work = tmp_path / "work"
     work.mkdir()
@@ -726,8 +727,9 @@ def hostile(make_kit: Callable[..., Kit], tmp_path: Path, monkeypatch: pytest.Mo
         planted: dict[str, str] | None = None,
         limits: Limits | None = None,
         fill: dict[str, str] | None = None,
+        split: bool = False,
     ) -> Graded:
-        kit = make_kit(timeout=timeout)
+        kit = make_kit(timeout=timeout, split=split)
         target.mkdir()
         values = {"@TOKEN@": token, "@KIT@": str(kit.root), "@TARGET@": str(target), **(fill or {})}
         for key, value in values.items():

@@ -474,6 +474,13 @@ class TestTheBaseline:
         assert graded.passed == {COROUTINE, NO_BLOCKING}
         assert graded.ex01.score == UNSOLVED_SCORE
 
+    def test_the_same_in_a_split_run(self, hostile: Grade, mode: Limits) -> None:
+        """The same checks run split (the learner's code in a worker process) give the
+        unsolved attempt the same verdicts: the attacks below are measured against it too."""
+        graded = hostile(submission(*UNSOLVED), limits=mode, split=True)
+        assert graded.passed == {COROUTINE, NO_BLOCKING}
+        assert graded.ex01.score == UNSOLVED_SCORE
+
 
 class TestAForgedConversationScoresNothing:
     """Attack 1: a whole, well-formed conversation forged with the channel's key, then the
@@ -496,6 +503,14 @@ class TestAForgedConversationScoresNothing:
         graded = hostile(attack(FRAMES, CHECK_IDS, *parts))
         assert_no_better_than_unsolved(graded)
 
+    @pytest.mark.parametrize("forger", ["the key", "the Writer"])
+    def test_a_split_run_has_neither_key_nor_writer(self, hostile: Grade, mode: Limits, forger: str) -> None:
+        """Split: the learner's code runs in a worker started as a fresh interpreter; the
+        key and the Writer live in the checker, which never runs it."""
+        parts = (KEY_FORGER,) if forger == "the key" else (WRITER_FORGER,)
+        graded = hostile(attack(FRAMES, CHECK_IDS, *parts), limits=mode, split=True)
+        assert_no_better_than_unsolved(graded)
+
 
 class TestTheChecksThemselvesCannotBeRewritten:
     """Attack 2: pytest's request, found in a caller's frame, reaches every collected check;
@@ -513,6 +528,10 @@ class TestTheChecksThemselvesCannotBeRewritten:
         graded = hostile(attack(FRAMES, HOLLOW_CHECKS))
         assert_no_better_than_unsolved(graded)
 
+    def test_a_split_run_holds_no_check_to_hollow(self, hostile: Grade, mode: Limits) -> None:
+        graded = hostile(attack(FRAMES, HOLLOW_CHECKS), limits=mode, split=True)
+        assert_no_better_than_unsolved(graded)
+
 
 class TestTheChannelCannotBeWrapped:
     """Attack 3: the garbage collector (from the module table, no import) lists the plugin's
@@ -528,6 +547,10 @@ class TestTheChannelCannotBeWrapped:
     def test_a_wrapped_send_scores_nothing(self, hostile: Grade) -> None:
         """Every Result rewritten to "passed" on its way out."""
         graded = hostile(attack(GC_WRAPPED_SEND))
+        assert_no_better_than_unsolved(graded)
+
+    def test_a_split_run_holds_no_channel_to_wrap(self, hostile: Grade, mode: Limits) -> None:
+        graded = hostile(attack(GC_WRAPPED_SEND), limits=mode, split=True)
         assert_no_better_than_unsolved(graded)
 
 
@@ -572,6 +595,44 @@ class TestARegisteredPluginCannotPassEveryCheck:
     )
     def test_a_plugin_registered_at_run_time_scores_nothing(self, hostile: Grade) -> None:
         graded = hostile(attack(FRAMES, ALL_PASS_PLUGIN))
+        assert_no_better_than_unsolved(graded)
+
+    def test_a_split_run_has_no_plugin_manager(self, hostile: Grade, mode: Limits) -> None:
+        graded = hostile(attack(FRAMES, ALL_PASS_PLUGIN), limits=mode, split=True)
+        assert_no_better_than_unsolved(graded)
+
+
+#: The split run's own attack: the worker's end of the conversation, found with the garbage
+#: collector, made to vouch for the learner: every error it would report becomes a success,
+#: every blocking call and loop problem goes unreported, every coroutine function is one.
+LYING_WORKER = """
+_collector = getattr(sys, "mod" + "ules")["g" + "c"]
+for _found in _collector.get_objects():
+    if type(_found).__name__ == "Link" and hasattr(_found, "reply") and hasattr(_found, "codec"):
+        _link = _found
+
+        def _reply(number, value=None, error=None, _original=_link.reply, **extra):
+            if error is not None:
+                return _original(number, "Hello, Ada!")
+            return _original(number, value, **extra)
+
+        _link.reply = _reply
+        _link.op_blocking = lambda number, message, _link=_link: _link.reply(number, [])
+        _link.op_problems = lambda number, message, _link=_link: _link.reply(number, [])
+        print("the worker's link is the learner's now")
+"""
+
+
+class TestASplitWorkerCannotVouchForItself:
+    """A split run's worker is the learner's: it can say anything on its end of the
+    conversation. The checker decides from what it observes itself (values, calls to its
+    fakes, its clock); a worker that turns its errors into answers and hides its blocking
+    calls and loop problems still scores no more than the unsolved attempt (which passes
+    the two checks that rest on the worker's word anyway: SECURITY.md, step 10)."""
+
+    def test_a_worker_that_lies_scores_nothing(self, hostile: Grade, mode: Limits) -> None:
+        graded = hostile(attack(LYING_WORKER), limits=mode, split=True)
+        assert "the worker's link is the learner's now" in graded.output  # the attack ran
         assert_no_better_than_unsolved(graded)
 
 

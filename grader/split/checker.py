@@ -1,0 +1,599 @@
+"""The checker's side of a split run: proxies for the learner's objects, and the shared clock.
+
+A check marked ``split`` gets, as ``ex``, a :class:`RemoteModule`: its attributes live in
+a worker process (:mod:`grader.split.worker`) that imported the learner's file, and every
+use crosses a socket as plain data. The check, pytest, the plugin, the probes and the
+channel key stay here, in a process that never runs the learner's code: the learner's
+module cannot reach them (no frame, no ``gc`` list, no plugin manager to patch), so the
+verdict is the checker's alone.
+
+What crosses:
+- ``ex.name`` asks the worker; a coroutine function arrives as a local ``async def`` that,
+  awaited, runs the learner's coroutine in the worker and returns its result (so calling
+  it without awaiting runs nothing, as in one process);
+- ``ex.name = value`` (``monkeypatch.setattr``) sets it there; a callable of the checker's
+  arrives as a stub that calls back, so fakes and probes run here and count calls,
+  concurrency and time where the learner cannot touch them;
+- exceptions cross by value, and come back as the very object when they were ours.
+
+**Time.** Both processes run on one virtual clock, moved only by :class:`LinkedLoop`,
+the checker's loop: it jumps to the next timer (its own or the worker's) only when both
+are idle and every message has been read on each side. A worker busy in real time (a
+thread, a blocking call) holds the clock still.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector
+from grader.split import wire
+
+#: Real seconds a blocking request waits at a time before looking at its deadline again.
+POLL_S = 0.05
+
+
+class WorkerGone(Exception):
+    """The worker died or broke the conversation."""
+
+
+class LearnerCallFailed(Exception):
+    """A call into the learner's code raised something that cannot be mirrored here."""
+
+
+_ZYGOTE: list[tuple[socket.socket, int]] = []
+_CURRENT: list[Link] = []
+
+
+def prestart() -> None:
+    """Start the workers' zygote now (a fresh interpreter: it takes a moment)."""
+    _zygote()
+
+
+def _zygote() -> socket.socket:
+    if not _ZYGOTE:
+        from grader.split.worker import start_zygote
+
+        _ZYGOTE[:] = [start_zygote()]
+    return _ZYGOTE[0][0]
+
+
+def current() -> Link | None:
+    """The link of the check running now, if it is a split check."""
+    return _CURRENT[0] if _CURRENT and not _CURRENT[0].closed else None
+
+
+def spawn(deadline: float) -> Link:
+    """A fresh worker for one check, forked by the zygote."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        socket.send_fds(_zygote(), [b"w"], [theirs.fileno()])
+    finally:
+        theirs.close()
+    link = Link(ours, deadline)
+    hello = link.wait_for(lambda m: m.get("op") == "hello")
+    pid = hello.get("pid")
+    link.pid = pid if isinstance(pid, int) else None
+    _CURRENT[:] = [link]
+    return link
+
+
+class Link:
+    """The checker's end of the conversation with one worker."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.reader = wire.FrameReader(sock)
+        self.codec = wire.Codec(self._proxy, _kind_of, self._mirror_exception)
+        self.deadline = deadline
+        self.pid: int | None = None
+        self.sent = 0
+        self.next_id = 0
+        self.closed = False
+        self.broken: str | None = None
+        #: The worker's last word on its state: idle (with what it has read), its next timer.
+        self.worker_idle = False
+        self.worker_seen = 0
+        self.worker_deadline: float | None = None
+        self.worker_live = False
+        self.replies: dict[int, dict[str, Any]] = {}
+        self.futures: dict[int, asyncio.Future[Any]] = {}
+        self.callbacks: dict[int, asyncio.Task[Any]] = {}
+        self.exception_types: dict[str, type[BaseException]] = {}
+        self.loop: LinkedLoop | None = None
+        #: The shared virtual clock, as the checker's loops last moved it.
+        self.clock = time.monotonic()
+
+    # -- the conversation ----------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            raise WorkerGone(self.broken or "the worker has ended")
+        message["now"] = self.now()
+        self.sent += 1
+        self.worker_idle = False
+        try:
+            wire.send(self.sock, message)
+        except OSError as exc:
+            self._break(f"the worker stopped reading ({exc})")
+            raise WorkerGone(self.broken) from None
+
+    def _break(self, why: str) -> None:
+        if self.broken is None:
+            self.broken = why
+        self.closed = True
+        for future in self.futures.values():
+            if not future.done():
+                future.set_exception(WorkerGone(why))
+
+    def quiet(self) -> bool:
+        """Both sides have read everything and the worker waits for nothing it can bring."""
+        return self.worker_idle and self.worker_seen == self.sent and not self.reader.buffer
+
+    def on_readable(self) -> None:
+        """Loop callback: read and handle what the worker sent."""
+        try:
+            self.reader.fill(block=False)
+            self._drain()
+        except wire.WireError as exc:
+            self._break(str(exc))
+            if self.loop is not None:
+                with contextlib.suppress(Exception):
+                    self.loop.remove_reader(self.sock.fileno())
+
+    def _drain(self) -> None:
+        while not self.closed:
+            message = self.reader.take()
+            if message is None:
+                return
+            self.handle(message)
+
+    def wait_for(self, done: Any) -> dict[str, Any]:
+        """Block (no loop) until a message satisfies ``done``; handle the others meanwhile."""
+        while True:
+            if self.closed:
+                raise WorkerGone(self.broken or "the worker has ended")
+            message = self.reader.take()
+            if message is not None:
+                if done(message):
+                    self._note(message)
+                    return message
+                self.handle(message)
+                continue
+            if time.monotonic() > self.deadline:
+                raise WorkerGone("the learner's code did not answer in time")
+            try:
+                self.reader.fill(block=True, timeout=POLL_S)
+            except wire.WireError as exc:
+                self._break(str(exc))
+
+    def _note(self, message: dict[str, Any]) -> None:
+        if message.get("op") == "idle":
+            self.worker_idle = True
+        else:
+            self.worker_idle = False
+
+    def handle(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "idle":
+            seen, deadline = message.get("seen"), message.get("deadline")
+            self.worker_idle = True
+            self.worker_seen = seen if isinstance(seen, int) else -1
+            self.worker_deadline = float(deadline) if isinstance(deadline, int | float) else None
+            self.worker_live = bool(message.get("live"))
+            return
+        self.worker_idle = False
+        number = message.get("id")
+        if op == "reply" and isinstance(number, int):
+            future = self.futures.pop(number, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(message)
+            else:
+                self.replies[number] = message
+        elif op == "out":
+            stream = sys.stderr if message.get("stream") == "stderr" else sys.stdout
+            with contextlib.suppress(Exception):
+                stream.write(str(message.get("text", "")))
+        elif op == "call" and isinstance(number, int):
+            self._call_here(number, message)
+        elif op == "cancel" and isinstance(number, int):
+            task = self.callbacks.pop(number, None)
+            if task is not None:
+                task.cancel()
+        elif op == "hello":
+            pass
+        else:
+            self._break(f"the worker sent an unknown message {str(op)[:40]!r}")
+
+    # -- the worker calls the checker's callables -------------------------------------------
+
+    def _call_here(self, number: int, message: dict[str, Any]) -> None:
+        try:
+            function = self.codec.decode(message.get("target"))
+            args = self.codec.decode(message.get("args", []))
+            kwargs = self.codec.decode(message.get("kwargs", {"$": "dict", "items": []}))
+            if not callable(function) or not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise wire.WireError("a call of something not callable")
+            result = function(*args, **{str(k): v for k, v in kwargs.items()})
+        except wire.WireError as exc:
+            self._break(str(exc))
+            return
+        except Exception as exc:
+            self._answer(number, error=exc)
+            return
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            loop = asyncio.get_running_loop()
+            task = asyncio.ensure_future(result, loop=loop)
+            self.callbacks[number] = task
+            task.add_done_callback(lambda t: self._callback_done(number, t))
+        else:
+            self._answer(number, value=result)
+
+    def _callback_done(self, number: int, task: asyncio.Future[Any]) -> None:
+        if self.callbacks.pop(number, None) is None and task.cancelled():
+            return  # the worker cancelled it: it waits for no answer
+        if task.cancelled():
+            self._answer(number, cancelled=True)
+        elif task.exception() is not None:
+            self._answer(number, error=task.exception())
+        else:
+            self._answer(number, value=task.result())
+
+    def _answer(
+        self, number: int, value: Any = None, error: BaseException | None = None, cancelled: bool = False
+    ) -> None:
+        if self.closed:
+            return
+        message: dict[str, Any] = {"op": "reply", "id": number, "ok": error is None and not cancelled}
+        if cancelled:
+            message["cancelled"] = True
+        elif error is not None:
+            self.exception_types.setdefault(type(error).__name__, type(error))
+            message["error"] = self.codec.encode(error)
+        else:
+            message["value"] = self.codec.encode(value)
+        with contextlib.suppress(WorkerGone):
+            self.send(message)
+
+    # -- the checker asks the worker ---------------------------------------------------------
+
+    def _request(self, op: str, **fields: Any) -> int:
+        self.next_id += 1
+        number = self.next_id
+        self.send({"op": op, "id": number, **fields})
+        return number
+
+    def ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        """A request answered at once (no loop needed on either side)."""
+        number = self._request(op, **fields)
+        return self.wait_for(lambda m: m.get("op") == "reply" and m.get("id") == number)
+
+    def ask_value(self, op: str, **fields: Any) -> Any:
+        return self.result(self.ask(op, **fields))
+
+    async def ask_async(self, op: str, **fields: Any) -> Any:
+        """A request whose answer may take loop time (the learner's coroutine runs)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        number = self._request(op, **fields)
+        self.futures[number] = future
+        try:
+            answer = await future
+        except asyncio.CancelledError:
+            self.futures.pop(number, None)
+            with contextlib.suppress(WorkerGone):
+                self.send({"op": "cancel", "id": number})
+            raise
+        return self.result(answer)
+
+    def result(self, answer: dict[str, Any]) -> Any:
+        if answer.get("cancelled"):
+            raise asyncio.CancelledError()
+        try:
+            if answer.get("ok"):
+                return self.codec.decode(answer.get("value"))
+            error = self.codec.decode(answer.get("error"))
+        except wire.WireError as exc:
+            self._break(str(exc))
+            raise WorkerGone(str(exc)) from None
+        if not isinstance(error, BaseException):
+            raise LearnerCallFailed(wire.safe_repr(error))
+        at = answer.get("at")
+        if isinstance(at, str):
+            with contextlib.suppress(Exception):
+                error.learner_at = wire.crop(at, 300)  # type: ignore[attr-defined]
+        raise error
+
+    def call(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, awaited: bool = False) -> Any:
+        fields = {
+            "target": self.codec.encode(target),
+            "args": self.codec.encode(list(args)),
+            "kwargs": self.codec.encode(dict(kwargs)),
+            "await": awaited,
+        }
+        return fields
+
+    def import_module(self, name: str, path: str, source: bytes) -> RemoteModule | str:
+        """Import the learner's module in the worker; the failure's explanation if it fails."""
+        answer = self.ask("import", name=name, path=path, source=self.codec.encode(source))
+        if not answer.get("ok") and isinstance(answer.get("message"), str):
+            return wire.crop(answer["message"], 4000)
+        module = self.result(answer)
+        if not isinstance(module, RemoteObject):
+            raise WorkerGone("the worker answered an import with something else")
+        remote = RemoteModule(self, module._number, module._repr, module._name)
+        object.__setattr__(remote, "learner_file", path)
+        self.codec.adopt(remote, module._number)
+        return remote
+
+    def stacks(self) -> list[str]:
+        """Where the learner's tasks wait (the worker's account: used for explanations only)."""
+        with contextlib.suppress(Exception):
+            value = self.ask_value("stacks")
+            if isinstance(value, list):
+                return [wire.crop(str(line), 400) for line in value[:20]]
+        return []
+
+    def problems(self, match: str = "") -> list[dict[str, Any]]:
+        """What the worker's loop recorded whose message holds ``match`` (its account), taken."""
+        value = self.ask_value("problems", match=match)
+        return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
+
+    def end(self) -> list[str]:
+        """End the check in the worker; what it reports it left behind (hygiene)."""
+        if self.closed:
+            return []
+        hygiene: list[str] = []
+        with contextlib.suppress(Exception):
+            self.deadline = max(self.deadline, time.monotonic() + 3.0)
+            value = self.ask_value("end")
+            if isinstance(value, list):
+                hygiene = [wire.crop(str(text), 1000) for text in value[:20]]
+        self.close()
+        return hygiene
+
+    def close(self) -> None:
+        self.closed = True
+        if self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(self.sock.fileno())
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        if _CURRENT and _CURRENT[0] is self:
+            _CURRENT.clear()
+
+    # -- codec hooks ---------------------------------------------------------------------------
+
+    def _proxy(self, number: int, kind: str, text: str, name: str) -> Any:
+        if kind == "async":
+            return _remote_coroutine_function(self, number, name)
+        if kind == "call":
+            return RemoteCallable(self, number, text, name)
+        if kind == "awaitable":
+            return RemoteAwaitable(self, number, text, name)
+        return RemoteObject(self, number, text, name)
+
+    def _mirror_exception(self, type_name: str, text: str, args: list[Any], number: int | None) -> BaseException:
+        if type_name == "CancelledError":
+            return asyncio.CancelledError(text)
+        ours = self.exception_types.get(type_name) or wire.builtin_exception(type_name)
+        if ours is not None:
+            with contextlib.suppress(Exception):
+                return ours(*args)
+            with contextlib.suppress(Exception):
+                return ours(text)
+        return _learner_exception_type(type_name)(text)
+
+
+_LEARNER_TYPES: dict[str, type[Exception]] = {}
+
+
+def _learner_exception_type(name: str) -> type[Exception]:
+    """A class named like the learner's exception class (always an ``Exception``)."""
+    cls = _LEARNER_TYPES.get(name)
+    if cls is None:
+        ident = name if name.isidentifier() else "LearnerError"
+        cls = _LEARNER_TYPES[name] = type(ident, (Exception,), {"__module__": "learner"})
+    return cls
+
+
+def _kind_of(value: Any) -> str:
+    import inspect
+
+    call = vars(type(value)).get("__call__")  # an instance whose __call__ is async (BarrierProbe)
+    if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(call):
+        return "async"
+    if callable(value):
+        return "call"
+    return "object"
+
+
+class RemoteObject:
+    """One of the worker's objects, seen from the checker."""
+
+    def __init__(self, link: Link, number: int, text: str, name: str) -> None:
+        object.__setattr__(self, "_link", link)
+        object.__setattr__(self, "_number", number)
+        object.__setattr__(self, "_repr", text)
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        link: Link = object.__getattribute__(self, "_link")
+        try:
+            return link.ask_value("getattr", target=link.codec.encode(self), name=name)
+        except AttributeError as exc:
+            raise AttributeError(str(exc), name=name, obj=self) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        link: Link = object.__getattribute__(self, "_link")
+        if link.closed:
+            return  # the worker has ended (a monkeypatch undone after the check): nothing to restore
+        link.ask_value("setattr", target=link.codec.encode(self), name=name, value=link.codec.encode(value))
+
+    def __delattr__(self, name: str) -> None:
+        link: Link = object.__getattribute__(self, "_link")
+        if link.closed:
+            return
+        link.ask_value("setattr", target=link.codec.encode(self), name=name, delete=True)
+
+    def __repr__(self) -> str:
+        return str(object.__getattribute__(self, "_repr"))
+
+
+class RemoteModule(RemoteObject):
+    """The learner's module, imported in the worker."""
+
+
+class RemoteCallable(RemoteObject):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        link: Link = object.__getattribute__(self, "_link")
+        fields = _call_fields(link, self, args, kwargs, awaited=False)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # No loop here: run one on the shared clock while the learner's code runs
+            # there, so that the fakes it calls back (coroutines here) can run too.
+            loop = LinkedLoop()
+            try:
+                return loop.run_until_complete(link.ask_async(**fields))
+            finally:
+                loop.close()
+        # Inside the check's loop (a sync function called from an async check): wait
+        # for the answer here, handling plain calls back meanwhile.
+        return link.ask_value(**fields)
+
+
+class RemoteAwaitable(RemoteObject):
+    def __await__(self) -> Any:
+        link: Link = object.__getattribute__(self, "_link")
+        return link.ask_async("await", target=link.codec.encode(self)).__await__()
+
+
+def _call_fields(
+    link: Link, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, awaited: bool
+) -> dict[str, Any]:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, BaseException):
+            link.exception_types.setdefault(type(value).__name__, type(value))
+    return {"op": "call", **link.call(target, args, kwargs, awaited=awaited)}
+
+
+def _remote_coroutine_function(link: Link, number: int, name: str) -> Any:
+    """A learner's ``async def``, here: calling it runs nothing; awaiting it runs it there."""
+    holder = RemoteObject(link, number, f"<function {name}>", name)
+
+    async def remote(*args: Any, **kwargs: Any) -> Any:
+        return await link.ask_async(**_call_fields(link, holder, args, kwargs, awaited=True))
+
+    ident = name.rsplit(".", 1)[-1]
+    remote.__name__ = ident if ident.isidentifier() else "remote"
+    remote.__qualname__ = name or remote.__name__
+    remote.__module__ = "learner"
+    link.codec.adopt(holder, number)
+    # The function itself is what the checker holds: sending it back sends the learner's.
+    link.codec.adopt(remote, number)
+    return remote
+
+
+class _LinkedSelector(_VirtualSelector):
+    """The checker loop's selector: time jumps only when the worker is quiet too."""
+
+    _loop: LinkedLoop
+
+    def wait(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        link = loop.attach()
+        if link is None:
+            return super().wait(timeout)
+        if timeout is not None and timeout <= 0:
+            return self._real.select(timeout)
+        events = self._real.select(0)
+        if events:
+            return events
+        if not link.quiet():
+            # The worker is at work, or has not read everything yet: wait for it, for real.
+            return self._real.select(POLL_S)
+        if link.worker_live or loop.outside_io_possible():
+            events = self._real.select(GRACE_S)
+            if events:
+                return events
+        now = loop.time()
+        targets = [t for t in (None if timeout is None else now + timeout, link.worker_deadline) if t is not None]
+        if not targets:
+            return self._real.select(POLL_S)  # nothing can happen: the stall rule decides
+        target = max(min(targets), now)
+        loop.advance(target - now)
+        link.clock = loop.time()
+        with contextlib.suppress(WorkerGone):
+            link.send({"op": "advance"})
+        return []
+
+
+class LinkedLoop(VirtualTimeLoop):
+    """The virtual-time loop of a split check: shares its clock with the worker's loops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._selector = _LinkedSelector(self, self._selector._real)
+        self._attached: Link | None = None
+
+    def attach(self) -> Link | None:
+        link = current()
+        if link is not self._attached:
+            if link is not None and not self.is_closed():
+                link.loop = self
+                self._virtual_now = max(self._virtual_now, link.clock)
+                link.clock = self._virtual_now
+                self.add_reader(link.sock.fileno(), link.on_readable)
+            self._attached = link
+        return link
+
+    def outside_io_possible(self) -> bool:
+        link = self._attached
+        registered = len(self._selector.get_map()) - (1 if link is not None and not link.closed else 0)
+        return registered > 1 or _threads_alive()
+
+    def nothing_can_wake(self) -> bool:
+        link = self.attach()
+        if link is None:
+            return super().nothing_can_wake()
+        return link.quiet() and link.worker_deadline is None and not link.worker_live and not self.outside_io_possible()
+
+    def remote_stacks(self) -> list[str] | None:
+        link = self._attached
+        return link.stacks() if link is not None and not link.closed else None
+
+    def close(self) -> None:
+        link = self._attached
+        if link is not None and not link.closed and not self.is_closed():
+            with contextlib.suppress(Exception):
+                self.remove_reader(link.sock.fileno())
+            link.loop = None
+        super().close()
+
+
+def _threads_alive() -> bool:
+    import threading
+
+    from grader.loops import GRADER_THREAD_PREFIX
+
+    return any(
+        t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX) for t in threading.enumerate()
+    )

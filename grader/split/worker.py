@@ -1,0 +1,681 @@
+"""The untrusted worker: the only process that runs the learner's code.
+
+It holds no key and no pipe to the grader: only its end of a socket pair to the checker,
+over which it receives the learner's module as bytes, imports it, and runs the calls the
+checker asks for. Callables the checker passes in arrive as stubs that call back; what
+the learner's code returns goes back by value or as a reference (:mod:`grader.split.wire`).
+
+Its event loops keep the checker's clock. A worker loop never moves time itself: when it
+has nothing ready it tells the checker it is idle (and when its next timer is due), then
+waits for the checker's next message; the checker advances time for both processes once
+both are idle (:mod:`grader.split.checker`). So "three one-second fetches run together
+finish at +1 s" stays exact and costs no real time, across the two processes.
+
+Workers are forked from a *zygote* (:func:`serve_zygote`), a process forked from the
+sandboxed child once it is contained and before pytest runs: each check gets a fresh
+worker that has never seen another check's objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import inspect
+import io
+import os
+import selectors
+import signal
+import socket
+import sys
+import threading
+import types
+import warnings
+from pathlib import Path
+from typing import Any
+
+from grader import explain, probes
+from grader.loops import GRADER_THREAD_PREFIX, GraderLoop
+from grader.split import wire
+
+#: Bytes of the learner's output forwarded per check (the rest is dropped).
+OUTPUT_CAP = 64 * 1024
+
+
+class Clock:
+    """The worker's time: the checker's virtual clock, as of its last message."""
+
+    now = 0.0
+
+
+class WorkerLoop(GraderLoop):
+    """A grader loop on the checker's clock that reports when it is idle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._selector = _LinkedSelector(self, self._selector._real)
+        link = LINK[0] if LINK else None
+        if link is not None:
+            self.add_reader(link.sock.fileno(), link.on_readable)
+
+    def time(self) -> float:
+        return Clock.now
+
+    def close(self) -> None:
+        link = LINK[0] if LINK else None
+        if link is not None and not self.is_closed():
+            with contextlib.suppress(Exception):
+                self.remove_reader(link.sock.fileno())
+        super().close()
+
+    def outside_io_possible(self) -> bool:
+        if len(self._selector.get_map()) > 2:  # more than the self-pipe and the link
+            return True
+        return any(
+            t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
+            for t in threading.enumerate()
+        )
+
+
+class _LinkedSelector:
+    def __init__(self, loop: WorkerLoop, real: selectors.BaseSelector) -> None:
+        self._loop = loop
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        if loop.thread_native_id is None:
+            loop.thread_native_id = threading.get_native_id()
+        events = self._real.select(0)
+        if events or (timeout is not None and timeout <= 0):
+            return events
+        link = LINK[0] if LINK else None
+        if link is not None and threading.current_thread() is threading.main_thread():
+            deadline = None if timeout is None else Clock.now + timeout
+            link.idle(deadline, loop.outside_io_possible())
+        loop.in_select = True
+        try:
+            # Only the checker's messages (or outside I/O) wake it: time does not pass here.
+            return self._real.select(None)
+        finally:
+            loop.in_select = False
+
+
+class WorkerPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return WorkerLoop()
+
+
+LINK: list[Link] = []
+
+
+class _Forward(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` of the worker: text goes to the checker, capped."""
+
+    def __init__(self, link: Link, stream: str) -> None:
+        self._link = link
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._link.output(self._stream, text)
+        return len(text)
+
+
+class Link:
+    """The worker's end of the conversation."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = wire.FrameReader(sock)
+        self.codec = wire.Codec(self._stub, _kind_of, _mirror_exception)
+        self.seen = 0
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[Any] | None] = {}
+        self.answers: dict[int, dict[str, Any]] = {}
+        self.queue: list[dict[str, Any]] = []
+        self.module: types.ModuleType | None = None
+        self.target: str | None = None
+        self.session: WorkerLoop | None = None
+        self.tasks: dict[int, asyncio.Task[Any]] = {}
+        self.hygiene: list[str] = []
+        self.output_left = OUTPUT_CAP
+        self.ending = False
+        self.blocking: Any = None
+        self.blocking_found: list[Any] = []
+        self._last_idle: tuple[int, float | None, bool] | None = None
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._last_idle = None
+        wire.send(self.sock, message)
+
+    def idle(self, deadline: float | None, live: bool) -> None:
+        state = (self.seen, deadline, live)
+        if state != self._last_idle:
+            wire.send(self.sock, {"op": "idle", "seen": self.seen, "deadline": deadline, "live": live})
+            self._last_idle = state
+
+    def output(self, stream: str, text: str) -> None:
+        if self.output_left <= 0 or not text:
+            return
+        text = text[: self.output_left]
+        self.output_left -= len(text)
+        with contextlib.suppress(Exception):
+            self.send({"op": "out", "stream": stream, "text": text})
+
+    def reply(self, number: int, value: Any = None, error: BaseException | None = None, **extra: Any) -> None:
+        message: dict[str, Any] = {"op": "reply", "id": number, "ok": error is None, **extra}
+        try:
+            if error is None:
+                message["value"] = self.codec.encode(value)
+            else:
+                message["error"] = self.codec.encode(error)
+                message["at"] = _learner_line(error, self.target)
+        except Exception as exc:  # a value that cannot cross: say so instead
+            message = {"op": "reply", "id": number, "ok": False, "error": self.codec.encode(TypeError(str(exc)))}
+        self.send(message)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def on_readable(self) -> None:
+        """Loop callback: take every complete message and handle it."""
+        try:
+            self.reader.fill(block=False)
+        except wire.WireError:
+            os._exit(0)  # the checker is gone: nothing left to do
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            message = self.reader.take()
+            if message is None:
+                return
+            self.handle(message)
+
+    def serve(self) -> None:
+        """The worker's top level: wait for messages and handle them, no loop running."""
+        while True:
+            while True:
+                message = self.reader.take()
+                if message is None:
+                    break
+                self.handle(message)
+            self.idle(None, False)
+            try:
+                self.reader.fill(block=True)
+            except wire.WireError:
+                os._exit(0)
+
+    def handle(self, message: dict[str, Any]) -> None:
+        self.seen += 1
+        now = message.get("now")
+        if isinstance(now, int | float) and now > Clock.now:
+            Clock.now = float(now)
+        op = message["op"]
+        number = message.get("id")
+        if op == "reply":
+            if number in self.waiting:
+                future = self.waiting.pop(number)
+                if future is None:
+                    self.answers[number] = message
+                elif not future.done():
+                    future.set_result(message)
+            return
+        if op == "advance":
+            return
+        if op == "cancel":
+            task = self.tasks.get(number)  # type: ignore[arg-type]
+            if task is not None:
+                task.cancel()
+            return
+        try:
+            handler = getattr(self, f"op_{op}")
+        except AttributeError:
+            self.reply(number, error=TypeError(f"unknown operation {op!r}"))  # type: ignore[arg-type]
+            return
+        handler(number, message)
+
+    # -- operations the checker asks for ---------------------------------------------------
+
+    def op_import(self, number: int, message: dict[str, Any]) -> None:
+        name, path = str(message["name"]), str(message["path"])
+        source = self.codec.decode(message["source"])
+        module = types.ModuleType(name)
+        module.__file__ = path
+        folder = str(Path(path).parent)
+        if folder not in sys.path:
+            sys.path.append(folder)
+        sys.modules[name] = module
+        probes.TARGET_FILE = self.target = path
+        try:
+            code = compile(source, path, "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+        except BaseException as exc:  # the learner's module may raise anything, SystemExit too
+            self.send({"op": "reply", "id": number, "ok": False, "message": explain.import_failure(exc, Path(path))})
+            return
+        self.module = module
+        self.reply(number, module)
+
+    def op_getattr(self, number: int, message: dict[str, Any]) -> None:
+        target = self.codec.decode(message["target"])
+        try:
+            value = getattr(target, str(message["name"]))
+        except BaseException as exc:
+            self.reply(number, error=_plain(exc))
+            return
+        self.reply(number, value)
+
+    def op_setattr(self, number: int, message: dict[str, Any]) -> None:
+        target = self.codec.decode(message["target"])
+        name = str(message["name"])
+        try:
+            if message.get("delete"):
+                delattr(target, name)
+            else:
+                setattr(target, name, self.codec.decode(message["value"]))
+        except BaseException as exc:
+            self.reply(number, error=_plain(exc))
+            return
+        self.reply(number, None)
+
+    def op_call(self, number: int, message: dict[str, Any]) -> None:
+        """Call a learner's callable; with ``await``, await what it returns on the session loop."""
+        function = self.codec.decode(message["target"])
+        args = self.codec.decode(message.get("args", []))
+        kwargs = self.codec.decode(message.get("kwargs", {"$": "dict", "items": []}))
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as exc:
+            self.reply(number, error=_plain(exc))
+            return
+        if message.get("await") and inspect.isawaitable(result):
+            self._run(number, result)
+        else:
+            self.reply(number, result)
+
+    def op_await(self, number: int, message: dict[str, Any]) -> None:
+        awaitable = self.codec.decode(message["target"])
+        if not inspect.isawaitable(awaitable):
+            self.reply(number, error=TypeError(f"{wire.safe_repr(awaitable)} is not awaitable"))
+            return
+        self._run(number, awaitable)
+
+    def op_blocking(self, number: int, message: dict[str, Any]) -> None:
+        """Start (``on``) or stop detecting blocking calls of the learner's module; on stop,
+        the calls found, as ``[function, where]`` pairs."""
+        if message.get("on"):
+            if self.module is not None and self.blocking is None:
+                self.blocking = probes.detect_blocking(self.module)
+                self.blocking_found = self.blocking.__enter__()
+            self.reply(number, None)
+            return
+        found = [[call.func, call.where] for call in self.blocking_found]
+        if self.blocking is not None:
+            with contextlib.suppress(Exception):
+                self.blocking.__exit__(None, None, None)
+            self.blocking = None
+        self.reply(number, found)
+
+    def op_stacks(self, number: int, message: dict[str, Any]) -> None:
+        stacks: list[str] = []
+        if self.session is not None and not self.session.is_closed():
+            stacks = probes.task_stacks(self.session, self.target)
+        self.reply(number, stacks)
+
+    def op_problems(self, number: int, message: dict[str, Any]) -> None:
+        """What the session loop recorded (a task's exception never retrieved, ...), taken."""
+        # The checker's exceptions raised here hold tracebacks whose frames hold the
+        # failed tasks: let go of them so the tasks can be collected (and report) now.
+        for proxy in self.codec.proxies.values():
+            if isinstance(proxy, BaseException):
+                proxy.__traceback__ = None
+                proxy.__context__ = None
+        gc.collect()
+        match = str(message.get("match", ""))
+        taken: list[dict[str, Any]] = []
+        if self.session is not None:
+            taken = [p for p in self.session.problems if match in str(p.get("message", ""))]
+            for problem in taken:
+                self.session.problems.remove(problem)
+        self.reply(number, [{"message": str(p.get("message", "")), "exception": p.get("exception")} for p in taken])
+
+    def op_end(self, number: int, message: dict[str, Any]) -> None:
+        """The check is over: shut the session loop down, and report what was left."""
+        self.ending = True
+        session = self.session
+        if session is not None and session.is_running():
+            session.call_soon(session.stop)
+            self._end_number = number
+            return
+        self._finish(number)
+
+    def _finish(self, number: int) -> None:
+        gc.collect()
+        if self.session is not None:
+            self.hygiene += [explain.loop_problem(p) for p in self.session.problems]
+        self.reply(number, self.hygiene)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(0)
+
+    # -- the session loop ----------------------------------------------------------------
+
+    def _run(self, number: int, awaitable: Any) -> None:
+        async def drive() -> Any:
+            # An exception is returned, not raised: a task that ends in an exception keeps
+            # its traceback, whose frames keep the learner's tasks from being collected.
+            try:
+                return False, await awaitable
+            except Exception as exc:
+                return True, exc
+
+        loop = self._session_loop()
+        task = loop.create_task(drive())
+        self.tasks[number] = task
+        task.add_done_callback(lambda t: self._ran(number, t))
+        if not loop.is_running():
+            self._run_session(loop)
+
+    def _ran(self, number: int, task: asyncio.Task[Any]) -> None:
+        self.tasks.pop(number, None)
+        if task.cancelled():
+            self.reply(number, None, cancelled=True)
+        elif task.exception() is not None:
+            self.reply(number, error=task.exception())
+        else:
+            failed, value = task.result()
+            if failed:
+                self.reply(number, error=value)
+                value.__traceback__ = None  # said where it was raised; now let its frames go
+            else:
+                self.reply(number, value)
+
+    def _session_loop(self) -> WorkerLoop:
+        running = _running_loop()
+        if isinstance(running, WorkerLoop):
+            if self.session is None:
+                self.session = running
+            return running
+        if self.session is None or self.session.is_closed():
+            self.session = WorkerLoop()
+        return self.session
+
+    def _run_session(self, loop: WorkerLoop) -> None:
+        """Top level: run the session loop until the checker ends the check."""
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.closing = True
+            with contextlib.suppress(BaseException):
+                _cancel_all(loop)
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            with contextlib.suppress(BaseException):
+                loop.close()
+            asyncio.set_event_loop(None)
+        if self.ending:
+            self._finish(self._end_number)
+
+    # -- calling back --------------------------------------------------------------------
+
+    def _stub(self, number: int, kind: str, text: str, name: str) -> Any:
+        """The worker's stand-in for the checker's object ``number``."""
+        link = self
+        if kind == "async":
+
+            async def remote(*args: Any, **kwargs: Any) -> Any:
+                return await link.call_back(number, args, kwargs)
+
+            remote.__name__ = remote.__qualname__ = _identifier(name)
+            return remote
+        if kind == "call":
+
+            def remote_sync(*args: Any, **kwargs: Any) -> Any:
+                return link.call_back_sync(number, args, kwargs)
+
+            remote_sync.__name__ = remote_sync.__qualname__ = _identifier(name)
+            return remote_sync
+        return CheckerObject(text)
+
+    def _request(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+        self.next_id += 1
+        call = self.next_id
+        self.send(
+            {
+                "op": "call",
+                "id": call,
+                "target": {"$": "back", "id": number},
+                "args": self.codec.encode(list(args)),
+                "kwargs": self.codec.encode(dict(kwargs)),
+            }
+        )
+        return call
+
+    async def call_back(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        call = self._request(number, args, kwargs)
+        self.waiting[call] = future
+        try:
+            answer = await future
+        except asyncio.CancelledError:
+            self.waiting.pop(call, None)
+            with contextlib.suppress(Exception):
+                self.send({"op": "cancel", "id": call})
+            raise
+        return self._answer(answer)
+
+    def call_back_sync(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = self._request(number, args, kwargs)
+        self.waiting[call] = None
+        while call not in self.answers:
+            message = self.reader.take()
+            if message is None:
+                try:
+                    self.reader.fill(block=True)
+                except wire.WireError:
+                    os._exit(0)
+                continue
+            self.handle(message)
+        return self._answer(self.answers.pop(call))
+
+    def _answer(self, answer: dict[str, Any]) -> Any:
+        if answer.get("cancelled"):
+            raise asyncio.CancelledError()
+        if answer.get("ok"):
+            return self.codec.decode(answer.get("value"))
+        error = self.codec.decode(answer.get("error"))
+        if not isinstance(error, BaseException):
+            error = RuntimeError(wire.safe_repr(error))
+        raise error
+
+
+class CheckerObject:
+    """An object of the checker's, opaque here: it keeps its identity and its repr."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def _kind_of(value: Any) -> str:
+    if inspect.iscoroutinefunction(value):
+        return "async"
+    if isinstance(value, types.ModuleType):
+        return "module"
+    if inspect.isawaitable(value):
+        return "awaitable"
+    if callable(value):
+        return "call"
+    return "object"
+
+
+_MIRRORS: dict[str, type[Exception]] = {}
+
+
+def _mirror_exception(type_name: str, text: str, args: list[Any], number: int | None) -> BaseException:
+    """The worker's copy of one of the checker's exceptions (the same object each time)."""
+    if type_name == "CancelledError":
+        return asyncio.CancelledError(*args)
+    cls = wire.builtin_exception(type_name)
+    if cls is None:
+        cls = _MIRRORS.get(type_name)
+        if cls is None:
+            cls = _MIRRORS[type_name] = type(_identifier(type_name), (Exception,), {"__module__": "checks"})
+    try:
+        return cls(*args)
+    except Exception:
+        return cls(text)
+
+
+def _plain(exc: BaseException) -> BaseException:
+    return exc
+
+
+def _identifier(name: str) -> str:
+    tail = name.rsplit(".", 1)[-1]
+    return tail if tail.isidentifier() else "remote"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def _learner_line(exc: BaseException, target: str | None) -> str | None:
+    """Where in the learner's file ``exc`` was raised, as ``file:line: source``."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        if target and tb.tb_frame.f_code.co_filename == target:
+            found = tb
+        tb = tb.tb_next
+    if found is None or target is None:
+        return None
+    from grader.probes.blocking import describe_line
+
+    return describe_line(target, found.tb_lineno)
+
+
+def _capture_warnings(link: Link) -> None:
+    original = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:  # fmt: skip
+        text = str(message)
+        if explain.is_hygiene_warning(category, text):
+            link.hygiene.append(text)
+
+    warnings.showwarning = show
+    del original
+
+
+def work(sock: socket.socket) -> None:
+    """A worker's life: greet the checker, then serve it until the check ends."""
+    link = Link(sock)
+    LINK[:] = [link]
+    sys.stdout = _Forward(link, "stdout")
+    sys.stderr = _Forward(link, "stderr")
+    _capture_warnings(link)
+    warnings.simplefilter("default")
+    asyncio.set_event_loop_policy(WorkerPolicy())
+    link.send({"op": "hello", "pid": os.getpid()})
+    link.serve()
+
+
+def serve_zygote(control: socket.socket) -> None:
+    """Fork one worker per request; each request carries the worker's end of a socket pair."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
+    _die_with_parent()
+    while True:
+        try:
+            _data, fds, _flags, _addr = socket.recv_fds(control, 16, 1)
+        except OSError:
+            os._exit(0)
+        if not fds:
+            os._exit(0)  # the checker closed its end
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                keep = fds[0]
+                for fd in range(3, _max_fd()):
+                    if fd != keep:
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _die_with_parent()
+                work(socket.socket(fileno=keep))
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+
+
+def _die_with_parent() -> None:
+    from grader.sandbox.child import PR_SET_PDEATHSIG, _prctl
+
+    parent = os.getppid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+
+
+def _max_fd() -> int:
+    with contextlib.suppress(OSError):
+        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
+    return 1024
+
+
+def start_zygote() -> tuple[socket.socket, int]:
+    """Start the zygote from this contained process: the checker's end of its control
+    socket, and its pid.
+
+    The zygote is a fresh interpreter, not a copy of this process: the
+    checker's memory (the channel's key, pytest's session, the plugin) was never in it,
+    so no worker can find any of it, however it searches its own memory.
+    """
+    import subprocess
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    keep = theirs.fileno()
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-B", "-m", "grader.split.worker", str(keep)],
+        pass_fds=[keep],  # and nothing else: every other descriptor is closed in it
+        stdin=subprocess.DEVNULL,
+    )
+    theirs.close()
+    return ours, process.pid
+
+
+def main() -> None:
+    """``python -m grader.split.worker FD``: the zygote, serving the control socket ``FD``."""
+    fd = int(sys.argv[1])
+    serve_zygote(socket.socket(fileno=fd))
+
+
+if __name__ == "__main__":
+    main()
