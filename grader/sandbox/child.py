@@ -198,10 +198,9 @@ def _runs_split_checks(args: list[str]) -> bool:
     for arg in args:
         path = arg.split("::", 1)[0]
         if path.endswith(".py"):
-            with contextlib.suppress(OSError):
-                with open(path, encoding="utf-8") as fh:
-                    if "pytest.mark.split" in fh.read():
-                        return True
+            with contextlib.suppress(OSError), open(path, encoding="utf-8") as fh:
+                if "pytest.mark.split" in fh.read():
+                    return True
     return False
 
 
