@@ -189,7 +189,9 @@ def hygiene_failure(observations: Sequence[str]) -> str:
 
 _REPR_START = re.compile(r"<([A-Za-z_]\w*)")
 #: The grader's own classes, as a learner knows them.
-_OWN_CLASSES = {"VirtualTimeLoop": "event loop", "GraderLoop": "event loop"}
+_OWN_CLASSES = {
+    name: "event loop" for name in ("VirtualTimeLoop", "GraderLoop", "WorkerLoop", "LinkedLoop")
+}
 
 
 def plain_reprs(text: str) -> str:

@@ -75,6 +75,13 @@ def on_stalled(check: CheckState | None, loop: asyncio.AbstractEventLoop, target
     ``run_forever``), else cancel the check's tasks."""
     if check is None or check.call_done or check.hold is not None:
         return
+    remote = getattr(loop, "remote_stall", None)
+    if remote is not None:
+        # A split check: the learner's code and its loop are in the worker, which says
+        # where it waits (and stops its own run_forever there).
+        at, stacks = remote()
+        on_hold(check, monitor.Hold("stalled", at, waiting="; ".join(stacks) or None), None)
+        return
     at = monitor.learner_line_here(target)
     waiting = "; ".join(probes.waiting_stacks(loop, target)) or None
     on_hold(check, monitor.Hold("stalled", at, waiting=waiting), None)

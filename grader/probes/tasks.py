@@ -82,6 +82,19 @@ def waiting_stacks(loop: asyncio.AbstractEventLoop, module_file: str | None = No
     return task_stacks(loop, module_file)
 
 
+def caller() -> tuple[int, int]:
+    """Which event loop and thread the learner's code called the running probe from, as
+    ids to compare with each other (a split check: the worker's account)."""
+    import threading
+
+    from grader.split import checker
+
+    where = checker.CALLER.get()
+    if where is not None:
+        return where
+    return id(asyncio.get_running_loop()), threading.get_ident()
+
+
 def take_loop_problems(match: str) -> list[dict[str, Any]]:
     """Collect garbage now, then take what the loop running the learner's code recorded
     (its exception handler's contexts) whose message holds ``match``: in a split check the

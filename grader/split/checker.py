@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import selectors
 import signal
@@ -45,9 +46,23 @@ class WorkerGone(Exception):
     """The worker died or broke the conversation."""
 
 
+class RemoteHold:
+    """What held the worker's loop, as its monitor told it (``monitor.Hold``'s shape)."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind = kind
+        self.text = text
+
+    def message(self) -> str:
+        return self.text
+
+
 class LearnerCallFailed(Exception):
     """A call into the learner's code raised something that cannot be mirrored here."""
 
+
+#: Inside a call from the worker: which of its loops and threads made it (its account).
+CALLER: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("CALLER", default=None)
 
 _ZYGOTE: list[tuple[socket.socket, int]] = []
 _CURRENT: list[Link] = []
@@ -111,6 +126,8 @@ class Link:
         self.loop: LinkedLoop | None = None
         #: The shared virtual clock, as the checker's loops last moved it.
         self.clock = time.monotonic()
+        #: Called with what held the worker's loop (its monitor's account).
+        self.on_held: Any = None
 
     # -- the conversation ----------------------------------------------------------------
 
@@ -212,6 +229,10 @@ class Link:
             task = self.callbacks.pop(number, None)
             if task is not None:
                 task.cancel()
+        elif op == "held":
+            if self.on_held is not None:
+                kind, text = str(message.get("kind", ""))[:20], wire.crop(str(message.get("message", "")), 4000)
+                self.on_held(RemoteHold(kind, text))
         elif op == "hello":
             pass
         else:
@@ -226,20 +247,30 @@ class Link:
             kwargs = self.codec.decode(message.get("kwargs", {"$": "dict", "items": []}))
             if not callable(function) or not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise wire.WireError("a call of something not callable")
-            result = function(*args, **{str(k): v for k, v in kwargs.items()})
+            where = message.get("from")
+            caller = (
+                (int(where[0]), int(where[1]))
+                if isinstance(where, list) and len(where) == 2 and all(isinstance(n, int) for n in where)
+                else None
+            )
+            token = CALLER.set(caller)
+            try:
+                # A coroutine's task is created below, in this context: it keeps the caller.
+                result = function(*args, **{str(k): v for k, v in kwargs.items()})
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    task = asyncio.ensure_future(result, loop=asyncio.get_running_loop())
+                    self.callbacks[number] = task
+                    task.add_done_callback(lambda t: self._callback_done(number, t))
+                    return
+            finally:
+                CALLER.reset(token)
         except wire.WireError as exc:
             self._break(str(exc))
             return
         except Exception as exc:
             self._answer(number, error=exc)
             return
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            loop = asyncio.get_running_loop()
-            task = asyncio.ensure_future(result, loop=loop)
-            self.callbacks[number] = task
-            task.add_done_callback(lambda t: self._callback_done(number, t))
-        else:
-            self._answer(number, value=result)
+        self._answer(number, value=result)
 
     def _callback_done(self, number: int, task: asyncio.Future[Any]) -> None:
         if self.callbacks.pop(number, None) is None and task.cancelled():
@@ -325,9 +356,9 @@ class Link:
         }
         return fields
 
-    def import_module(self, name: str, path: str, source: bytes) -> RemoteModule | str:
+    def import_module(self, name: str, path: str, source: bytes, *, judge_holds: bool = True) -> RemoteModule | str:
         """Import the learner's module in the worker; the failure's explanation if it fails."""
-        answer = self.ask("import", name=name, path=path, source=self.codec.encode(source))
+        answer = self.ask("import", name=name, path=path, source=self.codec.encode(source), judge_holds=judge_holds)
         if not answer.get("ok") and isinstance(answer.get("message"), str):
             return wire.crop(answer["message"], 4000)
         module = self.result(answer)
@@ -357,7 +388,8 @@ class Link:
             return []
         hygiene: list[str] = []
         with contextlib.suppress(Exception):
-            self.deadline = max(self.deadline, time.monotonic() + 3.0)
+            # A worker still stuck in the learner's code cannot answer: a moment, then it is killed.
+            self.deadline = time.monotonic() + 1.0
             value = self.ask_value("end")
             if isinstance(value, list):
                 hygiene = [wire.crop(str(text), 1000) for text in value[:20]]
@@ -575,6 +607,23 @@ class LinkedLoop(VirtualTimeLoop):
         if link is None:
             return super().nothing_can_wake()
         return link.quiet() and link.worker_deadline is None and not link.worker_live and not self.outside_io_possible()
+
+    def remote_stall(self) -> tuple[str | None, list[str]]:
+        """Both processes wait for what nothing can bring: where the worker waits (its
+        account: the learner's line that runs its loop, and where its tasks wait)."""
+        link = self._attached
+        if link is None or link.closed:
+            return None, []
+        try:
+            found = link.ask_value("stalled")
+        except Exception:
+            return None, []
+        if not isinstance(found, dict):
+            return None, []
+        at = found.get("at")
+        waiting = found.get("waiting")
+        lines = [wire.crop(str(line), 400) for line in waiting[:20]] if isinstance(waiting, list) else []
+        return (wire.crop(at, 400) if isinstance(at, str) else None), lines
 
     def remote_stacks(self) -> list[str] | None:
         link = self._attached

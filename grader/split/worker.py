@@ -19,6 +19,7 @@ worker that has never seen another check's objects.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import inspect
@@ -29,12 +30,13 @@ import signal
 import socket
 import sys
 import threading
+import time
 import types
 import warnings
 from pathlib import Path
 from typing import Any
 
-from grader import explain, probes
+from grader import explain, monitor, probes
 from grader.loops import GRADER_THREAD_PREFIX, GraderLoop
 from grader.split import wire
 
@@ -54,22 +56,28 @@ class WorkerLoop(GraderLoop):
     def __init__(self) -> None:
         super().__init__()
         self._selector = _LinkedSelector(self, self._selector._real)
-        link = LINK[0] if LINK else None
-        if link is not None:
-            self.add_reader(link.sock.fileno(), link.on_readable)
+        #: In its selector with nothing ready, waiting for the checker (or outside I/O).
+        self.idle_now = False
+        #: When its next timer is due (checker's clock), while idle.
+        self.deadline: float | None = None
+        #: Raise in the learner's code on the next poll (it runs this loop, which stalled).
+        self.raise_held = False
 
     def time(self) -> float:
         return Clock.now
 
-    def close(self) -> None:
+    def run_forever(self) -> None:
         link = LINK[0] if LINK else None
-        if link is not None and not self.is_closed():
-            with contextlib.suppress(Exception):
-                self.remove_reader(link.sock.fileno())
-        super().close()
+        if link is None:
+            return super().run_forever()
+        link.loop_started(self)
+        try:
+            super().run_forever()
+        finally:
+            link.loop_stopped(self)
 
     def outside_io_possible(self) -> bool:
-        if len(self._selector.get_map()) > 2:  # more than the self-pipe and the link
+        if len(self._selector.get_map()) > 1:  # more than the self-pipe
             return True
         return any(
             t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
@@ -89,19 +97,25 @@ class _LinkedSelector:
         loop = self._loop
         if loop.thread_native_id is None:
             loop.thread_native_id = threading.get_native_id()
+        if loop.raise_held:
+            loop.raise_held = False
+            raise monitor.LoopHeld("the loop waited for what nothing could bring")
         events = self._real.select(0)
         if events or (timeout is not None and timeout <= 0):
             return events
         link = LINK[0] if LINK else None
-        if link is not None and threading.current_thread() is threading.main_thread():
-            deadline = None if timeout is None else Clock.now + timeout
-            link.idle(deadline, loop.outside_io_possible())
+        if link is not None:
+            link.loop_idle(loop, None if timeout is None else Clock.now + timeout)
         loop.in_select = True
         try:
-            # Only the checker's messages (or outside I/O) wake it: time does not pass here.
+            # Only the checker (a reply, time moved: through the self-pipe) or outside I/O
+            # wakes it: time does not pass here.
             return self._real.select(None)
         finally:
             loop.in_select = False
+            if link is not None:
+                link.loop_busy(loop)
+            loop.cpu_mark = time.thread_time()
 
 
 class WorkerPolicy(asyncio.DefaultEventLoopPolicy):
@@ -130,17 +144,30 @@ class _Forward(io.TextIOBase):
 
 
 class Link:
-    """The worker's end of the conversation."""
+    """The worker's end of the conversation.
+
+    A reader thread takes every message off the socket. What only moves state (a reply to
+    a call back, time moving, a cancel) it handles at once, waking the loop concerned; an
+    operation (import, call, await, ...) goes to the main thread, which runs it at its top
+    level or, while one of its loops runs, as a callback of that loop. The worker reports
+    itself idle when every running loop waits in its selector with nothing ready and the
+    main thread is in one of them or at its top level: then nothing happens here until
+    the checker says something or time moves.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reader = wire.FrameReader(sock)
         self.codec = wire.Codec(self._stub, _kind_of, _mirror_exception)
+        self.lock = threading.RLock()
+        self.arrived = threading.Condition(self.lock)
+        self.inbox: collections.deque[dict[str, Any]] = collections.deque()
         self.seen = 0
         self.next_id = 0
-        self.waiting: dict[int, asyncio.Future[Any] | None] = {}
+        self.waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]] | None] = {}
         self.answers: dict[int, dict[str, Any]] = {}
-        self.queue: list[dict[str, Any]] = []
+        self.running: list[WorkerLoop] = []
+        self.at_top = False
         self.module: types.ModuleType | None = None
         self.target: str | None = None
         self.session: WorkerLoop | None = None
@@ -150,19 +177,16 @@ class Link:
         self.ending = False
         self.blocking: Any = None
         self.blocking_found: list[Any] = []
+        self.stdin = monitor.IdleTerminal()
+        self.monitor: monitor.LoopMonitor | None = None
         self._last_idle: tuple[int, float | None, bool] | None = None
 
     # -- sending -------------------------------------------------------------------------
 
     def send(self, message: dict[str, Any]) -> None:
-        self._last_idle = None
-        wire.send(self.sock, message)
-
-    def idle(self, deadline: float | None, live: bool) -> None:
-        state = (self.seen, deadline, live)
-        if state != self._last_idle:
-            wire.send(self.sock, {"op": "idle", "seen": self.seen, "deadline": deadline, "live": live})
-            self._last_idle = state
+        with self.lock:
+            self._last_idle = None
+            wire.send(self.sock, message)
 
     def output(self, stream: str, text: str) -> None:
         if self.output_left <= 0 or not text:
@@ -184,65 +208,154 @@ class Link:
             message = {"op": "reply", "id": number, "ok": False, "error": self.codec.encode(TypeError(str(exc)))}
         self.send(message)
 
+    # -- idleness ------------------------------------------------------------------------
+
+    def loop_started(self, loop: WorkerLoop) -> None:
+        with self.lock:
+            self.running.append(loop)
+
+    def loop_stopped(self, loop: WorkerLoop) -> None:
+        with self.lock:
+            if loop in self.running:
+                self.running.remove(loop)
+            self._report()
+
+    def loop_idle(self, loop: WorkerLoop, deadline: float | None) -> None:
+        with self.lock:
+            loop.idle_now, loop.deadline = True, deadline
+            self._report()
+
+    def loop_busy(self, loop: WorkerLoop) -> None:
+        with self.lock:
+            loop.idle_now = False
+
+    def _report(self) -> None:
+        """Tell the checker this process is idle, if it is (under the lock)."""
+        if self.inbox:
+            return
+        main = threading.main_thread()
+        main_id = monitor.main_thread_native_id()  # not main.native_id: stale after a fork
+        main_waits = self.at_top
+        for loop in self.running:
+            if not loop.idle_now or loop._ready:  # type: ignore[attr-defined]
+                return
+            if loop.thread_native_id == main_id or loop is self.session:
+                main_waits = True
+        if not main_waits and not self.running:
+            return  # the main thread is at work outside any loop
+        deadlines = [loop.deadline for loop in self.running if loop.deadline is not None]
+        deadline = min(deadlines) if deadlines else None
+        # Live: a thread outside the loops (or the main thread outside them, blocked or at
+        # work: it cannot be told) may still do something in real time.
+        live = not main_waits or any(
+            t is not main
+            and not t.name.startswith(GRADER_THREAD_PREFIX)
+            and not any(loop.thread_native_id == t.native_id for loop in self.running)
+            for t in threading.enumerate()
+        )
+        state = (self.seen, deadline, live)
+        if state != self._last_idle:
+            wire.send(self.sock, {"op": "idle", "seen": self.seen, "deadline": deadline, "live": live})
+            self._last_idle = state
+
     # -- receiving -----------------------------------------------------------------------
 
-    def on_readable(self) -> None:
-        """Loop callback: take every complete message and handle it."""
-        try:
-            self.reader.fill(block=False)
-        except wire.WireError:
-            os._exit(0)  # the checker is gone: nothing left to do
-        self._drain()
-
-    def _drain(self) -> None:
+    def read_forever(self) -> None:
+        """The reader thread."""
         while True:
-            message = self.reader.take()
-            if message is None:
+            try:
+                self.sock.settimeout(None)
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                os._exit(0)
+            if not data:
+                os._exit(0)  # the checker is gone: nothing left to do
+            self.reader.buffer += data
+            while True:
+                try:
+                    message = self.reader.take()
+                except wire.WireError:
+                    os._exit(0)
+                if message is None:
+                    break
+                self._route(message)
+
+    def _route(self, message: dict[str, Any]) -> None:
+        with self.lock:
+            now = message.get("now")
+            if isinstance(now, int | float) and now > Clock.now:
+                Clock.now = float(now)
+            op = message["op"]
+            number = message.get("id")
+            if op in ("reply", "advance", "cancel"):
+                if op == "reply" and isinstance(number, int) and number in self.waiting:
+                    waiter = self.waiting.pop(number)
+                    if waiter is None:
+                        self.answers[number] = message
+                        self.arrived.notify_all()
+                    else:
+                        with contextlib.suppress(RuntimeError):
+                            waiter[0].call_soon_threadsafe(_resolve, waiter[1], message)
+                elif op == "cancel" and isinstance(number, int) and number in self.tasks:
+                    task = self.tasks[number]
+                    with contextlib.suppress(RuntimeError):
+                        task.get_loop().call_soon_threadsafe(task.cancel)
+                # Every running loop looks at its timers again (time may have moved) and
+                # says it is idle again, with this message counted.
+                for loop in self.running:
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(_nothing)
+                self.seen += 1
+                self._report()
                 return
+            self.inbox.append(message)
+            main_loop = self._main_loop()
+            if main_loop is not None:
+                with contextlib.suppress(RuntimeError):
+                    main_loop.call_soon_threadsafe(self.drain)
+            self.arrived.notify_all()
+
+    def _main_loop(self) -> WorkerLoop | None:
+        main = monitor.main_thread_native_id()
+        for loop in reversed(self.running):
+            if loop.thread_native_id == main or loop is self.session:
+                return loop
+        return None
+
+    def drain(self) -> None:
+        """Main thread: handle the operations that arrived."""
+        while True:
+            with self.lock:
+                if not self.inbox:
+                    return
+                message = self.inbox.popleft()
+                self.seen += 1
             self.handle(message)
 
     def serve(self) -> None:
-        """The worker's top level: wait for messages and handle them, no loop running."""
+        """The main thread's top level: handle operations, no loop running."""
         while True:
-            while True:
-                message = self.reader.take()
-                if message is None:
-                    break
-                self.handle(message)
-            self.idle(None, False)
-            try:
-                self.reader.fill(block=True)
-            except wire.WireError:
-                os._exit(0)
+            with self.lock:
+                while not self.inbox:
+                    self.at_top = True
+                    self._report()
+                    self.arrived.wait()
+                self.at_top = False
+                message = self.inbox.popleft()
+                self.seen += 1
+            self.handle(message)
 
     def handle(self, message: dict[str, Any]) -> None:
-        self.seen += 1
-        now = message.get("now")
-        if isinstance(now, int | float) and now > Clock.now:
-            Clock.now = float(now)
         op = message["op"]
         number = message.get("id")
-        if op == "reply":
-            if number in self.waiting:
-                future = self.waiting.pop(number)
-                if future is None:
-                    self.answers[number] = message
-                elif not future.done():
-                    future.set_result(message)
-            return
-        if op == "advance":
-            return
-        if op == "cancel":
-            task = self.tasks.get(number)  # type: ignore[arg-type]
-            if task is not None:
-                task.cancel()
-            return
         try:
             handler = getattr(self, f"op_{op}")
         except AttributeError:
+            handler = None
+        if handler is None:
             self.reply(number, error=TypeError(f"unknown operation {op!r}"))  # type: ignore[arg-type]
-            return
-        handler(number, message)
+        else:
+            handler(number, message)
 
     # -- operations the checker asks for ---------------------------------------------------
 
@@ -256,6 +369,12 @@ class Link:
             sys.path.append(folder)
         sys.modules[name] = module
         probes.TARGET_FILE = self.target = path
+        # Watch the main thread from here on (the import too): a spin, a blocking call or
+        # a read of stdin on the loop is named at once (reported to the checker).
+        self.monitor = monitor.LoopMonitor(
+            lambda: self.target, self.stdin, self._held, judge_holds=bool(message.get("judge_holds", True))
+        )
+        self.monitor.start()
         try:
             code = compile(source, path, "exec", dont_inherit=True)
             exec(code, module.__dict__)
@@ -264,6 +383,11 @@ class Link:
             return
         self.module = module
         self.reply(number, module)
+
+    def _held(self, hold: monitor.Hold) -> None:
+        """Monitor thread: what held the loop, for the checker (its verdict: the check fails)."""
+        with contextlib.suppress(Exception):
+            self.send({"op": "held", "kind": hold.kind, "message": hold.message()})
 
     def op_getattr(self, number: int, message: dict[str, Any]) -> None:
         target = self.codec.decode(message["target"])
@@ -325,6 +449,17 @@ class Link:
             self.blocking = None
         self.reply(number, found)
 
+    def op_stalled(self, number: int, message: dict[str, Any]) -> None:
+        """The checker found both processes waiting for what nothing can bring: where this
+        one waits. If the learner's own code runs the loop (its ``run_forever``), the loop
+        raises there next, as it would in one process."""
+        loop = _running_loop()
+        at = monitor.learner_line_here(self.target)
+        waiting = probes.task_stacks(loop, self.target) if loop is not None else []
+        self.reply(number, {"at": at, "waiting": waiting})
+        if at is not None and isinstance(loop, WorkerLoop):
+            loop.raise_held = True
+
     def op_stacks(self, number: int, message: dict[str, Any]) -> None:
         stacks: list[str] = []
         if self.session is not None and not self.session.is_closed():
@@ -359,6 +494,14 @@ class Link:
         self._finish(number)
 
     def _finish(self, number: int) -> None:
+        from grader.loops import LOOPS
+
+        if self.monitor is not None:
+            self.monitor.stop()
+        LOOPS.clear()  # what is left unclosed now warns when collected
+        self.running.clear()
+        with contextlib.suppress(Exception):
+            asyncio.set_event_loop(None)
         gc.collect()
         if self.session is not None:
             self.hygiene += [explain.loop_problem(p) for p in self.session.problems]
@@ -449,11 +592,14 @@ class Link:
 
     def _request(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         self.next_id += 1
-        call = self.next_id
+        call = self.next_id  # under the lock: callers in several threads
+        loop = _running_loop()
         self.send(
             {
                 "op": "call",
                 "id": call,
+                # Which loop and thread of this process called (ids, compared with each other).
+                "from": [id(loop) if loop is not None else 0, threading.get_ident()],
                 "target": {"$": "back", "id": number},
                 "args": self.codec.encode(list(args)),
                 "kwargs": self.codec.encode(dict(kwargs)),
@@ -464,8 +610,9 @@ class Link:
     async def call_back(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        call = self._request(number, args, kwargs)
-        self.waiting[call] = future
+        with self.lock:
+            call = self._request(number, args, kwargs)
+            self.waiting[call] = (loop, future)
         try:
             answer = await future
         except asyncio.CancelledError:
@@ -476,18 +623,13 @@ class Link:
         return self._answer(answer)
 
     def call_back_sync(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = self._request(number, args, kwargs)
-        self.waiting[call] = None
-        while call not in self.answers:
-            message = self.reader.take()
-            if message is None:
-                try:
-                    self.reader.fill(block=True)
-                except wire.WireError:
-                    os._exit(0)
-                continue
-            self.handle(message)
-        return self._answer(self.answers.pop(call))
+        with self.lock:
+            call = self._request(number, args, kwargs)
+            self.waiting[call] = None
+            while call not in self.answers:
+                self.arrived.wait()
+            answer = self.answers.pop(call)
+        return self._answer(answer)
 
     def _answer(self, answer: dict[str, Any]) -> Any:
         if answer.get("cancelled"):
@@ -540,6 +682,15 @@ def _mirror_exception(type_name: str, text: str, args: list[Any], number: int | 
         return cls(*args)
     except Exception:
         return cls(text)
+
+
+def _resolve(future: asyncio.Future[Any], message: dict[str, Any]) -> None:
+    if not future.done():
+        future.set_result(message)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _plain(exc: BaseException) -> BaseException:
@@ -600,9 +751,13 @@ def work(sock: socket.socket) -> None:
     LINK[:] = [link]
     sys.stdout = _Forward(link, "stdout")
     sys.stderr = _Forward(link, "stderr")
+    sys.stdin = link.stdin
     _capture_warnings(link)
     warnings.simplefilter("default")
     asyncio.set_event_loop_policy(WorkerPolicy())
+    monitor.install(lambda: link.target)
+    reader = threading.Thread(target=link.read_forever, name=GRADER_THREAD_PREFIX + "link", daemon=True)
+    reader.start()
     link.send({"op": "hello", "pid": os.getpid()})
     link.serve()
 

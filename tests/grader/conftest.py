@@ -112,8 +112,12 @@ def build_kit(root: Path, *, timeout: float = 3, split: bool = False) -> Kit:
     shutil.copyfile(ROOT / "solutions" / "ex01_hello_run.py", root / "solutions" / "ex01_hello_run.py")
     (root / "solutions" / "ex02_adder.py").write_text(ADDER_SOLUTION, encoding="utf-8")
     checks = (ROOT / "tests" / "checks" / "test_ex01_hello_run.py").read_text(encoding="utf-8")
-    if split:
-        checks += "\n\npytestmark = pytest.mark.split\n"
+    mark = "pytestmark = pytest.mark.split\n"
+    if not split:
+        # The in-process run, as every exercise not yet split runs: its defences are tested here.
+        checks = checks.replace(mark, "")
+    elif mark not in checks:
+        checks += "\n\n" + mark
     (root / "tests" / "checks" / "test_ex01_hello_run.py").write_text(checks, encoding="utf-8")
     (root / "tests" / "checks" / "test_ex02_adder.py").write_text(ADDER_CHECKS, encoding="utf-8")
     return load_kit(root)
