@@ -394,13 +394,13 @@ def unexpected_exception(exc: BaseException, tb: types.TracebackType | None, tar
     """A check ended in an exception nobody expected: name it and where it came from."""
     text = str(exc)
     if type(exc).__name__ == "BlockingError":
-        where = _frame_of(exc, target, tb)
+        where = _frame_of(exc, target, tb) or getattr(exc, "learner_at", None)
         at = f" (at {where})" if where else ""
         return f"{text} on the event loop{at}. {EXPLANATIONS['blocking']}"
     if isinstance(exc, TypeError) and ("asynchronous context manager" in text or "__aenter__" in text):
         return f"TypeError: {text}. {EXPLANATIONS['async_with_writer']}"
     if isinstance(exc, RuntimeError) and "already running" in text:
-        where = _frame_of(exc, target, tb)
+        where = _frame_of(exc, target, tb) or getattr(exc, "learner_at", None)
         at = f" (at {where})" if where else ""
         return f"RuntimeError: {text}{at}. {EXPLANATIONS['run_forever']}"
     if isinstance(exc, RuntimeError) and "Event loop is closed" in text:

@@ -216,7 +216,7 @@ async def outcome_of(
     if not done:
         recording = False
         target = probes.TARGET_FILE
-        stacks = task_stacks(loop, target)
+        stacks = waiting_stacks(loop, target)
         short = target.rsplit("/", 1)[-1] if target else None
         marker = f"waiting at {short}:"
         mine = [s.split("waiting at ", 1)[1] for s in stacks if short and marker in s]

@@ -128,6 +128,7 @@ class Link:
         self.clock = time.monotonic()
         #: Called with what held the worker's loop (its monitor's account).
         self.on_held: Any = None
+        self.outbox: list[bytes] = []
 
     # -- the conversation ----------------------------------------------------------------
 
@@ -135,16 +136,25 @@ class Link:
         return self.clock
 
     def send(self, message: dict[str, Any]) -> None:
+        """Queue ``message``: what one turn of the checker's loop says goes out together
+        (:meth:`flush`), so that the worker sees, say, three fakes that fail at the same
+        moment fail at the same moment, not one by one."""
         if self.closed:
             raise WorkerGone(self.broken or "the worker has ended")
         message["now"] = self.now()
         self.sent += 1
         self.worker_idle = False
+        self.outbox.append(wire.pack(message))
+
+    def flush(self) -> None:
+        if not self.outbox or self.closed:
+            return
+        data, self.outbox = b"".join(self.outbox), []
         try:
-            wire.send(self.sock, message)
+            self.sock.settimeout(None)
+            self.sock.sendall(data)
         except OSError as exc:
             self._break(f"the worker stopped reading ({exc})")
-            raise WorkerGone(self.broken) from None
 
     def _break(self, why: str) -> None:
         if self.broken is None:
@@ -178,6 +188,7 @@ class Link:
 
     def wait_for(self, done: Any) -> dict[str, Any]:
         """Block (no loop) until a message satisfies ``done``; handle the others meanwhile."""
+        self.flush()
         while True:
             if self.closed:
                 raise WorkerGone(self.broken or "the worker has ended")
@@ -188,6 +199,7 @@ class Link:
                     return message
                 self.handle(message)
                 continue
+            self.flush()  # what handling the messages said
             if time.monotonic() > self.deadline:
                 raise WorkerGone("the learner's code did not answer in time")
             try:
@@ -226,7 +238,7 @@ class Link:
         elif op == "call" and isinstance(number, int):
             self._call_here(number, message)
         elif op == "cancel" and isinstance(number, int):
-            task = self.callbacks.pop(number, None)
+            task = self.callbacks.get(number)
             if task is not None:
                 task.cancel()
         elif op == "held":
@@ -273,8 +285,9 @@ class Link:
         self._answer(number, value=result)
 
     def _callback_done(self, number: int, task: asyncio.Future[Any]) -> None:
-        if self.callbacks.pop(number, None) is None and task.cancelled():
-            return  # the worker cancelled it: it waits for no answer
+        # Answered however it ends, a cancel from the worker included: the worker's call
+        # waits for the outcome, as awaiting a cancelled task waits for it to end.
+        self.callbacks.pop(number, None)
         if task.cancelled():
             self._answer(number, cancelled=True)
         elif task.exception() is not None:
@@ -554,6 +567,7 @@ class _LinkedSelector(_VirtualSelector):
         link = loop.attach()
         if link is None:
             return super().wait(timeout)
+        link.flush()
         if timeout is not None and timeout <= 0:
             return self._real.select(timeout)
         events = self._real.select(0)

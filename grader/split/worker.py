@@ -261,7 +261,7 @@ class Link:
     # -- receiving -----------------------------------------------------------------------
 
     def read_forever(self) -> None:
-        """The reader thread."""
+        """The reader thread: what arrives together is applied together."""
         while True:
             try:
                 self.sock.settimeout(None)
@@ -271,6 +271,7 @@ class Link:
             if not data:
                 os._exit(0)  # the checker is gone: nothing left to do
             self.reader.buffer += data
+            batch: list[dict[str, Any]] = []
             while True:
                 try:
                     message = self.reader.take()
@@ -278,42 +279,50 @@ class Link:
                     os._exit(0)
                 if message is None:
                     break
-                self._route(message)
+                batch.append(message)
+            if batch:
+                self._route(batch)
 
-    def _route(self, message: dict[str, Any]) -> None:
+    def _route(self, batch: list[dict[str, Any]]) -> None:
+        """Apply ``batch``: the answers a loop waits for reach it in one callback, so that
+        what happened at one moment in the checker happens at one moment here."""
+        resolved: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], dict[str, Any]]]] = {}
         with self.lock:
-            now = message.get("now")
-            if isinstance(now, int | float) and now > Clock.now:
-                Clock.now = float(now)
-            op = message["op"]
-            number = message.get("id")
-            if op in ("reply", "advance", "cancel"):
+            for message in batch:
+                now = message.get("now")
+                if isinstance(now, int | float) and now > Clock.now:
+                    Clock.now = float(now)
+                op = message["op"]
+                number = message.get("id")
+                if op not in ("reply", "advance", "cancel"):
+                    self.inbox.append(message)
+                    continue
                 if op == "reply" and isinstance(number, int) and number in self.waiting:
                     waiter = self.waiting.pop(number)
                     if waiter is None:
                         self.answers[number] = message
-                        self.arrived.notify_all()
                     else:
-                        with contextlib.suppress(RuntimeError):
-                            waiter[0].call_soon_threadsafe(_resolve, waiter[1], message)
+                        resolved.setdefault(waiter[0], []).append((waiter[1], message))
                 elif op == "cancel" and isinstance(number, int) and number in self.tasks:
                     task = self.tasks[number]
                     with contextlib.suppress(RuntimeError):
                         task.get_loop().call_soon_threadsafe(task.cancel)
-                # Every running loop looks at its timers again (time may have moved) and
-                # says it is idle again, with this message counted.
-                for loop in self.running:
-                    with contextlib.suppress(RuntimeError):
-                        loop.call_soon_threadsafe(_nothing)
                 self.seen += 1
-                self._report()
-                return
-            self.inbox.append(message)
-            main_loop = self._main_loop()
-            if main_loop is not None:
+            for loop, items in resolved.items():
                 with contextlib.suppress(RuntimeError):
-                    main_loop.call_soon_threadsafe(self.drain)
+                    loop.call_soon_threadsafe(_resolve_all, items)
+            # Every running loop looks at its timers again (time may have moved) and says
+            # it is idle again, with these messages counted.
+            for loop in self.running:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_nothing)
+            if self.inbox:
+                main_loop = self._main_loop()
+                if main_loop is not None:
+                    with contextlib.suppress(RuntimeError):
+                        main_loop.call_soon_threadsafe(self.drain)
             self.arrived.notify_all()
+            self._report()
 
     def _main_loop(self) -> WorkerLoop | None:
         main = monitor.main_thread_native_id()
@@ -608,18 +617,27 @@ class Link:
         return call
 
     async def call_back(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Await the checker's callable ``number``. Cancelled, it asks the checker to cancel
+        the call and waits for how it really ended, as awaiting a task does: a fake that
+        takes its time to clean up (or ignores the cancel) is seen doing so here."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         with self.lock:
             call = self._request(number, args, kwargs)
             self.waiting[call] = (loop, future)
-        try:
-            answer = await future
-        except asyncio.CancelledError:
-            self.waiting.pop(call, None)
-            with contextlib.suppress(Exception):
-                self.send({"op": "cancel", "id": call})
-            raise
+        cancelled = False
+        while True:
+            try:
+                answer = await asyncio.shield(future)
+                break
+            except asyncio.CancelledError:
+                if future.done():
+                    raise
+                cancelled = True
+                with contextlib.suppress(Exception):
+                    self.send({"op": "cancel", "id": call})
+        if cancelled and answer.get("cancelled"):
+            raise asyncio.CancelledError()
         return self._answer(answer)
 
     def call_back_sync(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -684,9 +702,10 @@ def _mirror_exception(type_name: str, text: str, args: list[Any], number: int | 
         return cls(text)
 
 
-def _resolve(future: asyncio.Future[Any], message: dict[str, Any]) -> None:
-    if not future.done():
-        future.set_result(message)
+def _resolve_all(items: list[tuple[asyncio.Future[Any], dict[str, Any]]]) -> None:
+    for future, message in items:
+        if not future.done():
+            future.set_result(message)
 
 
 def _nothing() -> None:
