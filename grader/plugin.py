@@ -484,7 +484,8 @@ def _import_in_worker(request: pytest.FixtureRequest, state: _State, name: str, 
     request.addfinalizer(end)
     try:
         judge = request.node.get_closest_marker("loop_held_elsewhere") is None
-        module = link.import_module(name, str(path), source, judge_holds=judge)
+        asynchronous = inspect.iscoroutinefunction(getattr(request.node, "obj", None))
+        module = link.import_module(name, str(path), source, judge_holds=judge, session=asynchronous)
     except checker.WorkerGone as exc:
         module = f"Importing {path.name} did not finish: {exc}."
     if isinstance(module, str):

@@ -369,9 +369,19 @@ class Link:
         }
         return fields
 
-    def import_module(self, name: str, path: str, source: bytes, *, judge_holds: bool = True) -> RemoteModule | str:
-        """Import the learner's module in the worker; the failure's explanation if it fails."""
-        answer = self.ask("import", name=name, path=path, source=self.codec.encode(source), judge_holds=judge_holds)
+    def import_module(
+        self, name: str, path: str, source: bytes, *, judge_holds: bool = True, session: bool = False
+    ) -> RemoteModule | str:
+        """Import the learner's module in the worker; the failure's explanation if it fails.
+        With ``session`` (an async check), the worker then runs everything in a loop."""
+        answer = self.ask(
+            "import",
+            name=name,
+            path=path,
+            source=self.codec.encode(source),
+            judge_holds=judge_holds,
+            session=session,
+        )
         if not answer.get("ok") and isinstance(answer.get("message"), str):
             return wire.crop(answer["message"], 4000)
         module = self.result(answer)

@@ -70,6 +70,7 @@ class WorkerLoop(GraderLoop):
         link = LINK[0] if LINK else None
         if link is None:
             return super().run_forever()
+        self.thread_native_id = threading.get_native_id()  # known before its first poll
         link.loop_started(self)
         try:
             super().run_forever()
@@ -213,6 +214,10 @@ class Link:
     def loop_started(self, loop: WorkerLoop) -> None:
         with self.lock:
             self.running.append(loop)
+            if self.inbox and threading.current_thread() is threading.main_thread():
+                # Operations that arrived while the main thread was between its top level
+                # and this loop: nobody was there to be woken for them.
+                loop.call_soon(self.drain)
 
     def loop_stopped(self, loop: WorkerLoop) -> None:
         with self.lock:
@@ -392,6 +397,10 @@ class Link:
             return
         self.module = module
         self.reply(number, module)
+        if message.get("session") and _running_loop() is None:
+            # An async check: from now on everything runs inside a loop, as the check's
+            # own code runs inside its loop in one process (a constructor may create tasks).
+            self._run_session(self._session_loop())
 
     def _held(self, hold: monitor.Hold) -> None:
         """Monitor thread: what held the loop, for the checker (its verdict: the check fails)."""
