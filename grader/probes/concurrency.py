@@ -98,4 +98,10 @@ class BarrierProbe:
                     self.broken = True
                     with contextlib.suppress(Exception):
                         await self._barrier.abort()
+                except asyncio.CancelledError:
+                    # Cancelled before the others arrived: this call never ran together
+                    # with them (code that cancels each call in turn is sequential too).
+                    if not self.broken and self._barrier.n_waiting < self.parties:
+                        self.broken = True
+                    raise
         return self.result(*args)

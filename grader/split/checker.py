@@ -41,6 +41,17 @@ from grader.split import wire
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
 POLL_S = 0.05
 
+#: Real seconds a send to the worker may take at most.
+SEND_S = 1.0
+
+#: Characters of the learner's output a check keeps (as the worker is told to, checked here).
+OUTPUT_CAP = 64 * 1024
+
+#: CPU seconds the worker's main thread may run without a word to the checker before the
+#: checker itself names a spin (the worker's own monitor names one at 0.25 s: this is for
+#: a worker that silenced it).
+SILENT_SPIN_S = 1.0
+
 
 class WorkerGone(Exception):
     """The worker died or broke the conversation."""
@@ -119,7 +130,14 @@ class Link:
         self.worker_seen = 0
         self.worker_deadline: float | None = None
         self.worker_live = False
-        self.replies: dict[int, dict[str, Any]] = {}
+        #: Requests cancelled here: their late answers are expected, and dropped.
+        self.abandoned: set[int] = set()
+        #: Characters of the learner's output still accepted for this check.
+        self.output_left = OUTPUT_CAP
+        #: The worker's main thread's CPU seconds when it last said anything (pid, when read).
+        self._cpu_mark: float | None = None
+        self._spin_told = False
+        self.judge_holds = True
         self.futures: dict[int, asyncio.Future[Any]] = {}
         self.callbacks: dict[int, asyncio.Task[Any]] = {}
         self.exception_types: dict[str, type[BaseException]] = {}
@@ -151,18 +169,44 @@ class Link:
             return
         data, self.outbox = b"".join(self.outbox), []
         try:
-            self.sock.settimeout(None)
+            # Never longer than the check may take: a worker that stops reading must not
+            # hold the checker (it is killed instead).
+            self.sock.settimeout(min(max(self.deadline - time.monotonic(), 0.5), SEND_S))
             self.sock.sendall(data)
         except OSError as exc:
-            self._break(f"the worker stopped reading ({exc})")
+            self._break(f"the worker stopped reading what the checks sent ({type(exc).__name__})")
 
     def _break(self, why: str) -> None:
+        """The worker broke the conversation: it is over (the worker is killed), and every
+        request still waiting fails with why."""
         if self.broken is None:
             self.broken = why
-        self.closed = True
         for future in self.futures.values():
             if not future.done():
                 future.set_exception(WorkerGone(why))
+        self.close()
+
+    def watch_cpu(self) -> None:
+        """While the worker is at work without a word: if its main thread has run
+        ``SILENT_SPIN_S`` of CPU meanwhile, it holds its loop and has silenced its own
+        monitor. The kernel's count, read from outside the worker, decides: the check fails
+        with a spin and the worker is killed."""
+        if self.pid is None or self.closed or self._spin_told or not self.judge_holds:
+            return
+        cpu = _cpu_seconds(self.pid)
+        if cpu is None:
+            return
+        if self._cpu_mark is None:
+            self._cpu_mark = cpu
+            return
+        used = cpu - self._cpu_mark
+        if used >= SILENT_SPIN_S:
+            from grader import explain
+
+            self._spin_told = True
+            if self.on_held is not None:
+                self.on_held(RemoteHold("spin", explain.loop_held("spin", None, None, used)))
+            self._break(f"it ran {used:.1f} s of CPU without a word")
 
     def quiet(self) -> bool:
         """Both sides have read everything and the worker waits for nothing it can bring."""
@@ -200,6 +244,9 @@ class Link:
                 self.handle(message)
                 continue
             self.flush()  # what handling the messages said
+            self.watch_cpu()
+            if self.closed:
+                raise WorkerGone(self.broken or "the worker has ended")
             if time.monotonic() > self.deadline:
                 raise WorkerGone("the learner's code did not answer in time")
             try:
@@ -214,6 +261,7 @@ class Link:
             self.worker_idle = False
 
     def handle(self, message: dict[str, Any]) -> None:
+        self._cpu_mark = None
         op = message.get("op")
         if op == "idle":
             seen, deadline = message.get("seen"), message.get("deadline")
@@ -229,12 +277,20 @@ class Link:
             if future is not None:
                 if not future.done():
                     future.set_result(message)
+            elif number in self.abandoned:
+                self.abandoned.discard(number)  # the answer to a request cancelled here
             else:
-                self.replies[number] = message
+                self._break("the worker answered a request that was never made")
         elif op == "out":
+            text = str(message.get("text", ""))
+            self.output_left -= len(text)
+            if self.output_left < 0:
+                # The worker stops forwarding at the cap itself: more is not its output.
+                self._break("the worker sent more output than it may")
+                return
             stream = sys.stderr if message.get("stream") == "stderr" else sys.stdout
             with contextlib.suppress(Exception):
-                stream.write(str(message.get("text", "")))
+                stream.write(text)
         elif op == "call" and isinstance(number, int):
             self._call_here(number, message)
         elif op == "cancel" and isinstance(number, int):
@@ -337,6 +393,7 @@ class Link:
             answer = await future
         except asyncio.CancelledError:
             self.futures.pop(number, None)
+            self.abandoned.add(number)
             with contextlib.suppress(WorkerGone):
                 self.send({"op": "cancel", "id": number})
             raise
@@ -374,6 +431,7 @@ class Link:
     ) -> RemoteModule | str:
         """Import the learner's module in the worker; the failure's explanation if it fails.
         With ``session`` (an async check), the worker then runs everything in a loop."""
+        self.judge_holds = judge_holds
         answer = self.ask(
             "import",
             name=name,
@@ -585,6 +643,7 @@ class _LinkedSelector(_VirtualSelector):
             return events
         if not link.quiet():
             # The worker is at work, or has not read everything yet: wait for it, for real.
+            link.watch_cpu()
             return self._real.select(POLL_S)
         if link.worker_live or loop.outside_io_possible():
             events = self._real.select(GRACE_S)
@@ -660,6 +719,16 @@ class LinkedLoop(VirtualTimeLoop):
                 self.remove_reader(link.sock.fileno())
             link.loop = None
         super().close()
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user and system) of ``pid``'s main thread, from the kernel."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _threads_alive() -> bool:

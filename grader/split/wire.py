@@ -40,6 +40,10 @@ class WireError(Exception):
     """The other side broke the conversation (closed, oversized or malformed frame)."""
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this conversation carries")
+
+
 def pack(message: dict[str, Any]) -> bytes:
     body = json.dumps(message, separators=(",", ":"), allow_nan=True).encode()
     if len(body) > MAX_FRAME:
@@ -67,9 +71,9 @@ class FrameReader:
         body = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
         del self.buffer[: _HEADER.size + size]
         try:
-            message = json.loads(body)
-        except ValueError as exc:
-            raise WireError(f"a malformed message ({exc})") from None
+            message = json.loads(body, parse_constant=_no_constant)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise WireError(f"a malformed message ({type(exc).__name__})") from None
         if not isinstance(message, dict) or not isinstance(message.get("op"), str):
             raise WireError("a message without an operation")
         return message

@@ -794,6 +794,11 @@ def serve_zygote(control: socket.socket) -> None:
     """Fork one worker per request; each request carries the worker's end of a socket pair."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     _die_with_parent()
+    # An exec made this process dumpable again: no worker (its child, same uid) may
+    # ptrace it or read its memory. Workers inherit the setting.
+    from grader.sandbox.child import PR_SET_DUMPABLE, _prctl
+
+    _prctl(PR_SET_DUMPABLE, 0)
     while True:
         try:
             _data, fds, _flags, _addr = socket.recv_fds(control, 16, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import secrets
 
 import pytest
 
@@ -112,14 +113,17 @@ def test_main_greets_concurrently(ex, monkeypatch):
 def test_main_keeps_input_order(ex, monkeypatch):
     """main returns results in input order, not completion order"""
 
+    # What each greeting returns, known only to greet: main must get it from greet.
+    greetings = {name: f"{name.upper()}-{secrets.token_hex(3)}" for name in "abc"}
+
     async def reversed_probe(name: str, delay: float) -> str:
         # Later names finish first.
         await asyncio.sleep({"a": 3, "b": 2, "c": 1}[name])
-        return name.upper()
+        return greetings[name]
 
     monkeypatch.setattr(ex, "greet", reversed_probe)
     exact(
         ex.main(["a", "b", "c"], 0.1),
-        ["A", "B", "C"],
-        "main(['a','b','c']) with 'c' finishing first returned",
+        [greetings[name] for name in "abc"],
+        "main(['a','b','c']) with 'c' finishing first (each greet returning its own text) returned",
     )

@@ -636,6 +636,54 @@ class TestASplitWorkerCannotVouchForItself:
         assert_no_better_than_unsolved(graded)
 
 
+#: The worker's end of the conversation, taken from the module table (the worker runs as
+#: ``python -m grader.split.worker``: its ``__main__``).
+WORKER_LINK = """
+_link = getattr(sys, "mod" + "ules")["__main__"].LINK[0]
+"""
+
+#: Answers to requests the checker never made, large ones.
+UNASKED_ANSWERS = """
+for _number in range(10**6, 10**6 + 40):
+    _link.send({"op": "reply", "id": _number, "ok": True, "value": "x" * 1_000_000})
+"""
+
+#: Output sent past the cap the worker's own forwarding keeps.
+OUTPUT_FLOOD = """
+for _ in range(40):
+    _link.send({"op": "out", "stream": "stdout", "text": "y" * 1_000_000})
+"""
+
+#: The worker's own loop monitor stopped, then greet spins: nothing in the worker tells.
+SILENT_SPIN = """
+if _link.monitor is not None:
+    _link.monitor.stop()
+
+async def greet(name, delay):
+    while True:
+        pass
+"""
+
+
+class TestASplitWorkerCannotHoldTheChecker:
+    """The worker may flood its end of the conversation or silence what watches it; the
+    checker cuts it off, and judges a silent spin from the kernel's CPU count of the
+    worker's main thread, not by waiting out the check's limit."""
+
+    @pytest.mark.parametrize("flood", ["unasked answers", "output flood"])
+    def test_a_flood_ends_the_conversation(self, hostile: Grade, flood: str) -> None:
+        part = UNASKED_ANSWERS if flood == "unasked answers" else OUTPUT_FLOOD
+        graded = hostile(attack(WORKER_LINK, part), split=True)
+        assert_no_better_than_unsolved(graded)
+        assert len(graded.output) < 200_000, len(graded.output)
+
+    def test_a_silenced_monitor_still_gets_a_spin_named(self, hostile: Grade) -> None:
+        graded = hostile(attack(WORKER_LINK, SILENT_SPIN), split=True)
+        assert_no_better_than_unsolved(graded)
+        spun = [c for c in graded.ex01.checks if c.status.value != "passed" and "without yielding" in (c.message or "")]
+        assert spun, graded.messages
+
+
 class TestOnlyTheScannedFileRuns:
     """Attack 6: a clean first stage rewrites the learner's file at import (each check imports
     it afresh from disk) with a second stage that imports the grader and patches it.
