@@ -50,7 +50,7 @@ OUTPUT_CAP = 64 * 1024
 #: CPU seconds the worker's main thread may run without a word to the checker before the
 #: checker itself names a spin (the worker's own monitor names one at 0.25 s: this is for
 #: a worker that silenced it).
-SILENT_SPIN_S = 1.0
+SILENT_SPIN_S = 0.5
 
 
 class WorkerGone(Exception):
