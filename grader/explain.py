@@ -263,7 +263,9 @@ def timeout(limit: float, where: str | None, shape: str | None = None, at: str |
     )
 
 
-def loop_held(kind: str, at: str | None, call: str | None = None, cpu_s: float | None = None) -> str:
+def loop_held(
+    kind: str, at: str | None, call: str | None = None, cpu_s: float | None = None, *, again: bool = False
+) -> str:
     """The event loop's thread was held by the learner's code (see ``grader.monitor``):
     ``kind`` is what the kernel showed it doing, ``at`` the learner's line."""
     where = f" (at {at})" if at else ""
@@ -288,10 +290,15 @@ def loop_held(kind: str, at: str | None, call: str | None = None, cpu_s: float |
                 "waiting: a loop that does not stop on b'' (`if not data: break`) runs forever "
                 "and never gives the loop back."
             )
+        ran = (
+            f"your code entered again the loop that an earlier check saw run for {used} without yielding{where}"
+            if again
+            else f"your code ran for {used} without yielding{where}"
+        )
         return (
-            f"The event loop never got control back: your code ran for {used} without "
-            f"yielding{where}, so no other task could run.{eof} A coroutine only lets others "
-            "run where it awaits something that is not ready yet. " + EXPLANATIONS["spin"]
+            f"The event loop never got control back: {ran}, so no other task could run.{eof} A "
+            "coroutine only lets others run where it awaits something that is not ready yet. "
+            + EXPLANATIONS["spin"]
         )
     if kind == "sleep":
         return (

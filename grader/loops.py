@@ -23,14 +23,18 @@ arrive from threads and patches sync tests and loop shutdown (DESIGN.md section 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import concurrent.futures.thread
 import contextlib
 import fcntl
 import selectors
 import socket
 import struct
+import sys
 import termios
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +91,21 @@ class GraderLoop(asyncio.SelectorEventLoop):
             t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
             for t in threading.enumerate()
         )
+
+    def threads_quiet(self) -> bool:
+        """No thread but the loop's own can do anything before the loop does: every other
+        thread (the grader's aside) waits in ``Future.result()`` for a coroutine this loop
+        runs and has not finished (``asyncio.run_coroutine_threadsafe``), or is an idle
+        pool worker whose queue is empty. Read from the futures' and queues' own state
+        while this thread holds the GIL, not from the kernel's view of the threads (a
+        thread woken a moment ago looks as asleep as one that waits)."""
+        frames = sys._current_frames()
+        for thread in threading.enumerate():
+            if thread is threading.main_thread() or thread.name.startswith(GRADER_THREAD_PREFIX):
+                continue
+            if thread.ident == threading.get_ident() or not _quiet(self, frames.get(thread.ident or -1)):
+                return False
+        return True
 
     def nothing_can_wake(self) -> bool:
         """Nothing is scheduled and nothing can ever arrive: no socket or pipe but the
@@ -184,7 +203,7 @@ class _VirtualSelector(_WatchedSelector):
         loop = self._loop
         if timeout is not None and timeout <= 0:
             return self._real.select(timeout)
-        if loop.threads_working:
+        if loop.threads_working and not loop.threads_quiet():
             # Executor work running: time passes 1:1.
             return self._timed(timeout)
         events = self._real.select(0)
@@ -198,12 +217,43 @@ class _VirtualSelector(_WatchedSelector):
         if timeout is None:
             # Nothing scheduled: wait for I/O for real.
             return self._timed(None)
-        if loop.outside_io_possible():
+        if loop.outside_io_possible() and not (len(self.get_map()) <= 1 and loop.threads_quiet()):
             events = self._real.select(min(timeout, GRACE_S))
             if events:
                 return events
         loop.advance(timeout)
         return []
+
+
+_FUTURES_BASE = concurrent.futures._base.__file__
+
+
+_THREAD_POOL = concurrent.futures.thread.__file__
+
+
+def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None) -> bool:
+    """The thread whose innermost frame is ``frame`` can do nothing until ``loop`` runs:
+    it waits in ``Future.result()`` for a coroutine ``loop`` runs and has not finished, or
+    it is a thread pool's worker waiting for work on an empty queue."""
+    if frame is None:
+        return False
+    if frame.f_code.co_filename == _THREAD_POOL and frame.f_code.co_name == "_worker":
+        queue = frame.f_locals.get("work_queue")
+        return queue is not None and bool(queue.empty())
+    depth = 0
+    while frame is not None and depth < 8:
+        if frame.f_code.co_filename == _FUTURES_BASE and frame.f_code.co_name == "result":
+            future = frame.f_locals.get("self")
+            for callback in list(getattr(future, "_done_callbacks", ()) or ()):
+                for cell in getattr(callback, "__closure__", None) or ():
+                    with contextlib.suppress(ValueError):  # an empty cell
+                        source = cell.cell_contents
+                        if isinstance(source, asyncio.Future) and source.get_loop() is loop and not source.done():
+                            return True
+            return False
+        frame = frame.f_back
+        depth += 1
+    return False
 
 
 class VirtualTimeLoop(GraderLoop):
@@ -217,6 +267,7 @@ class VirtualTimeLoop(GraderLoop):
 
     def time(self) -> float:
         return self._virtual_now
+
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (never back)."""

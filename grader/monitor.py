@@ -21,6 +21,7 @@ and stops the learner's code (a signal raises :class:`LoopHeld` in the main thre
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import linecache
@@ -39,14 +40,27 @@ from grader.loops import GRADER_THREAD_PREFIX, LOOPS
 
 #: How often the main thread is sampled (real seconds).
 SAMPLE_S = 0.02
+#: How often while the learner's code has been seen running without the loop polling
+#: (a correct answer's steps are far shorter than ``SAMPLE_S``: it is rarely seen at all).
+STRETCH_SAMPLE_S = 0.005
 #: CPU seconds of one loop step that make a spin (no correct answer comes near it).
-SPIN_CPU_S = 0.25
+SPIN_CPU_S = 0.12
 #: Real seconds asleep in one blocking call, not woken once, that make a hold.
 ASLEEP_S = 0.25
 #: Both thresholds, once this child has proven the learner's code holds the loop (the
 #: exercise has failed already: the checks after it need not wait as long to say so).
-PROVEN_S = 0.15
+PROVEN_S = 0.08
 _PROVEN = False
+#: CPU seconds without yielding that make a spin on a line already seen spinning (in an
+#: earlier check of this run, for at least ``SPIN_CPU_S`` or ``PROVEN_S``): the same loop,
+#: entered again, is named as soon as the monitor sees it run, not after another
+#: threshold's worth of CPU. Only a wrong answer has such a line.
+PROVEN_LINE_S = 0.02
+#: The lines of the learner's file sampled in a proven spin, each with the line that
+#: names that spin (``file:line: source``) and the CPU seconds it ran for.
+_proven_lines: dict[int, tuple[str, float]] = {}
+#: At most this many lines are remembered (a spin is a few lines).
+_PROVEN_LINES_MAX = 64
 #: Once a check has failed from a hold, how often the loop's thread is looked at again
 #: (a hundred handlers spinning at end of file each need their own interruption), and for
 #: how many such looks an interruption is held back while the thread is inside code that
@@ -87,11 +101,13 @@ class Hold:
     call: str | None = None  # the system call it was asleep in
     cpu_s: float | None = None
     waiting: str | None = None  # where each task waits (a stalled loop)
+    #: A spin on a line an earlier check saw spin (``cpu_s`` is what it ran for there).
+    again: bool = False
 
     def message(self) -> str:
         if self.kind == "stalled":
             return explain.stalled(self.at, self.waiting)
-        return explain.loop_held(self.kind, self.at, self.call, self.cpu_s)
+        return explain.loop_held(self.kind, self.at, self.call, self.cpu_s, again=self.again)
 
 
 class IdleTerminal(io.TextIOBase):
@@ -173,6 +189,8 @@ class LoopMonitor:
         self.on_hold = on_hold
         self.hold: Hold | None = None
         self._progress: tuple[float, tuple[int, ...]] | None = None  # CPU clock when data last moved
+        #: The learner's lines sampled since the loop last polled (``cpu_mark``, counts).
+        self._stretch: tuple[float, dict[int, int]] | None = None
         self._stop = threading.Event()
         self._main = threading.main_thread()
         self._main_tid = main_thread_native_id()
@@ -197,7 +215,9 @@ class LoopMonitor:
         asleep_since: tuple[float, object] | None = None
         looks = 0
         global _careful
-        while not self._stop.wait(SAMPLE_S if self.hold is None else HELD_SAMPLE_S):
+        while not self._stop.wait(
+            HELD_SAMPLE_S if self.hold is not None else STRETCH_SAMPLE_S if self._stretch is not None else SAMPLE_S
+        ):
             if self.hold is not None:
                 # The check has failed already: stop the learner's code wherever it runs
                 # on the loop's thread (every handler of a hundred clients, say), at once,
@@ -214,6 +234,8 @@ class LoopMonitor:
                 self.hold = hold
                 global _PROVEN
                 _PROVEN = True
+                if hold.kind == "spin" and hold.at is not None and self._stretch is not None and not hold.again:
+                    prove_lines(self._stretch[1], hold.at, hold.cpu_s or 0.0)
                 self.on_hold(hold)
                 _careful = False  # the first interruption stops the hold wherever it is
                 interrupt_main()
@@ -241,7 +263,7 @@ class LoopMonitor:
             return None, None
         loop = _running_loop_of(tid)
         if loop is None or loop.in_select:
-            self._progress = None
+            self._progress = self._stretch = None
             return None, None
         spin_s, asleep_s = (SPIN_CPU_S, ASLEEP_S) if not _PROVEN else (PROVEN_S, PROVEN_S)
         cpu = time.clock_gettime(self._clock) if self._clock is not None else None
@@ -251,9 +273,19 @@ class LoopMonitor:
             moved = _io_fingerprint()
             if self._progress is None or self._progress[1] != moved:
                 self._progress = (cpu, moved)
-            used = cpu - max(loop.cpu_mark, self._progress[0])
+                self._stretch = None
+            mark = max(loop.cpu_mark, self._progress[0])
+            if self._stretch is None or self._stretch[0] != mark:
+                self._stretch = (mark, {})
+            lines = self._stretch[1]
+            lines[innermost_learner.f_lineno] = lines.get(innermost_learner.f_lineno, 0) + 1
+            used = cpu - mark
+            proven = _proven_lines.get(innermost_learner.f_lineno)
+            if proven is not None and used >= PROVEN_LINE_S:
+                return Hold("spin", proven[0], None, proven[1], again=True), None
             if used >= spin_s:
-                return Hold("spin", most_telling_line(self._main.ident, target) or at, None, used), None
+                telling = _telling(target, lines) if sum(lines.values()) >= 4 else None
+                return Hold("spin", telling or most_telling_line(self._main.ident, target) or at, None, used), None
         if any(name in _EXCUSED for name in between):
             return None, None
         # Asleep in the kernel (not waiting for a CPU: a loaded machine shows ``R``), in
@@ -313,13 +345,34 @@ def install(target: Callable[[], str | None]) -> None:
         wanted = target()
         while frame is not None and wanted:
             if frame.f_code.co_filename == wanted:
+                _cancel_learner_tasks(wanted)
                 raise LoopHeld("the grader stopped code that held the event loop")
             frame = frame.f_back
 
     signal.signal(_SIGNAL, raise_held)
+    # A thread that wants the GIL waits this long before the holder is asked to let go
+    # (5 ms by default): the monitor needs it a few times per look, so against a spinning
+    # main thread a look took 50 ms, not SAMPLE_S.
+    sys.setswitchinterval(SWITCH_S)
+
+
+def _cancel_learner_tasks(target: str) -> None:
+    """The check has failed from a hold: cancel the other tasks running the learner's
+    code on this loop, so that each does not hold the loop in turn and wait to be stopped
+    (a hundred handlers spinning at end of file). Cancelled where they wait, they run
+    their clean-up; the task being stopped gets :class:`LoopHeld`."""
+    with contextlib.suppress(Exception):
+        loop = asyncio.get_running_loop()
+        current = asyncio.current_task(loop)
+        for task in asyncio.all_tasks(loop):
+            code = getattr(task.get_coro(), "cr_code", None)
+            if task is not current and code is not None and code.co_filename == target:
+                task.cancel()
 
 
 _SIGNAL = signal.SIGUSR2
+#: The interpreter's switch interval while checks run (see :func:`install`).
+SWITCH_S = 0.001
 
 
 def learner_line_here(target: str | None) -> str | None:
@@ -367,6 +420,41 @@ def _learner_frames(ident: int | None, target: str | None) -> tuple[types.FrameT
     return frame, between
 
 
+def prove_lines(lines: dict[int, int], at: str, cpu_s: float) -> None:
+    """Remember the lines sampled in a spin the monitor named (see ``PROVEN_LINE_S``)."""
+    for number in list(lines)[: max(0, _PROVEN_LINES_MAX - len(_proven_lines))]:
+        _proven_lines.setdefault(number, (at, cpu_s))
+
+
+def adopt_proven(found: object) -> None:
+    """Take what :func:`proven` said elsewhere (a split run's worker tells its checker, the
+    checker tells the next check's worker), as plain data checked here: a worker that
+    lies can only make its own later checks fail sooner."""
+    global _PROVEN
+    if not isinstance(found, dict):
+        return
+    if found.get("held") is True:
+        _PROVEN = True  # the learner's code has held the loop in this run
+    lines = found.get("lines")
+    if not isinstance(lines, dict):
+        return
+    for key, value in list(lines.items())[:_PROVEN_LINES_MAX]:
+        if len(_proven_lines) >= _PROVEN_LINES_MAX:
+            return
+        if not (isinstance(key, str) and key.isdigit() and isinstance(value, list) and len(value) == 2):
+            continue
+        at, cpu = value
+        if isinstance(at, str) and isinstance(cpu, (int, float)) and not isinstance(cpu, bool) and 0 <= cpu < 1e6:
+            _proven_lines.setdefault(int(key), (at[:400], float(cpu)))
+
+
+def proven() -> dict[str, object]:
+    """What this run has proven so far, as plain data: whether the learner's code has held
+    the loop, and the lines seen spinning (with the line that names each spin and its CPU
+    seconds)."""
+    return {"held": _PROVEN, "lines": {str(line): [at, cpu] for line, (at, cpu) in _proven_lines.items()}}
+
+
 def most_telling_line(ident: int | None, target: str | None, samples: int = 8, pause: float = 0.005) -> str | None:
     """A spinning loop is caught on any of its lines: sample a few and keep the most
     telling one (a read, the loop that spins at end of file; else an ``await``; else the
@@ -377,6 +465,10 @@ def most_telling_line(ident: int | None, target: str | None, samples: int = 8, p
         if found is not None:
             seen[found[0].f_lineno] = seen.get(found[0].f_lineno, 0) + 1
         time.sleep(pause)
+    return _telling(target, seen)
+
+
+def _telling(target: str | None, seen: dict[int, int]) -> str | None:
     if not seen or not target:
         return None
     lines = {number: linecache.getline(target, number) for number in seen}

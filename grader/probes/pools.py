@@ -11,9 +11,59 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import process as _process
+from typing import Any
 
 from grader.workerprobes import SWITCHBOARD_SLOTS
+
+#: Seconds a pool's feeder thread waits for the pool's shutdown lock before it reports a
+#: call that could not be pickled without waking the manager (see :func:`pickle_errors_never_hang`).
+FEEDER_LOCK_S = 0.1
+
+
+@contextlib.contextmanager
+def pickle_errors_never_hang() -> Iterator[None]:
+    """While it is open, a ``ProcessPoolExecutor`` whose call cannot be pickled (a lambda,
+    a nested function) fails that call and never deadlocks.
+
+    CPython (3.11 to 3.13 at least) can deadlock there: the pool's feeder thread reports
+    the pickling error under the pool's shutdown lock, which the pool's manager thread may
+    already hold while it waits for the feeder thread to end (``join_executor_internals``).
+    The learner's ``with ProcessPoolExecutor() as pool:`` then hangs in its shutdown, about
+    one run in fifteen, and a check would wait out its time limit for a mistake it can name
+    at once: the error the call raised. Here the feeder thread waits ``FEEDER_LOCK_S`` for
+    the lock, then fails the call without the wake-up (the manager holding the lock is
+    shutting down, or wakes up on its own next look)."""
+    queue = getattr(_process, "_SafeQueue", None)
+    real = getattr(queue, "_on_queue_feeder_error", None)
+    call_item = getattr(_process, "_CallItem", None)
+    if queue is None or real is None or call_item is None:
+        yield
+        return
+
+    def on_feeder_error(self: Any, e: BaseException, obj: object) -> None:
+        lock = getattr(self, "shutdown_lock", None)
+        if not isinstance(obj, call_item) or lock is None:
+            real(self, e, obj)
+            return
+        tb = traceback.format_exception(type(e), e, e.__traceback__)
+        e.__cause__ = _process._RemoteTraceback('\n"""\n{}"""'.format("".join(tb)))  # type: ignore[arg-type]
+        work_item = self.pending_work_items.pop(obj.work_id, None)
+        if lock.acquire(timeout=FEEDER_LOCK_S):
+            try:
+                self.thread_wakeup.wakeup()
+            finally:
+                lock.release()
+        if work_item is not None:
+            work_item.future.set_exception(e)
+
+    queue._on_queue_feeder_error = on_feeder_error
+    try:
+        yield
+    finally:
+        queue._on_queue_feeder_error = real
 
 
 class Switchboard:

@@ -35,6 +35,7 @@ import sys
 import time
 from typing import Any
 
+from grader import monitor
 from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector
 from grader.split import wire
 
@@ -300,6 +301,7 @@ class Link:
         elif op == "held":
             if self.on_held is not None:
                 kind, text = str(message.get("kind", ""))[:20], wire.crop(str(message.get("message", "")), 4000)
+                monitor.adopt_proven(message.get("proven"))
                 self.on_held(RemoteHold(kind, text))
         elif op == "hello":
             pass
@@ -439,6 +441,9 @@ class Link:
             source=self.codec.encode(source),
             judge_holds=judge_holds,
             session=session,
+            # The lines an earlier check's worker was seen spinning on: the same loop
+            # entered again is named at once (monitor.PROVEN_LINE_S).
+            proven=monitor.proven(),
         )
         if not answer.get("ok") and isinstance(answer.get("message"), str):
             return wire.crop(answer["message"], 4000)

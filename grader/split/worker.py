@@ -385,6 +385,7 @@ class Link:
         probes.TARGET_FILE = self.target = path
         # Watch the main thread from here on (the import too): a spin, a blocking call or
         # a read of stdin on the loop is named at once (reported to the checker).
+        monitor.adopt_proven(message.get("proven"))
         self.monitor = monitor.LoopMonitor(
             lambda: self.target, self.stdin, self._held, judge_holds=bool(message.get("judge_holds", True))
         )
@@ -405,7 +406,7 @@ class Link:
     def _held(self, hold: monitor.Hold) -> None:
         """Monitor thread: what held the loop, for the checker (its verdict: the check fails)."""
         with contextlib.suppress(Exception):
-            self.send({"op": "held", "kind": hold.kind, "message": hold.message()})
+            self.send({"op": "held", "kind": hold.kind, "message": hold.message(), "proven": monitor.proven()})
 
     def op_getattr(self, number: int, message: dict[str, Any]) -> None:
         target = self.codec.decode(message["target"])

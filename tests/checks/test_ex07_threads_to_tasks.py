@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from grader import probes
+from grader.loops import GRADER_THREAD_PREFIX
 from grader.probes import BarrierProbe, InFlight, exact, expect, fail
 
 HOST = "192.0.2.7"  # TEST-NET-1: never a real host; the probes are fakes anyway
@@ -53,6 +54,9 @@ class _FakeNet:
         #: (loop time, +1 a probe started / -1 it ended, port), in the order they happened.
         self.timeline: list[tuple[float, int, int]] = []
         self.finished: list[int] = []  # ports in the order their probes ended
+        #: Ports whose probe started while threads of the learner's were alive: a probe
+        #: handed over from a thread starts after a real-time hop the loop's clock counts.
+        self.started_amid_threads: set[int] = set()
 
     async def __call__(self, host: str, port: int) -> bool:
         if _running_loop() is not self.loop:
@@ -62,6 +66,8 @@ class _FakeNet:
         self.hosts.add(host)
         with self.in_flight.track():
             self.timeline.append((self.loop.time(), +1, port))
+            if _learner_threads_alive():
+                self.started_amid_threads.add(port)
             try:
                 await asyncio.sleep(self.delay(port))
             finally:
@@ -318,6 +324,13 @@ async def test_uses_the_whole_budget(ex):
             f"probe in flight ended ({len(refills)} times): the ports went in groups, each "
             f"waiting for its slowest probe (a `gather` per slice of {limit} ports). " + REFILL_AT_ONCE
         )
+    if waiting in net.started_amid_threads:
+        fail(
+            f"{observed} Threads of yours were running when it started: a probe handed to "
+            "the loop from a thread starts only once that thread has run, and that hop "
+            "takes real time, which the loop's clock counts while threads work. Run the "
+            f"probes as tasks on the loop and no slot waits. {NO_THREADS}"
+        )
     if not any(at == until and step < 0 for at, step, _ in net.timeline):
         fail(
             f"{observed} No probe ended at {_ms(until - t0)}: port {waiting} was started by "
@@ -326,6 +339,13 @@ async def test_uses_the_whole_budget(ex):
             "the slot itself. " + REFILL_AT_ONCE
         )
     fail(f"{observed} " + REFILL_AT_ONCE)
+
+
+def _learner_threads_alive() -> bool:
+    """Threads other than the main one and the grader's own are alive."""
+    return any(
+        t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX) for t in threading.enumerate()
+    )
 
 
 def _waits_in_queue_get(task: asyncio.Task[Any]) -> bool:

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from grader import probes, workerprobes
-from grader.probes import Switchboard, call_learner, exact, expect, fail
+from grader.probes import Switchboard, call_learner, exact, expect, fail, pools
 from grader.workerprobes import SWITCHBOARD_ACK_S, call_switchboard, report_pid
 
 #: Seconds the first call waits for a second one to start (a second worker process may have
@@ -58,6 +58,15 @@ PROCESSES = (
     "Use a pool of worker processes: `with ProcessPoolExecutor() as pool:` then "
     "`await asyncio.gather(*(loop.run_in_executor(pool, fn, n) for n in nums))`."
 )
+
+
+@pytest.fixture(autouse=True)
+def _pickle_errors_never_hang() -> Iterator[None]:
+    """A lambda handed to a process pool fails its call; CPython's pool can then deadlock
+    in its shutdown (one run in fifteen), which would wait out the time limit instead of
+    naming the mistake: see ``probes.pools.pickle_errors_never_hang``."""
+    with pools.pickle_errors_never_hang():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -127,6 +127,29 @@ class TestOutsideWork:
         assert 0.1 <= elapsed <= real + 0.01
         assert isinstance(loop, VirtualTimeLoop) and loop.threads_working == 0
 
+    def test_threads_waiting_on_the_loop_do_not_hold_its_clock(self) -> None:
+        """threads that only wait for coroutines the loop runs let its clock jump"""
+
+        async def main() -> tuple[list[int], float, float]:
+            loop = asyncio.get_running_loop()
+
+            async def nap(n: int) -> int:
+                await asyncio.sleep(5)
+                return n
+
+            def bridge(n: int) -> int:
+                return asyncio.run_coroutine_threadsafe(nap(n), loop).result()
+
+            start, real = loop.time(), time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                done = await asyncio.gather(*(loop.run_in_executor(pool, bridge, n) for n in range(4)))
+            return list(done), loop.time() - start, time.monotonic() - real
+
+        (done, elapsed, real), _ = run_on(VirtualTimeLoop, main)
+        assert done == [0, 1, 2, 3]
+        assert elapsed >= 10  # two rounds of 5 s sleeps on two threads
+        assert real < 5  # jumped, not waited out
+
     def test_timers_do_not_jump_while_a_thread_works(self) -> None:
         """a 5 s timeout around 0.2 s of thread work does not fire"""
 

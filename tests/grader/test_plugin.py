@@ -667,6 +667,35 @@ class TestLoopMonitor:
         )  # fmt: skip
         assert run.result("test_busy")["status"] == "passed", run.result("test_busy")["message"]
 
+    def test_a_spin_seen_once_is_named_at_once_when_entered_again(self, run_checks: Any) -> None:
+        """the second check entering the same spinning loop is named for what the first measured"""
+        run = run_checks(
+            "async def spin():\n    while True:\n        pass\n",
+            "async def test_first(ex):\n    await ex.spin()\n\nasync def test_again(ex):\n    await ex.spin()\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        first, again = run.result("test_first"), run.result("test_again")
+        assert first["status"] == again["status"] == "failed"
+        assert "your code ran for" in first["message"] and "(at mod.py:" in first["message"]
+        assert "entered again the loop that an earlier check saw run for" in again["message"]
+        assert again["duration"] < first["duration"]
+
+    def test_a_hold_cancels_the_other_spinning_tasks_at_once(self, run_checks: Any) -> None:
+        """fifty tasks that would each spin in turn are cancelled where they wait, not stopped one by one"""
+        run = run_checks(
+            "import asyncio\n\nSPUN = []\n\nasync def one(event):\n    await event.wait()\n"
+            "    SPUN.append(1)\n    while True:\n        pass\n\n"
+            "async def many():\n    event = asyncio.Event()\n"
+            "    tasks = [asyncio.create_task(one(event)) for _ in range(50)]\n"
+            "    await asyncio.sleep(0)\n    event.set()\n    await asyncio.gather(*tasks)\n",
+            "async def test_many(ex):\n    try:\n        await ex.many()\n    finally:\n"
+            "        print('spun', len(ex.SPUN))\n",
+            "--awaitlings-limit", "30",
+        )  # fmt: skip
+        result = run.result("test_many")
+        assert result["status"] == "failed" and "never got control back" in result["message"]
+        assert "spun 1\n" in result["output"], result["output"]
+
 
 
 class TestStalledLoop:

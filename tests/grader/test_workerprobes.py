@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +86,53 @@ class TestSwitchboard:
             for i in range(2):
                 assert (await asyncio.to_thread(call_switchboard, board.number(i)))[2]
         assert len(board.peak_in_flight) == 1
+
+
+_LAMBDA_IN_POOL = """
+import asyncio, sys
+from concurrent.futures import ProcessPoolExecutor
+from grader.probes.pools import pickle_errors_never_hang
+
+def square(n):
+    return n * n
+
+async def crunch_all(nums, fn=square):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(2) as pool:
+        futures = [loop.run_in_executor(pool, lambda n=n: fn(n)) for n in nums]
+        return list(await asyncio.gather(*futures))
+
+failures = set()
+with pickle_errors_never_hang():
+    for _ in range(int(sys.argv[1])):
+        try:
+            asyncio.run(crunch_all([1, 2, 3, 4, 5]))
+        except Exception as exc:
+            failures.add(f"{type(exc).__name__}: {exc}")
+print(sorted(failures))
+"""
+
+
+class TestPickleErrorsNeverHang:
+    """A lambda handed to a process pool fails its call, and the pool's shutdown returns
+    (CPython's own pool deadlocks there about one run in fifteen)."""
+
+    def test_pools_in_a_row_each_fail_and_end(self, tmp_path: Path) -> None:
+        """150 pools given lambdas: every run raises the pickling error, none hangs"""
+        script = tmp_path / "lambdas.py"
+        script.write_text(_LAMBDA_IN_POOL, encoding="utf-8")
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        child = subprocess.Popen(
+            [sys.executable, str(script), "150"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, start_new_session=True,
+        )
+        try:
+            out, err = child.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)  # the pool's workers too, which hold the pipes
+            child.communicate()
+            pytest.fail("a pool given a lambda hung in its shutdown")
+        assert child.returncode == 0, err[-2000:]
+        assert "Can't pickle local object" in out
+        assert out.count("Error") == 1, out  # one kind of failure, the pickling one
