@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -190,6 +191,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
 
         checker.prestart()
     sandboxed = grader.plugin.Sandboxed(key, isolation, settings.get("learner_sha256") or None)
+    freeze_heap()
     return int(pytest.main(args, plugins=[sandboxed]))
 
 
@@ -205,10 +207,36 @@ def _runs_split_checks(args: list[str]) -> bool:
 
 
 def preload() -> None:
-    """Import what every run needs (the warm child does this once, before any fork)."""
+    """Import what every run needs (the warm child does this once, before any fork): pytest
+    and its plugins, the grader's plugin and probes, and what pytest and the checks import
+    on the way (the learner's code is never imported here)."""
+    import concurrent.futures.process
+    import concurrent.futures.thread  # noqa: F401
+    import multiprocessing.pool  # noqa: F401
+    import pdb  # noqa: F401
+    import random  # noqa: F401
+    import secrets  # noqa: F401
+    import unittest  # noqa: F401
+    import xml.etree.ElementTree  # noqa: F401
+
     import pytest  # noqa: F401
     import pytest_asyncio.plugin  # noqa: F401
     import pytest_timeout  # noqa: F401
+
+    import grader.plugin
+    import grader.probes
+    import grader.probes.pools
+    import grader.probes.streams
+    import grader.split.checker  # noqa: F401
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's reach (``gc.freeze``):
+    the checks' own collections (one per check, to pin warnings on the right check) then
+    scan only what the run created, not pytest's and the grader's modules, and a forked
+    run does not copy the pages a collection would touch."""
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ def main() -> None:
     import grader.sandbox.child
 
     grader.sandbox.child.preload()
+    grader.sandbox.child.freeze_heap()
     # Die with the grader; no ptrace from a learner's code of the same uid.
     grader.sandbox.child._prctl(grader.sandbox.child.PR_SET_PDEATHSIG, signal.SIGKILL)
     grader.sandbox.child._prctl(grader.sandbox.child.PR_SET_DUMPABLE, 0)

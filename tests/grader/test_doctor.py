@@ -89,6 +89,12 @@ class TestInterpreterLine:
 
         if not _closed_to_others():
             pytest.skip("the interpreter is readable by every user here")
+        # A module no run preloads (the warm child imports pytest's, the grader's and the
+        # checks' usual ones as root): the checks must read it from the interpreter's folder.
+        checks = kit.checks_path(kit.exercises[0])
+        future = "from __future__ import annotations\n"
+        text = checks.read_text(encoding="utf-8").replace(future, future + "import colorsys  # noqa: F401\n", 1)
+        checks.write_text(text, encoding="utf-8")
         with pytest.raises(KitError, match="The sandbox's uid cannot read /"):
             grade_exercise(kit, kit.exercises[0], kit.solutions_dir, limits=Limits(isolate=False), skip_untouched=False)
 
