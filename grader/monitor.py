@@ -39,23 +39,24 @@ from grader import explain, procstate
 from grader.loops import GRADER_THREAD_PREFIX, LOOPS
 
 #: How often the main thread is sampled (real seconds).
-SAMPLE_S = 0.02
+SAMPLE_S = 0.01
 #: How often while the learner's code has been seen running without the loop polling
 #: (a correct answer's steps are far shorter than ``SAMPLE_S``: it is rarely seen at all).
 STRETCH_SAMPLE_S = 0.005
-#: CPU seconds of one loop step that make a spin (no correct answer comes near it).
-SPIN_CPU_S = 0.12
+#: CPU seconds of one loop step that make a spin (no correct answer comes near it: the
+#: longest any solution or correct alternative held the loop, in one process, was 18 ms).
+SPIN_CPU_S = 0.1
 #: Real seconds asleep in one blocking call, not woken once, that make a hold.
-ASLEEP_S = 0.25
+ASLEEP_S = 0.15
 #: Both thresholds, once this child has proven the learner's code holds the loop (the
 #: exercise has failed already: the checks after it need not wait as long to say so).
-PROVEN_S = 0.08
+PROVEN_S = 0.05
 _PROVEN = False
 #: CPU seconds without yielding that make a spin on a line already seen spinning (in an
 #: earlier check of this run, for at least ``SPIN_CPU_S`` or ``PROVEN_S``): the same loop,
 #: entered again, is named as soon as the monitor sees it run, not after another
 #: threshold's worth of CPU. Only a wrong answer has such a line.
-PROVEN_LINE_S = 0.02
+PROVEN_LINE_S = 0.01  # counted from when the line was first seen, not from the last poll
 #: The lines of the learner's file sampled in a proven spin, each with the line that
 #: names that spin (``file:line: source``) and the CPU seconds it ran for.
 _proven_lines: dict[int, tuple[str, float]] = {}
@@ -191,6 +192,10 @@ class LoopMonitor:
         self._progress: tuple[float, tuple[int, ...]] | None = None  # CPU clock when data last moved
         #: The learner's lines sampled since the loop last polled (``cpu_mark``, counts).
         self._stretch: tuple[float, dict[int, int]] | None = None
+        #: The main thread's CPU clock at the previous look, and when the learner's code
+        #: was first seen in the current stretch.
+        self._last_cpu = 0.0
+        self._first_seen = 0.0
         self._stop = threading.Event()
         self._main = threading.main_thread()
         self._main_tid = main_thread_native_id()
@@ -250,6 +255,9 @@ class LoopMonitor:
     def _sample(
         self, pid: int, tid: int, asleep_since: tuple[float, object] | None
     ) -> tuple[Hold | None, tuple[float, object] | None]:
+        previous_cpu = self._last_cpu
+        if self._clock is not None:
+            self._last_cpu = time.clock_gettime(self._clock)
         target = self.target()
         frames = _learner_frames(self._main.ident, target)
         if frames is None:
@@ -271,9 +279,15 @@ class LoopMonitor:
             # CPU spent since the loop last polled, and since data last moved: code that
             # consumes buffered data one byte at a time never yields, but it progresses.
             moved = _io_fingerprint()
-            if self._progress is None or self._progress[1] != moved:
+            if self._progress is None:
+                # First sight of the learner's code in this stretch: it started after the
+                # previous look (which did not see it), and after the loop last polled.
+                self._progress = (max(loop.cpu_mark, previous_cpu), moved)
+                self._first_seen = cpu
+            elif self._progress[1] != moved:
                 self._progress = (cpu, moved)
                 self._stretch = None
+                self._first_seen = cpu
             mark = max(loop.cpu_mark, self._progress[0])
             if self._stretch is None or self._stretch[0] != mark:
                 self._stretch = (mark, {})
@@ -281,7 +295,9 @@ class LoopMonitor:
             lines[innermost_learner.f_lineno] = lines.get(innermost_learner.f_lineno, 0) + 1
             used = cpu - mark
             proven = _proven_lines.get(innermost_learner.f_lineno)
-            if proven is not None and used >= PROVEN_LINE_S:
+            # A proven line counts from when it was seen (not from the previous look): the
+            # line may also run briefly, and correctly, right after the check's own work.
+            if proven is not None and cpu - max(mark, self._first_seen) >= PROVEN_LINE_S:
                 return Hold("spin", proven[0], None, proven[1], again=True), None
             if used >= spin_s:
                 telling = _telling(target, lines) if sum(lines.values()) >= 4 else None

@@ -44,8 +44,10 @@ LOOK_S = 0.02
 #: Trips through the loop's queue that let a free loop hand out every call it is about to.
 SETTLE_TRIPS = 10
 #: Seconds a fake keeps waiting once every worker of the pools in use is seen inside it
-#: (so no further call can start before one returns): only a pool too narrow waits this.
-FULL_GRACE_S = 0.2
+#: while a call waits in their queue (so no further call can start before one returns):
+#: a few looks, as the pools' state is read from another thread. Only a pool too narrow
+#: waits this.
+FULL_GRACE_S = 0.04
 
 FIX = (
     "Run the blocking call in a worker thread and await it: "
