@@ -196,6 +196,7 @@ class LoopMonitor:
         #: was first seen in the current stretch.
         self._last_cpu = 0.0
         self._first_seen = 0.0
+        self._own_code_seen = False
         self._stop = threading.Event()
         self._main = threading.main_thread()
         self._main_tid = main_thread_native_id()
@@ -291,15 +292,21 @@ class LoopMonitor:
             mark = max(loop.cpu_mark, self._progress[0])
             if self._stretch is None or self._stretch[0] != mark:
                 self._stretch = (mark, {})
+                self._own_code_seen = False
             lines = self._stretch[1]
             lines[innermost_learner.f_lineno] = lines.get(innermost_learner.f_lineno, 0) + 1
+            # The learner's own code (or a C function it called) was the innermost frame,
+            # not only a library routine working on its behalf (joining 32 MiB of reads).
+            self._own_code_seen = self._own_code_seen or not between
             used = cpu - mark
             proven = _proven_lines.get(innermost_learner.f_lineno)
             # A proven line counts from when it was seen (not from the previous look): the
             # line may also run briefly, and correctly, right after the check's own work.
             if proven is not None and cpu - max(mark, self._first_seen) >= PROVEN_LINE_S:
                 return Hold("spin", proven[0], None, proven[1], again=True), None
-            if used >= spin_s:
+            if used >= spin_s and self._own_code_seen:
+                # A stretch spent wholly inside one library call on the learner's behalf
+                # (a 32 MiB join under a loaded machine's page faults) is not a spin.
                 telling = _telling(target, lines) if sum(lines.values()) >= 4 else None
                 return Hold("spin", telling or most_telling_line(self._main.ident, target) or at, None, used), None
         if any(name in _EXCUSED for name in between):

@@ -134,5 +134,5 @@ class TestPickleErrorsNeverHang:
             child.communicate()
             pytest.fail("a pool given a lambda hung in its shutdown")
         assert child.returncode == 0, err[-2000:]
-        assert "Can't pickle local object" in out
+        assert "local object" in out  # "Can't pickle" up to 3.12, "Can't get" on 3.13
         assert out.count("Error") == 1, out  # one kind of failure, the pickling one
