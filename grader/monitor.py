@@ -197,6 +197,7 @@ class LoopMonitor:
         self._last_cpu = 0.0
         self._first_seen = 0.0
         self._own_code_seen = False
+        self._innermost: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._main = threading.main_thread()
         self._main_tid = main_thread_native_id()
@@ -290,14 +291,17 @@ class LoopMonitor:
                 self._stretch = None
                 self._first_seen = cpu
             mark = max(loop.cpu_mark, self._progress[0])
+            innermost = _innermost_key(self._main.ident)
             if self._stretch is None or self._stretch[0] != mark:
                 self._stretch = (mark, {})
                 self._own_code_seen = False
+                self._innermost = innermost
             lines = self._stretch[1]
             lines[innermost_learner.f_lineno] = lines.get(innermost_learner.f_lineno, 0) + 1
-            # The learner's own code (or a C function it called) was the innermost frame,
-            # not only a library routine working on its behalf (joining 32 MiB of reads).
-            self._own_code_seen = self._own_code_seen or not between
+            # Python code ran: the learner's own (or a C function it called) was the
+            # innermost frame, or the innermost frame moved. Not so for one long library
+            # call made on the learner's behalf (joining 32 MiB of reads, say).
+            self._own_code_seen = self._own_code_seen or not between or innermost != self._innermost
             used = cpu - mark
             proven = _proven_lines.get(innermost_learner.f_lineno)
             # A proven line counts from when it was seen (not from the previous look): the
@@ -425,6 +429,12 @@ def _running_loop_of(tid: int) -> Any:
         if loop.thread_native_id == tid and loop.is_running() and not loop.is_closed():
             return loop
     return None
+
+
+def _innermost_key(ident: int | None) -> tuple[int, int] | None:
+    """Which frame the thread is innermost in, and at which instruction."""
+    frame = sys._current_frames().get(ident or -1)
+    return None if frame is None else (id(frame), frame.f_lasti)
 
 
 def _learner_frames(ident: int | None, target: str | None) -> tuple[types.FrameType, list[str]] | None:
