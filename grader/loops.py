@@ -87,10 +87,7 @@ class GraderLoop(asyncio.SelectorEventLoop):
         """Could an event still arrive from outside: an open socket or a live thread?"""
         if len(self._selector.get_map()) > 1:  # more than the loop's self-pipe
             return True
-        return any(
-            t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
-            for t in threading.enumerate()
-        )
+        return bool(learner_threads())
 
     def threads_quiet(self) -> bool:
         """No thread but the loop's own can do anything before the loop does: every other
@@ -100,12 +97,10 @@ class GraderLoop(asyncio.SelectorEventLoop):
         while this thread holds the GIL, not from the kernel's view of the threads (a
         thread woken a moment ago looks as asleep as one that waits)."""
         frames = sys._current_frames()
-        for thread in threading.enumerate():
-            if thread is threading.main_thread() or thread.name.startswith(GRADER_THREAD_PREFIX):
-                continue
-            if thread.ident == threading.get_ident() or not _quiet(self, frames.get(thread.ident or -1)):
-                return False
-        return True
+        return all(
+            thread.ident != threading.get_ident() and _quiet(self, frames.get(thread.ident or -1))
+            for thread in learner_threads()
+        )
 
     def nothing_can_wake(self) -> bool:
         """Nothing is scheduled and nothing can ever arrive: no socket or pipe but the
@@ -226,8 +221,6 @@ class _VirtualSelector(_WatchedSelector):
 
 
 _FUTURES_BASE = concurrent.futures._base.__file__
-
-
 _THREAD_POOL = concurrent.futures.thread.__file__
 
 
@@ -268,7 +261,6 @@ class VirtualTimeLoop(GraderLoop):
     def time(self) -> float:
         return self._virtual_now
 
-
     def advance(self, seconds: float) -> None:
         """Move the clock forward (never back)."""
         if seconds > 0:
@@ -305,6 +297,16 @@ class GraderLoopPolicy(asyncio.DefaultEventLoopPolicy):
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
         return self.loop_class()
+
+
+def learner_threads() -> list[threading.Thread]:
+    """The live threads other than the main one and the grader's own: the learner's, or
+    the pools' and libraries' it started."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
+    ]
 
 
 def bytes_in_flight() -> bool:

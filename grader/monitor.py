@@ -276,7 +276,7 @@ class LoopMonitor:
             self._progress = self._stretch = None
             return None, None
         spin_s, asleep_s = (SPIN_CPU_S, ASLEEP_S) if not _PROVEN else (PROVEN_S, PROVEN_S)
-        cpu = time.clock_gettime(self._clock) if self._clock is not None else None
+        cpu = self._last_cpu if self._clock is not None else None  # read at the top of this look
         if cpu is not None:
             # CPU spent since the loop last polled, and since data last moved: code that
             # consumes buffered data one byte at a time never yields, but it progresses.

@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 from grader import monitor
-from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector
+from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector, learner_threads
 from grader.split import wire
 
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
@@ -737,10 +737,4 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def _threads_alive() -> bool:
-    import threading
-
-    from grader.loops import GRADER_THREAD_PREFIX
-
-    return any(
-        t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX) for t in threading.enumerate()
-    )
+    return bool(learner_threads())

@@ -77,14 +77,6 @@ class WorkerLoop(GraderLoop):
         finally:
             link.loop_stopped(self)
 
-    def outside_io_possible(self) -> bool:
-        if len(self._selector.get_map()) > 1:  # more than the self-pipe
-            return True
-        return any(
-            t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX)
-            for t in threading.enumerate()
-        )
-
 
 class _LinkedSelector:
     def __init__(self, loop: WorkerLoop, real: selectors.BaseSelector) -> None:

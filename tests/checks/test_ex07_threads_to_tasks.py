@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from grader import probes
-from grader.loops import GRADER_THREAD_PREFIX
+from grader.loops import learner_threads
 from grader.probes import BarrierProbe, InFlight, exact, expect, fail
 
 HOST = "192.0.2.7"  # TEST-NET-1: never a real host; the probes are fakes anyway
@@ -66,7 +66,7 @@ class _FakeNet:
         self.hosts.add(host)
         with self.in_flight.track():
             self.timeline.append((self.loop.time(), +1, port))
-            if _learner_threads_alive():
+            if learner_threads():
                 self.started_amid_threads.add(port)
             try:
                 await asyncio.sleep(self.delay(port))
@@ -339,13 +339,6 @@ async def test_uses_the_whole_budget(ex):
             "the slot itself. " + REFILL_AT_ONCE
         )
     fail(f"{observed} " + REFILL_AT_ONCE)
-
-
-def _learner_threads_alive() -> bool:
-    """Threads other than the main one and the grader's own are alive."""
-    return any(
-        t is not threading.main_thread() and not t.name.startswith(GRADER_THREAD_PREFIX) for t in threading.enumerate()
-    )
 
 
 def _waits_in_queue_get(task: asyncio.Task[Any]) -> bool:
