@@ -199,8 +199,9 @@ class _VirtualSelector(_WatchedSelector):
         if timeout is not None and timeout <= 0:
             return self._real.select(timeout)
         if loop.threads_working and not loop.threads_quiet():
-            # Executor work running: time passes 1:1.
-            return self._timed(timeout)
+            # Executor work running: time passes 1:1, looked at again every GRACE_S (a
+            # thread that starts to wait for this loop does not wake it up to say so).
+            return self._timed(GRACE_S if timeout is None else min(timeout, GRACE_S))
         events = self._real.select(0)
         if events:
             return events
