@@ -136,11 +136,30 @@ IDLE_S = 0.1
 SPIN_S = 0.5
 
 #: How the check starts the learner's file: as ``python FILE HOST PORT`` does, plus a
-#: faulthandler on SIGUSR1, so the check can ask which line the main thread is at.
+#: faulthandler on SIGUSR1, so the check can ask which line the main thread is at, and an
+#: exit handler, registered first so it runs last: when the script's own code is over and
+#: Python has joined its non-daemon threads, it notes each thread still alive (its kernel
+#: id, whether it is a daemon, the script's line it is at) in ``WHERE.exit``.
 _LAUNCH = """\
-import faulthandler, os, runpy, signal, sys
+import atexit, faulthandler, os, runpy, signal, sys, threading
 _where = open(sys.argv[1], "w")
 faulthandler.register(signal.SIGUSR1, file=_where, all_threads=False, chain=False)
+
+def _note_threads(note=sys.argv[1] + ".exit", script=os.path.abspath(sys.argv[2]), open=open):
+    frames, lines = sys._current_frames(), []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident)
+        if thread is threading.main_thread() or frame is None:
+            continue
+        line = 0
+        while frame is not None and not line:
+            line = frame.f_lineno if os.path.abspath(frame.f_code.co_filename) == script else 0
+            frame = frame.f_back
+        lines.append(f"{thread.native_id} {int(thread.daemon)} {line}\\n")
+    with open(note, "w") as out:
+        out.writelines(lines)
+
+atexit.register(_note_threads)
 sys.argv = sys.argv[2:]
 sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
 runpy.run_path(sys.argv[0], run_name="__main__")
@@ -160,6 +179,14 @@ class _Evidence:
     sockets: list[procstate.TcpSocket] = field(default_factory=list)
     cpu_s: float = 0.0  # CPU seconds used without waiting once (spinning)
     where: str | None = None  # "ex06_blocking_client.py:42: message = input()"
+    #: A thread other than the main one blocked reading stdin: whether it is a daemon
+    #: (None: unknown) and the script's line it is at.
+    reader_daemon: bool | None = None
+    reader_where: str | None = None
+    #: What the main thread waits for: "exit" (the script's code is over, the interpreter
+    #: is shutting down), "executor" (asyncio.run's default executor), "threads" (Python
+    #: joining non-daemon threads at exit) or None.
+    main_waits: str | None = None
 
     @property
     def unread(self) -> int:
@@ -246,6 +273,8 @@ class _Script:
                     if evidence.verdict in (READS_STDIN, SPINNING, SLEEPS):
                         evidence.where = await self._where()
                     self.stuck = evidence.verdict in (READS_STDIN, SPINNING, SLEEPS)
+                    if evidence.verdict in (THREAD_READS_STDIN, IDLE):
+                        await self._stdin_reader(evidence, stdin)
                     return evidence
             if loop.time() > deadline:
                 return _Evidence(UNSURE, state, procstate.tcp_sockets(self.proc.pid) or [])
@@ -286,19 +315,59 @@ class _Script:
         del history[: max(0, len(history) - 200)]
         return None
 
-    async def _where(self) -> str | None:
-        """The learner's line the main thread is at (faulthandler's dump on SIGUSR1)."""
+    async def _stdin_reader(self, evidence: _Evidence, stdin: int | None) -> None:
+        """A thread other than the main one is blocked reading stdin: find out which, where,
+        and what the main thread waits for. The exit handler's note says the script's code
+        is over; without it, the main thread's stack says whether asyncio.run waits for its
+        executor or Python for its non-daemon threads."""
+        readers = [t.tid for t in evidence.state.others if self._reads_stdin(t, stdin)] if evidence.state else []
+        if not readers:
+            return
+        note = self.where_file.with_name(self.where_file.name + ".exit")
+        with contextlib.suppress(OSError, ValueError):
+            for line in note.read_text().splitlines():
+                tid, daemon, at = (int(word) for word in line.split())
+                if tid in readers:
+                    evidence.reader_daemon = bool(daemon)
+                    evidence.reader_where = explain.location(str(self.path), at) if at else None
+            evidence.main_waits = "exit"
+            # The interpreter is shutting down and waits for that thread: it cannot end
+            # by itself (a daemon's read holds stdin's lock until a line arrives).
+            self.stuck = True
+            return
+        stack = await self._stack()
+        if re.search(r"asyncio/runners\.py.*in close", stack):
+            # asyncio.run has finished the main coroutine and, with the loop idle, waits
+            # for its default executor: the only threads it waits for.
+            evidence.main_waits = "executor"
+        elif re.search(r"threading\.py.*in _shutdown", stack):
+            evidence.main_waits = "threads"
+
+    async def _stack(self) -> str:
+        """The main thread's Python stack, as faulthandler dumps it on SIGUSR1 ("" when
+        it could not be had). The dump is written a line at a time, by the main thread in
+        its signal handler: it is whole once that thread has run and is asleep again, or
+        once it reaches the launcher's own frame (``File "<string>"``, the outermost while
+        the script's code runs), or says there is no frame, or is cut short ("...")."""
+        pid = self.proc.pid
+        before = procstate.thread_state(pid, pid)
         with contextlib.suppress(OSError):
             self.where_file.write_text("")
-            os.kill(self.proc.pid, signal.SIGUSR1)
+            os.kill(pid, signal.SIGUSR1)
         for _ in range(100):  # a backstop: the dump is written at once
             text = self.where_file.read_text(errors="replace") if self.where_file.exists() else ""
-            if "File " in text:
-                break
+            if text.endswith("\n"):
+                if "<no Python frame>" in text or 'File "<string>"' in text or text.rstrip().endswith("..."):
+                    return text
+                now = procstate.thread_state(pid, pid)
+                if now and now.asleep and before and now.switches not in (None, before.switches):
+                    return text
             await asyncio.sleep(POLL_S)
-        else:
-            return None
-        for match in re.finditer(r'File "(.+)", line (\d+)', text):
+        return ""
+
+    async def _where(self) -> str | None:
+        """The learner's line the main thread is at."""
+        for match in re.finditer(r'File "(.+)", line (\d+)', await self._stack()):
             if Path(match.group(1)).name == self.path.name:
                 return explain.location(str(self.path), int(match.group(2)))
         return None
@@ -605,6 +674,35 @@ async def _not_exited(client: _Script, peer: _Peer, evidence: _Evidence) -> str:
     thread_reads = evidence.verdict == THREAD_READS_STDIN or (
         evidence.state is not None and any(client._reads_stdin(t, client._stdin_inode()) for t in evidence.state.others)
     )
+    on_loop = "Read stdin on the loop instead: `stdin, transport = await open_stdin()` (close the transport when done)."
+    if thread_reads and evidence.main_waits == "exit":
+        daemon = "a daemon thread" if evidence.reader_daemon else "a thread"
+        at = f" (at {evidence.reader_where})" if evidence.reader_where else ""
+        return (
+            f"{head} its code had run to the end, but {daemon} is still blocked reading "
+            f"stdin{at}. A read blocked in a thread cannot be cancelled, and the "
+            "interpreter cannot shut down while that thread holds stdin's lock: CPython "
+            'waits one second for it, then aborts the process ("Fatal Python error: could '
+            f'not acquire lock for <stdin> at interpreter shutdown"). {on_loop}'
+        )
+    if thread_reads and evidence.main_waits in ("executor", "threads"):
+        who = (
+            "`asyncio.run` waits at exit for its default executor's threads (`asyncio.to_thread`, "
+            "`run_in_executor(None, ...)`)"
+            if evidence.main_waits == "executor"
+            else "Python waits at exit for every non-daemon thread"
+        )
+        await _input_ended_exit(client)
+        after = (
+            f" When its input was then closed, it ended badly. {client.describe_exit()}"
+            if client.proc.returncode not in (None, 0)
+            else ""
+        )
+        return (
+            f"{head} {who}, and one of them is blocked reading stdin: a read blocked in a "
+            "thread cannot be cancelled, so the script ends only when the user presses "
+            f"Enter.{after} {on_loop}"
+        )
     if thread_reads:
         # What happens once the user presses Enter (or input ends) is the rest of the story.
         await _input_ended_exit(client)
