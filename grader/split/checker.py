@@ -14,7 +14,11 @@ What crosses:
 - ``ex.name = value`` (``monkeypatch.setattr``) sets it there; a callable of the checker's
   arrives as a stub that calls back, so fakes and probes run here and count calls,
   concurrency and time where the learner cannot touch them;
-- exceptions cross by value, and come back as the very object when they were ours.
+- exceptions cross by value, and come back as the very object when they were ours;
+- a coroutine one of our plain functions returns arrives as a coroutine that, awaited,
+  runs ours here (never awaited there, it never starts here either);
+- a :class:`SharedList` (a log the learner's code fills) arrives as a list whose every
+  use asks this one: the check reads what was written, in place.
 
 **Time.** Both processes run on one virtual clock, moved only by :class:`LinkedLoop`,
 the checker's loop: it jumps to the next timer (its own or the worker's) only when both
@@ -315,7 +319,10 @@ class Link:
             function = self.codec.decode(message.get("target"))
             args = self.codec.decode(message.get("args", []))
             kwargs = self.codec.decode(message.get("kwargs", {"$": "dict", "items": []}))
-            if not callable(function) or not isinstance(args, list) or not isinstance(kwargs, dict):
+            awaitable = asyncio.iscoroutine(function) or isinstance(function, asyncio.Future)
+            if not (callable(function) or (awaitable and not args and not kwargs)):
+                raise wire.WireError("a call of something not callable")
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise wire.WireError("a call of something not callable")
             where = message.get("from")
             caller = (
@@ -325,9 +332,15 @@ class Link:
             )
             token = CALLER.set(caller)
             try:
-                # A coroutine's task is created below, in this context: it keeps the caller.
-                result = function(*args, **{str(k): v for k, v in kwargs.items()})
-                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                if callable(function):
+                    # A coroutine's task is created below, in this context: it keeps the caller.
+                    result = function(*args, **{str(k): v for k, v in kwargs.items()})
+                    awaited = _kind_of(function) == "async"
+                else:
+                    # The worker awaits an awaitable of ours (a coroutine a plain function
+                    # of ours returned): run it here, once.
+                    result, awaited = function, True
+                if awaited and (asyncio.iscoroutine(result) or isinstance(result, asyncio.Future)):
                     task = asyncio.ensure_future(result, loop=asyncio.get_running_loop())
                     self.callbacks[number] = task
                     task.add_done_callback(lambda t: self._callback_done(number, t))
@@ -533,12 +546,51 @@ def _learner_exception_type(name: str) -> type[Exception]:
 def _kind_of(value: Any) -> str:
     import inspect
 
+    if isinstance(value, SharedList):
+        return "list"
     call = vars(type(value)).get("__call__")  # an instance whose __call__ is async (BarrierProbe)
     if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(call):
         return "async"
     if callable(value):
         return "call"
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return "awaitable"
     return "object"
+
+
+class SharedList(list):  # type: ignore[type-arg]
+    """A list of the check's that the learner's code fills in place (ex02's ``log``).
+
+    In one process it is a plain list. In a split run it crosses as a reference, not as a
+    copy: the worker holds a list-like stand-in whose every use (``append``, ``len``,
+    iterating...) asks this one, so the check reads what the learner's code wrote, and the
+    same object comes back when the learner passes it to a fake of ours (``log is
+    passed_log`` holds). The worker may only call the list methods named in ``USES``.
+    """
+
+    USES = frozenset(
+        {
+            "append", "extend", "insert", "pop", "remove", "clear", "index", "count", "copy",
+            "replace", "__len__", "__getitem__", "__setitem__", "__delitem__", "__contains__",
+            "__repr__",
+        }
+    )  # fmt: skip
+
+    def __call__(self, use: str, *args: Any) -> Any:
+        """One use of the list by the worker's stand-in."""
+        if use not in self.USES:
+            raise TypeError(f"a shared list cannot be used with {str(use)[:40]!r}")
+        if use == "copy":
+            return list(self)
+        if use == "replace":
+            (items,) = args
+            self[:] = list(items)
+            return None
+        if use == "__repr__":
+            return list.__repr__(self)
+        if use in ("__getitem__", "__setitem__", "__delitem__") and (not args or type(args[0]) is not int):
+            raise TypeError("a shared list is indexed with integers only")
+        return getattr(self, use)(*args)
 
 
 class RemoteObject:

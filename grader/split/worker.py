@@ -510,6 +510,9 @@ class Link:
         if self.monitor is not None:
             self.monitor.stop()
         LOOPS.clear()  # what is left unclosed now warns when collected
+        # What the checker was sent is no longer held for it: a coroutine it got back
+        # from the learner's code and nobody awaited warns now too.
+        self.codec.local.clear()
         self.running.clear()
         with contextlib.suppress(Exception):
             asyncio.set_event_loop(None)
@@ -599,6 +602,16 @@ class Link:
 
             remote_sync.__name__ = remote_sync.__qualname__ = _identifier(name)
             return remote_sync
+        if kind == "awaitable":
+            # A coroutine of the checker's (what a fake of its returned): here, a coroutine
+            # that awaits it there. Never awaited here, it never runs there either.
+            async def awaiting() -> Any:
+                return await link.call_back(number, (), {})
+
+            awaiting.__name__ = awaiting.__qualname__ = _identifier(name)
+            return awaiting()
+        if kind == "list":
+            return CheckerList(lambda use, *args: link.call_back_sync(number, (use, *args), {}), text)
         return CheckerObject(text)
 
     def _request(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
@@ -660,6 +673,109 @@ class Link:
         if not isinstance(error, BaseException):
             error = RuntimeError(wire.safe_repr(error))
         raise error
+
+
+class CheckerList(list):  # type: ignore[type-arg]
+    """A list of the checker's (``grader.split.checker.SharedList``), here: a ``list`` whose
+    every use asks the checker, so what the learner's code appends lands in the check's
+    own list. Slices, sorting and the like work on a copy."""
+
+    __slots__ = ("_text", "_use")
+
+    def __init__(self, use: Any, text: str) -> None:
+        super().__init__()
+        self._use = use
+        self._text = text
+
+    def append(self, item: Any) -> None:
+        self._use("append", item)
+
+    def extend(self, items: Any) -> None:
+        self._use("extend", list(items))
+
+    def insert(self, index: Any, item: Any) -> None:
+        self._use("insert", int(index), item)
+
+    def pop(self, index: Any = -1) -> Any:
+        return self._use("pop", int(index))
+
+    def remove(self, item: Any) -> None:
+        self._use("remove", item)
+
+    def clear(self) -> None:
+        self._use("clear")
+
+    def index(self, item: Any, *bounds: Any) -> int:
+        return int(self.copy().index(item, *bounds))
+
+    def count(self, item: Any) -> int:
+        return int(self._use("count", item))
+
+    def copy(self) -> list[Any]:
+        items = self._use("copy")
+        return items if type(items) is list else []
+
+    def sort(self, *, key: Any = None, reverse: bool = False) -> None:
+        items = self.copy()
+        items.sort(key=key, reverse=reverse)
+        self._use("replace", items)
+
+    def reverse(self) -> None:
+        self._use("replace", self.copy()[::-1])
+
+    def __len__(self) -> int:
+        return int(self._use("__len__"))
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __getitem__(self, index: Any) -> Any:
+        if type(index) is int:
+            return self._use("__getitem__", index)
+        return self.copy()[index]
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if type(index) is int:
+            self._use("__setitem__", index, value)
+        else:
+            items = self.copy()
+            items[index] = value
+            self._use("replace", items)
+
+    def __delitem__(self, index: Any) -> None:
+        if type(index) is int:
+            self._use("__delitem__", index)
+        else:
+            items = self.copy()
+            del items[index]
+            self._use("replace", items)
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._use("__contains__", item))
+
+    def __iter__(self) -> Any:
+        return iter(self.copy())
+
+    def __reversed__(self) -> Any:
+        return reversed(self.copy())
+
+    def __iadd__(self, items: Any) -> CheckerList:
+        self.extend(items)
+        return self
+
+    def __add__(self, items: Any) -> list[Any]:
+        return self.copy() + list(items)
+
+    def __eq__(self, other: object) -> bool:
+        return self.copy() == (other.copy() if isinstance(other, CheckerList) else other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return str(self._use("__repr__"))
 
 
 class CheckerObject:

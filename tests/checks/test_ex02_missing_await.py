@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import types
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,6 +19,11 @@ from typing import Any
 import pytest
 
 from grader.probes import call_learner, exact, expect, fail
+from grader.split.checker import RemoteAwaitable, SharedList
+
+# The learner's code runs in a worker process; these checks hold proxies (grader.split).
+# A log the check reads is a SharedList: the learner's code appends to it in place.
+pytestmark = pytest.mark.split
 
 STAGES = ("fetch", "transform", "store")
 
@@ -57,10 +63,24 @@ def _returned_early(done: int, total: int) -> str:
     )
 
 
+def _is_coroutine(value: object) -> bool:
+    """A coroutine object: one of this process's, or one of the worker's (its proxy)."""
+    return inspect.iscoroutine(value) or (
+        isinstance(value, RemoteAwaitable) and repr(value).startswith("<coroutine object ")
+    )
+
+
+def _coroutine_name(value: object) -> str:
+    if inspect.iscoroutine(value):
+        return str(value.__name__)
+    found = re.match(r"<coroutine object ([\w.<>]+)", repr(value))
+    return found.group(1).rsplit(".", 1)[-1] if found else "?"
+
+
 def _describe_result(result: object) -> str:
-    coroutines = [x for x in result if inspect.iscoroutine(x)] if isinstance(result, list) else []
+    coroutines = [x for x in result if _is_coroutine(x)] if isinstance(result, list) else []
     if coroutines:
-        name = coroutines[0].__name__
+        name = _coroutine_name(coroutines[0])
         return (
             f"run_pipeline returned coroutine objects ({_brief(coroutines[0])}, ...) instead of "
             f"strings: `{name}(...)` was called but never awaited. {MISSING_AWAIT}"
@@ -106,7 +126,7 @@ async def test_returns_stored_values(ex):
     """returns what store returned, in input order"""
     # Not in sorted order, and one item twice: one result per item, in the items' order.
     items = ["b", "a", "c", "a"]
-    log: list[str] = []
+    log: list[str] = SharedList()
     result = await _run(ex, items, log)
     hint = _describe_result(result)
     if hint:
@@ -136,15 +156,15 @@ async def test_returns_stored_values(ex):
             "distinct item)."
         )
     exact(result, ["B!", "A!", "C!", "A!"], "run_pipeline(['b', 'a', 'c', 'a'], log) returned")
-    exact(await _run(ex, ["z"], []), ["Z!"], "run_pipeline(['z'], log) returned")
-    exact(await _run(ex, [], []), [], "run_pipeline([], log) returned")
+    exact(await _run(ex, ["z"], SharedList()), ["Z!"], "run_pipeline(['z'], log) returned")
+    exact(await _run(ex, [], SharedList()), [], "run_pipeline([], log) returned")
 
 
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
 async def test_log_complete_in_order(ex):
     """the log is complete and in pipeline order when run_pipeline returns"""
-    log: list[str] = []
+    log: list[str] = SharedList()
     await _run(ex, ["a", "b"], log)
     expected = ["fetch:a", "transform:A", "store:A!", "fetch:b", "transform:B", "store:B!"]
     if log != expected:
@@ -185,7 +205,7 @@ async def test_calls_helpers_through_globals(ex, monkeypatch):
         }
     )
     fakes.install(ex, monkeypatch)
-    log: list[str] = []
+    log: list[str] = SharedList()
     result = await _run(ex, ["x", "y"], log)
     called = [(stage, arg) for stage, arg, _ in fakes.calls]
     expected_calls = [
@@ -245,7 +265,7 @@ async def test_items_one_after_another(ex, monkeypatch):
         yields=3,
     )
     fakes.install(ex, monkeypatch)
-    await _run(ex, ["a", "b"], [])
+    await _run(ex, ["a", "b"], SharedList())
     expected = []
     for stage, arg in (
         ("fetch", "a"),
@@ -315,7 +335,7 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
 
         monkeypatch.setattr(ex, stage, tracked)
     try:
-        await _run(ex, ["a", "b"], [])
+        await _run(ex, ["a", "b"], SharedList())
     finally:
         # A task the learner created may still own a coroutine that has not started yet;
         # that is not "never awaited", so only coroutines no task owns count.
@@ -337,6 +357,6 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
 
 
 def _brief(value: object) -> str:
-    if inspect.iscoroutine(value):
-        return f"<coroutine {value.__name__}>"
+    if _is_coroutine(value):
+        return f"<coroutine {_coroutine_name(value)}>"
     return repr(value)
