@@ -43,6 +43,7 @@ from grader.probes.network import (
     running_server,
     serve_handler,
     set_socket_buffers,
+    watch_closing,
     watch_writer,
 )
 from grader.probes.pools import Switchboard
@@ -52,6 +53,7 @@ from grader.probes.tasks import (
     Outcome,
     await_chain,
     call_learner,
+    called_from,
     caller,
     cancel_tasks,
     cleaned_up,
@@ -64,6 +66,7 @@ from grader.probes.tasks import (
     take_loop_problems,
     task_stacks,
     waiting_stacks,
+    worker_account,
 )
 
 #: Path of the learner's file under test; set by the plugin when it loads the module.
@@ -86,6 +89,7 @@ __all__ = [
     "WriterWatch",
     "await_chain",
     "call_learner",
+    "called_from",
     "caller",
     "cancel_tasks",
     "cleaned_up",
@@ -119,5 +123,7 @@ __all__ = [
     "task_stacks",
     "wait_event",
     "waiting_stacks",
+    "watch_closing",
     "watch_writer",
+    "worker_account",
 ]

@@ -318,3 +318,43 @@ async def serve_handler(
         if not await wait_event(peer.connected, connect_s):
             fail("The check's server never saw the connection (a problem of the check).")
         yield peer, client
+
+
+@dataclass
+class Closing:
+    """What one StreamWriter did about closing."""
+
+    closed: bool = False
+    waited: bool = False
+
+
+@dataclass
+class ClosingLog:
+    """StreamWriter.close and wait_closed calls, by the writer's local address."""
+
+    writers: dict[Any, Closing] = field(default_factory=dict)
+
+    def of(self, address: tuple[str, int] | None) -> Closing | None:
+        return self.writers.get(address) if address is not None else None
+
+
+def watch_closing(monkeypatch: Any) -> ClosingLog:
+    """Record, for the check's duration (``monkeypatch`` undoes it), which StreamWriters
+    were closed and which were waited for (``wait_closed``) after that."""
+    log = ClosingLog()
+    close, wait_closed = asyncio.StreamWriter.close, asyncio.StreamWriter.wait_closed
+
+    def entry(writer: asyncio.StreamWriter) -> Closing:
+        return log.writers.setdefault(writer.get_extra_info("sockname"), Closing())
+
+    def close_observed(self: asyncio.StreamWriter) -> None:
+        entry(self).closed = True
+        close(self)
+
+    async def wait_closed_observed(self: asyncio.StreamWriter) -> None:
+        await wait_closed(self)
+        entry(self).waited = True
+
+    monkeypatch.setattr(asyncio.StreamWriter, "close", close_observed)
+    monkeypatch.setattr(asyncio.StreamWriter, "wait_closed", wait_closed_observed)
+    return log

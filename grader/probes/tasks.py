@@ -95,6 +95,26 @@ def caller() -> tuple[int, int]:
     return id(asyncio.get_running_loop()), threading.get_ident()
 
 
+def called_from() -> Any:
+    """In a split check, inside a fake the learner's code called: where the call came
+    from (``grader.split.checker.Caller``: its loop, its thread, whether that loop runs
+    the check's call, the learner's threads alive). None in one process, where the fake
+    runs where it was called and can look for itself."""
+    from grader.split import checker
+
+    return checker.CALLED_FROM.get()
+
+
+def worker_account(op: str) -> Any:
+    """In a split check, what the worker says of itself for ``op`` (``threads``: the
+    threads the learner's code started; ``pending``: its tasks still pending); None in
+    one process. The worker's account: SECURITY.md lists the verdicts that rest on it."""
+    from grader.split import checker
+
+    link = checker.current()
+    return link.ask_value(op) if link is not None else None
+
+
 def take_loop_problems(match: str) -> list[dict[str, Any]]:
     """Collect garbage now, then take what the loop running the learner's code recorded
     (its exception handler's contexts) whose message holds ``match``: in a split check the
@@ -137,11 +157,31 @@ async def call_learner(what: str, awaitable: Awaitable[T], timeout: float) -> T:
     # Where the learner's code waits is the lesson; the check's own tasks are noise.
     name = target.rsplit("/", 1)[-1] if target else None
     learner = [line for line in stacks if name and f"waiting at {name}:" in line]
-    detail = "; ".join(learner or stacks) or "no task information"
+    detail = "; ".join(_collapsed(learner or stacks)) or "no task information"
+    from grader.loops import VirtualTimeLoop
+
+    clock = " of loop time" if isinstance(loop, VirtualTimeLoop) else ""
     fail(
-        f"{what} did not finish within {timeout:g}s (it was waiting: {detail})."
+        f"{what} did not finish within {timeout:g}s{clock} (it was waiting: {detail})."
         + (f" {UNSTARTED_CLOSE}" if unstarted else "")
     )
+
+
+def _collapsed(lines: list[str], shown: int = 6) -> list[str]:
+    """Identical lines once, with how many tasks share them (a hundred workers waiting at
+    the same line are one line), and at most ``shown`` of them."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    out = []
+    for line, count in counts.items():
+        if count > 1 and line.startswith("task ") and ":" in line:
+            head, rest = line.split(":", 1)
+            out.append(f"{count} tasks {head.removeprefix('task ')}:{rest}")
+        else:
+            out.append(line)
+    more = len(out) - shown
+    return out[:shown] + ([f"and {more} more"] if more > 0 else [])
 
 
 #: The lesson for a task stuck in ``wait_closed()`` of a writer nobody closed.

@@ -37,6 +37,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from grader import monitor
@@ -79,6 +80,35 @@ class LearnerCallFailed(Exception):
 
 #: Inside a call from the worker: which of its loops and threads made it (its account).
 CALLER: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("CALLER", default=None)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where a call from the worker came from."""
+
+    #: Which of its loops and threads (ids, to compare with each other): its account.
+    loop: int
+    thread: int
+    #: Whether that loop is the one running the checker's call (its account).
+    on_check_loop: bool
+    #: Threads of the learner's alive, as the worker counts them (its account)...
+    threads_said: int
+    #: ...and as the kernel counts them: the worker's threads beyond the grader's own
+    #: (its main thread, its link reader and its loop monitor). None when unreadable.
+    threads_seen: int | None
+
+    @property
+    def threads(self) -> int:
+        """The larger count: a worker can hide a thread from its own account, not from
+        the kernel's."""
+        return max(self.threads_said, self.threads_seen or 0)
+
+
+CALLED_FROM: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("CALLED_FROM", default=None)
+
+#: Threads a worker runs for the grader once it has imported the learner's module
+#: (main, link reader, loop monitor).
+WORKER_OWN_THREADS = 3
 
 _ZYGOTE: list[tuple[socket.socket, int]] = []
 _CURRENT: list[Link] = []
@@ -325,12 +355,18 @@ class Link:
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise wire.WireError("a call of something not callable")
             where = message.get("from")
-            caller = (
-                (int(where[0]), int(where[1]))
-                if isinstance(where, list) and len(where) == 2 and all(isinstance(n, int) for n in where)
+            said = (
+                [int(n) for n in where]
+                if isinstance(where, list) and len(where) == 4 and all(type(n) is int for n in where)
                 else None
             )
+            caller = (said[0], said[1]) if said else None
+            seen = _threads_of(self.pid)
             token = CALLER.set(caller)
+            beyond = None if seen is None else max(0, seen - WORKER_OWN_THREADS)
+            token_from = CALLED_FROM.set(
+                Caller(said[0], said[1], bool(said[2]), max(0, said[3]), beyond) if said else None
+            )
             try:
                 if callable(function):
                     # A coroutine's task is created below, in this context: it keeps the caller.
@@ -347,6 +383,7 @@ class Link:
                     return
             finally:
                 CALLER.reset(token)
+                CALLED_FROM.reset(token_from)
         except wire.WireError as exc:
             self._break(str(exc))
             return
@@ -693,6 +730,11 @@ class _LinkedSelector(_VirtualSelector):
         if link is None:
             return super().wait(timeout)
         link.flush()
+        if link.reader.buffer and not link.closed:
+            # What a blocking request (wait_for) read past its answer is already off the
+            # socket, which will not turn readable for it: handle it now.
+            link._drain()
+            link.flush()
         if timeout is not None and timeout <= 0:
             return self._real.select(timeout)
         events = self._real.select(0)
@@ -776,6 +818,16 @@ class LinkedLoop(VirtualTimeLoop):
                 self.remove_reader(link.sock.fileno())
             link.loop = None
         super().close()
+
+
+def _threads_of(pid: int | None) -> int | None:
+    """How many threads process ``pid`` has, as the kernel lists them."""
+    if pid is None:
+        return None
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return None
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -18,6 +18,7 @@ worker that has never seen another check's objects.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import collections
 import contextlib
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import explain, monitor, probes
-from grader.loops import GRADER_THREAD_PREFIX, GraderLoop
+from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, learner_threads
 from grader.split import wire
 
 #: Bytes of the learner's output forwarded per check (the rest is dropped).
@@ -165,6 +166,8 @@ class Link:
         self.target: str | None = None
         self.session: WorkerLoop | None = None
         self.tasks: dict[int, asyncio.Task[Any]] = {}
+        #: Threads the learner's code started: "a thread (NAME) at FILE:LINE: SOURCE".
+        self.threads_started: list[str] = []
         self.hygiene: list[str] = []
         self.output_left = OUTPUT_CAP
         self.ending = False
@@ -477,6 +480,34 @@ class Link:
             stacks = probes.task_stacks(self.session, self.target)
         self.reply(number, stacks)
 
+    def op_threads(self, number: int, message: dict[str, Any]) -> None:
+        """The threads the learner's code started so far, each with the line it was
+        started from (this process's account)."""
+        self.reply(number, list(self.threads_started))
+
+    def op_pending(self, number: int, message: dict[str, Any]) -> None:
+        """The learner's tasks still pending on the session loop (the checker's calls
+        aside): each one's name and whether it waits in ``asyncio.Queue.get``, and where
+        they wait (this process's account)."""
+        tasks: list[dict[str, Any]] = []
+        stacks: list[str] = []
+        session = self.session
+        if session is not None and not session.is_closed():
+            ours = set(self.tasks.values())
+            for task in asyncio.all_tasks(session):
+                if task.done() or task in ours:
+                    continue
+                frames = probes.await_chain(task) or task.get_stack()
+                if not any(f.f_code.co_filename == self.target for f in frames):
+                    continue
+                in_get = any(
+                    f.f_code.co_name == "get" and f.f_globals.get("__name__") == "asyncio.queues" for f in frames
+                )
+                name = getattr(task.get_coro(), "__qualname__", "") or task.get_name()
+                tasks.append({"name": wire.crop(str(name), 200), "in_get": in_get})
+            stacks = probes.task_stacks(session, self.target)
+        self.reply(number, {"tasks": tasks[:1000], "stacks": stacks[:50]})
+
     def op_problems(self, number: int, message: dict[str, Any]) -> None:
         """What the session loop recorded (a task's exception never retrieved, ...), taken."""
         # The checker's exceptions raised here hold tracebacks whose frames hold the
@@ -622,8 +653,15 @@ class Link:
             {
                 "op": "call",
                 "id": call,
-                # Which loop and thread of this process called (ids, compared with each other).
-                "from": [id(loop) if loop is not None else 0, threading.get_ident()],
+                # Which loop and thread of this process called (ids, compared with each
+                # other), whether that is the loop running the checker's call, and how
+                # many threads of the learner's are alive.
+                "from": [
+                    id(loop) if loop is not None else 0,
+                    threading.get_ident(),
+                    int(loop is not None and loop is self.session),
+                    len(learner_threads()),
+                ],
                 "target": {"$": "back", "id": number},
                 "args": self.codec.encode(list(args)),
                 "kwargs": self.codec.encode(dict(kwargs)),
@@ -882,10 +920,38 @@ def _capture_warnings(link: Link) -> None:
     del original
 
 
+#: Thread starts a worker remembers (more are counted, not described).
+THREAD_STARTS_KEPT = 20
+
+
+def _record_thread_starts(link: Link) -> None:
+    """Remember where the learner's code starts threads (the grader's own are named so)."""
+    real_start = threading.Thread.start
+    real_low = _thread.start_new_thread
+
+    def note(what: str) -> None:
+        where = probes.learner_location(link.target or "") or "outside your file"
+        if len(link.threads_started) < THREAD_STARTS_KEPT:
+            link.threads_started.append(f"{what} at {where}")
+
+    def start(self: threading.Thread) -> None:
+        if not self.name.startswith(GRADER_THREAD_PREFIX):
+            note(f"a thread ({wire.crop(self.name, 80)})")
+        real_start(self)
+
+    def start_new_thread(*args: Any, **kwargs: Any) -> Any:
+        note("_thread.start_new_thread")
+        return real_low(*args, **kwargs)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    _thread.start_new_thread = start_new_thread
+
+
 def work(sock: socket.socket) -> None:
     """A worker's life: greet the checker, then serve it until the check ends."""
     link = Link(sock)
     LINK[:] = [link]
+    _record_thread_starts(link)
     sys.stdout = _Forward(link, "stdout")
     sys.stderr = _Forward(link, "stderr")
     sys.stdin = link.stdin
