@@ -75,6 +75,8 @@ FLOOD_CHUNK = 8 * 1024  # each ends in a newline: a line shorter than SMALL_LIMI
 #: Seconds without progress after which a wait for something a correct server does in
 #: milliseconds fails (waits are on progress: a slow echo is not a stuck one).
 PROMPT_S = 3.0
+#: Loop seconds a client stays silent in the middle of a session (a user thinking).
+QUIET_CLIENT_S = 600.0
 #: The same, for the flood: how long it may make no progress at all.
 STALL_S = 10.0
 #: Clients connected at once in the many-clients check.
@@ -425,6 +427,16 @@ async def test_closes_after_half_close(ex):
     async with serve_handler(ex.handle_echo) as (conn, client):
         await client.send(b"first\x00")
         await _expect_echo(client, b"first\x00", "b'first\\x00'", conn)
+        # A client that says nothing for a long while (a user thinking; loop time, so
+        # free) is still a client: the connection stays until it half-closes.
+        await asyncio.sleep(QUIET_CLIENT_S)
+        if conn.done.is_set():
+            fail(
+                f"After {QUIET_CLIENT_S:g} s without a byte from the client (loop time), "
+                "handle_echo returned and the connection was closed, though the client "
+                "had not half-closed. The contract is to serve until the client half-closes: "
+                "wait for its data as long as it takes (no timeout around the read)."
+            )
         rest, verdict, observed = await _half_close(conn, client, b"last \xff")
         if verdict:
             fail(_lesson(verdict, **observed))

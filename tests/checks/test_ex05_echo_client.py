@@ -18,7 +18,7 @@ import gc
 import socket
 import warnings
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ from grader.probes import (
     first_difference,
     peer_server,
     wait_event,
+    watch_closing,
 )
 
 READ_SIZE = 64 * 1024
@@ -52,6 +53,8 @@ class _Peer(Peer):
 
     received: int = 0
     eof: bool = False
+    #: The check-side server's own StreamReader (its reads are not the client's).
+    server_reader: asyncio.StreamReader | None = None
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Peer], Any]
@@ -85,6 +88,7 @@ async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
 
 async def _flow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: _Peer) -> None:
     """Echo with flow control: read no more while the echo is not draining."""
+    peer.server_reader = reader
     while data := await reader.read(READ_SIZE):
         peer.received += len(data)
         writer.write(data)
@@ -169,10 +173,20 @@ async def test_small_payloads_come_back_unchanged(ex):
 @pytest.mark.weight(3)
 @pytest.mark.limit(BIG_BOUND_S + 5)
 @pytest.mark.hint(1)
-async def test_large_payload_does_not_deadlock(ex):
+async def test_large_payload_does_not_deadlock(ex, monkeypatch):
     """a 32 MiB payload round-trips without deadlock"""
     payload = bytes(range(251)) * (BIG // 251) + b"end"
     what = "echo_roundtrip(32 MiB) against a server that reads no more while its echo is not drained"
+    read_by_client = [0]
+    real_read = asyncio.StreamReader.read
+
+    async def counted_read(self: asyncio.StreamReader, n: int = -1) -> bytes:
+        data = await real_read(self, n)
+        if self is not peer.server_reader:
+            read_by_client[0] += len(data)
+        return data
+
+    monkeypatch.setattr(asyncio.StreamReader, "read", counted_read)
     async with _server(_flow_echo) as (host, port, peer):
         try:
             result = await _roundtrip(ex, host, port, payload, what, BIG_BOUND_S)
@@ -180,6 +194,16 @@ async def test_large_payload_does_not_deadlock(ex):
             unread = _unread_echo(peer)
             if not (0 < peer.received < len(payload) and unread):
                 raise  # not the deadlock: the call's own account stands alone
+            if read_by_client[0]:
+                fail(
+                    f"{exc.msg} The server got {peer.received:,} of the {len(payload):,} bytes "
+                    f"and holds {unread:,} bytes of echo your client has not read: your client "
+                    f"read {read_by_client[0]:,} bytes of echo, then stopped reading before the "
+                    "server's end of file, so the server stopped reading too and your `drain()` "
+                    "never returns. Keep reading until end of file: a read returns what has "
+                    "arrived so far (often fewer bytes than asked), and only b'' means the end "
+                    "(or `await reader.read()` once, which reads to the end)."
+                )
             fail(
                 f"{exc.msg} The server got {peer.received:,} of the {len(payload):,} bytes and "
                 f"holds {unread:,} bytes of echo your client has not read. This is the "
@@ -337,7 +361,7 @@ async def test_waits_for_a_slow_answer(ex):
 async def test_closes_the_connection(ex, monkeypatch):
     """closes its connection and waits until it is closed before returning"""
     payload = b"close me\n" * 10
-    closes = _watch_closing(monkeypatch)
+    closes = watch_closing(monkeypatch)
     async with _server(_flow_echo) as (host, port, peer):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
@@ -373,45 +397,6 @@ async def test_closes_the_connection(ex, monkeypatch):
         f"The server did not see a clean end of file ({peer.error!r}): half-close with "
         "`write_eof()`, read until end of file, then close.",
     )
-
-
-@dataclass
-class _Closing:
-    """What one StreamWriter did about closing."""
-
-    closed: bool = False
-    waited: bool = False
-
-
-@dataclass
-class _ClosingLog:
-    """StreamWriter.close and wait_closed calls, by the writer's local address."""
-
-    writers: dict[Any, _Closing] = field(default_factory=dict)
-
-    def of(self, address: tuple[str, int] | None) -> _Closing | None:
-        return self.writers.get(address) if address is not None else None
-
-
-def _watch_closing(monkeypatch: pytest.MonkeyPatch) -> _ClosingLog:
-    """Record, for the check's duration, which writers were closed and waited for."""
-    log = _ClosingLog()
-    close, wait_closed = asyncio.StreamWriter.close, asyncio.StreamWriter.wait_closed
-
-    def entry(writer: asyncio.StreamWriter) -> _Closing:
-        return log.writers.setdefault(writer.get_extra_info("sockname"), _Closing())
-
-    def close_observed(self: asyncio.StreamWriter) -> None:
-        entry(self).closed = True
-        close(self)
-
-    async def wait_closed_observed(self: asyncio.StreamWriter) -> None:
-        await wait_closed(self)
-        entry(self).waited = True
-
-    monkeypatch.setattr(asyncio.StreamWriter, "close", close_observed)
-    monkeypatch.setattr(asyncio.StreamWriter, "wait_closed", wait_closed_observed)
-    return log
 
 
 def _is_unclosed(w: warnings.WarningMessage) -> bool:

@@ -33,8 +33,8 @@ from typing import IO, Any
 
 import pytest
 
-from grader import explain, procstate
-from grader.probes import Peer, call_learner, exact, expect, fail, peer_server, wait_event
+from grader import explain, probes, procstate
+from grader.probes import Peer, call_learner, exact, expect, fail, peer_server, wait_event, watch_closing
 
 #: Bounds on waiting for a correct client: it answers in milliseconds; a subprocess
 #: starting Python under load may take a few seconds.
@@ -484,8 +484,10 @@ async def _end_script(script: _Script) -> None:
     """Close its input, give it a moment to leave, kill it otherwise; close the pipes."""
     proc = script.proc
     await script.end_input()
-    if script.stuck or await script.wait_exit(2.0) is None:
-        await script.kill()
+    if not script.stuck and proc.returncode is None:
+        # Not waited out: a script that is proven idle (or stuck) now is killed at once.
+        await script.watch(lambda: proc.returncode is not None, bound=2.0)
+    await script.kill()
     if script.reading is not None:
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(script.reading, 1.0)
@@ -530,6 +532,22 @@ async def test_prints_server_lines_while_waiting_for_input(ex_path):
             if evidence is not None:
                 fail(await _not_printed(client, peer, line, evidence))
             push_second.set()
+        # Both lines are shown; nothing more comes until the user types or the server
+        # speaks. A client waiting for either sleeps in its event loop; one that polls
+        # keeps a CPU busy meanwhile.
+        evidence = await client.watch(lambda: False)
+        if evidence is not None and evidence.verdict == SPINNING:
+            polls = " (`await asyncio.sleep(0)` in a loop)" if evidence.where and "sleep(0" in evidence.where else ""
+            # A line inside the running loop's own call (asyncio.run) says nothing.
+            at = _at(evidence) if evidence.where and "asyncio.run(" not in evidence.where else ""
+            fail(
+                "The script showed both of the server's lines, then, with nothing more to "
+                f"do until input or the server's next line, its main thread kept running "
+                f"({evidence.cpu_s:.1f} s of CPU without waiting once){at}: it "
+                f"polls{polls} instead of waiting, and keeps a CPU busy for as long as the "
+                "chat lasts. Wait for what you need: `await asyncio.wait(tasks, "
+                "return_when=asyncio.FIRST_COMPLETED)`, or await the tasks themselves."
+            )
 
 
 async def _not_printed(client: _Script, peer: _Peer, line: bytes, evidence: _Evidence) -> str:
@@ -744,10 +762,12 @@ async def _not_exited(client: _Script, peer: _Peer, evidence: _Evidence) -> str:
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
 @pytest.mark.virtual_time
-async def test_sends_newline_terminated_lines(ex):
+async def test_sends_newline_terminated_lines(ex, monkeypatch):
     """sends every input line newline-terminated, then closes"""
+    closes = watch_closing(monkeypatch)
     stdin = asyncio.StreamReader()
-    lines = ["hello", "  an indented line, with spaces", "h\u00e9llo w\u00f6rld", "no newline at the end"]
+    lines = ["hello", "  an indented line, with spaces", "", "trailing spaces   ", "h\u00e9llo w\u00f6rld",
+             "no newline at the end"]  # fmt: skip
     stdin.feed_data("\n".join(lines).encode())
     stdin.feed_eof()
     expected = "".join(line + "\n" for line in lines).encode()
@@ -785,6 +805,23 @@ async def test_sends_newline_terminated_lines(ex):
         server_done = await wait_event(peer.done, BOUND_S)
     got = bytes(peer.received)
     if got != expected:
+        before_blank = "".join(line + "\n" for line in lines[: lines.index("")]).encode()
+        if got == before_blank:
+            fail(
+                f"The server received {got!r} and then your end of file: the chat stopped at "
+                "the empty input line. An empty line is a line too (readline() returns "
+                "b'\\n'); only b'' means the input has ended. Forward it, and stop only on b''."
+            )
+        if got == expected.replace(b"\n\n", b"\n"):
+            fail(
+                f"The server received {got!r}: the empty input line was not forwarded. "
+                "An empty line is a line too: send it (b'\\n') like any other."
+            )
+        if got == b"".join(line.rstrip() + b"\n" for line in expected.splitlines()):
+            fail(
+                f"The server received {got!r}: the spaces at the end of a line were "
+                "stripped. Forward each line as it was typed; only add b'\\n' when it is missing."
+            )
         if got.replace(b"\n", b"") == expected.replace(b"\n", b""):
             fail(
                 f"The server received {got!r}: the text is right but the line ends are not "
@@ -800,6 +837,14 @@ async def test_sends_newline_terminated_lines(ex):
         server_done and peer.eof and peer.error is None,
         f"The server did not see a clean end of file after the last line ({peer.error!r}): "
         "at end of input, close the connection (`writer.close()`, `await writer.wait_closed()`).",
+    )
+    mine = closes.of(peer.peername)
+    expect(
+        mine is None or not mine.closed or mine.waited,
+        "chat() called `writer.close()` but returned without `await writer.wait_closed()`. "
+        "close() only starts closing (the buffer is flushed, then the socket closed); "
+        "wait_closed() waits until that has happened, so chat() returns with the connection "
+        "really closed.",
     )
 
 
@@ -864,6 +909,7 @@ async def test_returns_zero_when_server_closes_first(ex):
     async def script(writer: asyncio.StreamWriter, peer: _Peer) -> None:
         await _push(writer, b"server: hello\nserver: bye\n")
 
+    before = set(asyncio.all_tasks())
     async with _server(script, read=False) as (host, port, _peer):
         try:
             result = await call_learner(
@@ -877,7 +923,19 @@ async def test_returns_zero_when_server_closes_first(ex):
                 "is over even though input is still open. Wait for whichever task ends first "
                 "(`asyncio.wait(..., return_when=FIRST_COMPLETED)`), then cancel the other."
             )
+        await probes.settle()  # tasks that are just finishing get to finish
+        left = [t for t in probes.new_tasks(before) if not t.done()]
+        stacks = probes.task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
+        await probes.cancel_tasks(set(left))
     exact(result, 0, "chat() after the server closed returned")
+    if stacks:
+        fail(
+            f"chat() returned 0 while {len(stacks)} task(s) it started were still pending "
+            f"({'; '.join(stacks[:2])}). When one side of the chat ends, cancel the other "
+            "task and await it (`task.cancel()`, then `await asyncio.gather(task, "
+            "return_exceptions=True)`): a task left pending is still waiting when chat() "
+            "has returned, and is destroyed unfinished when the loop closes."
+        )
     shown = screen.getvalue()
     expect(
         "server: bye" in shown,
