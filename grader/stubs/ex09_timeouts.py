@@ -23,7 +23,11 @@ the whole operation (the caller's patience). The catch is to make the second one
 
 In asyncio a timeout *is* a cancellation. ``async with asyncio.timeout(s):`` cancels
 the code inside it when time is up, waits for that code to finish its cleanup, then
-raises ``TimeoutError``. (``asyncio.wait_for(aw, s)`` does the same for one awaitable.)
+raises ``TimeoutError``. (``asyncio.wait_for(aw, s)`` does the same for one awaitable,
+with one difference on Python 3.11: there it runs ``aw`` in a task of its own, and if
+the code awaiting ``wait_for`` is cancelled while ``wait_for`` waits for a cancelled
+``aw`` to finish, it stops waiting and leaves ``aw`` running. From 3.12 on, ``wait_for``
+is built on ``asyncio.timeout`` and behaves as above.)
 Because it is a cancellation, the timed-out attempt's ``finally:`` blocks run, and
 nothing keeps running in the background, unless you ``asyncio.shield`` it or cancel a
 task without waiting for it. Timeouts also nest: an inner one that fires is reported by

@@ -110,6 +110,42 @@ def _ended(outcome: Outcome) -> str:
     return ""
 
 
+def _tick_cut_off(events: list[str], waited: float, apart: bool) -> str:
+    """Explain a stop() that returned once the ticking task had ended, while on_tick(1)'s
+    cleanup had not run to its end: ``apart`` when its coroutine ran in a task of its own."""
+    returned = f"stop() returned {waited:g} s after it was called, once the ticking task had ended"
+    if "cleanup cancelled" in events:
+        return (
+            f"{returned}, but on_tick(1)'s cleanup (its `finally:`, which takes {CLEANUP_S:g} "
+            "s) never finished: it received a second CancelledError while it ran. So the "
+            "cleanup was cut off inside the ticking task, not by stop() giving up: a timeout "
+            "around the tick does that when it expires during the cleanup (`asyncio.wait_for("
+            "result, ...)` or `asyncio.timeout(...)` around `await result` cancels what it "
+            "wraps), and so would a second `task.cancel()`. Await on_tick's result with no "
+            "time limit, and cancel the task once: the cancelled tick's cleanup must run to "
+            "its end. " + docs(TASKS, "task-cancellation")
+        )
+    where = " in a task of its own" if apart else ""
+    if "cancelled" not in events:
+        return (
+            f"{returned}, but on_tick(1) never received a CancelledError: it was still "
+            f"running{where}, blocked where it was. Cancelling the ticking task did not reach "
+            "it: the ticking loop either awaited it through something that keeps a "
+            "cancellation away from what it waits for, as `asyncio.shield(result)` does (it "
+            "runs the awaitable in a task of its own, and only the shield is cancelled), or "
+            "left it running in the background (`create_task` / `ensure_future` without "
+            "awaiting it). Await on_tick's result directly (`await result`), so stopping the "
+            "ticker cancels the tick in progress and waits for its "
+            "cleanup. " + docs(TASKS, "shielding-from-cancellation")
+        )
+    return (
+        f"{returned}, but the cancelled on_tick(1) was still in its `finally:` cleanup"
+        f"{where}: the ticking loop ran on_tick's result apart from the ticking task, and "
+        "ended without waiting for it. Await on_tick's result directly in the ticking loop "
+        "(`await result`), so the ticking task ends only once the tick has. " + docs(TASKS, "task-cancellation")
+    )
+
+
 # --- checks -----------------------------------------------------------------------------
 
 
@@ -177,8 +213,38 @@ class _Step:
 
     def __await__(self) -> Generator[Any, None, None]:
         self.log.add(f"begin {self.n}")
-        yield from asyncio.sleep(1.5 * INTERVAL).__await__()
+        try:
+            yield from asyncio.sleep(1.5 * INTERVAL).__await__()
+        except asyncio.CancelledError:
+            self.log.add(f"cancelled {self.n}")
+            raise
         self.log.add(f"end {self.n}")
+
+
+def _expect_tick_finished(events: list[str], n: int, what: str) -> None:
+    """Fail unless ``what`` (logged as begin/end/cancelled ``n``) ended before tick n+1."""
+    __tracebackhide__ = True
+
+    def before(first: str, second: str) -> bool:
+        return first in events and second in events and events.index(first) < events.index(second)
+
+    after = f"call {n + 1}"
+    if after not in events or before(f"end {n}", after):
+        return
+    if before(f"cancelled {n}", after):
+        fail(
+            f"{what.capitalize()} (which takes 1.5 intervals) was cancelled before it "
+            f"finished, and on_tick({n + 1}) came next: the ticker cut the tick short. A "
+            "timeout around awaiting it (`asyncio.wait_for(result, interval)`, `async with "
+            "asyncio.timeout(...)`) does that. Await what on_tick returns to its end, with "
+            "no time limit, then go on ticking."
+        )
+    fail(
+        f"on_tick({n + 1}) was called while {what} was still running: it was left running "
+        "in the background (create_task / ensure_future) instead of being awaited. Await "
+        "it in the ticking loop, so a tick finishes before the next begins and its errors "
+        "reach stop()."
+    )
 
 
 @pytest.mark.virtual_time
@@ -191,7 +257,11 @@ async def test_awaits_what_on_tick_returns(ex):
 
     async def work(n: int) -> None:
         log.add(f"begin {n}")
-        await asyncio.sleep(1.5 * INTERVAL)  # longer than an interval
+        try:
+            await asyncio.sleep(1.5 * INTERVAL)  # longer than an interval
+        except asyncio.CancelledError:
+            log.add(f"cancelled {n}")
+            raise
         log.add(f"end {n}")
 
     def on_tick(n: int) -> object:  # a plain def: only its result tells it is async
@@ -215,13 +285,7 @@ async def test_awaits_what_on_tick_returns(ex):
         "coroutine, so `iscoroutinefunction(on_tick)` cannot tell: look at the result, "
         "`if inspect.isawaitable(result): await result`.",
     )
-    expect(
-        not ("call 2" in events and not log.before("end 1", "call 2")),
-        "on_tick(2) was called while the coroutine returned by on_tick(1) was still "
-        "running: it was started in the background (create_task / ensure_future) but not "
-        "awaited. Await it in the ticking loop, so a tick finishes before the next begins "
-        "and its errors reach stop().",
-    )
+    _expect_tick_finished(events, 1, "the coroutine returned by on_tick(1)")
     expect(
         len(calls) >= 2,
         f"Only {calls} in 7 intervals, although on_tick(1)'s coroutine finished after 1.5 "
@@ -234,10 +298,7 @@ async def test_awaits_what_on_tick_returns(ex):
         "'returns an awaitable': test with `inspect.isawaitable(result)`, not "
         "`asyncio.iscoroutine(result)`.",
     )
-    expect(
-        not ("call 3" in events and not log.before("end 2", "call 3")),
-        "on_tick(3) was called before the awaitable returned by on_tick(2) had finished: await it in the ticking loop.",
-    )
+    _expect_tick_finished(events, 2, "the awaitable returned by on_tick(2)")
 
 
 @pytest.mark.virtual_time
@@ -260,8 +321,15 @@ async def test_stop_waits_for_cleanup(ex):
             log.add("cancelled")
             raise
         finally:
-            await asyncio.sleep(CLEANUP_S)  # a slow cleanup: stop() must wait it out
+            try:
+                await asyncio.sleep(CLEANUP_S)  # a slow cleanup: stop() must wait it out
+            except asyncio.CancelledError:
+                log.add("cleanup cancelled")
+                raise
             log.add("cleanup done")
+
+    def snapshot() -> tuple[list[str], set[asyncio.Task[Any]], bool]:
+        return list(log.events), new_tasks(before), all(task.done() for task in started)
 
     async with cleaned_up() as before:
         ticker = ex.Ticker(INTERVAL, on_tick)
@@ -270,7 +338,7 @@ async def test_stop_waits_for_cleanup(ex):
         await asyncio.sleep(1.5 * INTERVAL)
         expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
         limit = CLEANUP_S + STOP_LIMIT
-        stopped = await _stop(ticker, watch, lambda: (list(log.events), new_tasks(before)), limit)
+        stopped = await _stop(ticker, watch, snapshot, limit)
 
     if watch.late:
         fail(watch.explain_late())
@@ -283,16 +351,18 @@ async def test_stop_waits_for_cleanup(ex):
         )
     if isinstance(stopped.error, asyncio.CancelledError):
         fail(
-            "stop() raised CancelledError into its caller: `await task` on a task you "
-            "cancelled re-raises the task's CancelledError, and letting it out makes the "
-            "caller look cancelled too. Catch it around that await (`try: await task` / "
-            "`except asyncio.CancelledError:`), and re-raise it only when stop()'s own "
-            "task is being cancelled (`if asyncio.current_task().cancelling(): raise`). "
-            + docs(TASKS, "asyncio.Task.cancel")
+            "stop() raised CancelledError into its caller, though nothing cancelled the "
+            "caller. The ticking task, which stop() cancelled, ends with CancelledError, "
+            "and on a cancelled task `await task`, `task.result()` and `task.exception()` "
+            "all raise it; letting it out of stop() makes the caller look cancelled too. "
+            "Catch it (`try: await task` / `except asyncio.CancelledError:`, or test "
+            "`task.cancelled()` before asking for the result), and re-raise a "
+            "CancelledError only when stop()'s own task is being cancelled (`if "
+            "asyncio.current_task().cancelling(): raise`). " + docs(TASKS, "asyncio.Task.cancel")
         )
     if stopped.error is not None:
         fail(f"stop() raised {type(stopped.error).__name__}: {stopped.error}; nothing failed here.")
-    events, pending = stopped.snapshot
+    events, pending, ticking_done = stopped.snapshot
     # Asked to cancel, whether or not the CancelledError had arrived when stop() returned.
     requested = any(task.cancelled() or task.cancelling() > 0 for task in started)
     expect(
@@ -304,6 +374,11 @@ async def test_stop_waits_for_cleanup(ex):
     if "cleanup done" not in events or pending:
         assert stopped.at is not None
         waited = stopped.at - watch.stop_at
+        if started and ticking_done:
+            # stop() did wait for the task start() created: what cut the cleanup short, or
+            # kept the cancellation from on_tick, was inside the ticking task.
+            apart = any(getattr(task.get_coro(), "cr_code", None) is on_tick.__code__ for task in pending)
+            fail(_tick_cut_off(events, waited, apart))
         if waited > 0:
             fail(
                 f"stop() returned {waited:g} s after it was called, while the cancelled "
@@ -489,6 +564,9 @@ async def test_stop_lets_callers_cancellation_through(ex):
         entered.set()
         try:
             await forever.wait()
+        except asyncio.CancelledError:
+            log.add("cancelled")
+            raise
         finally:
             log.add("cleanup started")
             try:
@@ -497,9 +575,10 @@ async def test_stop_lets_callers_cancellation_through(ex):
                 log.add("cleanup cancelled")
                 raise
 
-    async with cleaned_up():
+    async with cleaned_up() as before:
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
+        started = new_tasks(before)  # what start() scheduled: the ticking task
         await asyncio.sleep(1.5 * INTERVAL)
         expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
         watch.stopping = True
@@ -510,6 +589,8 @@ async def test_stop_lets_callers_cancellation_through(ex):
                 break
             await asyncio.sleep(0)
         waiting = "cleanup started" in log and not caller.done()
+        ticking_done = bool(started) and all(task.done() for task in started)
+        reached = "cancelled" in log  # did the cancellation reach on_tick(1)?
         if waiting:
             caller.cancel()  # whoever awaits stop() is itself cancelled meanwhile
             await asyncio.wait({caller}, timeout=STOP_LIMIT)
@@ -522,6 +603,15 @@ async def test_stop_lets_callers_cancellation_through(ex):
 
     if watch.late:
         fail(watch.explain_late())
+    if not waiting and ticking_done and not reached:
+        fail(
+            "This could not be tried: stop() returned once the ticking task had ended, but "
+            "on_tick(1) never received a CancelledError, so its cleanup never began and "
+            "there was no moment to cancel stop()'s caller while it waited. Cancelling the "
+            "ticking task did not reach on_tick: an `asyncio.shield(result)` in the ticking "
+            "loop keeps it away, and so does running on_tick's result in the background (see "
+            "the check on waiting for cleanup). Await on_tick's result directly."
+        )
     expect(
         waiting,
         "stop() returned while the cancelled on_tick(1) had not even begun its cleanup, so "

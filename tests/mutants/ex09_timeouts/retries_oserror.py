@@ -1,0 +1,26 @@
+"""Retries on `except OSError`, meaning "timeouts and connection errors": TimeoutError is
+an OSError subclass, so timeouts are retried right, and so is every other OSError
+(ConnectionResetError...), which the contract says must propagate at once.
+Must fail: test_other_errors_propagate_at_once
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+async def fetch_with_deadline(
+    fetch: Callable[[], Awaitable[T]], attempts: int, per_try: float, total: float
+) -> T:
+    async with asyncio.timeout(total):
+        for _ in range(attempts):
+            try:
+                async with asyncio.timeout(per_try):
+                    return await fetch()
+            except OSError:
+                # timeouts and connection errors: both are network trouble, retry
+                continue
+        raise TimeoutError("all attempts failed")
