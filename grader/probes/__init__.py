@@ -44,6 +44,7 @@ from grader.probes.network import (
     serve_handler,
     set_socket_buffers,
     watch_closing,
+    watch_reads,
     watch_writer,
 )
 from grader.probes.pools import Switchboard
@@ -124,6 +125,7 @@ __all__ = [
     "wait_event",
     "waiting_stacks",
     "watch_closing",
+    "watch_reads",
     "watch_writer",
     "worker_account",
 ]

@@ -338,10 +338,35 @@ class ClosingLog:
         return self.writers.get(address) if address is not None else None
 
 
+class _WorkerClosingLog:
+    """:class:`ClosingLog` of a split check: the worker records, the checker asks it."""
+
+    def of(self, address: tuple[str, int] | None) -> Closing | None:
+        from grader.split import checker
+
+        link = checker.current()
+        if link is None or address is None or link.closed:
+            return None
+        said = link.ask_value("closing", address=list(address))
+        if not isinstance(said, dict):
+            return None
+        return Closing(closed=bool(said.get("closed")), waited=bool(said.get("waited")))
+
+
 def watch_closing(monkeypatch: Any) -> ClosingLog:
     """Record, for the check's duration (``monkeypatch`` undoes it), which StreamWriters
-    were closed and which were waited for (``wait_closed``) after that."""
-    log = ClosingLog()
+    were closed and which were waited for (``wait_closed``) after that. In a split check
+    the learner's writers live in the worker: it records them there (its account)."""
+    from grader.split import checker
+
+    link = checker.current()
+    if link is not None:
+        link.ask_value("watch_closing")
+        return _WorkerClosingLog()  # type: ignore[return-value]
+    return _watch_here(ClosingLog(), monkeypatch)
+
+
+def _watch_here(log: ClosingLog, monkeypatch: Any) -> ClosingLog:
     close, wait_closed = asyncio.StreamWriter.close, asyncio.StreamWriter.wait_closed
 
     def entry(writer: asyncio.StreamWriter) -> Closing:
@@ -358,3 +383,54 @@ def watch_closing(monkeypatch: Any) -> ClosingLog:
     monkeypatch.setattr(asyncio.StreamWriter, "close", close_observed)
     monkeypatch.setattr(asyncio.StreamWriter, "wait_closed", wait_closed_observed)
     return log
+
+
+class ReadCount:
+    """Bytes the learner's StreamReaders returned to their callers (``read`` calls)."""
+
+    def __init__(self) -> None:
+        self._total = 0
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+
+class _WorkerReadCount(ReadCount):
+    @property
+    def total(self) -> int:
+        from grader.split import checker
+
+        link = checker.current()
+        if link is None or link.closed:
+            return 0
+        said = link.ask_value("reads")
+        return said if type(said) is int and said >= 0 else 0
+
+
+def watch_reads(monkeypatch: Any, exclude: Callable[[asyncio.StreamReader], bool] = lambda _r: False) -> ReadCount:
+    """Count, for the check's duration, the bytes ``StreamReader.read`` returns, except on
+    readers ``exclude`` names (the check's own). In a split check the learner's readers
+    live in the worker: it counts them there (its account)."""
+    from grader.split import checker
+
+    link = checker.current()
+    if link is not None:
+        link.ask_value("watch_reads")
+        return _WorkerReadCount()
+    return _count_here(ReadCount(), monkeypatch, exclude)
+
+
+def _count_here(
+    count: ReadCount, monkeypatch: Any, exclude: Callable[[asyncio.StreamReader], bool] = lambda _r: False
+) -> ReadCount:
+    real_read = asyncio.StreamReader.read
+
+    async def counted_read(self: asyncio.StreamReader, n: int = -1) -> bytes:
+        data = await real_read(self, n)
+        if not exclude(self):
+            count._total += len(data)
+        return data
+
+    monkeypatch.setattr(asyncio.StreamReader, "read", counted_read)
+    return count

@@ -182,6 +182,8 @@ class Link:
         #: Called with what held the worker's loop (its monitor's account).
         self.on_held: Any = None
         self.outbox: list[bytes] = []
+        #: The worker confirmed it idle since the checker's loop last moved time.
+        self.synced = False
 
     # -- the conversation ----------------------------------------------------------------
 
@@ -748,6 +750,18 @@ class _LinkedSelector(_VirtualSelector):
             events = self._real.select(GRACE_S)
             if events:
                 return events
+        if loop.outside_io_possible() and not link.synced:
+            # Sockets of ours may talk to the worker's: bytes we sent it may be waiting,
+            # readable, in its socket while its last "idle" predates them. Before time
+            # moves, have every loop of the worker look once more (an advance that moves
+            # nothing): it says idle again only once it has nothing ready, having read
+            # what there was and sent what it answered (which we see before we go on).
+            link.synced = True
+            with contextlib.suppress(WorkerGone):
+                link.send({"op": "advance"})
+                link.flush()
+            return []
+        link.synced = False
         now = loop.time()
         targets = [t for t in (None if timeout is None else now + timeout, link.worker_deadline) if t is not None]
         if not targets:

@@ -168,6 +168,10 @@ class Link:
         self.tasks: dict[int, asyncio.Task[Any]] = {}
         #: Threads the learner's code started: "a thread (NAME) at FILE:LINE: SOURCE".
         self.threads_started: list[str] = []
+        #: StreamWriters closed and waited for, once the checker asked (watch_closing).
+        self.closing: Any = None
+        #: Bytes StreamReader.read returned, once the checker asked (watch_reads).
+        self.reads: Any = None
         self.hygiene: list[str] = []
         self.output_left = OUTPUT_CAP
         self.ending = False
@@ -480,6 +484,44 @@ class Link:
             stacks = probes.task_stacks(self.session, self.target)
         self.reply(number, stacks)
 
+    def op_watch_closing(self, number: int, message: dict[str, Any]) -> None:
+        """From now on, record which StreamWriters are closed and waited for."""
+        if self.closing is None:
+            from grader.probes.network import ClosingLog, _watch_here
+
+            self.closing = _watch_here(ClosingLog(), _SetAttr())
+        self.reply(number, None)
+
+    def op_watch_reads(self, number: int, message: dict[str, Any]) -> None:
+        """From now on, count the bytes StreamReader.read returns."""
+        if self.reads is None:
+            from grader.probes.network import ReadCount, _count_here
+
+            self.reads = _count_here(ReadCount(), _SetAttr())
+        self.reply(number, None)
+
+    def op_reads(self, number: int, message: dict[str, Any]) -> None:
+        self.reply(number, self.reads.total if self.reads is not None else 0)
+
+    def op_unstarted_close(self, number: int, message: dict[str, Any]) -> None:
+        """Whether a task of the session loop waits in wait_closed() of a writer nobody
+        closed (this process's account)."""
+        from grader.probes.tasks import _waits_for_unstarted_close
+
+        session = self.session
+        found = session is not None and not session.is_closed() and any(
+            _waits_for_unstarted_close(t) for t in asyncio.all_tasks(session)
+        )
+        self.reply(number, bool(found))
+
+    def op_closing(self, number: int, message: dict[str, Any]) -> None:
+        """What the writer bound to ``address`` did about closing (this process's account)."""
+        address = message.get("address")
+        entry = None
+        if self.closing is not None and isinstance(address, list) and len(address) == 2:
+            entry = self.closing.of((str(address[0]), int(address[1])))
+        self.reply(number, None if entry is None else {"closed": entry.closed, "waited": entry.waited})
+
     def op_threads(self, number: int, message: dict[str, Any]) -> None:
         """The threads the learner's code started so far, each with the line it was
         started from (this process's account)."""
@@ -711,6 +753,14 @@ class Link:
         if not isinstance(error, BaseException):
             error = RuntimeError(wire.safe_repr(error))
         raise error
+
+
+class _SetAttr:
+    """monkeypatch's shape, for probes patched in the worker (which ends with the check)."""
+
+    @staticmethod
+    def setattr(target: Any, name: str, value: Any) -> None:
+        setattr(target, name, value)
 
 
 class CheckerList(list):  # type: ignore[type-arg]
