@@ -397,9 +397,14 @@ def import_failure(exc: BaseException, path: Path) -> str:
     return f"Importing {name} raised {type(exc).__name__}: {exc}{at}. Fix that before anything else can be checked."
 
 
+#: A check's own function, as pickle and others name a local object (``test_x.<locals>.f``):
+#: grader internals, not the learner's business.
+_CHECK_LOCALS = re.compile(r"\btest_\w+\.<locals>\.")
+
+
 def unexpected_exception(exc: BaseException, tb: types.TracebackType | None, target: str | None) -> str:
     """A check ended in an exception nobody expected: name it and where it came from."""
-    text = str(exc)
+    text = _CHECK_LOCALS.sub("", str(exc))
     if type(exc).__name__ == "BlockingError":
         where = _frame_of(exc, target, tb) or getattr(exc, "learner_at", None)
         at = f" (at {where})" if where else ""

@@ -156,6 +156,43 @@ def _expect_not_copies(got: object, originals: list[BaseException], story: str) 
     )
 
 
+def _expect_no_groups(got: object, story: str) -> None:
+    """Explain an error list holding ExceptionGroups where the ValueErrors inside belong."""
+    __tracebackhide__ = True
+    if not isinstance(got, list):
+        return
+    groups = [g for g in got if isinstance(g, BaseExceptionGroup)]
+    expect(
+        not groups,
+        f"{story}; run_all reported {got!r}: {'an ExceptionGroup' if len(groups) == 1 else 'ExceptionGroups'}, "
+        "where the list should hold the ValueErrors themselves. In `except* ValueError as "
+        "group:`, `group` is an ExceptionGroup; the errors are `group.exceptions`: "
+        "`errors.extend(group.exceptions)`.",
+    )
+
+
+def _not_a_coroutine(outcome: Outcome) -> str:
+    """The lesson for a task handed a job instead of the coroutine it returns, if the
+    group raised that TypeError; else ''."""
+    error = outcome.error
+    leaves = _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    if any(isinstance(e, TypeError) and "coroutine was expected" in str(e) for e in leaves):
+        return (
+            " The group raised TypeError: a coroutine was expected: `tg.create_task(job)` "
+            "hands the task the job itself, which is a function. Call it, and hand over the "
+            "coroutine it returns: `tg.create_task(job())`."
+        )
+    return ""
+
+
+def _expect_jobs_ran(outcome: Outcome) -> None:
+    """Fail with the lesson when the jobs never ran because their tasks got the jobs
+    themselves, not their coroutines."""
+    __tracebackhide__ = True
+    lesson = _not_a_coroutine(outcome)
+    expect(not lesson, f"run_all {_describe(outcome)}.{lesson}")
+
+
 # --- checks -----------------------------------------------------------------------------
 
 
@@ -170,7 +207,7 @@ async def test_all_succeed_in_job_order(ex):
         empty = await _run(ex, [])
     expect_finished(outcome, "Three jobs returned 'a', 'b', 'c' after 3, 2 and 1 s, and run_all", ALL_RETURNED)
     if outcome.error is not None:
-        fail(f"With three jobs that all succeed, run_all {_describe(outcome)}.")
+        fail(f"With three jobs that all succeed, run_all {_describe(outcome)}.{_not_a_coroutine(outcome)}")
     value = outcome.value
     results = value[0] if type(value) is tuple and len(value) == 2 else None
     if isinstance(results, list) and results != ["a", "b", "c"] and sorted(results) == ["a", "b", "c"]:
@@ -205,7 +242,10 @@ async def test_runs_jobs_concurrently(ex):
         t0 = loop.time()
         outcome = await _run(ex, [job(n) for n in range(4)])
     expect_finished(outcome, "Four jobs of 1 s each ran, and run_all", ALL_RETURNED)
-    expect(outcome.error is None, f"With four jobs that all succeed, run_all {_describe(outcome)}.")
+    expect(
+        outcome.error is None,
+        f"With four jobs that all succeed, run_all {_describe(outcome)}.{_not_a_coroutine(outcome)}",
+    )
     assert outcome.at is not None
     expect(
         flight.max == 4 and outcome.at - t0 == pytest.approx(1.0, abs=0.05),
@@ -235,6 +275,15 @@ async def test_value_error_cancels_siblings(ex):
     _expect_returned_after_failure(outcome, story, jobs, "job 1", t0)
     events = outcome.snapshot
     expect(
+        "job 1 started" in events,
+        "Job 0 was to raise ValueError after 1 s while job 1 blocked and job 2 returned, "
+        f"but job 1 never started: run_all {_describe(outcome)}."
+        + (
+            _not_a_coroutine(outcome)
+            or " Each job is a function: call it to get its coroutine, and run that in the group."
+        ),
+    )
+    expect(
         "job 1 cancelled" in events and "job 1 finally" in events,
         f"{story}; run_all {_describe(outcome)} while job 1 was still running: it never "
         "received CancelledError. When one job fails, the others must be cancelled and "
@@ -248,6 +297,7 @@ async def test_value_error_cancels_siblings(ex):
         )
     value = outcome.value
     if type(value) is tuple and len(value) == 2:
+        _expect_no_groups(value[1], story)
         _expect_not_copies(value[1], [bad], story)
     exact(value, ([], [bad]), "run_all(...) with one failing job")
     assert outcome.at is not None
@@ -273,6 +323,7 @@ async def test_collects_every_value_error(ex):
             [*(jobs.raises(e, 1) for e in errors), jobs.blocks("job 3"), jobs.returns("ok", 0.5)],
         )
     _expect_returned_after_failure(outcome, story, jobs, "job 3", t0)
+    _expect_jobs_ran(outcome)
     if outcome.error is not None:
         fail(
             f"{story}; run_all {_describe(outcome)}. Catch them with `except* ValueError "
@@ -286,6 +337,7 @@ async def test_collects_every_value_error(ex):
     results, got = value
     exact(results, [], "the results when jobs failed")
     expect(type(got) is list, f"the errors must be a list, got {type(got).__name__}: {got!r}")
+    _expect_no_groups(got, story)
     _expect_not_copies(got, list(errors), story)
     found = [e for e in errors if any(g is e for g in got)]
     expect(
@@ -330,6 +382,7 @@ async def test_other_error_propagates_in_group(ex):
             t0 = asyncio.get_running_loop().time()
             outcome = await _run(ex, make_jobs(jobs))
         _expect_returned_after_failure(outcome, story, jobs, blocked, t0)
+        _expect_jobs_ran(outcome)
         if outcome.error is None:
             fail(
                 f"{story}; run_all {_describe(outcome)}: the KeyError was swallowed. Only "
@@ -340,9 +393,12 @@ async def test_other_error_propagates_in_group(ex):
         error = outcome.error
         if error is key_error:
             fail(
-                f"{story}; run_all raised the bare KeyError. The contract is that it "
-                "propagates inside an ExceptionGroup, as the TaskGroup raised it: let "
-                "`except*` re-raise what it does not handle, rather than unwrapping it."
+                f"{story}; run_all raised the bare KeyError, outside any ExceptionGroup. "
+                "The contract is that it propagates inside an ExceptionGroup, as the "
+                "TaskGroup raised it: let `except*` re-raise what it does not handle (no "
+                "`except* KeyError`, no `raise group.exceptions[0]`), and read "
+                "`task.result()` only when no job failed: on a failed task it raises that "
+                "task's exception on its own."
             )
         expect(
             isinstance(error, ExceptionGroup),

@@ -8,8 +8,8 @@ worker thread, a fake pings the loop (a callback only a free loop runs) and mean
 reads the loop thread's stack: a loop thread waiting on a thread primitive inside the
 learner's code (``future.result()``, ``thread.join()``...) is blocked, no need to wait.
 Calls handed to threads are counted (``ThreadPoolExecutor.submit``, ``Thread.start``), so
-a fake waiting for a second call knows at once when none was handed out, and soon when
-every worker of the pool is already inside a call (none is left to start it). ``WAIT_S``
+a fake waiting for the other calls knows at once when they were not all handed out, and
+soon when every worker of the pool is already inside a call (none is left to start one). ``WAIT_S``
 bounds only what no evidence settles. Any way of running ``hash_fn`` in a thread passes
 (``asyncio.to_thread``, ``loop.run_in_executor`` with the default or an own
 ``ThreadPoolExecutor``, ``asyncio.wrap_future``).
@@ -21,12 +21,14 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
+import multiprocessing.pool
+import re
 import sys
 import threading
 import time
 import types
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import thread as futures_thread
 from typing import Any
 
@@ -68,16 +70,108 @@ def _require_async(ex: types.ModuleType) -> None:
         )
 
 
-async def _run(what: str, awaitable: object, timeout: float = 8.0) -> object:
-    """Await the learner's coroutine with a time limit; reject an un-awaited result."""
-    result = await call_learner(what, awaitable, timeout)  # type: ignore[arg-type]
+async def _run(what: str, awaitable: object, timeout: float = 8.0, *, on_loop: Any = None) -> object:
+    """Await the learner's coroutine with a time limit; reject an un-awaited result.
+
+    ``on_loop`` (a fake's count of calls made on the loop's own thread) tells a TypeError
+    from calling hash_fn's result apart from other errors."""
+    with _process_pool_calls() as sent:
+        try:
+            result = await call_learner(what, awaitable, timeout)  # type: ignore[arg-type]
+        except Exception as exc:
+            error: Exception | None = exc
+        else:
+            error = None
+    if error is not None:  # explained outside the `except`, so no chained traceback shows
+        if sent:
+            fail(
+                f"{what} sent hash_fn to a process pool ({sent[0]}), and the call failed "
+                f"with {type(error).__name__}: a process pool pickles the function to send it "
+                "to another process, and hash_fn need not be picklable (a nested "
+                "function, a lambda or an object holding a lock cannot be). hash_fn blocks "
+                "while it waits; it needs a worker *thread*, which runs it in this process "
+                f"as it is. {FIX}"
+            )
+        if isinstance(error, TypeError) and "not callable" in str(error) and on_loop is not None and on_loop():
+            fail(
+                f"{what} raised TypeError: {_plain(error)}. hash_fn was called right there, on "
+                "the event loop's thread (blocking it), and its result, bytes, was handed on "
+                "in place of the function: in `asyncio.to_thread(hash_fn(request))` or "
+                "`loop.run_in_executor(None, hash_fn(request))` the parentheses call hash_fn "
+                "before any thread is asked to. Pass the function and its argument "
+                "separately, so the worker thread makes the call: "
+                "`await asyncio.to_thread(hash_fn, request)`."
+            )
+        raise error
     if inspect.isawaitable(result):
         fail(
-            f"{what} returned {result!r}, an awaitable, instead of bytes: a missing `await`. "
+            f"{what} returned {_kind(result)}, an awaitable, instead of bytes: a missing `await`. "
             "`asyncio.to_thread(...)` and `loop.run_in_executor(...)` only start the work; "
             "`await` them to get hash_fn's result (and its exceptions)."
         )
+    if type(result) is list and any(inspect.isawaitable(item) for item in result):
+        kinds = sorted({type(item).__name__ for item in result if inspect.isawaitable(item)})
+        fail(
+            f"{what} returned a list of {' and '.join(kinds)} objects, awaitables, instead of "
+            "bytes: a missing `await` in handle. `asyncio.to_thread(...)` and "
+            "`loop.run_in_executor(...)` only start the work; `await` them inside handle, "
+            "so that each handle() returns hash_fn's bytes."
+        )
     return result
+
+
+def _kind(value: object) -> str:
+    """An object named by its type alone (a Future's repr holds asyncio's file paths)."""
+    name = type(value).__name__
+    return f"a{'n' if name[:1].lower() in 'aeiou' else ''} {name} object"
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+
+
+def _grouped(stacks: list[str]) -> str:
+    """``task f: waiting at X`` lines as each place once, with how many tasks wait there."""
+    places: dict[str, int] = {}
+    for line in stacks:
+        place = line.split("waiting at ", 1)[-1]
+        places[place] = places.get(place, 0) + 1
+    return "; ".join(f"{n} at {place}" for place, n in places.items())
+
+
+def _plain(exc: BaseException) -> str:
+    """An exception's text without the check's own function names."""
+    return re.sub(r"\btest_\w+\.<locals>\.", "", str(exc))
+
+
+@contextlib.contextmanager
+def _process_pool_calls() -> Iterator[list[str]]:
+    """Record the calls handed to a process pool (``ProcessPoolExecutor.submit``, which
+    ``run_in_executor`` and ``map`` use; ``multiprocessing.pool.Pool.apply_async`` and
+    ``map_async``)."""
+    sent: list[str] = []
+    patched = [
+        (ProcessPoolExecutor, "submit", "ProcessPoolExecutor"),
+        (multiprocessing.pool.Pool, "apply_async", "multiprocessing.Pool"),
+        (multiprocessing.pool.Pool, "_map_async", "multiprocessing.Pool"),
+    ]
+    reals = [getattr(cls, name) for cls, name, _ in patched]
+
+    def spy(real: Any, label: str) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(label)
+            return real(self, *args, **kwargs)
+
+        return call
+
+    for (cls, name, label), real in zip(patched, reals, strict=True):
+        setattr(cls, name, spy(real, label))
+    try:
+        yield sent
+    finally:
+        for (cls, name, _), real in zip(patched, reals, strict=True):
+            setattr(cls, name, real)
 
 
 class _LoopWatch:
@@ -194,6 +288,24 @@ class _LoopWatch:
                 return False
         return True
 
+    def learner_tasks(self) -> list[str]:
+        """Where the learner's tasks wait, read on the loop's own thread (tasks belong to
+        it); [] if the loop does not get to it."""
+        found: list[str] = []
+        done = threading.Event()
+
+        def look() -> None:
+            try:
+                found.extend(probes.task_stacks(self.loop, probes.TARGET_FILE))
+            finally:
+                done.set()
+
+        try:
+            self.loop.call_soon_threadsafe(look)
+        except RuntimeError:
+            return []
+        return found if done.wait(WAIT_S) else []
+
     def settled_handoffs(self) -> int | None:
         """Calls handed to threads once a free loop has had a few turns to hand out the
         rest; None if the loop is blocked."""
@@ -270,12 +382,16 @@ async def test_handle_returns_hash_fn_result(ex):
     """handle returns exactly the bytes hash_fn returned"""
     _require_async(ex)
     seen: list[bytes] = []
+    loop_thread = threading.get_ident()
+    on_loop = 0
 
     def sha256(request: bytes) -> bytes:
+        nonlocal on_loop
         seen.append(request)
+        on_loop += threading.get_ident() == loop_thread
         return _digest(request)
 
-    result = await _run("handle(b'hello', hash_fn)", ex.handle(b"hello", sha256))
+    result = await _run("handle(b'hello', hash_fn)", ex.handle(b"hello", sha256), on_loop=lambda: on_loop)
     exact(result, _digest(b"hello"), "handle(b'hello', sha256) returned")
     expect(
         seen == [b"hello"],
@@ -293,7 +409,7 @@ async def test_loop_runs_while_handle_blocks(ex):
     watch = _LoopWatch()
     fake = _LoopPing(watch)
     with watch.counting():
-        result = await _run("handle(b'ping', hash_fn)", ex.handle(b"ping", fake))
+        result = await _run("handle(b'ping', hash_fn)", ex.handle(b"ping", fake), on_loop=lambda: fake.on_loop_thread)
     expect(fake.calls == [b"ping"], f"handle called hash_fn with {fake.calls!r}, not once with the request.")
     if fake.unanswered:
         fail(fake.blocked_message("handle(b'ping', hash_fn)"))
@@ -310,7 +426,9 @@ async def test_loop_runs_while_handle_many_blocks(ex):
     fake = _LoopPing(watch)
     requests = [b"a", b"b", b"c"]
     with watch.counting():
-        result = await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
+        result = await _run(
+            f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake), on_loop=lambda: fake.on_loop_thread
+        )
     expect(
         sorted(fake.calls) == requests,
         f"handle_many({requests!r}, hash_fn) called hash_fn with {sorted(fake.calls)!r}: "
@@ -320,24 +438,29 @@ async def test_loop_runs_while_handle_many_blocks(ex):
         fail(fake.blocked_message(f"handle_many({requests!r}, hash_fn)"))
     expect(
         type(result) is list and all(type(r) is bytes for r in result),
-        f"handle_many must return a list of the bytes hash_fn returned, got {result!r}.",
+        f"handle_many must return a list of the bytes hash_fn returned, got {_short(result)}.",
     )
 
 
-class _MeetTwo:
-    """A blocking ``hash_fn``: the first call waits until a second one starts (the two
-    then overlap). It waits only while a second call can still come: not on the loop's
-    own thread, not while the loop's thread is blocked, only if a free loop handed a second
-    call to a thread, and not once every worker of the pool is busy inside this fake.
-    Calls made one after another never overlap."""
+class _MeetAll:
+    """A blocking ``hash_fn`` for ``count`` requests: no call returns before all ``count``
+    are inside it at once (every request in flight together). Calls wait only while the
+    rest can still come: not on the loop's own thread, not while the loop's thread is
+    blocked, only if a free loop handed every call to a thread, and not once every worker
+    of the pool is busy inside this fake. The first call judges; once it stops waiting,
+    so do the others."""
 
-    def __init__(self, watch: _LoopWatch) -> None:
+    def __init__(self, watch: _LoopWatch, count: int) -> None:
         self.watch = watch
-        self.second = threading.Event()
+        self.count = count
+        self.all_in = threading.Event()  # set when `count` calls are inside at once
+        self.judged = threading.Event()  # set when the first call stopped waiting
         self.arrivals = 0
         self.met = False
         self.on_loop_thread = 0
         self.handed_out: int | None = None  # calls in threads when the first one looked
+        self.blocked_where: str | None = None  # where the loop's thread was seen waiting
+        self.waiting: list[str] = []  # where the learner's tasks waited, if not all were out
         self.full_width: int | None = None  # workers of a pool seen full, all inside here
         self.threads: set[int] = set()  # every thread a call ran in
         self.inside: set[int] = set()  # threads running a call now
@@ -353,53 +476,81 @@ class _MeetTwo:
                 self.on_loop_thread += 1
             self.threads.add(me)
             self.inside.add(me)
+            if len(self.inside) >= self.count:
+                self.all_in.set()
         try:
-            if mine == 2:
-                self.second.set()
-            if mine == 1 and not on_loop_thread:
-                self.handed_out = self.watch.settled_handoffs()
-                if self.handed_out is not None and self.handed_out >= 2:
-                    self.met = self.watch.wait_for(self.second, self.inside)
-                    if not self.met:
-                        self.full_width = self.watch.full_pool_width(self.inside)
+            if mine == 1:
+                try:
+                    if not on_loop_thread:
+                        self._judge()
+                finally:
+                    self.judged.set()
+            elif not on_loop_thread:
+                while not (self.all_in.is_set() or self.judged.wait(LOOK_S)):
+                    pass
             return _digest(request)
         finally:
             with self._lock:
                 self.inside.discard(me)
+
+    def _judge(self) -> None:
+        self.handed_out = self.watch.settled_handoffs()
+        if self.handed_out is None:
+            self.blocked_where = self.watch.blocked_at()
+        elif self.handed_out >= self.count:
+            self.met = self.watch.wait_for(self.all_in, self.inside)
+            if not self.met:
+                self.full_width = self.watch.full_pool_width(self.inside)
+        elif self.handed_out >= 2:
+            self.waiting = self.watch.learner_tasks()
 
 
 @pytest.mark.weight(2)
 @pytest.mark.limit(20)
 @pytest.mark.hint(3)
 async def test_handle_many_overlaps_calls(ex):
-    """handle_many runs the hash_fn calls at the same time"""
+    """handle_many runs all the hash_fn calls at the same time"""
     _require_async(ex)
     watch = _LoopWatch()
-    fake = _MeetTwo(watch)
     requests = [b"r1", b"r2", b"r3", b"r4"]
-    with watch.counting():
-        await _run(f"handle_many({requests!r}, hash_fn)", ex.handle_many(requests, fake))
     count = len(requests)
+    fake = _MeetAll(watch, count)
+    what = f"handle_many({requests!r}, hash_fn)"
+    with watch.counting():
+        result = await _run(what, ex.handle_many(requests, fake), on_loop=lambda: fake.on_loop_thread)
+    # Judged on a complete result only: then every call has returned, and what the fake
+    # saw is final.
+    expect(
+        type(result) is list and len(result) == count and all(type(r) is bytes for r in result),
+        f"{what} must return a list of the {count} bytes hash_fn returned, got {_short(result)}.",
+    )
     expect(fake.arrivals == count, f"hash_fn was called {fake.arrivals} times for {count} requests.")
     if fake.met:
         return
     if fake.on_loop_thread:
+        n = fake.on_loop_thread
+        which = "The hash_fn calls" if n == count else f"{n} of the {count} hash_fn calls"
         fail(
-            "The hash_fn calls ran on the event loop's thread, so one had to finish before "
-            f"the next could start (and the loop was frozen meanwhile). {FIX} Then gather "
-            "the handle() coroutines so the threads run at the same time."
+            f"{which} ran on the event loop's thread, so nothing else could start while "
+            f"{'they' if n > 1 else 'it'} ran (the loop was frozen meanwhile). "
+            f"{FIX} Then gather the handle() coroutines so the threads run at the same time."
         )
     if fake.handed_out is None:
+        seen = (
+            f"the event loop's thread was waiting for it at {fake.blocked_where}"
+            if fake.blocked_where
+            else f"the event loop ran no callback for {WAIT_S:g}s"
+        )
         fail(
-            "The first hash_fn call ran in a thread, but meanwhile the event loop's thread "
-            "waited for it, so no second call could start. Await the result instead of "
-            "waiting on the loop's thread (see the check on the loop staying responsive)."
+            f"The first hash_fn call ran in a thread, but meanwhile {seen}, so no other call "
+            "could be handed out. Await the result instead of waiting on the loop's thread "
+            "(see the check on the loop staying responsive)."
         )
     gather = (
         "Hand each request to a thread of its own, all before waiting for any: "
         "`await asyncio.gather(*(handle(r, hash_fn) for r in requests))`."
     )
-    if fake.handed_out is not None and fake.handed_out < 2:
+    if fake.handed_out < 2:
         if watch.handoffs == 1 and len(fake.threads) == 1:
             fail(
                 f"All {count} hash_fn calls ran in one thread, one after another: handle_many "
@@ -417,20 +568,30 @@ async def test_handle_many_overlaps_calls(ex):
             f"that one call had been handed to a thread{how}: the calls ran one after "
             f"another. {gather}"
         )
-    if fake.full_width is not None:
+    if fake.handed_out < count:
+        where = f" (where the tasks of your code waited: {_grouped(fake.waiting)})" if fake.waiting else ""
         fail(
-            f"{fake.handed_out} hash_fn calls had been handed to a thread pool, but it ran "
-            f"only {fake.full_width} at a time: its {fake.full_width} worker thread"
-            f"{'s were' if fake.full_width > 1 else ' was'} busy with the first call, and the "
-            "others queued behind it. A pool created with `max_workers=1` runs its calls one "
-            "after another. Use the default pool (`asyncio.to_thread`), or one with a worker "
-            "per request."
+            f"While the first hash_fn call ran in a thread, the event loop was free, yet only "
+            f"{fake.handed_out} of the {count} calls had been handed to threads{where}: the "
+            "others started only once earlier ones returned. handle_many must handle all the "
+            "requests at the same time, however many there are; a cap on how many run at "
+            f"once (an `asyncio.Semaphore`, batches) holds the rest back. {gather}"
+        )
+    if fake.full_width is not None:
+        width = fake.full_width
+        fail(
+            f"All {count} hash_fn calls had been handed to a thread pool, but it ran only "
+            f"{width} at a time: its {width} worker thread{'s were' if width > 1 else ' was'} "
+            "busy, and the other calls queued behind them. A pool with fewer workers than "
+            "requests (`max_workers=1`, `max_workers=os.cpu_count()`) cannot run them all at "
+            "once. Use the default pool (`asyncio.to_thread`), or one with a worker per "
+            "request."
         )
     fail(
-        f"The first hash_fn call waited {WAIT_S:g}s for a second one that never started, "
-        f"although {fake.handed_out} calls had been handed to threads: they ran one after "
-        "another. Make sure the threads they go to can run them at the same time: the default "
-        "pool (`asyncio.to_thread`) can."
+        f"The first hash_fn call waited {WAIT_S:g}s for all {count} calls to be running at "
+        f"once, in vain, although {fake.handed_out} calls had been handed to threads. Make "
+        "sure the threads they go to can run them all at the same time: the default pool "
+        "(`asyncio.to_thread`) can."
     )
 
 
@@ -438,7 +599,7 @@ class _FirstFinishesLast:
     """A blocking ``hash_fn`` for requests ``b"r0"``, ``b"r1"``...: the call for ``b"r0"``
     returns only once every other call has returned and the loop has seen them finish,
     so with concurrent calls request 0 completes last. It waits only while the others can
-    still come (see :class:`_MeetTwo`); request order is what matters here."""
+    still come (see :class:`_MeetAll`); request order is what matters here."""
 
     def __init__(self, watch: _LoopWatch, count: int) -> None:
         self.watch = watch
@@ -446,6 +607,7 @@ class _FirstFinishesLast:
         self.others_done = 0
         self.all_others = threading.Event()
         self.finished: list[int] = []
+        self.on_loop_thread = 0
         self.inside: set[int] = set()  # threads running a call now
         self._lock = threading.Lock()
 
@@ -454,6 +616,7 @@ class _FirstFinishesLast:
         me = threading.get_ident()
         with self._lock:
             self.inside.add(me)
+            self.on_loop_thread += self.watch.on_loop_thread()
         try:
             return self._call(index, request)
         finally:
@@ -496,7 +659,7 @@ async def test_handle_many_keeps_request_order(ex):
     requests = [b"r%d" % i for i in range(ORDER_COUNT)]
     what = f"handle_many([b'r0', ..., b'r{ORDER_COUNT - 1}'], hash_fn)"
     with watch.counting():
-        result = await _run(what, ex.handle_many(requests, fake))
+        result = await _run(what, ex.handle_many(requests, fake), on_loop=lambda: fake.on_loop_thread)
     by_digest = {_digest(r): i for i, r in enumerate(requests)}
     if type(result) is list and len(result) == len(requests) and all(
         type(r) is bytes and r in by_digest for r in result
@@ -560,13 +723,13 @@ async def test_handle_propagates_hash_fn_error(ex):
     except Exception as exc:
         expect(
             exc is boom,
-            f"handle raised {type(exc).__name__}: {exc} instead of the ValueError hash_fn "
+            f"handle raised {type(exc).__name__}: {_plain(exc)} instead of the ValueError hash_fn "
             "raised. Let it propagate unchanged: `await asyncio.to_thread(...)` re-raises the "
             "thread's exception in the awaiting coroutine; do not wrap or replace it.",
         )
     else:
         fail(
-            f"hash_fn raised ValueError('malformed request'), but handle returned {result!r}. "
+            f"hash_fn raised ValueError('malformed request'), but handle returned {_short(result)}. "
             "Do not swallow errors: a caller must learn that its request failed. Awaiting "
             "`asyncio.to_thread(...)` re-raises the thread's exception for you."
         )

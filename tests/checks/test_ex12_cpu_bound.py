@@ -7,7 +7,9 @@ server on the check's event loop and waits (with a time limit) for its answer, w
 proves the loop was free while the workers ran and lets a check decide the order in which
 calls finish -- ordering, not timing. Any pool of processes passes: ``ProcessPoolExecutor``
 with ``run_in_executor`` + ``gather``, ``executor.map`` or ``multiprocessing.Pool.map`` run
-in a thread, own or default start method, per call or long-lived.
+in a thread, own or default start method, shut down by the time crunch_all returns (the
+contract). Whether importing the module runs work or sets the start method is probed in a
+fresh interpreter that stops at the first call of one of the module's own functions.
 
 Wrong answers are judged from evidence, not by waiting out the workers' time limit: while
 they run, a thread of the check's own reads the loop thread's stack (:class:`_LoopWatch`).
@@ -23,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import math
 import multiprocessing
 import multiprocessing.pool
 import os
 import socket
+import subprocess
 import sys
 import threading
 import types
@@ -39,6 +43,7 @@ import pytest
 
 from grader import probes, workerprobes
 from grader.probes import Switchboard, call_learner, exact, expect, fail, pools
+from grader.probes.blocking import describe_line
 from grader.workerprobes import SWITCHBOARD_ACK_S, call_switchboard, report_pid
 
 #: Seconds the first call waits for a second one to start (a second worker process may have
@@ -227,24 +232,109 @@ async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what
         inspect.iscoroutinefunction(getattr(ex, "crunch_all", None)),
         "`crunch_all` must be defined with `async def`: it is awaited on the event loop.",
     )
-    awaitable = ex.crunch_all(nums) if fn is None else ex.crunch_all(nums, fn)
-    try:
-        result = await call_learner(what, awaitable, CALL_S)
-    except Exception as exc:
-        error: Exception | None = exc
-    else:
-        error = None
+    with _handed_over() as seen:
+        awaitable = ex.crunch_all(nums) if fn is None else ex.crunch_all(nums, fn)
+        try:
+            result = await call_learner(what, awaitable, CALL_S)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the check itself is being cancelled
+            error: BaseException | None = exc
+        except Exception as exc:
+            error = exc
+        else:
+            error = None
     if error is not None:  # explained outside the `except`, so no chained traceback shows
+        _explain_handed_over(error, seen, nums, fn, what)
         _explain_pool_error(error, what)
         raise error
     if inspect.isawaitable(result):
         fail(
-            f"{what} returned {result!r}, an awaitable, instead of a list: a missing `await`. "
-            "`loop.run_in_executor(...)` returns a future; await it (or gather the futures)."
+            f"{what} returned a {type(result).__name__} object, an awaitable, instead of a "
+            "list: a missing `await`. `loop.run_in_executor(...)` returns a future; await it "
+            "(or gather the futures)."
         )
     if type(result) is not list:
         fail(f"{what} returned {type(result).__name__} {result!r}; it must return a list.")
     return result
+
+
+class _Seen:
+    """What the learner's code handed to process pools during one crunch_all call."""
+
+    def __init__(self) -> None:
+        #: What was sent as the function where it is not callable (``fn(n)``'s result).
+        self.not_callable: list[Any] = []
+        #: Calls of ``ProcessPoolExecutor.shutdown`` with ``cancel_futures=True``.
+        self.cancelled_futures = 0
+
+
+@contextlib.contextmanager
+def _handed_over() -> Iterator[_Seen]:
+    """Record what the learner's code hands to a process pool: a function that is not
+    callable, a shutdown that cancels the queued calls."""
+    seen = _Seen()
+    real_submit = ProcessPoolExecutor.submit
+    real_shutdown = ProcessPoolExecutor.shutdown
+    real_apply = multiprocessing.pool.Pool.apply_async
+
+    def submit(pool: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if not callable(fn):
+            seen.not_callable.append(fn)
+        return real_submit(pool, fn, *args, **kwargs)
+
+    def apply_async(pool: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if not callable(func):
+            seen.not_callable.append(func)
+        return real_apply(pool, func, *args, **kwargs)
+
+    def shutdown(pool: Any, wait: bool = True, *, cancel_futures: bool = False) -> Any:
+        if cancel_futures:
+            seen.cancelled_futures += 1
+        return real_shutdown(pool, wait, cancel_futures=cancel_futures)
+
+    ProcessPoolExecutor.submit = submit  # type: ignore[method-assign]
+    ProcessPoolExecutor.shutdown = shutdown  # type: ignore[method-assign]
+    multiprocessing.pool.Pool.apply_async = apply_async  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        ProcessPoolExecutor.submit = real_submit  # type: ignore[method-assign]
+        ProcessPoolExecutor.shutdown = real_shutdown  # type: ignore[method-assign]
+        multiprocessing.pool.Pool.apply_async = real_apply  # type: ignore[method-assign]
+
+
+def _explain_handed_over(error: BaseException, seen: _Seen, nums: list[int], fn: Any, what: str) -> None:
+    """Explain an error that follows from what was handed to the pool (see :func:`_handed_over`)."""
+    if isinstance(error, TypeError) and "not callable" in str(error) and seen.not_callable:
+        value = seen.not_callable[0]
+        results = [n * n for n in nums] if fn is None else [fn(n) for n in nums] if fn is math.factorial else []
+        ran_here = value in results or (
+            type(value) is tuple and len(value) >= 2 and value[1] == os.getpid()  # report_pid's (n, pid)...
+        )
+        how = (
+            f": {value!r} is what fn returns for one of the numbers, so fn(n) was called right "
+            "there, on the event loop (blocking it), and its result handed to the pool in place "
+            "of the function"
+            if ran_here
+            else ""
+        )
+        fail(
+            f"{what} raised TypeError: {error}. The pool was handed {type(value).__name__} "
+            f"{value!r} as the function to run{how}. In `loop.run_in_executor(pool, fn(n))` "
+            "the parentheses call fn before the pool is even asked to. Pass the function and "
+            "its argument separately, so a worker makes the call: "
+            "`loop.run_in_executor(pool, fn, n)`."
+        )
+    if isinstance(error, asyncio.CancelledError) and seen.cancelled_futures:
+        fail(
+            f"{what} raised CancelledError: the pool was shut down with "
+            "`shutdown(cancel_futures=True)` while calls were still queued, which cancels "
+            "them, so their results never came. Shut the pool down once every result is in: "
+            "`with ProcessPoolExecutor() as pool:` around the code that awaits them "
+            "(leaving the block waits for the workers, after the results are in)."
+        )
 
 
 def _explain_pool_error(exc: BaseException, what: str) -> None:
@@ -261,6 +351,13 @@ def _explain_pool_error(exc: BaseException, what: str) -> None:
             f"{what} raised {text}: a worker process died abruptly. Does your module run "
             "code at import time? A worker imports it to find the function: keep demo "
             "code under `if __name__ == \"__main__\":`."
+        )
+    if isinstance(exc, ValueError) and ("max_workers must be greater than 0" in str(exc) or "at least 1" in str(exc)):
+        fail(
+            f"{what} raised {text}: a pool cannot have zero workers, so a pool sized by the "
+            "number of inputs (`max_workers=len(nums)`) cannot be created for no numbers. "
+            "Leave the size out (the default has one worker per core), or return [] for "
+            "no numbers before making a pool."
         )
 
 
@@ -279,10 +376,12 @@ def _calls(result: list[Any], what: str, width: int) -> list[tuple[Any, ...]]:
 @pytest.mark.limit(30)
 @pytest.mark.hint(4)
 async def test_default_fn_squares(ex):
-    """crunch_all squares every number with slow_square by default"""
+    """crunch_all squares every number with slow_square by default, [] for none"""
     result = await _crunch(ex, [3, 1, 2], what="crunch_all([3, 1, 2])")
     _expect_not_reordered(result, [9, 1, 4], "crunch_all([3, 1, 2])")
     exact(result, [9, 1, 4], "crunch_all([3, 1, 2]) returned")
+    empty = await _crunch(ex, [], what="crunch_all([])")
+    exact(empty, [], "crunch_all([]) returned")
 
 
 def _expect_not_reordered(result: list[Any], expected: list[Any], what: str) -> None:
@@ -509,30 +608,54 @@ async def test_fn_is_honoured(ex):
 @pytest.mark.hint(3)
 @pytest.mark.loop_held_elsewhere  # spawned workers start in 0.1-0.5 s: a spin that long is a race
 async def test_works_with_spawn(ex):
-    """it works when worker processes are started with spawn"""
+    """it works with spawn: importing the module only defines things, and spawned workers run fn"""
+    found = await _import_side_effect(ex)
+    if found is not None:
+        kind, what, at = found
+        if kind == "call":
+            fail(_IMPORT_WORK.format(what=what, at=at) + " " + _SPAWN_IMPORTS)
+        fail(
+            f"Importing your module calls `multiprocessing.set_start_method({what!r})` (at "
+            f"{at}). That changes the start method of every pool in the whole program, for "
+            "whoever imports your module (with force=True, even after someone else chose "
+            "one; without it, a second import raises RuntimeError). Choose it for your own "
+            "pool only: `ProcessPoolExecutor(mp_context=multiprocessing.get_context(\"spawn\"))`, "
+            "or leave the default."
+        )
     previous = multiprocessing.get_start_method(allow_none=True)
+    runs: list[tuple[str, list[int], Any]] = [
+        ("crunch_all([0, 1, 2], report_pid)", [0, 1, 2], report_pid),
+        ("crunch_all([4, 5])", [4, 5], None),
+    ]
+    outputs: list[list[Any]] = []
+    failed: tuple[str, list[int], Any, Exception] | None = None
     multiprocessing.set_start_method("spawn", force=True)
-    what = "crunch_all([0, 1, 2], report_pid) with the spawn start method"
     try:
-        calls = _calls(await _crunch(ex, [0, 1, 2], report_pid, what=what), what, 2)
-        squares = await _crunch(ex, [4, 5], what="crunch_all([4, 5]) with the spawn start method")
-    except Exception as exc:
-        error: Exception | None = exc
-    else:
-        error = None
+        for call, nums, fn in runs:
+            try:
+                outputs.append(await _crunch(ex, nums, fn, what=f"{call} with the spawn start method"))
+            except Exception as exc:
+                failed = (call, nums, fn, exc)
+                break
     finally:
         multiprocessing.set_start_method(previous, force=True)
-    if error is not None:
+    if failed is not None:
+        call, nums, fn, error = failed
+        # The same call with the default start method: an error there is not spawn's.
+        await _crunch(ex, nums, fn, what=call)
         fail(
-            f"With the spawn start method, crunch_all raised {type(error).__name__}: {error}. "
-            "A spawned worker is a fresh interpreter: it imports your module to find the "
-            "function and sees none of the parent's run-time state (globals set by "
-            "crunch_all, objects it created). Send everything a call needs as the function "
-            "and its argument: `loop.run_in_executor(pool, fn, n)`."
+            f"With the spawn start method, {call} raised {type(error).__name__}: {error}, "
+            "although it works with the default start method. A spawned worker is a fresh "
+            "interpreter: it imports your module to find the function and sees none of the "
+            "parent's run-time state (globals set by crunch_all, objects it created). Send "
+            "everything a call needs as the function and its argument: "
+            "`loop.run_in_executor(pool, fn, n)`."
         )
+    calls = _calls(outputs[0], runs[0][0], 2)
+    squares = outputs[1]
     expect(
         sorted(n for n, _ in calls) == [0, 1, 2],
-        f"{what} returned {calls!r}: fn must be called once for every number.",
+        f"{runs[0][0]} with the spawn start method returned {calls!r}: fn must be called once for every number.",
     )
     expect(
         all(pid != os.getpid() for _, pid in calls),
@@ -544,3 +667,125 @@ async def test_works_with_spawn(ex):
         "crunch_all([4, 5]) with spawn (a fresh interpreter that imports your module to find "
         "slow_square) returned",
     )
+
+
+@pytest.mark.weight(1)
+@pytest.mark.limit(30)
+@pytest.mark.hint(4)
+async def test_pool_is_shut_down(ex):
+    """the pool is shut down by the time crunch_all returns"""
+    what = "crunch_all([1, 2, 3])"
+    with _LoopWatch().watching() as watch:
+        await _crunch(ex, [1, 2, 3], what=what)
+    left_open = [pool for pool in watch.pools if not _shut_down(pool)]
+    if not left_open:
+        return
+    alive = len(multiprocessing.active_children())
+    workers = f" ({alive} worker process{'es' if alive != 1 else ''} still running)" if alive else ""
+    fail(
+        f"{what} returned, but the {type(left_open[0]).__name__} it used was never shut down"
+        f"{workers}: its worker processes stay behind, each holding memory, until the "
+        "program exits. Shut the pool down when the work is done: `with "
+        "ProcessPoolExecutor() as pool:` around the code that awaits the results does it "
+        "for you (leaving the block waits for the workers to exit)."
+    )
+
+
+def _shut_down(pool: Any) -> bool:
+    """Whether ``shutdown()`` (a ProcessPoolExecutor) or ``close()``/``terminate()`` (a
+    multiprocessing Pool) was called on ``pool``."""
+    if isinstance(pool, ProcessPoolExecutor):
+        return bool(getattr(pool, "_shutdown_thread", True))
+    return getattr(pool, "_state", multiprocessing.pool.CLOSE) != multiprocessing.pool.RUN
+
+
+_IMPORT_WORK = (
+    "Importing your module runs work: it calls `{what}` (at {at}). Module-level code runs "
+    "on every import, before anyone calls crunch_all."
+)
+_SPAWN_IMPORTS = (
+    "A worker started with spawn (the default on macOS and Windows) imports your module to "
+    "find the function, so each worker would run that work again before its first call. "
+    "Keep demo code under `if __name__ == \"__main__\":`."
+)
+
+#: Run in a fresh interpreter: import the learner's file and report the first call of one
+#: of its own functions (decorators aside) or of ``set_start_method``, then stop at once,
+#: so work found at import costs nothing more.
+_PROBE = r"""
+import ast, importlib.util, json, multiprocessing, os, sys
+path, name = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.dirname(path))
+tree = ast.parse(open(path, encoding="utf-8").read())
+decorating = set()
+for node in ast.walk(tree):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        for d in node.decorator_list:
+            decorating.update(range(d.lineno, (d.end_lineno or d.lineno) + 1))
+        if node.decorator_list:
+            decorating.add(node.lineno)
+def module_line(frame):
+    while frame is not None:
+        if frame.f_code.co_filename == path and frame.f_code.co_name == "<module>":
+            return frame.f_lineno
+        frame = frame.f_back
+    return 0
+def report(kind, what, frame):
+    sys.setprofile(None)
+    print(); print("@awaitlings-probe " + json.dumps([kind, what, module_line(frame)]), flush=True)
+    os._exit(0)
+def set_start_method(method=None, force=False):
+    report("set_start_method", method, sys._getframe(1))
+multiprocessing.set_start_method = set_start_method
+multiprocessing.context.DefaultContext.set_start_method = lambda self, *a, **k: set_start_method(*a, **k)
+def profile(frame, event, arg):
+    code = frame.f_code
+    if event == "call" and code.co_filename == path and code.co_flags & 1:  # CO_OPTIMIZED: a function
+        if module_line(frame) not in decorating:
+            report("call", code.co_qualname, frame)
+spec = importlib.util.spec_from_file_location(name, path)
+module = importlib.util.module_from_spec(spec)
+sys.modules[name] = module
+sys.setprofile(profile)
+spec.loader.exec_module(module)
+sys.setprofile(None)
+print(); print("@awaitlings-probe null", flush=True)
+os._exit(0)
+"""
+#: Seconds the import probe may take: a bound only; past it, no verdict.
+PROBE_S = 30.0
+_PROBED: dict[str, tuple[str, str, str] | None] = {}
+
+
+async def _import_side_effect(ex: types.ModuleType) -> tuple[str, str, str] | None:
+    """What importing the learner's file in a fresh interpreter does besides defining
+    things: ``("call", "slow_square", "file:line: source")`` for the first call of one of
+    its own functions, ``("set_start_method", "spawn", ...)``; None if neither (or if the
+    probe could not tell). Probed once per file."""
+    path = getattr(ex, "__file__", None)
+    if not path:
+        return None
+    if path not in _PROBED:
+        _PROBED[path] = await asyncio.to_thread(_probe_import, path, ex.__name__)
+    return _PROBED[path]
+
+
+def _probe_import(path: str, name: str) -> tuple[str, str, str] | None:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _PROBE, path, name],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_S,
+            env={},
+            cwd=os.path.dirname(path),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = [line for line in done.stdout.splitlines() if line.startswith("@awaitlings-probe ")]
+    found = json.loads(lines[-1].split(" ", 1)[1]) if lines else None
+    if not found:
+        return None
+    kind, what, line = found
+    return kind, str(what), describe_line(path, int(line)) if line else os.path.basename(path)
