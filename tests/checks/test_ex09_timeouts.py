@@ -159,6 +159,8 @@ async def _call(ex: Any, fake: _Fetch, attempts: int, per_try: float, total: flo
 
     start = asyncio.get_running_loop().time()
     outcome = await outcome_of(traced(), LIMIT, snapshot)
+    if outcome.error is not None and type(outcome.error).__name__ == "BlockingError":
+        raise outcome.error  # a blocking call on the loop is its own lesson (the plugin's)
     # A call still running at the limit is cancelled then by the check, not by itself.
     fake.horizon = outcome.at if outcome.at is not None else start + LIMIT - 2 * EXACT
     return outcome
@@ -442,6 +444,7 @@ async def test_swallowing_fetch_still_times_out(ex):
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
+@pytest.mark.usefixtures("no_blocking")  # a pause between attempts must not block the loop
 async def test_later_attempt_succeeds(ex):
     """returns the value of a later attempt that answers in time"""
     loop = asyncio.get_running_loop()
