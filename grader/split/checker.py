@@ -308,6 +308,7 @@ class Link:
             self.worker_live = bool(message.get("live"))
             return
         self.worker_idle = False
+        self.synced = False  # the worker did something: its last look is void
         number = message.get("id")
         if op == "reply" and isinstance(number, int):
             future = self.futures.pop(number, None)
@@ -721,6 +722,9 @@ def _remote_coroutine_function(link: Link, number: int, name: str) -> Any:
     return remote
 
 
+_Event = tuple[selectors.SelectorKey, int]
+
+
 class _LinkedSelector(_VirtualSelector):
     """The checker loop's selector: time jumps only when the worker is quiet too."""
 
@@ -738,18 +742,29 @@ class _LinkedSelector(_VirtualSelector):
             link._drain()
             link.flush()
         if timeout is not None and timeout <= 0:
+            link.synced = False  # callbacks are ready here: something happens
             return self._real.select(timeout)
         events = self._real.select(0)
         if events:
-            return events
+            return self._happened(link, events)
         if not link.quiet():
             # The worker is at work, or has not read everything yet: wait for it, for real.
             link.watch_cpu()
-            return self._real.select(POLL_S)
-        if link.worker_live or loop.outside_io_possible():
+            return self._happened(link, self._real.select(POLL_S))
+        if link.worker_live:
+            # Threads of the worker's are at work outside its loops: time passes 1:1, as
+            # in one process, looked at again every GRACE_S.
+            start = time.monotonic()
+            events = self._real.select(GRACE_S if timeout is None else min(timeout, GRACE_S))
+            loop.advance(time.monotonic() - start)
+            link.clock = loop.time()
+            with contextlib.suppress(WorkerGone):
+                link.send({"op": "advance"})
+            return self._happened(link, events)
+        if loop.outside_io_possible():
             events = self._real.select(GRACE_S)
             if events:
-                return events
+                return self._happened(link, events)
         if loop.outside_io_possible() and not link.synced:
             # Sockets of ours may talk to the worker's: bytes we sent it may be waiting,
             # readable, in its socket while its last "idle" predates them. Before time
@@ -772,6 +787,14 @@ class _LinkedSelector(_VirtualSelector):
         with contextlib.suppress(WorkerGone):
             link.send({"op": "advance"})
         return []
+
+    @staticmethod
+    def _happened(link: Link, events: list[_Event]) -> list[_Event]:
+        """I/O of this loop's own (not the worker's word on the link) voids the worker's
+        last look: it may predate what that I/O sends it."""
+        if any(key.fd != link.sock.fileno() for key, _ in events):
+            link.synced = False
+        return events
 
 
 class LinkedLoop(VirtualTimeLoop):

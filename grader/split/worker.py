@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import explain, monitor, probes
-from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, learner_threads
+from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, _quiet, learner_threads
 from grader.split import wire
 
 #: Bytes of the learner's output forwarded per check (the rest is dropped).
@@ -251,10 +251,14 @@ class Link:
         deadline = min(deadlines) if deadlines else None
         # Live: a thread outside the loops (or the main thread outside them, blocked or at
         # work: it cannot be told) may still do something in real time.
+        frames = sys._current_frames()
         live = not main_waits or any(
             t is not main
             and not t.name.startswith(GRADER_THREAD_PREFIX)
             and not any(loop.thread_native_id == t.native_id for loop in self.running)
+            # An idle pool worker, or a thread waiting in Future.result() for a coroutine
+            # a loop here runs, can do nothing before that loop does.
+            and not any(_quiet(loop, frames.get(t.ident or -1)) for loop in self.running)
             for t in threading.enumerate()
         )
         state = (self.seen, deadline, live)
