@@ -169,10 +169,33 @@ def crop(text: str, limit: int = TEXT_CAP) -> str:
 
 
 def safe_repr(value: Any) -> str:
+    """A short repr to stand for ``value`` on the other side: asyncio's tasks, futures and
+    coroutines by their name and state, without the file paths their own reprs show."""
     try:
-        return crop(repr(value))
+        return crop(_plain_repr(value))
     except Exception as exc:  # a learner's __repr__ may raise
         return f"<{type(value).__name__} object (repr raised {type(exc).__name__})>"
+
+
+def _plain_repr(value: Any) -> str:
+    import asyncio
+    import inspect
+
+    if isinstance(value, asyncio.Task):
+        coro = value.get_coro()
+        name = getattr(coro, "__qualname__", None) or value.get_name()
+        return f"<Task {_state(value)} {name}()>"
+    if isinstance(value, asyncio.Future):
+        return f"<Future {_state(value)}>"
+    if inspect.iscoroutine(value):
+        return f"<coroutine object {value.__qualname__}>"
+    return repr(value)
+
+
+def _state(future: Any) -> str:
+    if not future.done():
+        return "pending"
+    return "cancelled" if future.cancelled() else "finished"
 
 
 class Codec:

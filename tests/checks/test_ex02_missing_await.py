@@ -77,15 +77,44 @@ def _coroutine_name(value: object) -> str:
     return found.group(1).rsplit(".", 1)[-1] if found else "?"
 
 
+def _task_name(value: object) -> str | None:
+    """The function a task (or future) runs, when ``value`` is one of this process's or the
+    worker's; None otherwise."""
+    if isinstance(value, asyncio.Task):
+        return str(getattr(value.get_coro(), "__name__", "?"))
+    if isinstance(value, asyncio.Future):
+        return ""
+    if isinstance(value, RemoteAwaitable):
+        found = re.match(r"<(Task|Future) \w+ ?([\w.<>]*)", repr(value))
+        if found:
+            return found.group(2).rsplit(".", 1)[-1].removesuffix("()") if found.group(1) == "Task" else ""
+    return None
+
+
 def _describe_result(result: object) -> str:
-    coroutines = [x for x in result if _is_coroutine(x)] if isinstance(result, list) else []
+    items = result if isinstance(result, list) else []
+    coroutines = [x for x in items if _is_coroutine(x)]
     if coroutines:
         name = _coroutine_name(coroutines[0])
         return (
             f"run_pipeline returned coroutine objects ({_brief(coroutines[0])}, ...) instead of "
             f"strings: `{name}(...)` was called but never awaited. {MISSING_AWAIT}"
         )
+    tasks = [name for name in map(_task_name, items) if name is not None]
+    if tasks:
+        what = f"a task running `{tasks[0]}(...)`" if tasks[0] else "a Future"
+        return (
+            f"run_pipeline returned task objects instead of strings: {what} went on where "
+            "its result was expected. A task runs in the background; `await task` gives its "
+            "result. In a sequential pipeline, simply `await` each stage."
+        )
     return ""
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` with the folders of file paths left out (a task's repr, put in the
+    log by the learner's code, names the file it runs in)."""
+    return re.sub(r"(?:/[^/\s'\"<>:]+)+/([^/\s'\"<>:]+\.py)", r"\1", repr(value))
 
 
 class _Fakes:
@@ -136,7 +165,8 @@ async def test_returns_stored_values(ex):
             "run_pipeline(['b', 'a', 'c', 'a'], log) returned ['B', 'A', 'C', 'A']: what fetch "
             "returned. Return, for each item, the value `await store(...)` gave back."
         )
-    if isinstance(result, list) and sorted(result) == ["A!", "A!", "B!", "C!"] and result != ["B!", "A!", "C!", "A!"]:
+    strings = isinstance(result, list) and all(type(x) is str for x in result)
+    if strings and sorted(result) == ["A!", "A!", "B!", "C!"] and result != ["B!", "A!", "C!", "A!"]:
         fail(
             f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}: the right values in "
             "another order. Return one result per item, in the order of `items` (append each "
@@ -148,7 +178,7 @@ async def test_returns_stored_values(ex):
     if stopped and result == ["B!", "A!", "C!", "A!"][: len(result)]:
         early = _returned_early(len(result), len(items))
         fail(f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}. {early}")
-    if isinstance(result, list) and sorted(result) == ["A!", "B!", "C!"]:
+    if strings and sorted(result) == ["A!", "B!", "C!"]:
         fail(
             f"run_pipeline(['b', 'a', 'c', 'a'], log) returned {result!r}: {len(result)} results "
             f"for {len(items)} items. 'a' is there twice, so it is processed and returned "
@@ -165,8 +195,15 @@ async def test_returns_stored_values(ex):
 async def test_log_complete_in_order(ex):
     """the log is complete and in pipeline order when run_pipeline returns"""
     log: list[str] = SharedList()
-    await _run(ex, ["a", "b"], log)
+    result = await _run(ex, ["a", "b"], log)
     expected = ["fetch:a", "transform:A", "store:A!", "fetch:b", "transform:B", "store:B!"]
+    if not log and result == ["A!", "B!"]:
+        fail(
+            "run_pipeline(['a', 'b'], log) returned ['A!', 'B!'], so every stage ran, but the "
+            "caller's `log` stayed empty: the stages logged into another list. Pass the very "
+            "`log` you were given to every helper (`log = []` inside run_pipeline makes a new "
+            "list the caller never sees)."
+        )
     if log != expected:
         missing = [entry for entry in expected if entry not in log]
         stages = sorted(entry.split(":")[0] for entry in log)
@@ -190,7 +227,7 @@ async def test_log_complete_in_order(ex):
                 "so something ran in the background (gather over items, or a task you did not "
                 "await right away). Await each stage of one item before starting the next."
             )
-        fail(f"After run_pipeline(['a', 'b'], log) returned, log was {log!r}, not {expected!r}.{why}")
+        fail(f"After run_pipeline(['a', 'b'], log) returned, log was {_shown(log)}, not {expected!r}.{why}")
 
 
 @pytest.mark.weight(2)
@@ -218,9 +255,11 @@ async def test_calls_helpers_through_globals(ex, monkeypatch):
     ]
     if not fakes.calls:
         fail(
-            "run_pipeline never called the module's fetch/transform/store (the checks replaced "
-            "them with fakes, and no fake was called). Call the helpers by their plain names "
-            "instead of repeating their code."
+            "run_pipeline never called the module's fetch/transform/store as they are when it "
+            "runs (the checks replaced them with fakes, and no fake was called): it calls copies "
+            "of its own, code that repeats their bodies or the functions as they were when "
+            "run_pipeline was defined (default arguments, a table built at import). Call them "
+            "by their plain names, looked up when called."
         )
     # Wiring, not order (the order has its own check): compare the calls as a multiset.
     if sorted(called, key=repr) != sorted(expected_calls, key=repr):
@@ -359,4 +398,7 @@ async def test_every_coroutine_awaited(ex, monkeypatch):
 def _brief(value: object) -> str:
     if _is_coroutine(value):
         return f"<coroutine {_coroutine_name(value)}>"
-    return repr(value)
+    task = _task_name(value)
+    if task is not None:
+        return f"<task {task}>" if task else "<Future>"
+    return _shown(value)
