@@ -300,6 +300,24 @@ def loop_held(
             "coroutine only lets others run where it awaits something that is not ready yet. "
             + EXPLANATIONS["spin"]
         )
+    if kind == "busy":
+        used = f"{cpu_s:.1f} s of CPU" if cpu_s is not None else "the CPU"
+        return (
+            f"The event loop never waited: your code kept its thread busy for {used} without "
+            "the loop ever going idle, either code that never yields or a task that polls "
+            "(`while not done: await asyncio.sleep(0)`) instead of awaiting what it waits for. "
+            + EXPLANATIONS["spin"]
+        )
+    if kind == "poll":
+        used = f"{cpu_s:.1f} s of CPU" if cpu_s is not None else "the CPU"
+        return (
+            f"The event loop never waited: for {used} it always had a task ready to run{where}. "
+            "Tasks did take turns, but one of them polls, going round and round (`while not "
+            "done: await asyncio.sleep(0)` and the like) instead of awaiting what it waits for, "
+            "so the loop never sleeps until something happens and a whole CPU burns meanwhile. "
+            "Await the thing itself: `await task`, `await asyncio.gather(*tasks)`, "
+            "`await event.wait()`. " + f"{DOCS}asyncio-task.html#awaitables"
+        )
     if kind == "sleep":
         return (
             f"Your code slept on the event loop's thread{where}: `time.sleep` stops every "

@@ -60,6 +60,8 @@ PROVEN_LINE_S = 0.01  # counted from when the line was first seen, not from the 
 #: The lines of the learner's file sampled in a proven spin, each with the line that
 #: names that spin (``file:line: source``) and the CPU seconds it ran for.
 _proven_lines: dict[int, tuple[str, float]] = {}
+#: Rounds a loop must go without waiting, besides a spin's worth of CPU, to be polling.
+POLL_ROUNDS = 100
 #: At most this many lines are remembered (a spin is a few lines).
 _PROVEN_LINES_MAX = 64
 #: Once a check has failed from a hold, how often the loop's thread is looked at again
@@ -97,7 +99,7 @@ class LoopHeld(BaseException):
 class Hold:
     """What held the loop's thread, and where."""
 
-    kind: str  # "spin", "stdin", "sleep", "wait", "io" or "stalled"
+    kind: str  # "spin", "poll", "stdin", "sleep", "wait", "io" or "stalled"
     at: str | None  # "ex06_blocking_client.py:12: line = input()"
     call: str | None = None  # the system call it was asleep in
     cpu_s: float | None = None
@@ -198,6 +200,11 @@ class LoopMonitor:
         self._first_seen = 0.0
         self._own_code_seen = False
         self._innermost: tuple[int, int] | None = None
+        #: The loop's count of rounds without waiting when the current stretch began.
+        self._rounds: int | None = None
+        #: For a loop that counts its rounds: its CPU mark, rounds and data when first seen
+        #: busy since it last waited.
+        self._poll_mark: tuple[float, int, tuple[int, ...]] | None = None
         self._stop = threading.Event()
         self._main = threading.main_thread()
         self._main_tid = main_thread_native_id()
@@ -247,6 +254,25 @@ class LoopMonitor:
                 _careful = False  # the first interruption stops the hold wherever it is
                 interrupt_main()
 
+    def _polled(self, tid: int, target: str | None) -> Hold | None:
+        """A loop that counts its rounds without waiting (a split run's worker loop) went
+        round and round for a spin's worth of CPU since it last waited, with no data
+        moving: a task polls instead of awaiting. Seen whatever code a look lands in (a
+        poll spends most of its time in the loop's own machinery)."""
+        loop = _running_loop_of(tid)
+        rounds = getattr(loop, "rounds", None)
+        if loop is None or rounds is None or self._clock is None or loop.in_select or not self.judge_holds:
+            self._poll_mark = None
+            return None
+        moved = _io_fingerprint()
+        if self._poll_mark is None or self._poll_mark[0] != loop.cpu_mark or self._poll_mark[2] != moved:
+            self._poll_mark = (loop.cpu_mark, rounds, moved)
+            return None
+        used = self._last_cpu - loop.cpu_mark
+        if used < (SPIN_CPU_S if not _PROVEN else PROVEN_S) or rounds - self._poll_mark[1] < POLL_ROUNDS:
+            return None
+        return Hold("poll", most_telling_line(self._main.ident, target), None, used)
+
     def _holding_now(self, tid: int) -> bool:
         """The learner's code is running on the loop's thread outside the selector."""
         if _learner_frames(self._main.ident, self.target()) is None:
@@ -262,6 +288,9 @@ class LoopMonitor:
             self._last_cpu = time.clock_gettime(self._clock)
         target = self.target()
         frames = _learner_frames(self._main.ident, target)
+        polled = self._polled(tid, target)
+        if polled is not None:
+            return polled, None
         if frames is None:
             self._progress = None
             return None, None
@@ -296,6 +325,7 @@ class LoopMonitor:
                 self._stretch = (mark, {})
                 self._own_code_seen = False
                 self._innermost = innermost
+                self._rounds = getattr(loop, "rounds", None)
             lines = self._stretch[1]
             lines[innermost_learner.f_lineno] = lines.get(innermost_learner.f_lineno, 0) + 1
             # Python code ran: the learner's own (or a C function it called) was the
@@ -312,7 +342,11 @@ class LoopMonitor:
                 # A stretch spent wholly inside one library call on the learner's behalf
                 # (a 32 MiB join under a loaded machine's page faults) is not a spin.
                 telling = _telling(target, lines) if sum(lines.values()) >= 4 else None
-                return Hold("spin", telling or most_telling_line(self._main.ident, target) or at, None, used), None
+                # The loop went round meanwhile (a loop that counts its rounds): tasks did
+                # run, but something was always ready, so it never waited: a poll.
+                rounds = getattr(loop, "rounds", None)
+                kind = "poll" if rounds is not None and rounds != self._rounds else "spin"
+                return Hold(kind, telling or most_telling_line(self._main.ident, target) or at, None, used), None
         if any(name in _EXCUSED for name in between):
             return None, None
         # Asleep in the kernel (not waiting for a CPU: a loaded machine shows ``R``), in

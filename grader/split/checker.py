@@ -242,7 +242,7 @@ class Link:
 
             self._spin_told = True
             if self.on_held is not None:
-                self.on_held(RemoteHold("spin", explain.loop_held("spin", None, None, used)))
+                self.on_held(RemoteHold("busy", explain.loop_held("busy", None, None, used)))
             self._break(f"it ran {used:.1f} s of CPU without a word")
 
     def quiet(self) -> bool:

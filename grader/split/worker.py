@@ -63,6 +63,8 @@ class WorkerLoop(GraderLoop):
         self.deadline: float | None = None
         #: Raise in the learner's code on the next poll (it runs this loop, which stalled).
         self.raise_held = False
+        #: Times the loop went round without waiting (something was always ready).
+        self.rounds = 0
 
     def time(self) -> float:
         return Clock.now
@@ -96,6 +98,9 @@ class _LinkedSelector:
             raise monitor.LoopHeld("the loop waited for what nothing could bring")
         events = self._real.select(0)
         if events or (timeout is not None and timeout <= 0):
+            # The loop went round without waiting (its CPU mark stays: it never waited):
+            # counted, so that a stretch of CPU with rounds is told from one without.
+            loop.rounds += 1
             return events
         link = LINK[0] if LINK else None
         if link is not None:
