@@ -81,6 +81,9 @@ class ThreadState:
     switches: int | None
     #: The kernel function it sleeps in (a hint: ``do_epoll_wait``, ``pipe_read``).
     wchan: str | None
+    #: In ``epoll_wait``/``epoll_pwait`` or ``poll``: the timeout it waits with, in
+    #: milliseconds (-1: until something happens; None: not such a wait, or unreadable).
+    timeout_ms: int | None = None
 
     @property
     def asleep(self) -> bool:
@@ -159,7 +162,7 @@ def thread_state(pid: int, tid: int) -> ThreadState | None:
     cpu_ns = _schedstat_ns(base)
     if cpu_ns is None and len(fields) > 12 and fields[11].isdigit() and fields[12].isdigit():
         cpu_ns = (int(fields[11]) + int(fields[12])) * _TICK_NS  # utime + stime, in ticks
-    syscall, fd = _syscall(base)
+    syscall, fd, timeout_ms = _syscall(base)
     wchan = _read(f"{base}/wchan")
     return ThreadState(
         tid=tid,
@@ -169,6 +172,7 @@ def thread_state(pid: int, tid: int) -> ThreadState | None:
         cpu_ns=cpu_ns,
         switches=_switches(base),
         wchan=wchan.strip() if wchan and wchan.strip() not in ("", "0") else None,
+        timeout_ms=timeout_ms,
     )
 
 
@@ -227,20 +231,25 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _syscall(base: str) -> tuple[str | None, int | None]:
-    """``/proc/.../syscall``: ``NR arg1 ... arg6 sp pc``, ``running``, or ``-1 sp pc``."""
+#: Calls whose timeout in milliseconds is an argument, and which one (0-based).
+_TIMEOUT_ARG = {"epoll_wait": 3, "epoll_pwait": 3, "poll": 2}
+
+
+def _syscall(base: str) -> tuple[str | None, int | None, int | None]:
+    """``/proc/.../syscall``: ``NR arg1 ... arg6 sp pc``, ``running``, or ``-1 sp pc``:
+    the call's name, its file descriptor and its timeout in ms, where it has them."""
     text = _read(f"{base}/syscall")
     words = text.split() if text else []
     if not words:
-        return None, None
+        return None, None, None
     if words[0] == "running":
-        return "running", None
+        return "running", None, None
     try:
         number = int(words[0])
     except ValueError:
-        return None, None
+        return None, None, None
     if number < 0:
-        return None, None  # blocked, but not in a system call
+        return None, None, None  # blocked, but not in a system call
     name = syscall_name(number)
     fd = None
     if name in FD_CALLS and len(words) > 1:
@@ -248,7 +257,15 @@ def _syscall(base: str) -> tuple[str | None, int | None]:
             fd = int(words[1], 16)
         except ValueError:
             fd = None
-    return name, fd
+    timeout = None
+    index = _TIMEOUT_ARG.get(name)
+    if index is not None and len(words) > index + 1:
+        try:
+            raw = int(words[index + 1], 16) & 0xFFFFFFFF  # an int: the low 32 bits, signed
+            timeout = raw - (1 << 32) if raw >= 1 << 31 else raw
+        except ValueError:
+            timeout = None
+    return name, fd, timeout
 
 
 def _schedstat_ns(base: str) -> int | None:

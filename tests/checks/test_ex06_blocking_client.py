@@ -165,9 +165,16 @@ sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
-EXITED, READS_STDIN, THREAD_READS_STDIN, IDLE, SPINNING, SLEEPS, UNSURE = (
-    "exited", "reads stdin", "a thread reads stdin", "idle", "spinning", "sleeps", "unsure"
+EXITED, READS_STDIN, THREAD_READS_STDIN, IDLE, SPINNING, SLEEPS, POLLING, UNSURE = (
+    "exited", "reads stdin", "a thread reads stdin", "idle", "spinning", "sleeps", "polling", "unsure"
 )  # fmt: skip
+
+#: Lines that reach the script's standard input together.
+TOGETHER = b"one\ntwo\nthree\n"
+
+#: A loop waiting with a timeout this short (ms), woken again and again with nothing to
+#: do, is polling on a timer.
+POLL_MS = 250
 
 
 @dataclass
@@ -246,7 +253,7 @@ class _Script:
         return waiting[0] > 0
 
     async def watch(self, done: Callable[[], bool], *, settled: Callable[[], bool] = lambda: True,
-                    bound: float = SCRIPT_BOUND_S) -> _Evidence | None:  # fmt: skip
+                    bound: float = SCRIPT_BOUND_S, polls: bool = False) -> _Evidence | None:  # fmt: skip
         """Wait until ``done()`` (None) or conclusive evidence that it never will be: the
         script exited, or it sits idle or spins. ``judge()`` says when the check's part is
         over (the server has sent or closed): before that, only a main thread blocked reading
@@ -267,7 +274,7 @@ class _Script:
             state = procstate.process_state(self.proc.pid)
             if state is not None:
                 history.append((time.monotonic(), state))
-                evidence = self._judge(history, stdin, settled())
+                evidence = self._judge(history, stdin, settled(), polls=polls)
                 if evidence is not None and not self._stdout_pending() and not done():
                     evidence.sockets = procstate.tcp_sockets(self.proc.pid) or []
                     if evidence.verdict in (READS_STDIN, SPINNING, SLEEPS):
@@ -281,13 +288,24 @@ class _Script:
             await asyncio.sleep(POLL_S)
 
     def _judge(
-        self, history: list[tuple[float, procstate.ProcessState]], stdin: int | None, settled: bool
+        self,
+        history: list[tuple[float, procstate.ProcessState]],
+        stdin: int | None,
+        settled: bool,
+        *,
+        polls: bool = False,
     ) -> _Evidence | None:
         now, latest = history[-1]
         main = latest.main
         if main is None:
             return None
         earlier = [s for t, s in history if now - t >= IDLE_S]
+        if polls and settled and earlier and _timer_wait(main):
+            # Waiting on a short timer now, and on one an IDLE_S ago too, having woken up
+            # in between (with nothing to do: that is what the caller waits through).
+            was = earlier[-1].main
+            if was is not None and _timer_wait(was) and was.switches is not None and main.switches != was.switches:
+                return _Evidence(POLLING, latest)
         if earlier and latest.idle_since(earlier[-1]):
             if self._reads_stdin(main, stdin):
                 return _Evidence(READS_STDIN, latest)
@@ -416,6 +434,16 @@ class _Script:
         return f"It exited with code {code}.{said}"
 
 
+def _timer_wait(thread: procstate.ThreadState) -> bool:
+    """Asleep in its event loop's wait with a short timeout (a timer due soon)."""
+    return (
+        thread.asleep
+        and thread.syscall in procstate.EVENT_WAITS
+        and thread.timeout_ms is not None
+        and 0 < thread.timeout_ms <= POLL_MS
+    )
+
+
 def _uses(path: Path, text: str) -> bool:
     with contextlib.suppress(OSError):
         return text in path.read_text(encoding="utf-8", errors="replace")
@@ -535,7 +563,18 @@ async def test_prints_server_lines_while_waiting_for_input(ex_path):
         # Both lines are shown; nothing more comes until the user types or the server
         # speaks. A client waiting for either sleeps in its event loop; one that polls
         # keeps a CPU busy meanwhile.
-        evidence = await client.watch(lambda: False)
+        evidence = await client.watch(lambda: False, polls=True)
+        if evidence is not None and evidence.verdict == POLLING:
+            timeout = evidence.state.main.timeout_ms if evidence.state and evidence.state.main else None
+            fail(
+                "The script showed both of the server's lines; then, with nothing to do "
+                "until input or the server's next line, its event loop kept waking up: it "
+                f"waited with a timer due in {timeout} ms, woke, printed nothing, and waited "
+                "on such a timer again. It polls on a timer (an `asyncio.sleep`, or a `wait_for`/`wait` "
+                "timeout, in a loop) instead of waiting for what it needs. Wait for input and "
+                "for the server at the same time, with nothing to time out: "
+                "`await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)`."
+            )
         if evidence is not None and evidence.verdict == SPINNING:
             polls = " (`await asyncio.sleep(0)` in a loop)" if evidence.where and "sleep(0" in evidence.where else ""
             # A line inside the running loop's own call (asyncio.run) says nothing.
@@ -624,6 +663,22 @@ async def test_script_exits_zero_when_input_ends(ex_path):
             if evidence.verdict == EXITED:
                 fail(f"The script never connected to the server. {client.describe_exit()}")
             fail(f"The script never connected to the server ({_observed(evidence)}).")
+        # Three lines at once (pasted, or piped in): each must reach the server while the
+        # input is still open.
+        assert client.proc.stdin is not None
+        client.proc.stdin.write(TOGETHER)
+        evidence = await client.watch(lambda: bytes(peer.received) == TOGETHER)
+        if evidence is not None and evidence.verdict == IDLE:
+            client.stuck = True
+            fail(
+                f"Three lines arrived at once on the script's standard input ({TOGETHER!r}) "
+                f"and its input stayed open; the server received {bytes(peer.received)!r} and "
+                "the script then sat idle on its event loop, the other lines given to it and "
+                "not sent. Each line must reach the server as soon as it arrives, however many "
+                "arrive together and whether or not the server answers: forward input in a "
+                "task of its own, reading it through a StreamReader (`open_stdin()`, then "
+                "`await stdin.readline()`), which hands out every line it has received."
+            )
         evidence = await _input_ended_exit(client)
         if evidence is not None and evidence.verdict != EXITED:
             await client.kill()
@@ -648,6 +703,15 @@ async def test_script_exits_zero_when_input_ends(ex_path):
             f"({peer.error!r}). Close the connection before returning: `writer.close()`, then "
             "`await writer.wait_closed()`.",
         )
+        got = bytes(peer.received)
+        if got != TOGETHER:
+            fail(
+                f"Three lines arrived at once on the script's standard input "
+                f"({TOGETHER!r}), then its end; the server received {got!r}. Each line must "
+                "reach the server, however many arrive together. Read standard input through "
+                "a StreamReader (`open_stdin()`, then `await stdin.readline()` until b''), which "
+                "hands out every line it has received."
+            )
 
 
 @pytest.mark.weight(1)
@@ -766,8 +830,9 @@ async def test_sends_newline_terminated_lines(ex, monkeypatch):
     """sends every input line newline-terminated, then closes"""
     closes = watch_closing(monkeypatch)
     stdin = asyncio.StreamReader()
+    long_line = "a long line " + "x" * 1500  # longer than a typical read's chunk
     lines = ["hello", "  an indented line, with spaces", "", "trailing spaces   ", "h\u00e9llo w\u00f6rld",
-             "no newline at the end"]  # fmt: skip
+             long_line, "no newline at the end"]  # fmt: skip
     stdin.feed_data("\n".join(lines).encode())
     stdin.feed_eof()
     expected = "".join(line + "\n" for line in lines).encode()
@@ -804,6 +869,12 @@ async def test_sends_newline_terminated_lines(ex, monkeypatch):
         exact(result, 0, "chat() at end of input returned")
         server_done = await wait_event(peer.done, BOUND_S)
     got = bytes(peer.received)
+    if got != expected and long_line.encode() not in got and long_line.encode() in got.replace(b"\n", b""):
+        fail(
+            f"A {len(long_line):,}-byte input line reached the server cut into pieces, each "
+            "ended with b'\\n': the input was read in fixed-size chunks and each chunk sent as "
+            "a line. Read it line by line (`await stdin.readline()`), whatever its length."
+        )
     if got != expected:
         before_blank = "".join(line + "\n" for line in lines[: lines.index("")]).encode()
         if got == before_blank:
@@ -851,10 +922,12 @@ async def test_sends_newline_terminated_lines(ex, monkeypatch):
 @pytest.mark.weight(2)
 @pytest.mark.hint(1)
 @pytest.mark.virtual_time
-async def test_never_blocks_the_loop(ex, no_blocking):
+async def test_never_blocks_the_loop(ex, no_blocking, monkeypatch):
     """never blocks the event loop while chatting"""
     stdin = asyncio.StreamReader()
     screen = _Screen()
+    stray = _Screen()  # the process's own stdout, for lines written there instead of `out`
+    monkeypatch.setattr(sys, "stdout", stray)
     news = b"server: news while you think"
 
     async def script(writer: asyncio.StreamWriter, peer: _Peer) -> None:
@@ -869,6 +942,13 @@ async def test_never_blocks_the_loop(ex, no_blocking):
                 await _stop(shown)
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     await task  # what it raised, and where, explains more than we can
+                if news.decode() in stray.getvalue():
+                    fail(
+                        f"The server sent {news.decode()!r} and chat() wrote it to the "
+                        "process's standard output (`sys.stdout`), not to the `out` it was "
+                        "given. Write every line to `out`: `out.write(...)` (or "
+                        "`print(..., file=out)`), with `out = sys.stdout` only when none is given."
+                    )
                 fail(
                     f"The server sent {news.decode()!r} while no input came, and after "
                     f"{BOUND_S:g}s it had not been written to `out`"
