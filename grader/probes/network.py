@@ -322,10 +322,13 @@ async def serve_handler(
 
 @dataclass
 class Closing:
-    """What one StreamWriter did about closing."""
+    """What one StreamWriter did about closing: closed by the code (``closed``), waited
+    for (``waited``), or closed only by the garbage collector (``collected``: since 3.12 a
+    StreamWriter collected unclosed warns and closes itself)."""
 
     closed: bool = False
     waited: bool = False
+    collected: bool = False
 
 
 @dataclass
@@ -337,20 +340,70 @@ class ClosingLog:
     def of(self, address: tuple[str, int] | None) -> Closing | None:
         return self.writers.get(address) if address is not None else None
 
+    def still_open(self, address: tuple[str, int] | None) -> list[str]:
+        """What of this process is bound to ``address`` and not closed (see open_ends)."""
+        return open_ends(address)
+
 
 class _WorkerClosingLog:
     """:class:`ClosingLog` of a split check: the worker records, the checker asks it."""
 
     def of(self, address: tuple[str, int] | None) -> Closing | None:
+        said = self._ask("closing", address)
+        if not isinstance(said, dict):
+            return None
+        return Closing(
+            closed=bool(said.get("closed")), waited=bool(said.get("waited")), collected=bool(said.get("collected"))
+        )
+
+    def still_open(self, address: tuple[str, int] | None) -> list[str]:
+        said = self._ask("open_ends", address)
+        return [str(x)[:200] for x in said[:10]] if isinstance(said, list) else []
+
+    @staticmethod
+    def _ask(op: str, address: tuple[str, int] | None) -> Any:
         from grader.split import checker
 
         link = checker.current()
         if link is None or address is None or link.closed:
             return None
-        said = link.ask_value("closing", address=list(address))
-        if not isinstance(said, dict):
-            return None
-        return Closing(closed=bool(said.get("closed")), waited=bool(said.get("waited")))
+        return link.ask_value(op, address=list(address))
+
+
+def transports_bound_to(address: tuple[str, int] | None) -> list[asyncio.BaseTransport]:
+    """This process's transports whose local address is ``address``."""
+    import gc
+
+    if address is None:
+        return []
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.BaseTransport):
+            try:
+                name = obj.get_extra_info("sockname")
+            except Exception:  # a foreign object may misbehave
+                continue
+            if name == address:
+                found.append(obj)
+    return found
+
+
+def open_ends(address: tuple[str, int] | None) -> list[str]:
+    """Transports (or bare sockets) of this process bound to ``address`` and not closed."""
+    import gc
+
+    if address is None:
+        return []
+    transports = transports_bound_to(address)
+    if transports:
+        return [f"transport {type(t).__name__} not closed" for t in transports if not t.is_closing()]
+    found: list[str] = []
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.fileno() != -1:
+            with contextlib.suppress(OSError):
+                if obj.getsockname() == address:
+                    found.append("socket not closed")
+    return found
 
 
 def watch_closing(monkeypatch: Any) -> ClosingLog:
@@ -373,7 +426,13 @@ def _watch_here(log: ClosingLog, monkeypatch: Any) -> ClosingLog:
         return log.writers.setdefault(writer.get_extra_info("sockname"), Closing())
 
     def close_observed(self: asyncio.StreamWriter) -> None:
-        entry(self).closed = True
+        import sys
+
+        caller = sys._getframe(1).f_code
+        if caller.co_name == "__del__" and caller.co_filename == asyncio.streams.__file__:
+            entry(self).collected = True  # nobody closed it: the collector did
+        else:
+            entry(self).closed = True
         close(self)
 
     async def wait_closed_observed(self: asyncio.StreamWriter) -> None:

@@ -523,13 +523,26 @@ class Link:
         )
         self.reply(number, bool(found))
 
+    def op_open_ends(self, number: int, message: dict[str, Any]) -> None:
+        """What of this process is bound to ``address`` and not closed (its account)."""
+        from grader.probes.network import open_ends
+
+        address = message.get("address")
+        found: list[str] = []
+        if isinstance(address, list) and len(address) == 2:
+            found = open_ends((str(address[0]), int(address[1])))
+        self.reply(number, found[:10])
+
     def op_closing(self, number: int, message: dict[str, Any]) -> None:
         """What the writer bound to ``address`` did about closing (this process's account)."""
         address = message.get("address")
         entry = None
         if self.closing is not None and isinstance(address, list) and len(address) == 2:
             entry = self.closing.of((str(address[0]), int(address[1])))
-        self.reply(number, None if entry is None else {"closed": entry.closed, "waited": entry.waited})
+        self.reply(
+            number,
+            None if entry is None else {"closed": entry.closed, "waited": entry.waited, "collected": entry.collected},
+        )
 
     def op_threads(self, number: int, message: dict[str, Any]) -> None:
         """The threads the learner's code started so far, each with the line it was

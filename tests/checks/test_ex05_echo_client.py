@@ -33,6 +33,7 @@ from grader.probes import (
     fail,
     first_difference,
     peer_server,
+    transports_bound_to,
     wait_event,
     watch_closing,
     watch_reads,
@@ -62,7 +63,7 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Peer], Any]
 
 #: Every check runs on the virtual clock: bounds on waiting cost no real time, and the
 #: clock waits for real only while bytes are on their way between the two ends.
-pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
+pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking"), pytest.mark.split]
 
 
 @contextlib.asynccontextmanager
@@ -83,7 +84,7 @@ async def _server(handler: Handler) -> AsyncIterator[tuple[str, int, _Peer]]:
             # about buffers that can never drain.
             if peer.writer is not None and not await wait_event(peer.done, 1.0):
                 peer.transport.abort()
-                for transport in _transports_bound_to(peer.peername):
+                for transport in transports_bound_to(peer.peername):
                     transport.abort()
 
 
@@ -362,7 +363,7 @@ async def test_closes_the_connection(ex, monkeypatch):
             warnings.simplefilter("always", ResourceWarning)
             result = await _roundtrip(ex, host, port, payload, "echo_roundtrip(90 bytes)")
             # Right after the return, before the loop runs anything else.
-            still_open = _open_ends(peer.peername)
+            still_open = closes.still_open(peer.peername)
             gc.collect()  # a writer nobody closed warns when it is collected
         unclosed = [str(w.message) for w in caught if _is_unclosed(w)]
         for w in caught:
@@ -370,8 +371,16 @@ async def test_closes_the_connection(ex, monkeypatch):
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         await asyncio.wait_for(peer.done.wait(), BOUND_S)
     _expect_same_bytes(result, payload, "echo_roundtrip(90 bytes)")
-    if still_open or unclosed:
-        seen = still_open[0] if still_open else f"ResourceWarning: {unclosed[0]}"
+    mine = closes.of(peer.peername)
+    collected = mine is not None and mine.collected and not mine.closed
+    if still_open or unclosed or collected:
+        seen = (
+            still_open[0]
+            if still_open
+            else f"ResourceWarning: {unclosed[0]}"
+            if unclosed
+            else "its StreamWriter was closed only when the garbage collector found it"
+        )
         fail(
             f"echo_roundtrip returned without closing its connection ({_crop(seen)}). "
             "Close what you open, on every path: `writer.close()` then `await "
@@ -379,7 +388,6 @@ async def test_closes_the_connection(ex, monkeypatch):
             "TypeError). A writer left to the garbage collector leaks its socket until then "
             "and warns."
         )
-    mine = closes.of(peer.peername)
     expect(
         mine is None or not mine.closed or mine.waited,
         "echo_roundtrip called `writer.close()` but returned without `await "
@@ -400,35 +408,3 @@ def _is_unclosed(w: warnings.WarningMessage) -> bool:
 
 def _crop(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _transports_bound_to(address: tuple[str, int] | None) -> list[asyncio.BaseTransport]:
-    """This process's transports whose local address is ``address`` (the learner's end)."""
-    if address is None:
-        return []
-    found = []
-    for obj in gc.get_objects():
-        if isinstance(obj, asyncio.BaseTransport):
-            try:
-                name = obj.get_extra_info("sockname")
-            except Exception:  # a foreign object may misbehave
-                continue
-            if name == address:
-                found.append(obj)
-    return found
-
-
-def _open_ends(address: tuple[str, int] | None) -> list[str]:
-    """Transports (or bare sockets) of this process bound to ``address`` and not closed."""
-    if address is None:
-        return []
-    transports = _transports_bound_to(address)
-    if transports:
-        return [f"transport {type(t).__name__} not closed" for t in transports if not t.is_closing()]
-    found: list[str] = []
-    for obj in gc.get_objects():
-        if isinstance(obj, socket.socket) and obj.fileno() != -1:
-            with contextlib.suppress(OSError):
-                if obj.getsockname() == address:
-                    found.append("socket not closed")
-    return found
