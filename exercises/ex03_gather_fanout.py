@@ -3,13 +3,18 @@
 What to build
 -------------
 ``async def fetch_all(urls, fetch)`` calls ``await fetch(url)`` for every url and returns
-the results as a list, where ``result[i]`` is what ``fetch(urls[i])`` returned.
+the results as a list, where ``result[i]`` is what ``fetch(urls[i])`` returned, whatever
+it is (``None`` and ``""`` are results too).
 
 - All fetches run **concurrently**: ten fetches of one second each take about one
   second, not ten.
 - Results come back in **input order**, not in the order the fetches finished.
 - If a fetch raises, **that same exception** propagates out of ``fetch_all`` (not a
   copy, not wrapped in an ``ExceptionGroup``, not returned inside the list).
+- If several fetches raise, one of their exceptions propagates and **none is left
+  unretrieved**: every failed fetch's exception is awaited or read by someone, or asyncio
+  logs "Task exception was never retrieved". ``gather`` retrieves them for you; awaiting
+  tasks one by one, the first error ends your loop before the later ones are read.
 - ``fetch_all([], fetch)`` returns ``[]``.
 
 ``fetch`` is any async callable taking one url; the checks pass fakes.

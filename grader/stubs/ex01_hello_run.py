@@ -4,9 +4,11 @@ What to build
 -------------
 1. ``async def greet(name, delay)`` returns ``f"Hello, {name}!"`` after waiting ``delay``
    seconds *without blocking the event loop*.
-2. ``def main(names, delay=0.1)`` greets everyone **concurrently** inside one
-   ``asyncio.run(...)`` call and returns the greetings in the order of ``names``.
-   Call ``greet`` by its plain name (the checks may swap it for a probe).
+2. ``def main(names, delay=0.1)`` greets everyone **concurrently** on one event loop,
+   closed before main returns, and returns the greetings in the order of ``names``.
+   One ``asyncio.run(...)`` call does all of that: it makes a loop, runs one coroutine of
+   yours on it to the end, and closes it. Call ``greet`` by its plain name (the checks may
+   swap it for a probe).
 
 Why it matters
 --------------

@@ -53,7 +53,7 @@ async def test_greet_does_not_block_the_loop(ex, no_blocking):
 @pytest.mark.weight(3)
 @pytest.mark.hint(2)
 def test_main_greets_concurrently(ex, monkeypatch):
-    """main runs all greetings at once in one asyncio.run call"""
+    """main runs all greetings at once on one event loop"""
     flight = InFlight()
     times: list[float] = []
     delays: list[object] = []
@@ -67,15 +67,20 @@ def test_main_greets_concurrently(ex, monkeypatch):
         loops.add(loop)
         threads.add(thread)
         with flight.track():
-            await asyncio.sleep(1.0)
+            # Short: loops run in threads of the learner's own let the clock move only
+            # as fast as a real one.
+            await asyncio.sleep(0.2)
         times.append(asyncio.get_running_loop().time())
         return f"Hello, {name}!"
 
     monkeypatch.setattr(ex, "greet", probe)
     # A name given twice is greeted twice: one greet(...) per entry, all awaited.
     names = ["Ada", "Grace", "Ada"]
-    result = ex.main(names, 1.0)
-    exact(result, ["Hello, Ada!", "Hello, Grace!", "Hello, Ada!"], "main(['Ada', 'Grace', 'Ada'], 1.0) returned")
+    result = _main(ex, names, 1.0, "main(['Ada', 'Grace', 'Ada'], 1.0)")
+    expected = ["Hello, Ada!", "Hello, Grace!", "Hello, Ada!"]
+    # Only "every greeting is there": the order has its own check.
+    if not isinstance(result, list) or sorted(result, key=repr) != sorted(expected):
+        exact(result, expected, "main(['Ada', 'Grace', 'Ada'], 1.0) returned")
     if len(times) != 3:
         fail(
             f"main(['Ada', 'Grace', 'Ada'], 1.0) ran greet to the end {len(times)} time(s), not 3: "
@@ -107,23 +112,95 @@ def test_main_greets_concurrently(ex, monkeypatch):
     expect(spread == pytest.approx(0, abs=0.05), "the greetings did not finish together")
 
 
+#: Each round's names, in no sorted order, and the order their greetings finish in: neither
+#: the input order, nor its reverse, nor sorted. Rounds of several sizes, so that an order
+#: nobody chose (a set's) cannot match the input in all of them by chance.
+ROUNDS = (
+    ["Grace", "Ada", "Linus", "Barbara", "Guido"],
+    ["Ken", "Frances", "Edsger", "Margaret", "Dennis", "Radia", "Alan", "Hedy"],
+    ["Tim", "Sophie", "John", "Anita", "Niklaus", "Joan", "Bjarne", "Katherine", "Donald", "Shafi", "Leslie"],
+)
+
+
+def _finish_times(names: list[str]) -> dict[str, float]:
+    """When each greeting ends, in seconds: a fixed shuffle (names[i] ends at 3*i mod n,
+    plus 1, hundredths), so the greetings finish in an order of their own. Short: code that
+    runs loops in threads of its own lets the clock move only as fast as a real one."""
+    return {name: ((3 * i) % len(names) + 1) / 100 for i, name in enumerate(names)}
+
+
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
 def test_main_keeps_input_order(ex, monkeypatch):
     """main returns results in input order, not completion order"""
-
     # What each greeting returns, known only to greet: main must get it from greet.
-    greetings = {name: f"{name.upper()}-{secrets.token_hex(3)}" for name in "abc"}
+    greetings = {name: f"{name.upper()}-{secrets.token_hex(3)}" for names in ROUNDS for name in names}
+    ends: dict[str, float] = {}
 
-    async def reversed_probe(name: str, delay: float) -> str:
-        # Later names finish first.
-        await asyncio.sleep({"a": 3, "b": 2, "c": 1}[name])
+    async def shuffled_probe(name: str, delay: float) -> str:
+        await asyncio.sleep(ends[name])
         return greetings[name]
 
-    monkeypatch.setattr(ex, "greet", reversed_probe)
-    exact(
-        ex.main(["a", "b", "c"], 0.1),
-        [greetings[name] for name in "abc"],
-        "main(['a','b','c']) with 'c' finishing first (each greet returning its own text) returned",
-    )
+    monkeypatch.setattr(ex, "greet", shuffled_probe)
+    for names in ROUNDS:
+        ends.update(_finish_times(names))
+        what = f"main({names!r}, 0.1)"
+        result = _main(ex, names, 0.1, what)
+        expected = [greetings[name] for name in names]
+        # Type-strict: an object posing as a list (or a str whose == always holds) is no match.
+        if type(result) is list and all(type(x) is str for x in result) and result == expected:
+            continue
+        finished = [greetings[name] for name in sorted(names, key=ends.__getitem__)]
+        if isinstance(result, list) and sorted(result, key=repr) == sorted(expected):
+            if result == finished:
+                fail(
+                    f"{what} returned the greetings in the order they finished "
+                    f"({', '.join(sorted(names, key=ends.__getitem__))}), not in the order of names. "
+                    "Collecting results as they complete (`asyncio.as_completed`, appending when "
+                    "each one is done) loses the input order; `asyncio.gather` returns results in "
+                    "the order of its arguments."
+                )
+            if result == sorted(expected):
+                fail(
+                    f"{what} returned the greetings sorted, not in the order of names: return "
+                    "them in the order `asyncio.gather` gives them (the order of its arguments), "
+                    "unsorted."
+                )
+            fail(
+                f"{what} returned every greeting, but in an order that is neither the order of "
+                f"names nor the order they finished: {result!r}. A set (such as the `done` set "
+                "`asyncio.wait` returns) has no order you can rely on: read each result from "
+                "your own list of tasks, in the order you made them, or use `asyncio.gather`, "
+                "which returns results in the order of its arguments."
+            )
+        exact(result, expected, f"{what}, each greet returning its own text and ending at its own time,")
+
+
+#: What ``asyncio.run`` says when it is given something other than a coroutine.
+_NOT_A_COROUTINE = "a coroutine was expected"
+
+
+def _main(ex, names: list[str], delay: float, what: str) -> object:
+    """Call the learner's main; "asyncio.run was given a future" gets its own lesson."""
+    __tracebackhide__ = True
+    try:
+        return ex.main(names, delay)
+    except ValueError as exc:
+        if _NOT_A_COROUTINE not in str(exc):
+            raise
+        gathered = "_GatheringFuture" in str(exc)
+        fail(
+            f"{what} raised ValueError: {exc}. `asyncio.run(...)` takes a coroutine (what "
+            "calling an `async def` function gives)"
+            + (", and `asyncio.gather(...)` returns a future, not a coroutine" if gathered else "")
+            + ". Put the work inside an `async def` function and run that: `async def "
+            "greet_all(): return await asyncio.gather(*(greet(n, delay) for n in names))`, then "
+            "`return asyncio.run(greet_all())`."
+            + (
+                " Called outside a running event loop, `asyncio.gather(...)` also wrapped each "
+                "greeting in a task of a loop that was not running: those greetings never started."
+                if gathered
+                else ""
+            )
+        )

@@ -22,6 +22,11 @@ pytestmark = pytest.mark.split
 
 TASKS = "library/asyncio-task"  # the docs page for every lesson here
 
+#: Added to every delay of a fake fetch, so that no fetch ends at a round time (0.5 s,
+#: 1 s, 2 s): a timeout or a sleep of the learner's own never ends at the very moment a
+#: fetch does, where which of the two comes first would be a toss-up.
+ODD = 0.0007
+
 
 class FetchError(Exception):
     """What the fake fetches raise."""
@@ -55,7 +60,10 @@ async def test_fetches_concurrently(ex):
     # The last url repeats the first: result[i] is what fetch(urls[i]) returned, so a url
     # listed twice is fetched twice (a page may change between two fetches).
     urls = [f"https://site{i}.example/" for i in range(7)] + ["https://site0.example/"]
-    pages = {url: Page(url) for url in urls}  # what each fetch returns: only fetch has them
+    # What each fetch returns: only fetch has them. Two are falsy: None and "" are results
+    # like any other, and result[i] holds them too.
+    pages: dict[str, Any] = {url: Page(url) for url in urls}
+    pages[urls[3]], pages[urls[5]] = None, ""
     probe = BarrierProbe(len(urls), timeout=2.0, result=lambda url: pages[url])
     result = await _fetch_all(ex, urls, probe, "fetch_all(8 urls, the last one the same as the first)")
     called = [args[0] if args else None for args in probe.calls]
@@ -77,8 +85,16 @@ async def test_fetches_concurrently(ex):
         )
     # Order has its own check; here only "every result is there", each the page fetch returned.
     expected = [pages[url] for url in urls]
-    got = sorted(map(id, result)) if isinstance(result, list) else None
-    if got != sorted(map(id, expected)):
+    dropped = _dropped(result, expected)
+    if dropped:
+        returned = "; ".join(f"fetch({urls[i]!r}) returned {expected[i]!r}" for i in dropped)
+        fail(
+            f"fetch_all returned {len(result)} results for 8 urls: {returned}, and "
+            f"{'that result is' if len(dropped) == 1 else 'those results are'} missing from the "
+            "list. `result[i]` is what `fetch(urls[i])` returned, whatever it is: None, 0 and '' "
+            "are results too. Return every result, unfiltered."
+        )
+    if not _same_items(result, expected):
         exact(result, expected, "fetch_all(urls, fetch) returned")
 
 
@@ -87,7 +103,7 @@ async def test_fetches_concurrently(ex):
 @pytest.mark.hint(2)
 async def test_results_in_input_order(ex):
     """returns results in input order, not completion order"""
-    delays = {"slow": 3.0, "medium": 2.0, "fast": 1.0, "instant": 0.0}
+    delays = {"slow": 3.0 + ODD, "medium": 2.0 + ODD, "fast": 1.0 + ODD, "instant": 0.0}
     pages = {url: Page(url) for url in delays}
     finished: list[str] = []
 
@@ -118,9 +134,9 @@ async def test_same_exception_propagates(ex):
 
     async def fetch(url: str) -> str:
         if url == "b":
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0 + ODD)
             raise boom
-        await asyncio.sleep({"a": 0.5, "c": 2.0}[url])
+        await asyncio.sleep({"a": 0.5, "c": 2.0}[url] + ODD)
         return url
 
     got: BaseException | None = None
@@ -174,9 +190,9 @@ async def test_same_exception_propagates(ex):
             f"{got!r}). Let the original propagate (or `raise` it again unchanged)."
         )
     fail(
-        f"fetch 'b' raised FetchError('b.example is down'), but fetch_all raised "
-        f"{type(got).__name__}: {got}. asyncio does propagate exceptions: awaiting `gather` "
-        "(or the task) re-raises the fetch's exception as it is."
+        f"fetch 'b' raised FetchError('b.example is down'), but fetch_all raised {got!r}."
+        f"{_foreign(got)} asyncio does propagate exceptions: awaiting `gather` (or the task) "
+        "re-raises the fetch's exception as it is."
     )
 
 
@@ -208,7 +224,8 @@ async def test_empty_list(ex):
 @pytest.mark.hint(2)
 async def test_several_failures_none_lost(ex):
     """when several fetches fail, one error propagates and none is left unretrieved"""
-    delays = {"a": 3.0, "ok1": 0.2, "b": 1.0, "c": 2.0, "ok2": 0.1, "d": 0.5}
+    seconds = {"a": 3.0, "ok1": 0.2, "b": 1.0, "c": 2.0, "ok2": 0.1, "d": 0.5}
+    delays = {url: delay + ODD for url, delay in seconds.items()}
     errors = {url: FetchError(f"{url} failed") for url in ("a", "b", "c", "d")}
 
     async def fetch(url: str) -> str:
@@ -217,21 +234,27 @@ async def test_several_failures_none_lost(ex):
             raise errors[url]
         return url
 
-    raised = False
-    ours = False
+    raised: Exception | None = None
     try:
         result = await _fetch_all(ex, list(delays), fetch, "fetch_all(6 urls, 4 failing)")
     except Exception as exc:
-        raised = True
-        ours = any(exc is e or _contains(exc, e) for e in errors.values())
-    if not raised:
+        raised = exc
+    if raised is None:
         fail(
             f"Four fetches raised, but fetch_all returned {result!r} instead of raising. "
             "asyncio does propagate exceptions: `gather` re-raises the first one to whoever "
             "awaits it; catching the errors hides every failure from the caller."
         )
-    if not ours:
-        fail("fetch_all raised an exception that none of the fetches raised.")
+    if not any(raised is e or _contains(raised, e) for e in errors.values()):
+        if any(type(raised) is type(e) and str(raised) == str(e) for e in errors.values()):
+            fail(
+                f"fetch_all raised {raised!r}, a new object, not the exception the fetch raised. "
+                "Let the original propagate (or `raise` it again unchanged)."
+            )
+        fail(
+            f"fetch_all raised {raised!r}, which none of the fetches raised (they raised "
+            f"{', '.join(map(repr, errors.values()))}).{_foreign(raised)}"
+        )
     await asyncio.sleep(5.0)  # whatever still runs finishes on the virtual clock
     for error in errors.values():
         # The tracebacks reach the learner's frames, which may hold the failed tasks:
@@ -248,6 +271,62 @@ async def test_several_failures_none_lost(ex):
             "first one; a TaskGroup collects them all. If you await tasks one by one, make "
             f"sure every failed task's exception is retrieved. {docs(TASKS, 'asyncio.gather')}"
         )
+
+
+def _dropped(result: Any, expected: list[Any]) -> list[int]:
+    """The indexes of the falsy results ``result`` left out of ``expected``, when that is
+    all that differs (the rest there, in order); else []."""
+    if not isinstance(result, list) or len(result) >= len(expected):
+        return []
+    dropped: list[int] = []
+    rest = iter(enumerate(expected))
+    for got in result:
+        for i, want in rest:
+            if _same(got, want):
+                break
+            if want:
+                return []
+            dropped.append(i)
+        else:
+            return []
+    dropped += [i for i, want in rest if not want]
+    return dropped if len(result) + len(dropped) == len(expected) else []
+
+
+def _same_items(result: Any, expected: list[Any]) -> bool:
+    """``result`` holds ``expected``'s items, in any order."""
+    if not isinstance(result, list) or len(result) != len(expected):
+        return False
+    left = list(result)
+    for want in expected:
+        at = next((i for i, got in enumerate(left) if _same(got, want)), None)
+        if at is None:
+            return False
+        del left[at]
+    return True
+
+
+def _same(got: Any, want: Any) -> bool:
+    """A page by identity (it has no ``__eq__``), anything else by type and value."""
+    return got is want or (not isinstance(want, Page) and type(got) is type(want) and got == want)
+
+
+def _foreign(exc: BaseException) -> str:
+    """What an exception none of the fakes raised says, for the kinds that say something."""
+    # Across the process boundary an asyncio exception arrives as a class of its name.
+    if type(exc).__name__ == "InvalidStateError" and "is not set" in str(exc):
+        return (
+            " A task's `result()` (or `exception()`) raises it while the task is not done "
+            "yet: read a result only once its task has finished (await the tasks, or "
+            "`await asyncio.gather(...)`)."
+        )
+    if isinstance(exc, TimeoutError):
+        return (
+            " The fakes raise no TimeoutError: it came from fetch_all, as from a time limit of "
+            "its own (`asyncio.wait_for`, `asyncio.timeout`) that ended before the fetches "
+            "did. The contract sets no time limit."
+        )
+    return ""
 
 
 def _contains(group: BaseException, exc: BaseException) -> bool:

@@ -126,7 +126,7 @@ class TestWatchInATerminal:
 
         save(exercise_file, SEQUENTIAL)
         screen = tmux.wait_text("✘ ex01 Your first coroutine: failing")
-        assert "main runs all greetings at once in one asyncio.run call" in screen
+        assert "main runs all greetings at once on one event loop" in screen
         assert "At most 1 greeting(s) ran at the same time; all 3 should." in screen
         assert "(4 of 5 checks pass)" in screen
 

@@ -1,7 +1,7 @@
 """Mutant: one ``asyncio.run`` per name, each in its own thread (``ThreadPoolExecutor.map``).
 
 The greetings overlap and come back in order, but main runs N event loops in N threads
-instead of N coroutines on one loop: the contract says "inside one asyncio.run(...) call".
+instead of N coroutines on one loop: the contract says "on one event loop".
 
 Must fail: test_main_greets_concurrently
 """
