@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -51,6 +53,7 @@ from grader.probes import (
     receive,
     running_server,
     serve_handler,
+    set_socket_buffers,
     settle,
     show_bytes,
     wait_event,
@@ -81,8 +84,21 @@ QUIET_CLIENT_S = 600.0
 STALL_S = 10.0
 #: Clients connected at once in the many-clients check.
 CLIENTS = 100
+#: The half-close check's last piece: more than the two sockets hold while the client's
+#: transport does not read (128 KiB with SMALL_BUF), so the rest of its echo waits in the
+#: server's write buffer (LATE_HIGH_WATER: the handler is never paused). Not much more:
+#: from 3.12 an echo that writes one byte at a time is quadratic in the chunks buffered.
+LAST = 160 * 1024
+LATE_HIGH_WATER = 4 * LAST
 
 pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
+
+#: How a server stops reading from a client that does not read.
+FLOW_HOW = (
+    " With streams: serve with handle_echo, which awaits `writer.drain()` after each write; "
+    "with a Protocol: `pause_reading()` in `pause_writing()`, `resume_reading()` in "
+    "`resume_writing()`."
+)
 
 #: What each verdict teaches; the checks fill in what they observed.
 LESSONS = {
@@ -101,6 +117,14 @@ LESSONS = {
         "`readexactly(n)` wait for more data; `reader.read()` with no size waits for end of "
         "file. Use `data = await reader.read(n)`: it returns whatever has arrived, at most n "
         "bytes."
+    ),
+    "held back": (
+        "Sent {what} ({size}) and got {n} of them back, then nothing for {PROMPT_S:g}s while "
+        "the connection stayed open. handle_echo had taken every byte that arrived from its "
+        "reader, had nothing waiting to be sent, and was reading again ({where}): the rest "
+        "of what it read was never written back. An echo server writes back each chunk as "
+        "soon as it has read it, not once a newline or more data has arrived: "
+        "`writer.write(data)` right after each `data = await reader.read(n)`."
     ),
     # the flood
     "overflow": (
@@ -127,6 +151,13 @@ LESSONS = {
         "{sent:,} bytes it had sent came back, then nothing for {STALL_S:g}s ({where}). After "
         "`drain()` returns, go on reading and writing."
     ),
+    "gave up": (
+        "The handler paused in drain() as it should, but while the client went on not "
+        "reading (nothing else happened: only loop time passed), handle_echo closed the "
+        "connection within {after:g}s ({where}). A client that reads slowly is still a client: "
+        "TCP already slows it down, and the contract is to serve it until it half-closes. No "
+        "timeout around `drain()` (or anything else in the handler)."
+    ),
     "resumed changed": (
         "The {sent:,} bytes came back changed (first difference at byte {at:,}). Write back "
         "exactly the bytes you read, in order."
@@ -147,17 +178,27 @@ LESSONS = {
         "after close()?"
     ),
     "no end of file": (
-        "The client sent b'last \\xff' and half-closed (write_eof), then waited {PROMPT_S:g}s "
-        "for end of file; the connection stayed open ({where}). When `await reader.read(n)` "
-        "returns b'' the client has finished sending: leave the loop and close the connection."
+        "The client sent its last piece and half-closed (write_eof), read what came back, "
+        "then waited {PROMPT_S:g}s for end of file; the connection stayed open ({where}). "
+        "When `await reader.read(n)` returns b'' the client has finished sending: leave the "
+        "loop and close the connection."
     ),
     "reset": "After its half-close the client's connection was reset ({exc}) instead of closed. {why}",
     "no return": "The client got end of file, but handle_echo did not return ({where}). After closing, return.",
     "raised": "{why}",
     "rest lost": (
-        "After its half-close the client received {rest} before end of file, not b'last \\xff': "
-        "echo everything that arrived before end of file, then close."
+        "The client sent its last {size:,} bytes, half-closed, and read the echo only later; it "
+        "received {n:,} of them before end of file{differs}: echo everything that arrived "
+        "before end of file, then close."
     ),
+    "aborted": (
+        "The client sent its last {size:,} bytes, half-closed, and read the echo only later; it "
+        "received {n:,} of them, then end of file. handle_echo ended the connection with "
+        "`transport.abort()` while {buffered:,} bytes of the echo were still in its write "
+        "buffer: abort() throws them away. `writer.close()` sends what is buffered, then "
+        "closes; `await writer.wait_closed()` waits until it has. "
+    )
+    + docs(STREAMS, "asyncio.StreamWriter.close"),
     "not closed": (
         "handle_echo returned without closing the connection. The client only saw end of file "
         "because this check closed it afterwards; a real server would keep the socket open "
@@ -172,6 +213,39 @@ LESSONS = {
         "closed. "
     )
     + docs(STREAMS, "asyncio.StreamWriter.wait_closed"),
+    # cancelled
+    "not closed when cancelled": (
+        "handle_echo was cancelled while it waited for data (what happens to it when the "
+        "program shuts the server down) and ended without closing its connection. "
+        "Close in a `finally:` block: it runs on every path out of the handler, cancellation "
+        "included (CancelledError is not an Exception: `except Exception` does not see it). "
+    )
+    + docs(STREAMS, "asyncio.StreamWriter.close"),
+    "kept running when cancelled": (
+        "handle_echo was cancelled while it waited for data (what happens to it when the "
+        "program shuts the server down) and was still running {PROMPT_S:g}s later ({where}). "
+        "Let CancelledError through: close in a `finally:` block, and do not swallow it."
+    ),
+    # start_server, from outside
+    "outside overflow": (
+        "A client of the server start_server() returned sent data without reading any of "
+        "the echo, and the server went on taking it: its write buffer for that client grew "
+        "past {OVERFLOW:,} bytes and kept growing (it never stopped reading from that client, "
+        "so the echo piled up in its memory). While a client does not read, the server must "
+        "stop reading from it."
+        + FLOW_HOW
+    ),
+    "outside took everything": (
+        "A client of the server start_server() returned sent all {FLOOD:,} bytes without "
+        "reading any of the echo, and the server took them all: nothing slowed that client "
+        "down. While a client does not read, the server must stop reading from it."
+        + FLOW_HOW
+    ),
+    "outside closed": (
+        "A client of the server start_server() returned sent data without reading the echo, "
+        "and the connection was closed under it. A client that reads slowly is still a "
+        "client: stop reading from it (flow control) and wait."
+    ),
     # many clients at once
     "mixed up": (
         "Client {i} sent {sent!r} and got {got!r}: each connection must get its own echo (keep "
@@ -193,11 +267,21 @@ LESSONS = {
         "asyncio.start_server already runs one handle_echo task per connection; let them run "
         "side by side."
     ),
+    "blocked by one": (
+        "All {CLIENTS} clients got their first echo. Then one more client sent data without "
+        "reading the echo, until the server stopped taking it (its sending stalled), and of "
+        "the next message of the {CLIENTS} others only {n} came back within {wait:g}s: one "
+        "client that does not read held up the others. Each handler may wait in `drain()` "
+        "for its own client only: nothing shared between connections (a lock, a global "
+        "queue) may be held while it waits."
+    ),
 }
 
 
 def _lesson(verdict: str, **observed: Any) -> str:
-    return LESSONS[verdict].format(PROMPT_S=PROMPT_S, STALL_S=STALL_S, FLOOD=FLOOD, CLIENTS=CLIENTS, **observed)
+    return LESSONS[verdict].format(
+        PROMPT_S=PROMPT_S, STALL_S=STALL_S, FLOOD=FLOOD, CLIENTS=CLIENTS, OVERFLOW=OVERFLOW, **observed
+    )
 
 
 # --- what the learner's handler did ----------------------------------------------------
@@ -262,7 +346,33 @@ async def _expect_echo(client: Client, piece: bytes, what: str, conn: HandlerPee
     if closed:
         fail(_lesson("closed early", what=what, size=size, n=len(got), why=_closed_early(conn)))
     where = _where(conn) or "the server was still running"
-    fail(_lesson("stalled", what=what, size=size, n=len(got), where=where))
+    fail(_lesson("held back" if _held_back() else "stalled", what=what, size=size, n=len(got), where=where))
+
+
+def _held_back() -> bool:
+    """Whether the learner's code waits in ``reader.read(n)`` with nothing left in that
+    reader and nothing in its transport's write buffer: all it read so far, it kept (or
+    dropped). Not so for readline, readexactly or read() to end of file: they leave the
+    bytes in the reader, or are waiting for end of file (``n`` is -1)."""
+    reads = []
+    for task in asyncio.all_tasks():
+        chain = probes.await_chain(task)
+        if any(frame.f_code.co_filename == probes.TARGET_FILE for frame in chain):
+            streams = [frame for frame in chain if frame.f_globals.get("__name__") == "asyncio.streams"]
+            if streams:
+                reads.append(streams[0])  # the reader method the learner's code called
+    if not reads:
+        return False
+    for frame in reads:
+        reader, n = frame.f_locals.get("self"), frame.f_locals.get("n")
+        if frame.f_code.co_name != "read" or not isinstance(reader, asyncio.StreamReader):
+            return False
+        if type(n) is not int or n <= 0 or reader._buffer:
+            return False
+        transport = getattr(reader, "_transport", None)
+        if transport is not None and transport.get_write_buffer_size():
+            return False
+    return True
 
 
 # --- the learner's start_server --------------------------------------------------------
@@ -382,13 +492,44 @@ async def test_flow_control_with_drain(ex):
                 in_drain, reading = conn.seen.in_drain > 0, conn.transport.is_reading()
                 why, where = _closed_early(conn), _where(conn)
                 fail(_lesson(verdict, state=state, why=why, in_drain=in_drain, reading=reading, where=where))
-        # Paused properly. The client stops sending and reads: every byte it sent (whole
+            # Paused properly. The client goes on not reading for a while (loop time, so
+            # free): a correct handler just stays paused.
+            after = await _closes_within(conn, QUIET_CLIENT_S)
+            if after is not None:
+                fail(_lesson("gave up", after=after, where=_where(conn)))
+        # Then the client stops sending and reads: every byte it sent (whole
         # chunks: write() buffers a chunk entirely) must come back, intact and in order.
         echoed = (await read_while_progress(client.reader, flood.sent, idle=STALL_S)).data
         if len(echoed) < flood.sent:
             fail(_lesson("no resume", n=len(echoed), sent=flood.sent, where=_where(conn)))
         if echoed != payload[: flood.sent]:
             fail(_lesson("resumed changed", sent=flood.sent, at=first_difference(echoed, payload)))
+
+
+async def _closes_within(conn: HandlerPeer, seconds: float) -> float | None:
+    """Within how many loop seconds the handler returned while nothing else happened (or,
+    not having returned, had its connection closing by then); None if neither. One wait
+    on the handler's end, not a poll: each jump of the clock costs real time while
+    sockets are open."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        await asyncio.wait_for(conn.done.wait(), seconds)
+    except TimeoutError:
+        return seconds if conn.transport.is_closing() else None
+    return loop.time() - start
+
+
+async def _until(condition: Any, seconds: float) -> bool:
+    """Wait (loop time) until ``condition()`` holds, for at most ``seconds``, looking at
+    it at growing intervals (each jump of the clock costs real time while sockets are
+    open)."""
+    loop = asyncio.get_running_loop()
+    end, step = loop.time() + seconds, 0.01
+    while not condition() and loop.time() < end:
+        await asyncio.sleep(min(step, end - loop.time()))
+        step *= 2
+    return bool(condition())
 
 
 async def _watch_flood(conn: HandlerPeer, flood: Flood) -> str:
@@ -421,10 +562,14 @@ async def _watch_flood(conn: HandlerPeer, flood: Flood) -> str:
 
 @pytest.mark.closing
 @pytest.mark.weight(3)
+@pytest.mark.limit(30)
 @pytest.mark.hint(3)
-async def test_closes_after_half_close(ex):
+async def test_closes_after_half_close(ex, monkeypatch):
     """after the client half-closes: the rest of the echo, then end of file, writer closed"""
-    async with serve_handler(ex.handle_echo) as (conn, client):
+    last = random.Random(5).randbytes(LAST)
+    late = serve_handler(ex.handle_echo, buffers=SMALL_BUF, high_water=LATE_HIGH_WATER, limit=SMALL_LIMIT)
+    async with late as (conn, client):
+        aborts = _record_aborts(monkeypatch, conn.transport)
         await client.send(b"first\x00")
         await _expect_echo(client, b"first\x00", "b'first\\x00'", conn)
         # A client that says nothing for a long while (a user thinking; loop time, so
@@ -437,44 +582,101 @@ async def test_closes_after_half_close(ex):
                 "had not half-closed. The contract is to serve until the client half-closes: "
                 "wait for its data as long as it takes (no timeout around the read)."
             )
-        rest, verdict, observed = await _half_close(conn, client, b"last \xff")
+        rest, verdict, observed = await _half_close(conn, client, last)
         if verdict:
             fail(_lesson(verdict, **observed))
-        if rest != b"last \xff":
-            fail(_lesson("rest lost", rest=show_bytes(rest)))
+        if rest != last:
+            if aborts and len(rest) < len(last):
+                fail(_lesson("aborted", size=len(last), n=len(rest), buffered=max(aborts)))
+            at = first_difference(rest, last)
+            differs = f" (first difference at byte {at:,})" if at < min(len(rest), len(last)) else ""
+            fail(_lesson("rest lost", size=len(last), n=len(rest), differs=differs))
         if not conn.closing_at_return:
             fail(_lesson("not closed"))
         if not conn.seen.wait_closed_done:
             fail(_lesson("close not awaited"))
 
 
+def _record_aborts(monkeypatch: pytest.MonkeyPatch, transport: Any) -> list[int]:
+    """For the check's duration: each ``abort()`` of ``transport``, as the number of bytes
+    still in its write buffer at that moment."""
+    aborts: list[int] = []
+    cls = type(transport)
+    real_abort = cls.abort
+
+    def abort(self: Any) -> None:
+        if self is transport:
+            aborts.append(self.get_write_buffer_size())
+        real_abort(self)
+
+    monkeypatch.setattr(cls, "abort", abort)
+    return aborts
+
+
 async def _half_close(conn: HandlerPeer, client: Client, last: bytes) -> tuple[bytes, str, dict[str, Any]]:
     """Send ``last``, half-close, read to end of file and wait for the handler to return:
-    what came back, and a verdict ("" if all that happened) with what it was based on."""
+    what came back, and a verdict ("" if all that happened) with what it was based on.
+    The client reads late: its transport reads nothing until the handler has started
+    closing (or returned, or PROMPT_S went by), so the end of the echo is still in the
+    handler's write buffer when it closes (more than the sockets hold: see LAST)."""
     try:
+        client.writer.transport.pause_reading()
         client.writer.write(last)
         client.writer.write_eof()
     except OSError:
         return b"", "cannot half-close", {"why": _closed_early(conn)}
-    try:
-        rest = await asyncio.wait_for(client.reader.read(), PROMPT_S)
-    except TimeoutError:
-        if conn.seen.in_wait_closed and not conn.transport.is_closing():
-            return b"", "wait_closed before close", {"where": _where(conn)}
-        return b"", "wait_closed hangs" if conn.seen.in_wait_closed else "no end of file", {"where": _where(conn)}
-    except ConnectionError as exc:
-        return b"", "reset", {"exc": exc, "why": _handler_error(conn)}
+    await _until(lambda: conn.done.is_set() or conn.transport.is_closing(), PROMPT_S)
+    client.writer.transport.resume_reading()
+    rest = bytearray()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(client.reader.read(65536), PROMPT_S)
+        except TimeoutError:
+            where = {"where": _where(conn)}
+            if conn.seen.in_wait_closed and not conn.transport.is_closing():
+                return bytes(rest), "wait_closed before close", where
+            return bytes(rest), "wait_closed hangs" if conn.seen.in_wait_closed else "no end of file", where
+        except ConnectionError as exc:
+            return bytes(rest), "reset", {"exc": exc, "why": _handler_error(conn)}
+        if not chunk:
+            break
+        rest += chunk
     if not await wait_event(conn.done, PROMPT_S):
-        return rest, "no return", {"where": _where(conn)}
+        return bytes(rest), "no return", {"where": _where(conn)}
     if conn.error is not None:
-        return rest, "raised", {"why": _handler_error(conn)}
-    return rest, "", {}
+        return bytes(rest), "raised", {"why": _handler_error(conn)}
+    return bytes(rest), "", {}
+
+
+@pytest.mark.closing
+@pytest.mark.weight(1)
+@pytest.mark.hint(3)
+async def test_closes_when_cancelled(ex):
+    """closes its connection when it is cancelled"""
+    running: dict[str, Any] = {}
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        running["task"] = asyncio.current_task()
+        try:
+            await ex.handle_echo(reader, writer)
+        finally:
+            running["closing"] = writer.is_closing()
+
+    async with serve_handler(handler) as (conn, client):
+        await client.send(b"hello\n")
+        await _expect_echo(client, b"hello\n", "b'hello\\n'", conn)
+        running["task"].cancel()  # waiting in its read: as a server shutting down cancels it
+        if not await wait_event(conn.done, PROMPT_S):
+            fail(_lesson("kept running when cancelled", where=_where(conn)))
+        if not running.get("closing"):
+            fail(_lesson("not closed when cancelled"))
 
 
 @pytest.mark.weight(4)
+@pytest.mark.limit(30)
 @pytest.mark.hint(3)
 async def test_serves_many_clients_at_once(ex):
-    """serves 100 clients connected at the same time"""
+    """serves 100 clients at once; one that does not read is slowed down, not the others"""
     payloads = [f"hello from client {i:03d}\n".encode() for i in range(CLIENTS)]
     async with contextlib.AsyncExitStack() as stack:
         _, host, port = await _start(ex, stack)
@@ -492,6 +694,75 @@ async def test_serves_many_clients_at_once(ex):
                 fail(_lesson(verdict, why=why, silent=CLIENTS - closed))
             if len(served) < CLIENTS:
                 fail(_lesson("one at a time", n=len(served)))
+            # One more client sends without reading: the server must stop taking its data
+            # (flow control, seen from outside: a Protocol server passes as well), and
+            # still serve the others.
+            async with _outside_flood(host, port) as verdict:
+                if verdict != "paused":
+                    fail(_lesson(f"outside {verdict}"))
+                again = [payload.replace(b"hello", b"again") for payload in payloads]
+                replies = await exchange(clients, again, timeout=5.0)
+                served = [i for i, reply in enumerate(replies) if reply == again[i]]
+                if len(served) < CLIENTS:
+                    fail(_lesson("blocked by one", n=len(served), wait=5.0))
+
+
+@contextlib.asynccontextmanager
+async def _outside_flood(host: str, port: int) -> AsyncIterator[str]:
+    """A client of the learner's server that sends and does not read, both ends with the
+    flow-control check's small buffers: yields "paused" (nothing moved for STALL_S: the
+    server stopped taking its data), "overflow" (the server's write buffer grew past
+    OVERFLOW), "took everything" or "closed". On leaving, it stops sending, half-closes
+    and reads the echo to end of file, as a client that is done would (a reset would
+    be graded as the server's problem), or is aborted if that fails."""
+    client = await Client.connect(host, port)
+    try:
+        set_socket_buffers(client.writer, SMALL_BUF, high_water=HIGH_WATER)
+        server_end = await _server_end(client)
+        if server_end is not None:
+            # As serve_handler does for the check's own server: the learner's server is
+            # in this process, and small buffers make flow control show after a few KiB.
+            sock = server_end.get_extra_info("socket")
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                sock.setsockopt(socket.SOL_SOCKET, option, SMALL_BUF)
+            server_end.set_write_buffer_limits(high=HIGH_WATER)
+        payload = (b"x" * (FLOOD_CHUNK - 1) + b"\n") * (FLOOD // FLOOD_CHUNK)
+        async with Flood(client.writer, payload, FLOOD_CHUNK) as flood:
+            verdict = ""
+            while not verdict:
+                before = flood.sent
+                await asyncio.sleep(0.01)
+                if server_end is not None and server_end.get_write_buffer_size() > OVERFLOW:
+                    verdict = "overflow"
+                elif flood.done:
+                    verdict = "closed" if flood.failed else "took everything"
+                elif flood.sent == before:
+                    await asyncio.sleep(STALL_S)  # loop time passes only while nothing moves
+                    verdict = "paused" if flood.sent == before and not flood.done else ""
+            yield verdict
+        client.writer.write_eof()
+        await read_while_progress(client.reader, idle=PROMPT_S)
+        await client.close()
+    finally:
+        if not client.writer.is_closing():
+            client.writer.transport.abort()
+            await settle()
+
+
+async def _server_end(client: Client) -> Any:
+    """The learner's server-side transport of ``client``'s connection: the learner's
+    server runs on this loop, whose selector holds it (a streams or a Protocol server
+    alike). None if not found."""
+    want = client.writer.get_extra_info("sockname")
+    loop: Any = asyncio.get_running_loop()
+    for _ in range(20):
+        for key in list(loop._selector.get_map().values()):
+            for handle in key.data or ():
+                transport = getattr(getattr(handle, "_callback", None), "__self__", None)
+                if isinstance(transport, asyncio.Transport) and transport.get_extra_info("peername") == want:
+                    return transport
+        await asyncio.sleep(0)
+    return None
 
 
 @pytest.mark.hidden

@@ -35,6 +35,17 @@ HOST = "192.0.2.7"  # TEST-NET-1: never a real host; the probes are fakes anyway
 BOUND_S = 10_000.0
 #: Loop seconds one slow host takes to answer its probe.
 SLOW_PROBE_S = 5.0
+#: Loop seconds the probe of another scan, running at the same time, takes.
+OTHER_SCAN_S = 1_000.0
+
+#: When the probes ran strictly one after another (the split run cannot see which task
+#: made each call, so both causes are named).
+ONE_AT_A_TIME = (
+    "Each probe ended before the next one started: either each probe is awaited before "
+    "the next one starts, or only one task runs them all. `[worker()] * n` is such a "
+    "trap: it repeats one coroutine object n times, and gather runs that one coroutine "
+    "once; call `worker()` n times (`[worker() for _ in range(n)]`) to get n of them."
+)
 
 NO_THREADS = (
     "The probe is a coroutine: run it as a task on the running loop (`asyncio.gather`, "
@@ -231,9 +242,8 @@ async def test_probes_run_concurrently(ex):
     expect(
         not probe.broken,
         f"With limit={len(ports)} and {len(ports)} ports, all probes should be in flight at once; "
-        f"at most {probe.in_flight.max} were. Awaiting each probe before starting the next runs "
-        "them one after another: start them all as tasks (`asyncio.gather(*coros)`) and await "
-        "them together.",
+        f"at most {probe.in_flight.max} were. " + (ONE_AT_A_TIME if probe.in_flight.max == 1 else
+        "Start them all as tasks (`asyncio.gather(*coros)`) and await them together."),
     )
 
 
@@ -255,7 +265,7 @@ async def test_respects_the_limit(ex):
         "created once per scan), or exactly `limit` worker tasks. A semaphore around the "
         "`await` of an already started task bounds nothing: the task runs anyway.",
     )
-    _expect_each_port_once(net.calls, ports)
+    _expect_each_port_once(net.calls, ports, net.timeline)
     # A second scan with a smaller limit: the limit belongs to each call.
     again = _FakeNet(set(ports[::4]))
     await _scan(ex, ports, again, 3)
@@ -267,7 +277,7 @@ async def test_respects_the_limit(ex):
         "first call: at module level, in a default argument, on a class. Create it inside "
         "scan(), from this call's `limit`.",
     )
-    _expect_each_port_once(again.calls, ports)
+    _expect_each_port_once(again.calls, ports, again.timeline)
 
 
 def _first_idle_slot(
@@ -331,13 +341,13 @@ async def test_uses_the_whole_budget(ex):
     t0 = asyncio.get_running_loop().time()
     await _scan(ex, ports, net, limit)
     net.expect_on_this_loop()
-    _expect_each_port_once(net.calls, ports)
+    _expect_each_port_once(net.calls, ports, net.timeline)
     peak = net.in_flight.max
+    if peak == 1:
+        fail(f"Only one probe ran at a time with limit={limit} and {len(ports)} ports to probe. " + ONE_AT_A_TIME)
     if peak < limit:
         short = (
-            "one probe at a time: each one is awaited before the next starts"
-            if peak == 1
-            else "one slot short: `Semaphore(limit)`, or `limit` workers, not one fewer"
+            "one slot short: `Semaphore(limit)`, or `limit` workers, not one fewer"
             if peak == limit - 1
             else "start every probe, and let the limit alone hold them back"
         )
@@ -386,19 +396,57 @@ def _waits_in_queue_get(task: asyncio.Task[Any]) -> bool:
     )
 
 
-def _expect_each_port_once(calls: list[int], ports: list[int]) -> None:
+def _expect_each_port_once(
+    calls: list[int], ports: list[int], timeline: list[tuple[float, int, int]] | None = None
+) -> None:
+    """Every port probed exactly once. With the probes' ``timeline``, duplicates are told
+    apart: a probe that started after that port's earlier probe had answered (a retry),
+    or two probes of one port in flight at the same time."""
     missing = sorted(set(ports) - set(calls))
     twice = sorted({p for p in calls if calls.count(p) > 1})
     expect(not missing, f"These ports were never probed: {missing}. Every port in `ports` gets one probe.")
-    expect(
-        not twice,
-        f"These ports were probed more than once: {twice} ({len(calls)} probes for "
-        f"{len(ports)} ports). Tasks share memory like threads do, and switch at every "
-        "`await`: a worker that reads a shared index, awaits the probe, and only then "
-        "advances the index lets the other workers take the same port. Take the next port "
-        "and advance in one step with no await in between: a shared iterator (`for port in "
-        "it:`) or an `asyncio.Queue`.",
-    )
+    if not twice:
+        return
+    observed = f"These ports were probed more than once: {twice} ({len(calls)} probes for {len(ports)} ports)."
+    if timeline is not None:
+        retried, overlapping = _duplicates(timeline)
+        if retried and not overlapping:
+            fail(
+                f"{observed} Each extra probe started after the same port's first probe had "
+                "answered: scan probed those ports again. The contract is one probe per port, "
+                "whatever it answers: use its answer (retrying, if ever, is the probe's "
+                "business, not scan's)."
+            )
+        if overlapping and not retried:
+            fail(
+                f"{observed} Two probes of the same port were in flight at the same time. "
+                "Tasks share memory like threads do, and switch at every `await`: a worker "
+                "that reads a shared index, awaits the probe, and only then advances the index "
+                "lets the other workers take the same port. Take the next port and advance in "
+                "one step with no await in between: a shared iterator (`for port in it:`) or "
+                "an `asyncio.Queue`."
+            )
+    fail(f"{observed} Every port in `ports` gets exactly one probe.")
+
+
+def _duplicates(timeline: list[tuple[float, int, int]]) -> tuple[set[int], set[int]]:
+    """Ports probed again after an earlier probe of theirs had ended, and ports with two
+    probes in flight at once (the timeline is in the order things happened)."""
+    running: dict[int, int] = {}
+    ended: set[int] = set()
+    retried: set[int] = set()
+    overlapping: set[int] = set()
+    for _at, step, port in timeline:
+        if step > 0:
+            if running.get(port, 0) > 0:
+                overlapping.add(port)
+            elif port in ended:
+                retried.add(port)
+            running[port] = running.get(port, 0) + 1
+        else:
+            running[port] -= 1
+            ended.add(port)
+    return retried, overlapping
 
 
 @pytest.mark.virtual_time
@@ -454,7 +502,7 @@ async def test_limit_larger_than_ports(ex):
     expect(
         not probe.broken,
         f"With limit=100 and {len(ports)} ports, all {len(ports)} probes should be in flight at "
-        f"once; at most {probe.in_flight.max} were.",
+        f"once; at most {probe.in_flight.max} were." + (" " + ONE_AT_A_TIME if probe.in_flight.max == 1 else ""),
     )
     _expect_ports(result, [22, 443], "scan(5 ports, limit=100) returned", ports)
 
@@ -463,7 +511,7 @@ async def test_limit_larger_than_ports(ex):
 @pytest.mark.weight(1)
 @pytest.mark.hint(2)
 async def test_leaves_no_task_running(ex):
-    """leaves no task running when it returns"""
+    """waits for the tasks it started, leaves none running, and waits for no other"""
     ports = [(i * 37) % 200 + 1 for i in range(20)]
     net = _FakeNet(set(ports[::3]))
     before = set(asyncio.all_tasks())
@@ -506,6 +554,39 @@ async def test_leaves_no_task_running(ex):
         )
     net.expect_on_this_loop()
     expect(type(result) is list, f"scan(20 ports, limit=4) returned a {type(result).__name__}, not a list.")
+    await _expect_own_tasks_only(ex, ports)
+
+
+async def _expect_own_tasks_only(ex: Any, ports: list[int]) -> None:
+    """The same scan while another scan, started first, waits OTHER_SCAN_S for its one
+    probe (loop time: free): it must return as soon as its own probes are done."""
+    loop = asyncio.get_running_loop()
+    other = _FakeNet({8080}, delay=lambda _port: OTHER_SCAN_S)
+    running = asyncio.ensure_future(_scan(ex, [8080], other, 4))
+    try:
+        for _ in range(100):  # until the other scan's probe has started (on the shared clock)
+            if other.calls or running.done():
+                break
+            await asyncio.sleep(0.001)
+        net = _FakeNet(set(ports[::3]))
+        t0 = loop.time()
+        await _scan(ex, ports, net, 4)
+        took = loop.time() - t0
+        own = max((at for at, _, _ in net.timeline), default=t0) - t0
+        if running.done() and took >= OTHER_SCAN_S / 2:
+            fail(
+                f"With another scan running at the same time on the same loop, scan(20 ports, "
+                f"limit=4) returned after {took:.1f} s (loop time), though its own probes were "
+                f"all done after {own:.2f} s: it returned only once the other scan had ended "
+                f"(its one probe took {OTHER_SCAN_S:g} s). scan must wait for the tasks it "
+                "started, no others: keep them and await those (`asyncio.gather(*tasks)`, a "
+                "TaskGroup). `asyncio.all_tasks()`, for one, holds every task of the loop, "
+                "other code's too."
+            )
+    finally:
+        await asyncio.wait({running}, timeout=BOUND_S)
+        if not running.done():
+            running.cancel()
 
 
 @pytest.mark.virtual_time
