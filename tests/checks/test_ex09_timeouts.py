@@ -28,6 +28,10 @@ from grader.probes import (
     settle,
 )
 
+# A blocking call on the loop (a time.sleep between attempts) fails the check it is made
+# in, at once: it is found by name, and it would otherwise cost real time in every check.
+pytestmark = pytest.mark.usefixtures("no_blocking")
+
 #: Loop time (virtual, so free) a call gets before it counts as hanging.
 LIMIT = 60.0
 TIMEOUTS = docs("library/asyncio-task", "timeouts")
@@ -444,7 +448,6 @@ async def test_swallowing_fetch_still_times_out(ex):
 @pytest.mark.virtual_time
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
-@pytest.mark.usefixtures("no_blocking")  # a pause between attempts must not block the loop
 async def test_later_attempt_succeeds(ex):
     """returns the value of a later attempt that answers in time"""
     loop = asyncio.get_running_loop()

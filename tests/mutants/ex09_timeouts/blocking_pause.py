@@ -1,7 +1,7 @@
 """Mutant: pauses between attempts with `time.sleep(0.05)`: a blocking call on the event
 loop's thread (short, so no deadline is missed, but nothing else runs meanwhile).
 
-Must fail: test_later_attempt_succeeds
+Must fail: test_later_attempt_succeeds, test_total_deadline_holds
 """
 from __future__ import annotations
 
