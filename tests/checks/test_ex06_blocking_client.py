@@ -170,7 +170,7 @@ EXITED, READS_STDIN, THREAD_READS_STDIN, IDLE, SPINNING, SLEEPS, POLLING, UNSURE
 )  # fmt: skip
 
 #: Lines that reach the script's standard input together.
-TOGETHER = b"one\ntwo\nthree\n"
+TOGETHER = b"one\ntwo\n"
 
 #: A loop waiting with a timeout this short (ms), woken again and again with nothing to
 #: do, is polling on a timer.
@@ -663,7 +663,7 @@ async def test_script_exits_zero_when_input_ends(ex_path):
             if evidence.verdict == EXITED:
                 fail(f"The script never connected to the server. {client.describe_exit()}")
             fail(f"The script never connected to the server ({_observed(evidence)}).")
-        # Three lines at once (pasted, or piped in): each must reach the server while the
+        # Two lines at once (pasted, or piped in): each must reach the server while the
         # input is still open.
         assert client.proc.stdin is not None
         client.proc.stdin.write(TOGETHER)
@@ -671,10 +671,10 @@ async def test_script_exits_zero_when_input_ends(ex_path):
         if evidence is not None and evidence.verdict == IDLE:
             client.stuck = True
             fail(
-                f"Three lines arrived at once on the script's standard input ({TOGETHER!r}) "
+                f"Two lines arrived at once on the script's standard input ({TOGETHER!r}) "
                 f"and its input stayed open; the server received {bytes(peer.received)!r} and "
-                "the script then sat idle on its event loop, the other lines given to it and "
-                "not sent. Each line must reach the server as soon as it arrives, however many "
+                "the script then sat idle on its event loop, with input it had been given "
+                "still unsent. Each line must reach the server as soon as it arrives, however many "
                 "arrive together and whether or not the server answers: forward input in a "
                 "task of its own, reading it through a StreamReader (`open_stdin()`, then "
                 "`await stdin.readline()`), which hands out every line it has received."
@@ -706,7 +706,7 @@ async def test_script_exits_zero_when_input_ends(ex_path):
         got = bytes(peer.received)
         if got != TOGETHER:
             fail(
-                f"Three lines arrived at once on the script's standard input "
+                f"Two lines arrived at once on the script's standard input "
                 f"({TOGETHER!r}), then its end; the server received {got!r}. Each line must "
                 "reach the server, however many arrive together. Read standard input through "
                 "a StreamReader (`open_stdin()`, then `await stdin.readline()` until b''), which "
