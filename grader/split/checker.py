@@ -47,7 +47,7 @@ from grader.split import wire
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
 POLL_S = 0.05
 
-#: Real seconds a send to the worker may take at most.
+#: Real seconds a send to the worker may go without any progress.
 SEND_S = 1.0
 
 #: Characters of the learner's output a check keeps (as the worker is told to, checked here).
@@ -205,11 +205,14 @@ class Link:
         if not self.outbox or self.closed:
             return
         data, self.outbox = b"".join(self.outbox), []
+        view, sent = memoryview(data), 0
         try:
-            # Never longer than the check may take: a worker that stops reading must not
-            # hold the checker (it is killed instead).
-            self.sock.settimeout(min(max(self.deadline - time.monotonic(), 0.5), SEND_S))
-            self.sock.sendall(data)
+            # A worker that stops reading must not hold the checker (it is killed instead):
+            # SEND_S without any progress, never longer than the check may take. A large
+            # message to a worker that reads, on a loaded machine, just takes its time.
+            while sent < len(view):
+                self.sock.settimeout(min(max(self.deadline - time.monotonic(), 0.5), SEND_S))
+                sent += self.sock.send(view[sent:])
         except OSError as exc:
             self._break(f"the worker stopped reading what the checks sent ({type(exc).__name__})")
 

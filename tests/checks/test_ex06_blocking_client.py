@@ -300,6 +300,15 @@ class _Script:
         if main is None:
             return None
         earlier = [s for t, s in history if now - t >= IDLE_S]
+        if polls and settled and main.cpu_ns is not None:
+            # Nothing is to happen while this watch lasts: a client waiting for it uses no
+            # CPU. SPIN_S of CPU since the watch began, however it was interleaved with
+            # waits or a loaded machine's queue, is a loop that never waits (a sleep(0)
+            # poll, or a spin).
+            first = history[0][1].main
+            used = (main.cpu_ns - (first.cpu_ns or 0)) / 1e9 if first is not None and first.cpu_ns is not None else 0.0
+            if used >= SPIN_S:
+                return _Evidence(SPINNING, latest, cpu_s=used)
         if polls and settled and earlier and _timer_wait(main):
             # Waiting on a short timer now, and on one an IDLE_S ago too, having woken up
             # in between (with nothing to do: that is what the caller waits through).
@@ -330,7 +339,7 @@ class _Script:
             used = (main.cpu_ns - (start.cpu_ns or 0)) / 1e9
             if used >= SPIN_S:
                 return _Evidence(SPINNING, latest, cpu_s=used)
-        del history[: max(0, len(history) - 200)]
+        del history[1 : max(1, len(history) - 200)]  # the first sample stays: the watch began there
         return None
 
     async def _stdin_reader(self, evidence: _Evidence, stdin: int | None) -> None:
@@ -581,8 +590,8 @@ async def test_prints_server_lines_while_waiting_for_input(ex_path):
             at = _at(evidence) if evidence.where and "asyncio.run(" not in evidence.where else ""
             fail(
                 "The script showed both of the server's lines, then, with nothing more to "
-                f"do until input or the server's next line, its main thread kept running "
-                f"({evidence.cpu_s:.1f} s of CPU without waiting once){at}: it "
+                f"do until input or the server's next line, its main thread kept working "
+                f"({evidence.cpu_s:.1f} s of CPU, where a waiting client uses none){at}: it "
                 f"polls{polls} instead of waiting, and keeps a CPU busy for as long as the "
                 "chat lasts. Wait for what you need: `await asyncio.wait(tasks, "
                 "return_when=asyncio.FIRST_COMPLETED)`, or await the tasks themselves."
