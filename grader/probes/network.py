@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -372,8 +374,6 @@ class _WorkerClosingLog:
 
 def transports_bound_to(address: tuple[str, int] | None) -> list[asyncio.BaseTransport]:
     """This process's transports whose local address is ``address``."""
-    import gc
-
     if address is None:
         return []
     found = []
@@ -390,8 +390,6 @@ def transports_bound_to(address: tuple[str, int] | None) -> list[asyncio.BaseTra
 
 def open_ends(address: tuple[str, int] | None) -> list[str]:
     """Transports (or bare sockets) of this process bound to ``address`` and not closed."""
-    import gc
-
     if address is None:
         return []
     transports = transports_bound_to(address)
@@ -426,8 +424,6 @@ def _watch_here(log: ClosingLog, monkeypatch: Any) -> ClosingLog:
         return log.writers.setdefault(writer.get_extra_info("sockname"), Closing())
 
     def close_observed(self: asyncio.StreamWriter) -> None:
-        import sys
-
         caller = sys._getframe(1).f_code
         if caller.co_name == "__del__" and caller.co_filename == asyncio.streams.__file__:
             entry(self).collected = True  # nobody closed it: the collector did

@@ -89,9 +89,9 @@ def caller() -> tuple[int, int]:
 
     from grader.split import checker
 
-    where = checker.CALLER.get()
+    where = checker.CALLED_FROM.get()
     if where is not None:
-        return where
+        return where.loop, where.thread
     return id(asyncio.get_running_loop()), threading.get_ident()
 
 

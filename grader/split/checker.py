@@ -78,10 +78,6 @@ class LearnerCallFailed(Exception):
     """A call into the learner's code raised something that cannot be mirrored here."""
 
 
-#: Inside a call from the worker: which of its loops and threads made it (its account).
-CALLER: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("CALLER", default=None)
-
-
 @dataclass(frozen=True)
 class Caller:
     """Where a call from the worker came from."""
@@ -356,9 +352,9 @@ class Link:
             args = self.codec.decode(message.get("args", []))
             kwargs = self.codec.decode(message.get("kwargs", {"$": "dict", "items": []}))
             awaitable = asyncio.iscoroutine(function) or isinstance(function, asyncio.Future)
-            if not (callable(function) or (awaitable and not args and not kwargs)):
-                raise wire.WireError("a call of something not callable")
             if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise wire.WireError("a call of something not callable")
+            if not (callable(function) or (awaitable and not args and not kwargs)):
                 raise wire.WireError("a call of something not callable")
             where = message.get("from")
             said = (
@@ -366,9 +362,7 @@ class Link:
                 if isinstance(where, list) and len(where) == 4 and all(type(n) is int for n in where)
                 else None
             )
-            caller = (said[0], said[1]) if said else None
             seen = _threads_of(self.pid)
-            token = CALLER.set(caller)
             beyond = None if seen is None else max(0, seen - WORKER_OWN_THREADS)
             token_from = CALLED_FROM.set(
                 Caller(said[0], said[1], bool(said[2]), max(0, said[3]), beyond) if said else None
@@ -388,7 +382,6 @@ class Link:
                     task.add_done_callback(lambda t: self._callback_done(number, t))
                     return
             finally:
-                CALLER.reset(token)
                 CALLED_FROM.reset(token_from)
         except wire.WireError as exc:
             self._break(str(exc))

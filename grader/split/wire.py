@@ -16,8 +16,10 @@ subclass or a fresh class that derives from ``Exception``, so a worker cannot ra
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import builtins
+import inspect
 import json
 import socket
 import struct
@@ -178,9 +180,6 @@ def safe_repr(value: Any) -> str:
 
 
 def _plain_repr(value: Any) -> str:
-    import asyncio
-    import inspect
-
     if isinstance(value, asyncio.Task):
         coro = value.get_coro()
         name = getattr(coro, "__qualname__", None) or value.get_name()
