@@ -134,6 +134,9 @@ async def _stop(task: asyncio.Task[Any]) -> None:
 POLL_S = 0.01
 IDLE_S = 0.1
 SPIN_S = 0.5
+#: CPU a main thread that never once waited over a whole watch must have used for that to
+#: count as spinning (a waiting client uses next to none).
+NEVER_WAITED_CPU_S = 0.05
 
 #: How the check starts the learner's file: as ``python FILE HOST PORT`` does, plus a
 #: faulthandler on SIGUSR1, so the check can ask which line the main thread is at, and an
@@ -275,6 +278,8 @@ class _Script:
             if state is not None:
                 history.append((time.monotonic(), state))
                 evidence = self._judge(history, stdin, settled(), polls=polls)
+                if evidence is None and polls and loop.time() > deadline and settled():
+                    evidence = _never_waited(history)
                 if evidence is not None and not self._stdout_pending() and not done():
                     evidence.sockets = procstate.tcp_sockets(self.proc.pid) or []
                     if evidence.verdict in (READS_STDIN, SPINNING, SLEEPS):
@@ -441,6 +446,19 @@ class _Script:
             return f"It was killed by signal {signal.Signals(-code).name}.{said}"
         said = f" Its stderr ended with: {stderr}" if stderr else ""
         return f"It exited with code {code}.{said}"
+
+
+def _never_waited(history: list[tuple[float, procstate.ProcessState]]) -> _Evidence | None:
+    """At the end of a watch in which nothing was to happen: the main thread was never
+    once seen asleep in the same wait for IDLE_S, as a waiting client is at once, and it
+    used CPU. On a machine loaded enough that it did not get SPIN_S of CPU in the whole
+    watch, that is the evidence of a loop that never waits (a ``sleep(0)`` poll)."""
+    first, latest = history[0][1].main, history[-1][1]
+    main = latest.main
+    if first is None or main is None or first.cpu_ns is None or main.cpu_ns is None:
+        return None
+    used = (main.cpu_ns - first.cpu_ns) / 1e9
+    return _Evidence(SPINNING, latest, cpu_s=used) if used >= NEVER_WAITED_CPU_S else None
 
 
 def _timer_wait(thread: procstate.ThreadState) -> bool:
