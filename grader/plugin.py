@@ -335,18 +335,7 @@ def _documented_writelines(monkeypatch: pytest.MonkeyPatch) -> None:
     mistake, so every check runs with the documented behaviour: empty chunks skipped, the
     protocol paused over the high-water mark, as ``write()`` does.
     """
-    from asyncio import selector_events
-
-    transport_class: Any = getattr(selector_events, "_SelectorSocketTransport")  # noqa: B009 (private, untyped)
-    original = transport_class.__dict__.get("writelines")
-    if original is None:  # 3.11: the base class joins the chunks and calls write()
-        return
-
-    def writelines(self: Any, list_of_data: Any) -> None:
-        original(self, [data for data in list_of_data if len(data)])
-        self._maybe_pause_protocol()
-
-    monkeypatch.setattr(transport_class, "writelines", writelines)
+    probes.documented_writelines(monkeypatch.setattr)
 
 
 @pytest.fixture

@@ -64,6 +64,32 @@ class Client:
         await close_writer(self.writer)
 
 
+def documented_writelines(set_attr: Callable[[Any, str, Any], None]) -> None:
+    """Make ``transport.writelines`` behave as documented on 3.12+ (where it is new), with
+    ``set_attr`` (a monkeypatch's, or ``setattr`` in a split check's worker).
+
+    ``StreamWriter.writelines`` + ``drain()`` is correct flow control, but CPython
+    3.12.0-3.12.8 and 3.13.0-3.13.1 never pause the protocol in the selector transport's
+    ``writelines`` (gh-127655), so ``drain()`` never waits; and an empty chunk passed to it
+    is never flushed, so the transport never finishes closing. Neither is the learner's
+    mistake, so every check runs with the documented behaviour: empty chunks skipped, the
+    protocol paused over the high-water mark, as ``write()`` does.
+    """
+    from asyncio import selector_events
+
+    transport_class: Any = getattr(selector_events, "_SelectorSocketTransport")  # noqa: B009 (private, untyped)
+    original = transport_class.__dict__.get("writelines")
+    if original is None or getattr(original, "documented", False):  # 3.11: the base class joins and writes
+        return
+
+    def writelines(self: Any, list_of_data: Any) -> None:
+        original(self, [data for data in list_of_data if len(data)])
+        self._maybe_pause_protocol()
+
+    writelines.documented = True  # type: ignore[attr-defined]
+    set_attr(transport_class, "writelines", writelines)
+
+
 def set_socket_buffers(writer: asyncio.StreamWriter, size: int, *, high_water: int | None = None) -> None:
     """Set a connected socket's send and receive buffers to ``size`` bytes (the kernel
     doubles them) and, with ``high_water``, its transport's high-water mark: small ones make
@@ -178,6 +204,8 @@ class Peer:
     error: BaseException | None = None
     #: Set once the handler has ended and its connection is closed (a bounded wait).
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The task running the handler on the latest connection.
+    task: asyncio.Task[Any] | None = None
 
     @property
     def transport(self) -> Any:
@@ -206,6 +234,7 @@ async def peer_server(
         task = asyncio.current_task()
         assert task is not None
         running[task] = writer
+        peer.task = task
         peer.writer, peer.peername = writer, writer.get_extra_info("peername")
         peer.connected.set()
         try:
@@ -283,11 +312,43 @@ class HandlerPeer(Peer):
     #: What the handler did with its writer's ``drain`` and ``wait_closed``.
     seen: WriterWatch = field(default_factory=WriterWatch)
 
+    #: Each ``abort()`` of the transport: the bytes still in its write buffer then.
+    aborts: list[int] = field(default_factory=list)
+    #: Whether the handler ended in a CancelledError.
+    cancelled: bool = False
+
     def paused_in_drain(self) -> bool:
         """Suspended inside drain(). drain() returns at once unless writing is paused (the
         buffer went over the high-water mark and has not yet fallen to the low one), so a
         handler the check finds inside it, on an open transport, is held by flow control."""
         return self.seen.in_drain > 0 and not self.transport.is_closing()
+
+    def snapshot(self) -> Any:
+        """The server end now, as a ``grader.probes.here.HandlerState``."""
+        from grader.probes.here import HandlerState
+
+        transport = self.writer.transport if self.writer is not None else None
+        return HandlerState(
+            connected=self.writer is not None,
+            done=self.done.is_set(),
+            cancelled=self.cancelled,
+            error=self.error,
+            closing_at_return=self.closing_at_return,
+            in_drain=self.seen.in_drain,
+            in_wait_closed=self.seen.in_wait_closed,
+            wait_closed_done=self.seen.wait_closed_done,
+            write_buffer=transport.get_write_buffer_size() if transport is not None else 0,
+            reading=bool(getattr(transport, "is_reading", lambda: False)()) if transport is not None else False,
+            closing=bool(transport.is_closing()) if transport is not None else False,
+            aborts=list(self.aborts),
+        )
+
+    def cancel(self) -> bool:
+        """Cancel the handler (as a server shutting down does); whether it was running."""
+        if self.task is None or self.task.done():
+            return False
+        self.task.cancel()
+        return True
 
 
 @contextlib.asynccontextmanager
@@ -298,20 +359,41 @@ async def serve_handler(
     high_water: int | None = None,
     limit: int = DEFAULT_LIMIT,
     connect_s: float = 3.0,
+    close_at_return: bool = True,
 ) -> AsyncIterator[tuple[HandlerPeer, Client]]:
     """``handler`` (the learner's) served by a :func:`peer_server` that watches its writer
     (:func:`watch_writer`), and an :func:`open_client` connected to it: yields ``(peer,
     client)``. ``buffers`` and ``high_water`` apply to both ends (:func:`set_socket_buffers`),
     ``limit`` to the server's StreamReader. Whatever the handler left open when it returned
-    is closed, so each check judges one behaviour (closing has a check of its own)."""
+    is closed, so each check judges one behaviour; in a split check, a closing check
+    passes ``close_at_return=False`` and sees from outside whether the handler closed
+    (in one process ``closing_at_return`` says it).
+
+    In a split check the handler is served by the worker (``grader.probes.here.serve``),
+    and the client here talks to it over loopback: what the client receives, and when,
+    is the checker's own observation; ``peer`` (a ``RemoteHandlerPeer``) holds the
+    worker's account of the server end."""
+    from grader.split import checker
+
+    link = checker.current()
+    if link is not None:
+        async with _serve_in_worker(link, handler, buffers, high_water, limit, connect_s, close_at_return) as pair:
+            yield pair
+        return
     peer = HandlerPeer()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if buffers is not None:
             set_socket_buffers(writer, buffers, high_water=high_water)
         peer.seen = watch_writer(writer)
-        await handler(reader, writer)
-        peer.closing_at_return = writer.is_closing()
+        _count_aborts(writer.transport, peer.aborts)
+        try:
+            await handler(reader, writer)
+        except asyncio.CancelledError:
+            peer.cancelled = True
+            raise
+        finally:
+            peer.closing_at_return = writer.is_closing()
 
     async with (
         peer_server(peer, serve, limit=limit) as address,
@@ -320,6 +402,51 @@ async def serve_handler(
         if not await wait_event(peer.connected, connect_s):
             fail("The check's server never saw the connection (a problem of the check).")
         yield peer, client
+
+
+def _count_aborts(transport: Any, aborts: list[int]) -> None:
+    """Record each ``abort()`` of this transport (on the instance) with the bytes it
+    still held to send."""
+    real = transport.abort
+
+    def abort() -> None:
+        with contextlib.suppress(Exception):
+            aborts.append(transport.get_write_buffer_size())
+        real()
+
+    with contextlib.suppress(AttributeError):
+        transport.abort = abort
+
+
+@contextlib.asynccontextmanager
+async def _serve_in_worker(
+    link: Any, handler: Any, buffers: int | None, high_water: int | None, limit: int, connect_s: float,
+    close_at_return: bool,
+) -> AsyncIterator[tuple[Any, Client]]:  # fmt: skip
+    from grader.probes.here import RemoteHandlerPeer
+
+    served = await link.here_async("serve", handler, buffers, high_water, limit, close_at_return)
+    peer = RemoteHandlerPeer(link, served)
+    completed = False
+    try:
+        port = link.here("port", served)
+        if type(port) is not int or not 0 < port < 65536:
+            fail("The check's server in the worker did not start (a problem of the check).")
+        async with open_client("127.0.0.1", port, buffers=buffers, high_water=high_water) as client:
+            deadline = asyncio.get_running_loop().time() + connect_s
+            while not peer.snapshot().connected:
+                if asyncio.get_running_loop().time() > deadline:
+                    fail("The check's server never saw the connection (a problem of the check).")
+                await asyncio.sleep(0.001)
+            peer.connected.set()
+            peer.watch()
+            yield peer, client
+            completed = True
+    finally:
+        await peer.unwatch()
+        if not link.closed:
+            with contextlib.suppress(Exception):
+                await link.here_async("stop", served, completed)
 
 
 @dataclass

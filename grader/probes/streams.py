@@ -98,6 +98,7 @@ class Flood:
         self.writer, self.data, self.chunk = writer, data, chunk
         self.sent = 0
         self.task: asyncio.Task[None] | None = None
+        self._moved = asyncio.Event()
 
     @property
     def done(self) -> bool:
@@ -110,8 +111,22 @@ class Flood:
         task = self.task
         return task is not None and task.done() and not task.cancelled() and task.exception() is not None
 
+    async def moved(self, timeout: float) -> bool:
+        """Wait until more is written (or writing ends), for at most ``timeout`` seconds
+        (loop time): whether it was. One wait, not a poll: each jump of a virtual clock
+        costs real time while sockets are open."""
+        if self.done:
+            return True
+        self._moved.clear()
+        try:
+            await asyncio.wait_for(self._moved.wait(), timeout)
+        except TimeoutError:
+            return self.done
+        return True
+
     async def __aenter__(self) -> Flood:
         self.task = asyncio.create_task(self._send())
+        self.task.add_done_callback(lambda _: self._moved.set())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -126,6 +141,7 @@ class Flood:
             piece = view[offset : offset + self.chunk]
             self.writer.write(piece)
             self.sent = offset + len(piece)
+            self._moved.set()
             await self.writer.drain()
 
 

@@ -27,7 +27,17 @@ def current_loop() -> GraderLoop | None:
 
 def logged_error() -> Exception | None:
     """The first exception the current grader loop could only log (one that escaped a
-    callback or a task nobody awaited, such as a connection handler of a learner's server)."""
+    callback or a task nobody awaited, such as a connection handler of a learner's server).
+    In a split check, the worker's loop's (its account), taken from its report."""
+    from grader.split import checker
+
+    link = checker.current()
+    if link is not None:
+        for problem in link.problems():
+            exc = problem.get("exception")
+            if isinstance(exc, Exception):
+                return exc
+        return None
     loop = current_loop()
     for context in loop.problems if loop is not None else []:
         exc = context.get("exception")

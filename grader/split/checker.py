@@ -504,6 +504,15 @@ class Link:
         self.codec.adopt(remote, module._number)
         return remote
 
+    def here(self, name: str, *args: Any) -> Any:
+        """Run the worker-side probe ``name`` (``grader.probes.here``) there, now; its
+        answer is the worker's account."""
+        return self.ask_value("here", name=name, args=self.codec.encode(list(args)))
+
+    async def here_async(self, name: str, *args: Any) -> Any:
+        """The same, for a probe that takes loop time there (a coroutine)."""
+        return await self.ask_async("here", name=name, args=self.codec.encode(list(args)))
+
     def stacks(self) -> list[str]:
         """Where the learner's tasks wait (the worker's account: used for explanations only)."""
         with contextlib.suppress(Exception):
@@ -761,12 +770,15 @@ class _LinkedSelector(_VirtualSelector):
             events = self._real.select(GRACE_S)
             if events:
                 return self._happened(link, events)
-        if loop.outside_io_possible() and not link.synced:
+        if not link.synced:
             # Sockets of ours may talk to the worker's: bytes we sent it may be waiting,
-            # readable, in its socket while its last "idle" predates them. Before time
-            # moves, have every loop of the worker look once more (an advance that moves
-            # nothing): it says idle again only once it has nothing ready, having read
-            # what there was and sent what it answered (which we see before we go on).
+            # readable, in its socket while its last "idle" predates them, or our reading
+            # may have let it write again. Before time moves, have every loop of the
+            # worker look once more (an advance that moves nothing): it says idle again
+            # only once it has nothing ready, having read what there was and sent what
+            # it answered (which we see before we go on). Always, not only while a socket
+            # of ours is registered: one that reached end of file, or paused reading, is
+            # no longer, and the worker may still be at work on what it last did.
             link.synced = True
             with contextlib.suppress(WorkerGone):
                 link.send({"op": "advance"})

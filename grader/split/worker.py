@@ -460,6 +460,27 @@ class Link:
             return
         self._run(number, awaitable)
 
+    def op_here(self, number: int, message: dict[str, Any]) -> None:
+        """Run one of the grader's worker-side probes (``grader.probes.here.PROBES``) on
+        the learner's objects: a server mounting the learner's handler, what a transport of
+        this process holds... What it answers is this process's account."""
+        from grader.probes.here import PROBES
+
+        probe = PROBES.get(str(message.get("name")))
+        if probe is None:
+            self.reply(number, error=TypeError(f"no worker-side probe {str(message.get('name'))[:40]!r}"))
+            return
+        args = self.codec.decode(message.get("args", []))
+        try:
+            result = probe(*(args if isinstance(args, list) else []))
+        except BaseException as exc:
+            self.reply(number, error=_plain(exc))
+            return
+        if inspect.isawaitable(result):
+            self._run(number, result)
+        else:
+            self.reply(number, result)
+
     def op_blocking(self, number: int, message: dict[str, Any]) -> None:
         """Start (``on``) or stop detecting blocking calls of the learner's module; on stop,
         the calls found, as ``[function, where]`` pairs."""
@@ -1094,7 +1115,11 @@ def _preload() -> None:
     import random
     import typing  # noqa: F401
 
-    from grader.probes import blocking, tasks  # noqa: F401
+    from grader.probes import blocking, here, tasks  # noqa: F401
+    from grader.probes.network import documented_writelines
+
+    # As the plugin does in the checker for every check (a CPython bug is not the learner's).
+    documented_writelines(setattr)
 
     del concurrent, dataclasses, multiprocessing, random
 

@@ -1,12 +1,14 @@
 """Checks for ex04 echo_server: the seed tutorial's echo server, done right.
 
-Two ways in. ``handle_echo`` is mounted on a check-side server (``probes.serve_handler``)
-so the check can see the server end of each connection: whether the handler returned or
-raised, the transport's write buffer and reading state, whether it is waiting in
-``drain()`` (the instance's ``drain`` and ``wait_closed`` are wrapped; the writer stays a
-real StreamWriter). ``start_server`` is judged from outside only, over real sockets, so a
-server built on ``asyncio.Protocol`` and ``loop.create_server`` passes as well as one
-built on streams.
+The learner's code runs in a worker process (split checks); the checks talk to it over
+loopback, so what a client sends and receives, and when, is observed here, where the
+learner's code cannot reach. Two ways in. ``handle_echo`` is mounted on a server of the
+worker's (``probes.serve_handler``), which also reports the server end of the connection
+(its account, used to explain what the client saw): whether the handler returned or
+raised, the transport's write buffer and reading state, whether it waits in ``drain()``
+or ``wait_closed()`` (the instance's methods are wrapped; the writer stays a real
+StreamWriter). ``start_server`` is judged from outside only, so a server built on
+``asyncio.Protocol`` and ``loop.create_server`` passes as well as one built on streams.
 
 Everything is decided by ordering and counting: a piece must come back before the next
 is sent (a handler waiting for a newline or for more data never echoes it); flow control
@@ -28,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,20 +39,19 @@ from grader import explain, probes
 from grader.probes import (
     Client,
     Flood,
-    HandlerPeer,
     call_learner,
     docs,
     exchange,
     expect,
     fail,
     first_difference,
+    here,
     learner_waiting,
     logged_error,
     open_client,
     open_clients,
     read_while_progress,
     receive,
-    running_server,
     serve_handler,
     set_socket_buffers,
     settle,
@@ -82,6 +82,8 @@ PROMPT_S = 3.0
 QUIET_CLIENT_S = 600.0
 #: The same, for the flood: how long it may make no progress at all.
 STALL_S = 10.0
+#: Bytes the flood sends between two looks at the server end (each asks the worker).
+LOOK_EVERY = 256 * 1024
 #: Clients connected at once in the many-clients check.
 CLIENTS = 100
 #: The half-close check's last piece: more than the two sockets hold while the client's
@@ -91,7 +93,7 @@ CLIENTS = 100
 LAST = 160 * 1024
 LATE_HIGH_WATER = 4 * LAST
 
-pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking")]
+pytestmark = [pytest.mark.virtual_time, pytest.mark.usefixtures("no_blocking"), pytest.mark.split]
 
 #: How a server stops reading from a client that does not read.
 FLOW_HOW = (
@@ -200,8 +202,8 @@ LESSONS = {
     )
     + docs(STREAMS, "asyncio.StreamWriter.close"),
     "not closed": (
-        "handle_echo returned without closing the connection. The client only saw end of file "
-        "because this check closed it afterwards; a real server would keep the socket open "
+        "handle_echo returned without closing the connection, so the client, which had "
+        "half-closed, never got end of file: a real server would keep such a socket open "
         "forever (one leaked connection per client). End with `writer.close()` and `await "
         "writer.wait_closed()`, in a finally block. "
     )
@@ -232,14 +234,12 @@ LESSONS = {
         "the echo, and the server went on taking it: its write buffer for that client grew "
         "past {OVERFLOW:,} bytes and kept growing (it never stopped reading from that client, "
         "so the echo piled up in its memory). While a client does not read, the server must "
-        "stop reading from it."
-        + FLOW_HOW
+        "stop reading from it." + FLOW_HOW
     ),
     "outside took everything": (
         "A client of the server start_server() returned sent all {FLOOD:,} bytes without "
         "reading any of the echo, and the server took them all: nothing slowed that client "
-        "down. While a client does not read, the server must stop reading from it."
-        + FLOW_HOW
+        "down. While a client does not read, the server must stop reading from it." + FLOW_HOW
     ),
     "outside closed": (
         "A client of the server start_server() returned sent data without reading the echo, "
@@ -287,7 +287,7 @@ def _lesson(verdict: str, **observed: Any) -> str:
 # --- what the learner's handler did ----------------------------------------------------
 
 
-def _where(conn: HandlerPeer | None) -> str:
+def _where(conn: Any) -> str:
     """Where the learner's handler is waiting, from the task stacks."""
     if conn is not None and conn.done.is_set():
         return "it had already returned"
@@ -295,7 +295,7 @@ def _where(conn: HandlerPeer | None) -> str:
     return f"it was waiting: {at}" if at else ""
 
 
-def _handler_error(conn: HandlerPeer | None) -> str:
+def _handler_error(conn: Any) -> str:
     """What the learner's handler raised: seen by the check-side server (``conn``), or
     logged by the loop when the learner's own server ran it."""
     exc = conn.error if conn is not None else logged_error()
@@ -324,7 +324,7 @@ def _handler_error(conn: HandlerPeer | None) -> str:
     return text
 
 
-def _closed_early(conn: HandlerPeer | None) -> str:
+def _closed_early(conn: Any) -> str:
     if conn is None:
         return _handler_error(None) or "The server closed the connection before the client half-closed."
     return _handler_error(conn) or (
@@ -332,7 +332,7 @@ def _closed_early(conn: HandlerPeer | None) -> str:
     )
 
 
-async def _expect_echo(client: Client, piece: bytes, what: str, conn: HandlerPeer | None = None) -> None:
+async def _expect_echo(client: Client, piece: bytes, what: str, conn: Any = None) -> None:
     """Read exactly ``piece`` back promptly, while the connection stays open."""
     echo = await receive(client.reader, len(piece), idle=PROMPT_S, stop=conn.done if conn is not None else None)
     got, closed = echo.data, echo.closed or (conn is not None and conn.done.is_set())
@@ -346,40 +346,16 @@ async def _expect_echo(client: Client, piece: bytes, what: str, conn: HandlerPee
     if closed:
         fail(_lesson("closed early", what=what, size=size, n=len(got), why=_closed_early(conn)))
     where = _where(conn) or "the server was still running"
-    fail(_lesson("held back" if _held_back() else "stalled", what=what, size=size, n=len(got), where=where))
-
-
-def _held_back() -> bool:
-    """Whether the learner's code waits in ``reader.read(n)`` with nothing left in that
-    reader and nothing in its transport's write buffer: all it read so far, it kept (or
-    dropped). Not so for readline, readexactly or read() to end of file: they leave the
-    bytes in the reader, or are waiting for end of file (``n`` is -1)."""
-    reads = []
-    for task in asyncio.all_tasks():
-        chain = probes.await_chain(task)
-        if any(frame.f_code.co_filename == probes.TARGET_FILE for frame in chain):
-            streams = [frame for frame in chain if frame.f_globals.get("__name__") == "asyncio.streams"]
-            if streams:
-                reads.append(streams[0])  # the reader method the learner's code called
-    if not reads:
-        return False
-    for frame in reads:
-        reader, n = frame.f_locals.get("self"), frame.f_locals.get("n")
-        if frame.f_code.co_name != "read" or not isinstance(reader, asyncio.StreamReader):
-            return False
-        if type(n) is not int or n <= 0 or reader._buffer:
-            return False
-        transport = getattr(reader, "_transport", None)
-        if transport is not None and transport.get_write_buffer_size():
-            return False
-    return True
+    held_back = await here.ask("held_back") is True  # the worker's account, for the lesson
+    fail(_lesson("held back" if held_back else "stalled", what=what, size=size, n=len(got), where=where))
 
 
 # --- the learner's start_server --------------------------------------------------------
 
 
-async def _start(ex: Any, stack: contextlib.AsyncExitStack, *args: Any) -> tuple[Any, str, int]:
-    """Call the learner's start_server and return (server, host, port), closed at exit."""
+async def _start(ex: Any, stack: contextlib.AsyncExitStack, *args: Any) -> tuple[dict[str, Any], str, int]:
+    """Call the learner's start_server; return what it returned, as the worker describes
+    it (``here.server_info``), and the (host, port) it listens on. Closed at exit."""
     what = f"start_server({', '.join(map(repr, args))})"
     try:
         server = await call_learner(what, ex.start_server(*args), 5.0)
@@ -388,20 +364,43 @@ async def _start(ex: Any, stack: contextlib.AsyncExitStack, *args: Any) -> tuple
             f"{what} raised {type(exc).__name__}: {exc}. Bind the host and port you are "
             "given: port 0 asks the system for a free port, so two servers never clash."
         )
-    if not isinstance(server, asyncio.AbstractServer):
+    info = await here.ask("server_info", server)
+    stack.push_async_callback(here.ask, "close_server", server)
+    if not isinstance(info, dict) or info.get("server") is not True:
         fail(
             f"{what} returned {server!r}, not a server. Return what `await "
             "asyncio.start_server(handle_echo, host, port)` gives you."
         )
-    host, port = await stack.enter_async_context(running_server(server))
+    sockets = [tuple(name) for name in info.get("sockets") or () if isinstance(name, list) and len(name) == 2]
+    if not sockets:
+        # A server that start_server made always listens until it is closed.
+        fail(
+            "start_server() returned a server that was already closed (it has no listening "
+            "socket left): `async with server:` closes the server when its block ends, and "
+            "so does `server.close()`. Return the server itself, still open: the caller "
+            "decides when to close it."
+        )
     expect(
-        server.is_serving(),
+        info.get("serving") is True,
         f"{what} returned a server that is not accepting yet (is_serving() is False): "
         "do not pass start_serving=False; the caller expects it to accept connections as "
         "soon as start_server returns (and serve_forever is for the caller to call, if "
         "ever).",
     )
-    return server, host, port
+    host, port = sockets[0]
+    return info, str(host), int(port)
+
+
+async def _reachable(host: str, port: int) -> bool:
+    """Whether a connection to ``host``:``port`` is accepted (from outside: the kernel
+    says so), closed at once."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), PROMPT_S)
+    except (OSError, TimeoutError):
+        return False
+    writer.transport.abort()
+    await settle()
+    return True
 
 
 # --- checks ---------------------------------------------------------------------------
@@ -414,12 +413,16 @@ async def test_start_server_listens_on_loopback(ex):
     async with contextlib.AsyncExitStack() as stack:
         first, host, port = await _start(ex, stack)
         second, _, port2 = await _start(ex, stack, "127.0.0.1", 0)
-        for server in (first, second):
-            names = [s.getsockname()[:2] for s in server.sockets]
+        for info, at in ((first, port), (second, port2)):
+            names = [tuple(name) for name in info["sockets"]]
+            # Seen from outside: 127.0.0.2 is loopback too, but not the host it was given.
+            elsewhere = await _reachable("127.0.0.2", at)
             expect(
-                all(name[0] == "127.0.0.1" for name in names),
-                f"The server listens on {names}; it must listen on the host it is given "
-                "(127.0.0.1 by default), not on every interface.",
+                all(name[0] == "127.0.0.1" for name in names) and not elsewhere,
+                f"The server listens on {names}"
+                + (" (it accepted a connection to 127.0.0.2)" if elsewhere else "")
+                + "; it must listen on the host it is given (127.0.0.1 by default), not on "
+                "every interface.",
             )
         expect(
             0 not in (port, port2) and port != port2,
@@ -483,18 +486,20 @@ async def test_flow_control_with_drain(ex):
     small = serve_handler(ex.handle_echo, buffers=SMALL_BUF, high_water=HIGH_WATER, limit=SMALL_LIMIT)
     async with small as (conn, client):
         async with Flood(client.writer, payload, FLOOD_CHUNK) as flood:
-            verdict = await _watch_flood(conn, flood)
-            buffered = conn.transport.get_write_buffer_size()
-            state = f"client sent {flood.sent:,} bytes and read none; server write buffer {buffered:,} bytes"
+            verdict, now = await _watch_flood(conn, flood)
+            state = f"client sent {flood.sent:,} bytes and read none; server write buffer {now.write_buffer:,} bytes"
             if verdict == "handler ended":
                 await wait_event(conn.done, PROMPT_S)
             if verdict != "paused":
-                in_drain, reading = conn.seen.in_drain > 0, conn.transport.is_reading()
                 why, where = _closed_early(conn), _where(conn)
-                fail(_lesson(verdict, state=state, why=why, in_drain=in_drain, reading=reading, where=where))
+                fail(
+                    _lesson(verdict, state=state, why=why, in_drain=now.in_drain > 0, reading=now.reading, where=where)
+                )
             # Paused properly. The client goes on not reading for a while (loop time, so
-            # free): a correct handler just stays paused.
+            # free): a correct handler just stays paused, and takes no more data.
             after = await _closes_within(conn, QUIET_CLIENT_S)
+            if flood.done and not flood.failed:
+                fail(_lesson("took everything", state=f"client sent {flood.sent:,} bytes and read none"))
             if after is not None:
                 fail(_lesson("gave up", after=after, where=_where(conn)))
         # Then the client stops sending and reads: every byte it sent (whole
@@ -506,7 +511,7 @@ async def test_flow_control_with_drain(ex):
             fail(_lesson("resumed changed", sent=flood.sent, at=first_difference(echoed, payload)))
 
 
-async def _closes_within(conn: HandlerPeer, seconds: float) -> float | None:
+async def _closes_within(conn: Any, seconds: float) -> float | None:
     """Within how many loop seconds the handler returned while nothing else happened (or,
     not having returned, had its connection closing by then); None if neither. One wait
     on the handler's end, not a poll: each jump of the clock costs real time while
@@ -516,7 +521,7 @@ async def _closes_within(conn: HandlerPeer, seconds: float) -> float | None:
     try:
         await asyncio.wait_for(conn.done.wait(), seconds)
     except TimeoutError:
-        return seconds if conn.transport.is_closing() else None
+        return seconds if conn.snapshot().closing else None
     return loop.time() - start
 
 
@@ -532,88 +537,72 @@ async def _until(condition: Any, seconds: float) -> bool:
     return bool(condition())
 
 
-async def _watch_flood(conn: HandlerPeer, flood: Flood) -> str:
-    """Poll the server end until the outcome of the flood is clear ("stuck": nothing moved
-    for STALL_S seconds)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STALL_S
-    last = (-1, -1)
+async def _watch_flood(conn: Any, flood: Flood) -> tuple[str, here.HandlerState]:
+    """Watch the flood until its outcome is clear, with the server end's last state (the
+    worker's account). "paused": the client's sending stalled for STALL_S (the check's
+    own observation) with the handler inside drain() and its transport not reading;
+    "stuck": stalled otherwise; "overflow", "took everything", "handler ended"."""
+    looked_at = -1
     while True:
-        transport = conn.transport
-        now = (flood.sent, transport.get_write_buffer_size())
-        if now != last:
-            last, deadline = now, loop.time() + STALL_S
-        if transport.get_write_buffer_size() > OVERFLOW:
-            return "overflow"
-        if conn.paused_in_drain() and not transport.is_reading():
-            # Stable, not a passing moment: still so after the loop ran a few more rounds.
-            await settle(10)
-            if conn.paused_in_drain() and not transport.is_reading():
-                return "paused"
-        if conn.done.is_set() or transport.is_closing():
-            return "handler ended"
         if flood.done:
             # All sent (the server took everything), or the connection broke under it.
-            return "handler ended" if flood.failed else "took everything"
-        if loop.time() > deadline:
-            return "stuck"
-        await asyncio.sleep(0.002)
+            return ("handler ended" if flood.failed else "took everything"), conn.snapshot()
+        if flood.sent - looked_at >= LOOK_EVERY or looked_at < 0:
+            looked_at, now = flood.sent, conn.snapshot()
+            if now.write_buffer > OVERFLOW:
+                return "overflow", now
+            if now.done or now.closing:
+                return "handler ended", now
+        if not await flood.moved(STALL_S):
+            # Nothing sent for STALL_S: the server stopped taking the client's data.
+            now = conn.snapshot()
+            if now.write_buffer > OVERFLOW:
+                return "overflow", now
+            if now.done or now.closing:
+                return "handler ended", now
+            return ("paused" if now.paused_in_drain() and not now.reading else "stuck"), now
 
 
 @pytest.mark.closing
 @pytest.mark.weight(3)
 @pytest.mark.limit(30)
 @pytest.mark.hint(3)
-async def test_closes_after_half_close(ex, monkeypatch):
+async def test_closes_after_half_close(ex):
     """after the client half-closes: the rest of the echo, then end of file, writer closed"""
     last = random.Random(5).randbytes(LAST)
-    late = serve_handler(ex.handle_echo, buffers=SMALL_BUF, high_water=LATE_HIGH_WATER, limit=SMALL_LIMIT)
+    late = serve_handler(
+        ex.handle_echo, buffers=SMALL_BUF, high_water=LATE_HIGH_WATER, limit=SMALL_LIMIT, close_at_return=False
+    )
     async with late as (conn, client):
-        aborts = _record_aborts(monkeypatch, conn.transport)
         await client.send(b"first\x00")
         await _expect_echo(client, b"first\x00", "b'first\\x00'", conn)
         # A client that says nothing for a long while (a user thinking; loop time, so
         # free) is still a client: the connection stays until it half-closes.
         await asyncio.sleep(QUIET_CLIENT_S)
-        if conn.done.is_set():
+        if conn.done.is_set() or client.reader.at_eof():
             fail(
                 f"After {QUIET_CLIENT_S:g} s without a byte from the client (loop time), "
-                "handle_echo returned and the connection was closed, though the client "
-                "had not half-closed. The contract is to serve until the client half-closes: "
-                "wait for its data as long as it takes (no timeout around the read)."
+                + ("the connection was closed" if client.reader.at_eof() else "handle_echo returned")
+                + ", though the client had not half-closed. The contract is to serve until the "
+                "client half-closes: wait for its data as long as it takes (no timeout around the read)."
             )
         rest, verdict, observed = await _half_close(conn, client, last)
         if verdict:
             fail(_lesson(verdict, **observed))
+        now = conn.snapshot()
         if rest != last:
-            if aborts and len(rest) < len(last):
-                fail(_lesson("aborted", size=len(last), n=len(rest), buffered=max(aborts)))
+            if now.aborts and len(rest) < len(last):
+                fail(_lesson("aborted", size=len(last), n=len(rest), buffered=max(now.aborts)))
             at = first_difference(rest, last)
             differs = f" (first difference at byte {at:,})" if at < min(len(rest), len(last)) else ""
             fail(_lesson("rest lost", size=len(last), n=len(rest), differs=differs))
-        if not conn.closing_at_return:
+        if not now.closing_at_return:
             fail(_lesson("not closed"))
-        if not conn.seen.wait_closed_done:
+        if not now.wait_closed_done:
             fail(_lesson("close not awaited"))
 
 
-def _record_aborts(monkeypatch: pytest.MonkeyPatch, transport: Any) -> list[int]:
-    """For the check's duration: each ``abort()`` of ``transport``, as the number of bytes
-    still in its write buffer at that moment."""
-    aborts: list[int] = []
-    cls = type(transport)
-    real_abort = cls.abort
-
-    def abort(self: Any) -> None:
-        if self is transport:
-            aborts.append(self.get_write_buffer_size())
-        real_abort(self)
-
-    monkeypatch.setattr(cls, "abort", abort)
-    return aborts
-
-
-async def _half_close(conn: HandlerPeer, client: Client, last: bytes) -> tuple[bytes, str, dict[str, Any]]:
+async def _half_close(conn: Any, client: Client, last: bytes) -> tuple[bytes, str, dict[str, Any]]:
     """Send ``last``, half-close, read to end of file and wait for the handler to return:
     what came back, and a verdict ("" if all that happened) with what it was based on.
     The client reads late: its transport reads nothing until the handler has started
@@ -625,17 +614,20 @@ async def _half_close(conn: HandlerPeer, client: Client, last: bytes) -> tuple[b
         client.writer.write_eof()
     except OSError:
         return b"", "cannot half-close", {"why": _closed_early(conn)}
-    await _until(lambda: conn.done.is_set() or conn.transport.is_closing(), PROMPT_S)
+    await _until(lambda: conn.done.is_set() or conn.snapshot().closing, PROMPT_S)
     client.writer.transport.resume_reading()
     rest = bytearray()
     while True:
         try:
             chunk = await asyncio.wait_for(client.reader.read(65536), PROMPT_S)
         except TimeoutError:
-            where = {"where": _where(conn)}
-            if conn.seen.in_wait_closed and not conn.transport.is_closing():
+            # No end of file (the check's own observation); the server end says why.
+            now, where = conn.snapshot(), {"where": _where(conn)}
+            if now.in_wait_closed and not now.closing:
                 return bytes(rest), "wait_closed before close", where
-            return bytes(rest), "wait_closed hangs" if conn.seen.in_wait_closed else "no end of file", where
+            if now.done and not now.closing_at_return:
+                return bytes(rest), "not closed", where
+            return bytes(rest), "wait_closed hangs" if now.in_wait_closed else "no end of file", where
         except ConnectionError as exc:
             return bytes(rest), "reset", {"exc": exc, "why": _handler_error(conn)}
         if not chunk:
@@ -653,22 +645,22 @@ async def _half_close(conn: HandlerPeer, client: Client, last: bytes) -> tuple[b
 @pytest.mark.hint(3)
 async def test_closes_when_cancelled(ex):
     """closes its connection when it is cancelled"""
-    running: dict[str, Any] = {}
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        running["task"] = asyncio.current_task()
-        try:
-            await ex.handle_echo(reader, writer)
-        finally:
-            running["closing"] = writer.is_closing()
-
-    async with serve_handler(handler) as (conn, client):
+    async with serve_handler(ex.handle_echo, close_at_return=False) as (conn, client):
         await client.send(b"hello\n")
         await _expect_echo(client, b"hello\n", "b'hello\\n'", conn)
-        running["task"].cancel()  # waiting in its read: as a server shutting down cancels it
+        conn.cancel()  # waiting in its read: as a server shutting down cancels it
         if not await wait_event(conn.done, PROMPT_S):
             fail(_lesson("kept running when cancelled", where=_where(conn)))
-        if not running.get("closing"):
+        # Closed: the client sees end of file (its own observation), and the handler had
+        # started closing when it ended (the server end's account).
+        try:
+            await asyncio.wait_for(client.reader.read(), PROMPT_S)
+            closed = True
+        except TimeoutError:
+            closed = False
+        except ConnectionError:
+            closed = True  # reset: closed all the same
+        if not closed or not conn.snapshot().closing_at_return:
             fail(_lesson("not closed when cancelled"))
 
 
@@ -718,22 +710,19 @@ async def _outside_flood(host: str, port: int) -> AsyncIterator[str]:
     client = await Client.connect(host, port)
     try:
         set_socket_buffers(client.writer, SMALL_BUF, high_water=HIGH_WATER)
-        server_end = await _server_end(client)
-        if server_end is not None:
-            # As serve_handler does for the check's own server: the learner's server is
-            # in this process, and small buffers make flow control show after a few KiB.
-            sock = server_end.get_extra_info("socket")
-            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                sock.setsockopt(socket.SOL_SOCKET, option, SMALL_BUF)
-            server_end.set_write_buffer_limits(high=HIGH_WATER)
+        # As serve_handler does for its own server: small buffers at the learner's server's
+        # end too (the worker's), so flow control shows after a few KiB.
+        me = list(client.writer.get_extra_info("sockname")[:2])
+        found = await here.ask("shrink_server_end", me, SMALL_BUF, HIGH_WATER) is True
         payload = (b"x" * (FLOOD_CHUNK - 1) + b"\n") * (FLOOD // FLOOD_CHUNK)
         async with Flood(client.writer, payload, FLOOD_CHUNK) as flood:
             verdict = ""
             while not verdict:
                 before = flood.sent
                 await asyncio.sleep(0.01)
-                if server_end is not None and server_end.get_write_buffer_size() > OVERFLOW:
-                    verdict = "overflow"
+                buffered = await here.ask("server_end_buffered", me) if found else None
+                if type(buffered) is int and buffered > OVERFLOW:
+                    verdict = "overflow"  # the worker's account: it would take everything anyway
                 elif flood.done:
                     verdict = "closed" if flood.failed else "took everything"
                 elif flood.sent == before:
@@ -747,22 +736,6 @@ async def _outside_flood(host: str, port: int) -> AsyncIterator[str]:
         if not client.writer.is_closing():
             client.writer.transport.abort()
             await settle()
-
-
-async def _server_end(client: Client) -> Any:
-    """The learner's server-side transport of ``client``'s connection: the learner's
-    server runs on this loop, whose selector holds it (a streams or a Protocol server
-    alike). None if not found."""
-    want = client.writer.get_extra_info("sockname")
-    loop: Any = asyncio.get_running_loop()
-    for _ in range(20):
-        for key in list(loop._selector.get_map().values()):
-            for handle in key.data or ():
-                transport = getattr(getattr(handle, "_callback", None), "__self__", None)
-                if isinstance(transport, asyncio.Transport) and transport.get_extra_info("peername") == want:
-                    return transport
-        await asyncio.sleep(0)
-    return None
 
 
 @pytest.mark.hidden
