@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -281,6 +282,49 @@ def server_end_buffered(peer: list[Any]) -> int | None:
     from ``peer`` (None: not found)."""
     transport = _server_end((str(peer[0]), int(peer[1])))
     return None if transport is None else int(transport.get_write_buffer_size())
+
+
+@_probe
+def new_stdin() -> asyncio.StreamReader:
+    """A StreamReader of this process, for the learner's code to read as its input; the
+    checker feeds it (:func:`feed`, :func:`feed_eof`)."""
+    return asyncio.StreamReader()
+
+
+@_probe
+def feed(reader: asyncio.StreamReader, data: bytes) -> None:
+    reader.feed_data(bytes(data))
+
+
+@_probe
+def feed_eof(reader: asyncio.StreamReader) -> None:
+    reader.feed_eof()
+
+
+class _WritesBack(io.TextIOBase):
+    """A text stream of this process whose every write is handed, at once, to a callable
+    of the checker's (a call back: what is written is observed there)."""
+
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text:
+            self._write(text)
+        return len(text)
+
+
+@_probe
+def screen(write: Callable[[str], Any]) -> io.TextIOBase:
+    """A text stream for the learner's code to write to (its ``out``): each write goes to
+    ``write``, the checker's."""
+    return _WritesBack(write)
 
 
 # --- in the checker ---------------------------------------------------------------------

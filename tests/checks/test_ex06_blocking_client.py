@@ -34,7 +34,7 @@ from typing import IO, Any
 import pytest
 
 from grader import explain, probes, procstate
-from grader.probes import Peer, call_learner, exact, expect, fail, peer_server, wait_event, watch_closing
+from grader.probes import Peer, call_learner, exact, expect, fail, here, peer_server, wait_event, watch_closing
 
 #: Bounds on waiting for a correct client: it answers in milliseconds; a subprocess
 #: starting Python under load may take a few seconds.
@@ -89,6 +89,31 @@ async def _server(script: Script | None = None, *, read: bool = True) -> AsyncIt
 async def _push(writer: asyncio.StreamWriter, line: bytes) -> None:
     writer.write(line)
     await writer.drain()
+
+
+async def _stdin() -> Any:
+    """The ``stdin`` chat() reads: a StreamReader where the learner's code runs (the worker,
+    in a split check), fed by the check (``here.feed``, ``here.feed_eof``)."""
+    return await here.ask("new_stdin")
+
+
+async def _out(screen: _Screen) -> Any:
+    """The ``out`` chat() writes to: a text stream where the learner's code runs whose
+    every write reaches ``screen``, here (what is shown is observed by the check)."""
+    return await here.ask("screen", screen.write)
+
+
+def _pending_stacks(before: set[asyncio.Task[Any]]) -> list[str]:
+    """Where the learner's tasks still pending wait (in a split check, the worker's
+    account); tasks of this loop the learner's code started are cancelled."""
+    said = probes.worker_account("pending")
+    if isinstance(said, dict):
+        stacks = said.get("stacks")
+        return [str(line)[:400] for line in stacks[:20]] if isinstance(stacks, list) else []
+    for task in probes.new_tasks(before):
+        if not task.done():
+            task.cancel()
+    return probes.task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
 
 
 class _Screen(io.StringIO):
@@ -853,15 +878,16 @@ async def _not_exited(client: _Script, peer: _Peer, evidence: _Evidence) -> str:
 @pytest.mark.weight(2)
 @pytest.mark.hint(2)
 @pytest.mark.virtual_time
+@pytest.mark.split
 async def test_sends_newline_terminated_lines(ex, monkeypatch):
     """sends every input line newline-terminated, then closes"""
     closes = watch_closing(monkeypatch)
-    stdin = asyncio.StreamReader()
+    stdin = await _stdin()
     long_line = "a long line " + "x" * 1500  # longer than a typical read's chunk
     lines = ["hello", "  an indented line, with spaces", "", "trailing spaces   ", "h\u00e9llo w\u00f6rld",
              long_line, "no newline at the end"]  # fmt: skip
-    stdin.feed_data("\n".join(lines).encode())
-    stdin.feed_eof()
+    await here.ask("feed", stdin, "\n".join(lines).encode())
+    await here.ask("feed_eof", stdin)
     expected = "".join(line + "\n" for line in lines).encode()
     returned = asyncio.Event()
 
@@ -875,7 +901,7 @@ async def test_sends_newline_terminated_lines(ex, monkeypatch):
         try:
             result = await call_learner(
                 f"chat() with {len(lines)} input lines, then end of input",
-                ex.chat(host, port, stdin=stdin, out=_Screen()),
+                ex.chat(host, port, stdin=stdin, out=await _out(_Screen())),
                 BOUND_S,
             )
         except pytest.fail.Exception as exc:
@@ -949,9 +975,10 @@ async def test_sends_newline_terminated_lines(ex, monkeypatch):
 @pytest.mark.weight(2)
 @pytest.mark.hint(1)
 @pytest.mark.virtual_time
+@pytest.mark.split
 async def test_never_blocks_the_loop(ex, no_blocking, monkeypatch):
     """never blocks the event loop while chatting"""
-    stdin = asyncio.StreamReader()
+    stdin = await _stdin()
     screen = _Screen()
     stray = _Screen()  # the process's own stdout, for lines written there instead of `out`
     monkeypatch.setattr(sys, "stdout", stray)
@@ -961,7 +988,7 @@ async def test_never_blocks_the_loop(ex, no_blocking, monkeypatch):
         await _push(writer, news + b"\n")
 
     async with _server(script) as (host, port, peer):
-        task = asyncio.ensure_future(ex.chat(host, port, stdin=stdin, out=screen))
+        task = asyncio.ensure_future(ex.chat(host, port, stdin=stdin, out=await _out(screen)))
         try:
             shown = asyncio.ensure_future(screen.wait_for(news.decode(), BOUND_S))
             await asyncio.wait({shown, task}, return_when=asyncio.FIRST_COMPLETED)
@@ -991,14 +1018,14 @@ async def test_never_blocks_the_loop(ex, no_blocking, monkeypatch):
                 "while its input was still open and the server still connected: the chat "
                 "ends when input ends or the server closes.",
             )
-            stdin.feed_data(b"ping\n")
+            await here.ask("feed", stdin, b"ping\n")
             delivered = await wait_event(peer.got_data, BOUND_S)
             expect(
                 delivered,
                 f"An input line was fed to `stdin` and the server had not received it "
                 f"after {BOUND_S:g}s. Forward each line read with `await stdin.readline()`.",
             )
-            stdin.feed_eof()
+            await here.ask("feed_eof", stdin)
             result = await call_learner("chat() after end of input", task, BOUND_S)
             exact(result, 0, "chat() at end of input returned")
         finally:
@@ -1008,9 +1035,10 @@ async def test_never_blocks_the_loop(ex, no_blocking, monkeypatch):
 @pytest.mark.weight(1)
 @pytest.mark.hint(3)
 @pytest.mark.virtual_time
+@pytest.mark.split
 async def test_returns_zero_when_server_closes_first(ex):
     """returns 0 when the server closes first"""
-    stdin = asyncio.StreamReader()  # input stays open: no end of file ever comes
+    stdin = await _stdin()  # input stays open: no end of file ever comes
     screen = _Screen()
 
     async def script(writer: asyncio.StreamWriter, peer: _Peer) -> None:
@@ -1021,7 +1049,7 @@ async def test_returns_zero_when_server_closes_first(ex):
         try:
             result = await call_learner(
                 "chat() after the server closed (input still open)",
-                ex.chat(host, port, stdin=stdin, out=screen),
+                ex.chat(host, port, stdin=stdin, out=await _out(screen)),
                 BOUND_S,
             )
         except pytest.fail.Exception as exc:
@@ -1031,9 +1059,7 @@ async def test_returns_zero_when_server_closes_first(ex):
                 "(`asyncio.wait(..., return_when=FIRST_COMPLETED)`), then cancel the other."
             )
         await probes.settle()  # tasks that are just finishing get to finish
-        left = [t for t in probes.new_tasks(before) if not t.done()]
-        stacks = probes.task_stacks(asyncio.get_running_loop(), probes.TARGET_FILE)
-        await probes.cancel_tasks(set(left))
+        stacks = _pending_stacks(before)
     exact(result, 0, "chat() after the server closed returned")
     if stacks:
         fail(
