@@ -88,4 +88,34 @@ def scan(source: str, allow_imports: tuple[str, ...] = ()) -> Flags:
             and any(node.value == m or node.value.startswith(m + ".") for m in FORBIDDEN_MODULES)
         ):
             suspicious.append(f"line {node.lineno}: the string {node.value!r}")
+    suspicious.extend(_built_names(source, tree))
     return Flags(tuple(dict.fromkeys(forbidden)), tuple(dict.fromkeys(suspicious)))
+
+
+#: Names that, spelled out in a string, reach the grader's internals through ``getattr``
+#: or a module table: no honest answer spells them.
+_REACHING = frozenset({"modules", "_getframe", "f_back", "f_globals", "gi_frame", "__subclasses__", "__globals__"})
+
+
+def _built_names(source: str, tree: ast.AST) -> list[str]:
+    """Strings the compiler builds from pieces (``"mod" + "ules"``, ``"grad" + "er.x"``)
+    that name a forbidden module or one of ``_REACHING``: split up so that no literal shows
+    them, which is the point. Literals that show them are flagged above."""
+    try:
+        code = compile(source, "<scan>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return []
+    literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    found: list[str] = []
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        for const in current.co_consts:
+            if isinstance(const, type(code)):
+                stack.append(const)
+            elif isinstance(const, str) and const not in literals:
+                naming = any(const == m or const.startswith(m + ".") for m in FORBIDDEN_MODULES)
+                if naming or const in _REACHING:
+                    where = "at module level" if current.co_name == "<module>" else f"in {current.co_name}()"
+                    found.append(f"the string {const!r}, built from pieces {where}")
+    return found

@@ -92,6 +92,9 @@ class Caller:
     #: ...and as the kernel counts them: the worker's threads beyond the grader's own
     #: (its main thread, its link reader and its loop monitor). None when unreadable.
     threads_seen: int | None
+    #: Cancellations of the calling task pending when it called (its ``cancelling()``:
+    #: the worker's account).
+    cancelling: int = 0
 
     @property
     def threads(self) -> int:
@@ -359,13 +362,13 @@ class Link:
             where = message.get("from")
             said = (
                 [int(n) for n in where]
-                if isinstance(where, list) and len(where) == 4 and all(type(n) is int for n in where)
+                if isinstance(where, list) and len(where) == 5 and all(type(n) is int for n in where)
                 else None
             )
             seen = _threads_of(self.pid)
             beyond = None if seen is None else max(0, seen - WORKER_OWN_THREADS)
             token_from = CALLED_FROM.set(
-                Caller(said[0], said[1], bool(said[2]), max(0, said[3]), beyond) if said else None
+                Caller(said[0], said[1], bool(said[2]), max(0, said[3]), beyond, max(0, said[4])) if said else None
             )
             try:
                 if callable(function):

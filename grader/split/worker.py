@@ -739,13 +739,14 @@ class Link:
                 "op": "call",
                 "id": call,
                 # Which loop and thread of this process called (ids, compared with each
-                # other), whether that is the loop running the checker's call, and how
-                # many threads of the learner's are alive.
+                # other), whether that is the loop running the checker's call, how many
+                # threads of the learner's are alive, and the calling task's cancelling().
                 "from": [
                     id(loop) if loop is not None else 0,
                     threading.get_ident(),
                     int(loop is not None and loop is self.session),
                     len(learner_threads()),
+                    _cancelling(loop),
                 ],
                 "target": {"$": "back", "id": number},
                 "args": self.codec.encode(list(args)),
@@ -771,12 +772,19 @@ class Link:
             except asyncio.CancelledError:
                 if future.done():
                     raise
+                # Each cancellation is passed on, on the loop's next round, not now: what
+                # the code that cancelled this call does next in the same round (return,
+                # raise: the checker's call of it ends) reaches the checker first, as in
+                # one process, where the cancelled coroutine runs its cleanup only after.
+                loop.call_soon(self._cancel_call, call)
                 cancelled = True
-                with contextlib.suppress(Exception):
-                    self.send({"op": "cancel", "id": call})
         if cancelled and answer.get("cancelled"):
             raise asyncio.CancelledError()
         return self._answer(answer)
+
+    def _cancel_call(self, call: int) -> None:
+        with contextlib.suppress(Exception):
+            self.send({"op": "cancel", "id": call})
 
     def call_back_sync(self, number: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         with self.lock:
@@ -796,6 +804,12 @@ class Link:
         if not isinstance(error, BaseException):
             error = RuntimeError(wire.safe_repr(error))
         raise error
+
+
+def _cancelling(loop: asyncio.AbstractEventLoop | None) -> int:
+    """How many cancellations of the calling task are pending (its ``cancelling()``)."""
+    task = asyncio.current_task(loop) if loop is not None else None
+    return task.cancelling() if task is not None else 0
 
 
 class _SetAttr:

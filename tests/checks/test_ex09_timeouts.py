@@ -18,6 +18,7 @@ import pytest
 from grader.probes import (
     EventLog,
     Outcome,
+    called_from,
     cleaned_up,
     docs,
     expect,
@@ -26,11 +27,12 @@ from grader.probes import (
     new_tasks,
     outcome_of,
     settle,
+    worker_account,
 )
 
 # A blocking call on the loop (a time.sleep between attempts) fails the check it is made
 # in, at once: it is found by name, and it would otherwise cost real time in every check.
-pytestmark = pytest.mark.usefixtures("no_blocking")
+pytestmark = [pytest.mark.usefixtures("no_blocking"), pytest.mark.split]
 
 #: Loop time (virtual, so free) a call gets before it counts as hanging.
 LIMIT = 60.0
@@ -82,7 +84,10 @@ class _Fetch:
         loop = asyncio.get_running_loop()
         self.starts.append(loop.time())
         self.cancels[k] = []
-        if self.call_task is not None and not self.call_task.done():
+        caller = called_from()
+        if caller is not None:
+            self.pending[k] = caller.cancelling  # the worker's account: for the lesson only
+        elif self.call_task is not None and not self.call_task.done():
             self.pending[k] = self.call_task.cancelling()
         self.log.add(f"start {k}")
         how = "returned"
@@ -168,6 +173,16 @@ async def _call(ex: Any, fake: _Fetch, attempts: int, per_try: float, total: flo
     # A call still running at the limit is cancelled then by the check, not by itself.
     fake.horizon = outcome.at if outcome.at is not None else start + LIMIT - 2 * EXACT
     return outcome
+
+
+def _still_pending(before: set[asyncio.Task[Any]]) -> list[str]:
+    """What the call left running: calls of the fake still at work here, and (in a split
+    check, the worker's account) where the learner's tasks still pending wait."""
+    found = sorted({repr(t.get_coro()) for t in new_tasks(before) if not t.done()})
+    said = worker_account("pending")
+    if isinstance(said, dict) and isinstance(said.get("stacks"), list):
+        found += [str(line)[:300] for line in said["stacks"][:10]]
+    return found
 
 
 def _args(attempts: int, per_try: float, total: float) -> str:
@@ -338,8 +353,7 @@ async def test_hung_attempt_is_cancelled(ex):
             t0 = loop.time()
             outcome = await _call(ex, fake, attempts, per_try, total, lambda fake=fake: list(fake.log.events))
             await settle()
-            left = new_tasks(before)
-            stacks = sorted({repr(t.get_coro()) for t in left})
+            stacks = _still_pending(before)
         expect_finished(outcome, call)
         _expect_timeout(outcome, fake, call, t0, story)
         events = outcome.snapshot
@@ -371,7 +385,7 @@ async def test_hung_attempt_is_cancelled(ex):
             f"a timed-out attempt must be cancelled (that is what runs its cleanup).",
         )
         expect(
-            not left,
+            not stacks,
             f"After {call} raised, tasks it started were still pending: {stacks}. Cancel "
             "and await every task you start before returning or raising.",
         )

@@ -1342,16 +1342,11 @@ class TestStaticFlags:
         # sys._getframe(0) and system._getframe(0), on their own lines, both reported as sys._getframe.
         assert len([flag for flag in graded.ex01.flags if flag.endswith(": sys._getframe")]) == 2, graded.ex01.flags
 
-
-class TestKnownResidualRisks:
-    """Gaps SECURITY.md states plainly, pinned as strict xfails: closing one shows up here."""
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="in-process tampering (SECURITY.md, residual risks): the learner's module runs inside the "
-        "pytest process and can patch the plugin through an obfuscated sys.modules lookup",
-    )
     def test_obfuscated_in_process_tampering_is_caught(self, hostile: Grade) -> None:
-        """A wrong answer that patches the plugin is zeroed, or at least flagged for staff."""
+        """A wrong answer that patches the plugin through the module table, its names split
+        into pieces so that no literal shows them, is zeroed, or at least flagged for staff:
+        the compiler joins the pieces, and the flags read what it built."""
         graded = hostile(submission(TAMPER, WRONG_GREET, WRONG_MAIN))
         assert graded.ex01.score == 0 or graded.ex01.flags, graded.ex01
+        flags = "\n".join(graded.ex01.flags)
+        assert "'modules', built from pieces" in flags and "'grader.plugin', built from pieces" in flags, flags
