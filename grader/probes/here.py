@@ -327,7 +327,72 @@ def screen(write: Callable[[str], Any]) -> io.TextIOBase:
     return _WritesBack(write)
 
 
+class TaskSet:
+    """Tasks of this process, held (as a check holding ``new_tasks(before)`` holds them)."""
+
+    def __init__(self, tasks: set[asyncio.Task[Any]]) -> None:
+        self.tasks = tasks
+
+
+def _the_graders(task: asyncio.Task[Any]) -> bool:
+    """A task the worker runs for the checker (its calls of the learner's code)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and code.co_filename.endswith(("grader/split/worker.py", "grader/probes/here.py"))
+
+
+@_probe
+def tasks_now() -> TaskSet:
+    """The tasks of the running loop now (see :func:`tasks_since`)."""
+    return TaskSet(set(asyncio.all_tasks()))
+
+
+@_probe
+def tasks_since(before: TaskSet) -> TaskSet:
+    """The learner's tasks pending now that were not in ``before``."""
+    return TaskSet({t for t in asyncio.all_tasks() if t not in before.tasks and not _the_graders(t)})
+
+
+@_probe
+def task_states(tasks: TaskSet) -> list[dict[str, Any]]:
+    """Each task's state, as plain data: done, cancelled, its cancelling() count, whether
+    it failed, and whether it runs an awaitable of the checker's in a task of its own."""
+    states = []
+    for task in list(tasks.tasks)[:100]:
+        code = getattr(task.get_coro(), "cr_code", None)
+        states.append(
+            {
+                "done": task.done(),
+                "cancelled": task.cancelled(),
+                "cancelling": task.cancelling(),
+                "failed": task.done() and not task.cancelled() and task.exception() is not None,
+                "runs_checkers": code is not None
+                and code.co_name == "awaiting"
+                and code.co_filename.endswith("grader/split/worker.py"),
+            }
+        )
+    return states
+
+
+@_probe
+def collect() -> None:
+    """Collect garbage here now (a task nothing keeps is destroyed, as in one process)."""
+    import gc
+
+    gc.collect()
+
+
 # --- in the checker ---------------------------------------------------------------------
+
+
+def now(name: str, *args: Any) -> Any:
+    """:func:`ask` for a probe that answers at once, from code that cannot await (a
+    snapshot taken in the very step a call ends)."""
+    from grader.split import checker
+
+    link = checker.current()
+    if link is not None:
+        return link.here(name, *args)
+    return PROBES[name](*args)
 
 
 async def ask(name: str, *args: Any) -> Any:

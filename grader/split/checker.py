@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
 import os
 import selectors
 import signal
@@ -173,6 +174,8 @@ class Link:
         self._spin_told = False
         self.judge_holds = True
         self.futures: dict[int, asyncio.Future[Any]] = {}
+        #: Answers that came while their waiter, just cancelled, had no future out.
+        self.early: dict[int, dict[str, Any]] = {}
         self.callbacks: dict[int, asyncio.Task[Any]] = {}
         self.exception_types: dict[str, type[BaseException]] = {}
         self.loop: LinkedLoop | None = None
@@ -317,6 +320,9 @@ class Link:
             if future is not None:
                 if not future.done():
                     future.set_result(message)
+                else:
+                    # Its waiter was cancelled in this round and has not yet asked again.
+                    self.early[number] = message
             elif number in self.abandoned:
                 self.abandoned.discard(number)  # the answer to a request cancelled here
             else:
@@ -336,7 +342,10 @@ class Link:
         elif op == "cancel" and isinstance(number, int):
             task = self.callbacks.get(number)
             if task is not None:
-                task.cancel()
+                # On the loop's next round: a call and its cancel can arrive together, and
+                # in one process the called coroutine runs up to its first wait before
+                # anything can cancel it (the task's first step is already scheduled).
+                task.get_loop().call_soon(task.cancel)
         elif op == "held":
             if self.on_held is not None:
                 kind, text = str(message.get("kind", ""))[:20], wire.crop(str(message.get("message", "")), 4000)
@@ -354,7 +363,7 @@ class Link:
             function = self.codec.decode(message.get("target"))
             args = self.codec.decode(message.get("args", []))
             kwargs = self.codec.decode(message.get("kwargs", {"$": "dict", "items": []}))
-            awaitable = asyncio.iscoroutine(function) or isinstance(function, asyncio.Future)
+            awaitable = inspect.isawaitable(function) and not callable(function)
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise wire.WireError("a call of something not callable")
             if not (callable(function) or (awaitable and not args and not kwargs)):
@@ -379,7 +388,7 @@ class Link:
                     # The worker awaits an awaitable of ours (a coroutine a plain function
                     # of ours returned): run it here, once.
                     result, awaited = function, True
-                if awaited and (asyncio.iscoroutine(result) or isinstance(result, asyncio.Future)):
+                if awaited and inspect.isawaitable(result):
                     task = asyncio.ensure_future(result, loop=asyncio.get_running_loop())
                     self.callbacks[number] = task
                     task.add_done_callback(lambda t: self._callback_done(number, t))
@@ -438,19 +447,36 @@ class Link:
         return self.result(self.ask(op, **fields))
 
     async def ask_async(self, op: str, **fields: Any) -> Any:
-        """A request whose answer may take loop time (the learner's coroutine runs)."""
+        """A request whose answer may take loop time (the learner's coroutine runs).
+        Cancelled, it asks the worker to cancel the call and waits for how the call really
+        ended, as awaiting a task does: code that swallows the cancellation and returns
+        is seen doing so (its caller is then not cancelled), as in one process."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         number = self._request(op, **fields)
-        self.futures[number] = future
-        try:
-            answer = await future
-        except asyncio.CancelledError:
-            self.futures.pop(number, None)
-            self.abandoned.add(number)
-            with contextlib.suppress(WorkerGone):
-                self.send({"op": "cancel", "id": number})
-            raise
+        cancelled = False
+        while True:
+            # The future itself is awaited (no shield: an answer wakes the caller in the
+            # very next round, before what the messages after it set in motion); a cancel
+            # cancels it, and a fresh one waits for the same answer.
+            if number in self.early:
+                answer = self.early.pop(number)
+                break
+            future: asyncio.Future[dict[str, Any]] = loop.create_future()
+            self.futures[number] = future
+            try:
+                answer = await future
+                break
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    raise  # answered in the same round: the cancellation wins, as in one process
+                cancelled = True
+                try:
+                    self.send({"op": "cancel", "id": number})
+                except WorkerGone:
+                    self.futures.pop(number, None)
+                    raise asyncio.CancelledError() from None
+        if cancelled and answer.get("cancelled"):
+            raise asyncio.CancelledError()
         return self.result(answer)
 
     def result(self, answer: dict[str, Any]) -> Any:
@@ -592,8 +618,6 @@ def _learner_exception_type(name: str) -> type[Exception]:
 
 
 def _kind_of(value: Any) -> str:
-    import inspect
-
     if isinstance(value, SharedList):
         return "list"
     call = vars(type(value)).get("__call__")  # an instance whose __call__ is async (BarrierProbe)
@@ -603,6 +627,8 @@ def _kind_of(value: Any) -> str:
         return "call"
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
         return "awaitable"
+    if inspect.isawaitable(value):
+        return "awaitable-object"  # an object with __await__ that is not a coroutine
     return "object"
 
 

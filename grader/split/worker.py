@@ -34,6 +34,7 @@ import threading
 import time
 import types
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,7 @@ class Link:
         self.inbox: collections.deque[dict[str, Any]] = collections.deque()
         self.seen = 0
         self.next_id = 0
-        self.waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]] | None] = {}
+        self.waiting: dict[int, tuple[asyncio.AbstractEventLoop, weakref.ref[asyncio.Future[Any]]] | None] = {}
         self.answers: dict[int, dict[str, Any]] = {}
         self.running: list[WorkerLoop] = []
         self.at_top = False
@@ -315,7 +316,9 @@ class Link:
                     if waiter is None:
                         self.answers[number] = message
                     else:
-                        resolved.setdefault(waiter[0], []).append((waiter[1], message))
+                        future = waiter[1]()
+                        if future is not None:  # None: its task was collected meanwhile
+                            resolved.setdefault(waiter[0], []).append((future, message))
                 elif op == "cancel" and isinstance(number, int) and number in self.tasks:
                     task = self.tasks[number]
                     with contextlib.suppress(RuntimeError):
@@ -726,6 +729,10 @@ class Link:
 
             awaiting.__name__ = awaiting.__qualname__ = _identifier(name)
             return awaiting()
+        if kind == "awaitable-object":
+            # An object of the checker's with __await__ that is not a coroutine: here too
+            # (code that tells the two apart sees what it would see in one process).
+            return CheckerAwaitable(lambda: link.call_back(number, (), {}), text)
         if kind == "list":
             return CheckerList(lambda use, *args: link.call_back_sync(number, (use, *args), {}), text)
         return CheckerObject(text)
@@ -763,12 +770,20 @@ class Link:
         future: asyncio.Future[Any] = loop.create_future()
         with self.lock:
             call = self._request(number, args, kwargs)
-            self.waiting[call] = (loop, future)
+            # Held weakly: a task nothing else keeps (the loop holds tasks weakly) may be
+            # collected while it waits here, as it would be in one process.
+            self.waiting[call] = (loop, weakref.ref(future))
         cancelled = False
         while True:
             try:
                 answer = await asyncio.shield(future)
                 break
+            except GeneratorExit:
+                # The awaiting task was collected (its coroutine closed): the checker's
+                # call is abandoned, and ends as a cancelled one.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._cancel_call, call)
+                raise
             except asyncio.CancelledError:
                 if future.done():
                     raise
@@ -810,6 +825,21 @@ def _cancelling(loop: asyncio.AbstractEventLoop | None) -> int:
     """How many cancellations of the calling task are pending (its ``cancelling()``)."""
     task = asyncio.current_task(loop) if loop is not None else None
     return task.cancelling() if task is not None else 0
+
+
+class CheckerAwaitable:
+    """The worker's stand-in for an awaitable object of the checker's that is not a
+    coroutine: awaiting it awaits that object there."""
+
+    def __init__(self, awaiting: Any, text: str) -> None:
+        self._awaiting = awaiting
+        self._text = text
+
+    def __await__(self) -> Any:
+        return self._awaiting().__await__()
+
+    def __repr__(self) -> str:
+        return self._text
 
 
 class _SetAttr:

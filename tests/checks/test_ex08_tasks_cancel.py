@@ -20,12 +20,13 @@ from grader.explain import EXPLANATIONS
 from grader.probes import (
     EventLog,
     Outcome,
+    called_from,
     cleaned_up,
     docs,
     exact,
     expect,
     fail,
-    new_tasks,
+    here,
     outcome_of,
 )
 
@@ -36,6 +37,8 @@ STOP_LIMIT = 20 * INTERVAL
 #: on its wait (an interval, a few seconds), so a stop() that gives up is seen to.
 CLEANUP_S = 100 * INTERVAL
 TASKS = "library/asyncio-task"  # the docs page for every lesson here
+
+pytestmark = pytest.mark.split
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -69,9 +72,11 @@ class _Watch:
 
     def tick(self, n: int) -> None:
         if self.stopping:
-            # A task that caught its CancelledError and went on still counts the request.
-            task = asyncio.current_task()
-            swallowed = task is not None and task.cancelling() > 0
+            # A task that caught its CancelledError and went on still counts the request
+            # (in a split check, the worker's account of the calling task: for the lesson).
+            caller = called_from()
+            task = asyncio.current_task() if caller is None else None
+            swallowed = caller.cancelling > 0 if caller is not None else task is not None and task.cancelling() > 0
             if task is not None:  # its _TickAfterStop is explained here, not "never retrieved"
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self.late.append((n, asyncio.get_running_loop().time() - self.stop_at, swallowed))
@@ -328,13 +333,15 @@ async def test_stop_waits_for_cleanup(ex):
                 raise
             log.add("cleanup done")
 
-    def snapshot() -> tuple[list[str], set[asyncio.Task[Any]], bool]:
-        return list(log.events), new_tasks(before), all(task.done() for task in started)
+    def snapshot() -> tuple[list[str], list[dict[str, Any]], bool]:
+        pending = [s for s in here.now("task_states", here.now("tasks_since", before)) if not s["done"]]
+        return list(log.events), pending, all(s["done"] for s in here.now("task_states", started))
 
-    async with cleaned_up() as before:
+    async with cleaned_up():
+        before = await here.ask("tasks_now")  # the learner's tasks live where its code runs
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
-        started = new_tasks(before)  # what start() scheduled: the ticking task
+        started = await here.ask("tasks_since", before)  # what start() scheduled: the ticking task
         await asyncio.sleep(1.5 * INTERVAL)
         expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
         limit = CLEANUP_S + STOP_LIMIT
@@ -363,8 +370,9 @@ async def test_stop_waits_for_cleanup(ex):
     if stopped.error is not None:
         fail(f"stop() raised {type(stopped.error).__name__}: {stopped.error}; nothing failed here.")
     events, pending, ticking_done = stopped.snapshot
+    states = await here.ask("task_states", started)
     # Asked to cancel, whether or not the CancelledError had arrived when stop() returned.
-    requested = any(task.cancelled() or task.cancelling() > 0 for task in started)
+    requested = any(s["cancelled"] or s["cancelling"] > 0 for s in states)
     expect(
         "cancelled" in events or "cleanup done" in events or requested,
         "stop() returned, but the ticking task was never cancelled: on_tick(1), blocked in "
@@ -374,10 +382,10 @@ async def test_stop_waits_for_cleanup(ex):
     if "cleanup done" not in events or pending:
         assert stopped.at is not None
         waited = stopped.at - watch.stop_at
-        if started and ticking_done:
+        if states and ticking_done:
             # stop() did wait for the task start() created: what cut the cleanup short, or
             # kept the cancellation from on_tick, was inside the ticking task.
-            apart = any(getattr(task.get_coro(), "cr_code", None) is on_tick.__code__ for task in pending)
+            apart = any(s["runs_checkers"] for s in pending)
             fail(_tick_cut_off(events, waited, apart))
         if waited > 0:
             fail(
@@ -401,7 +409,7 @@ async def test_stop_waits_for_cleanup(ex):
         )
     # The CancelledError went up out of on_tick(1) (it logged "cancelled" and re-raised):
     # a task that then ends normally caught it in the ticking loop and returned.
-    quiet = [t for t in started if t.done() and not t.cancelled() and t.exception() is None]
+    quiet = [s for s in states if s["done"] and not s["cancelled"] and not s["failed"]]
     expect(
         "cancelled" not in events or not quiet,
         "The CancelledError left on_tick(1) and the ticking task caught it: the task ended "
@@ -528,12 +536,19 @@ async def test_keeps_a_reference_to_its_task(ex):
             await waiting
         finally:
             log.add("finally")
+            ended.set()
 
+    ended = asyncio.Event()
     async with cleaned_up():
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
         await asyncio.sleep(1.5 * INTERVAL)
         expect(waits, "on_tick(1) was not called one interval after start().")
+        gc.collect()
+        # Where the learner's code runs (the worker, in a split check) too: a ticking task
+        # it collects abandons on_tick(1), which then ends here.
+        await here.ask("collect")
+        await asyncio.wait({asyncio.ensure_future(ended.wait())}, timeout=INTERVAL)
         gc.collect()
         alive = waits[0]() is not None and "finally" not in log
         if alive:
@@ -557,6 +572,7 @@ async def test_stop_lets_callers_cancellation_through(ex):
     entered = asyncio.Event()
     forever = asyncio.Event()  # never set: the tick blocks until it is cancelled
     cleanup_may_end = asyncio.Event()  # set by the check only at clean-up time
+    cleanup_started = asyncio.Event()
     watch = _Watch()
 
     async def on_tick(n: int) -> None:
@@ -569,27 +585,30 @@ async def test_stop_lets_callers_cancellation_through(ex):
             raise
         finally:
             log.add("cleanup started")
+            cleanup_started.set()
             try:
                 await cleanup_may_end.wait()  # a slow cleanup: stop() waits here
             except asyncio.CancelledError:
                 log.add("cleanup cancelled")
                 raise
 
-    async with cleaned_up() as before:
+    async with cleaned_up():
+        before = await here.ask("tasks_now")
         ticker = ex.Ticker(INTERVAL, on_tick)
         _start(ticker)
-        started = new_tasks(before)  # what start() scheduled: the ticking task
+        started = await here.ask("tasks_since", before)  # what start() scheduled: the ticking task
         await asyncio.sleep(1.5 * INTERVAL)
         expect(entered.is_set(), "on_tick(1) was not called one interval after start().")
         watch.stopping = True
         watch.stop_at = asyncio.get_running_loop().time()
         caller = asyncio.create_task(ticker.stop())  # the code that called stop()
-        for _ in range(20):  # stop() cancels the ticking task; its cleanup begins
-            if "cleanup started" in log or caller.done():
-                break
-            await asyncio.sleep(0)
+        # stop() cancels the ticking task; its cleanup begins (or stop() returns first).
+        began = asyncio.ensure_future(cleanup_started.wait())
+        await asyncio.wait({caller, began}, timeout=STOP_LIMIT, return_when=asyncio.FIRST_COMPLETED)
+        began.cancel()
         waiting = "cleanup started" in log and not caller.done()
-        ticking_done = bool(started) and all(task.done() for task in started)
+        states = await here.ask("task_states", started)
+        ticking_done = bool(states) and all(s["done"] for s in states)
         reached = "cancelled" in log  # did the cancellation reach on_tick(1)?
         if waiting:
             caller.cancel()  # whoever awaits stop() is itself cancelled meanwhile
