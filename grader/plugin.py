@@ -326,15 +326,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _documented_writelines(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``transport.writelines`` behave as documented on 3.12+ (where it is new).
-
-    ``StreamWriter.writelines`` + ``drain()`` is correct flow control, but CPython
-    3.12.0-3.12.8 and 3.13.0-3.13.1 never pause the protocol in the selector transport's
-    ``writelines`` (gh-127655), so ``drain()`` never waits; and an empty chunk passed to it
-    is never flushed, so the transport never finishes closing. Neither is the learner's
-    mistake, so every check runs with the documented behaviour: empty chunks skipped, the
-    protocol paused over the high-water mark, as ``write()`` does.
-    """
+    """Every check runs with ``transport.writelines`` as documented (a CPython bug is not
+    the learner's mistake): see ``probes.documented_writelines``."""
     probes.documented_writelines(monkeypatch.setattr)
 
 

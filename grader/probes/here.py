@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader import probes
-from grader.probes.network import WriterWatch, _count_aborts, close_writer, set_socket_buffers, watch_writer
+from grader.probes.network import WriterWatch, close_writer, server_end
 
 #: The worker-side probes, by name.
 PROBES: dict[str, Callable[..., Any]] = {}
@@ -91,10 +91,7 @@ async def serve(handler: Any, buffers: int | None, high_water: int | None, limit
 
     async def serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         served.task, served.writer = asyncio.current_task(), writer
-        if buffers is not None:
-            set_socket_buffers(writer, buffers, high_water=high_water)
-        served.seen = watch_writer(writer)
-        _count_aborts(writer.transport, served.aborts)
+        served.seen = server_end(writer, buffers, high_water, served.aborts)
         try:
             await handler(reader, writer)
         except asyncio.CancelledError:

@@ -383,10 +383,7 @@ async def serve_handler(
     peer = HandlerPeer()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if buffers is not None:
-            set_socket_buffers(writer, buffers, high_water=high_water)
-        peer.seen = watch_writer(writer)
-        _count_aborts(writer.transport, peer.aborts)
+        peer.seen = server_end(writer, buffers, high_water, peer.aborts)
         try:
             await handler(reader, writer)
         except asyncio.CancelledError:
@@ -402,6 +399,18 @@ async def serve_handler(
         if not await wait_event(peer.connected, connect_s):
             fail("The check's server never saw the connection (a problem of the check).")
         yield peer, client
+
+
+def server_end(
+    writer: asyncio.StreamWriter, buffers: int | None, high_water: int | None, aborts: list[int]
+) -> WriterWatch:
+    """Ready the server end of a handler's connection for a check: ``buffers`` and
+    ``high_water`` (see :func:`set_socket_buffers`), its ``drain``/``wait_closed`` watched,
+    each ``abort()`` recorded in ``aborts``."""
+    if buffers is not None:
+        set_socket_buffers(writer, buffers, high_water=high_water)
+    _count_aborts(writer.transport, aborts)
+    return watch_writer(writer)
 
 
 def _count_aborts(transport: Any, aborts: list[int]) -> None:
