@@ -469,9 +469,15 @@ def _import_in_worker(request: pytest.FixtureRequest, state: _State, name: str, 
     link.on_held = lambda hold: watchdog.on_hold(state.check, hold, None)
 
     def end() -> None:
+        broken = link.broken
         hygiene = link.end()
         if state.check is not None:
             state.check.hygiene += hygiene
+        if broken is not None:
+            # The worker broke the conversation (it died, stopped reading, flooded...): its
+            # sockets closed with it, which a client of the check may have taken for an
+            # end of file. No check passes on that.
+            raise checker.WorkerGone(broken)
 
     request.addfinalizer(end)
     try:

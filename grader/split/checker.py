@@ -42,7 +42,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import monitor
-from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector, learner_threads
+from grader.loops import (
+    GRACE_S,
+    IN_FLIGHT_STEP_S,
+    VirtualTimeLoop,
+    _VirtualSelector,
+    in_flight_between,
+    learner_threads,
+    stream_ends,
+)
 from grader.split import wire
 
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
@@ -50,6 +58,10 @@ POLL_S = 0.05
 
 #: Real seconds a send to the worker may go without any progress.
 SEND_S = 1.0
+
+#: Real seconds bytes may look in flight between the two processes, nothing moving,
+#: before the sockets are taken as stuck as they are (the clock may then move).
+IN_FLIGHT_MAX_S = 0.5
 
 #: Characters of the learner's output a check keeps (as the worker is told to, checked here).
 OUTPUT_CAP = 64 * 1024
@@ -165,6 +177,12 @@ class Link:
         self.worker_seen = 0
         self.worker_deadline: float | None = None
         self.worker_live = False
+        #: The worker's stream sockets, as it last said (see ``loops.stream_ends``).
+        self.worker_ends: list[tuple[Any, Any, int, bool]] = []
+        #: Since when (real time) bytes have looked in flight between the processes, and
+        #: the sockets' state once that lasted IN_FLIGHT_MAX_S with nothing moving.
+        self.in_flight_since: float | None = None
+        self.stalled_ends: list[tuple[Any, Any, int, bool]] | None = None
         #: Requests cancelled here: their late answers are expected, and dropped.
         self.abandoned: set[int] = set()
         #: Characters of the learner's output still accepted for this check.
@@ -311,6 +329,7 @@ class Link:
             self.worker_seen = seen if isinstance(seen, int) else -1
             self.worker_deadline = float(deadline) if isinstance(deadline, int | float) else None
             self.worker_live = bool(message.get("live"))
+            self.worker_ends = _ends(message.get("ends"))
             return
         self.worker_idle = False
         self.synced = False  # the worker did something: its last look is void
@@ -795,6 +814,28 @@ class _LinkedSelector(_VirtualSelector):
             with contextlib.suppress(WorkerGone):
                 link.send({"op": "advance"})
             return self._happened(link, events)
+        ends = sorted(stream_ends(unsent=True) + link.worker_ends)
+        if not in_flight_between(ends) or ends == link.stalled_ends:
+            link.in_flight_since = None
+        elif link.in_flight_since is not None and time.monotonic() - link.in_flight_since > IN_FLIGHT_MAX_S:
+            # Not a delivery on its way: a TCP connection stuck as it is (a window that
+            # stays shut). Time may move over it, until something changes.
+            link.stalled_ends, link.in_flight_since = ends, None
+        else:
+            # Bytes on their way between a socket of ours and one of the worker's (or two
+            # of ours), the receiving end reading: the kernel delivers them in real time
+            # (later still on a loaded machine). Wait for them; then have the worker look
+            # again (its queue may have emptied without waking it to say so).
+            if link.in_flight_since is None:
+                link.in_flight_since = time.monotonic()
+            events = self._real.select(IN_FLIGHT_STEP_S)
+            if events:
+                return self._happened(link, events)
+            link.synced = False
+            with contextlib.suppress(WorkerGone):
+                link.send({"op": "advance"})
+                link.flush()
+            return []
         if loop.outside_io_possible():
             events = self._real.select(GRACE_S)
             if events:
@@ -892,6 +933,19 @@ class LinkedLoop(VirtualTimeLoop):
                 self.remove_reader(link.sock.fileno())
             link.loop = None
         super().close()
+
+
+def _ends(said: Any) -> list[tuple[Any, Any, int, bool]]:
+    """The worker's stream sockets as it said them, every field checked (its account:
+    a lie only makes the clock wait, or move sooner for its own checks)."""
+    ends: list[tuple[Any, Any, int, bool]] = []
+    for end in said[:64] if isinstance(said, list) else []:
+        if not (isinstance(end, list) and len(end) == 4 and type(end[2]) is int and type(end[3]) is bool):
+            continue
+        name, peer = end[0], end[1]
+        if all(isinstance(a, list) and 2 <= len(a) <= 4 for a in (name, peer)):
+            ends.append((tuple(name), tuple(peer), end[2], end[3]))
+    return ends
 
 
 def _threads_of(pid: int | None) -> int | None:
