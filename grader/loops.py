@@ -310,18 +310,15 @@ def learner_threads() -> list[threading.Thread]:
     ]
 
 
-#: ``ioctl`` for the bytes of a TCP socket's send queue not yet sent (Linux: a peer whose
-#: window is closed holds them there; sent ones are in the peer's receive queue already,
-#: on loopback, bar a delayed acknowledgement).
-SIOCOUTQNSD = 0x894B
+def bytes_in_flight() -> bool:
+    """Are bytes on their way between two connected sockets of this process, with the
+    receiving one being read? (A socket's send queue holds bytes its peer has not yet
+    received; while the peer's transport is reading, they will arrive.)
 
-
-def stream_ends(*, unsent: bool = False) -> list[tuple[Any, Any, int, bool]]:
-    """This process's connected stream transports on grader loops, each as ``(local
-    address, peer address, bytes in its send queue, whether it is reading)``; with
-    ``unsent``, only the bytes not sent yet count (not those sent and not yet
-    acknowledged, which a delayed acknowledgement keeps there for up to 40 ms)."""
-    ends = []
+    Only stream transports of grader loops are looked at; a peer outside this process
+    (or a socket used without a transport) is left to the grace period.
+    """
+    ends: dict[tuple[Any, Any], tuple[int, bool]] = {}
     for loop in LOOPS:
         if loop.is_closed():
             continue
@@ -332,32 +329,17 @@ def stream_ends(*, unsent: bool = False) -> list[tuple[Any, Any, int, bool]]:
                 continue
             try:
                 name, peer = sock.getsockname(), sock.getpeername()
-                request = SIOCOUTQNSD if unsent else termios.TIOCOUTQ
-                queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0"))[0]
+                queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
             except (OSError, ValueError):
                 continue
             reading = bool(getattr(transport, "is_reading", lambda: False)())
-            ends.append((_key(name), _key(peer), queued, reading))
-    return ends
-
-
-def in_flight_between(ends: list[tuple[Any, Any, int, bool]]) -> bool:
-    """Whether bytes are on their way between two of ``ends`` (see :func:`stream_ends`;
-    they may come from two processes): one end's send queue holds bytes and its peer is
-    reading, so the kernel will deliver them in real time."""
-    reading = {(name, peer) for name, peer, _, is_reading in ends if is_reading}
-    return any(queued > 0 and (peer, name) in reading for name, peer, queued, _ in ends)
-
-
-def bytes_in_flight() -> bool:
-    """Are bytes on their way between two connected sockets of this process, with the
-    receiving one being read? (A socket's send queue holds bytes its peer has not yet
-    received; while the peer's transport is reading, they will arrive.)
-
-    Only stream transports of grader loops are looked at; a peer outside this process
-    (or a socket used without a transport) is left to the grace period.
-    """
-    return in_flight_between(stream_ends())
+            ends[(_key(name), _key(peer))] = (queued, reading)
+    for (name, peer), (queued, _) in ends.items():
+        if queued > 0:
+            other = ends.get((peer, name))
+            if other is not None and other[1]:
+                return True
+    return False
 
 
 def _key(address: Any) -> Any:

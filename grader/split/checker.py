@@ -42,15 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import monitor
-from grader.loops import (
-    GRACE_S,
-    IN_FLIGHT_STEP_S,
-    VirtualTimeLoop,
-    _VirtualSelector,
-    in_flight_between,
-    learner_threads,
-    stream_ends,
-)
+from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector, learner_threads
 from grader.split import wire
 
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
@@ -59,9 +51,11 @@ POLL_S = 0.05
 #: Real seconds a send to the worker may go without any progress.
 SEND_S = 1.0
 
-#: Real seconds bytes may look in flight between the two processes, nothing moving,
-#: before the sockets are taken as stuck as they are (the clock may then move).
-IN_FLIGHT_MAX_S = 0.5
+#: The grace before the clock moves, in real seconds, is this many times the worker's
+#: last answer time to a look (at least ``loops.GRACE_S``, at most ``GRACE_MAX_S``): on a
+#: machine loaded enough to slow the worker's answers, loopback bytes land later too.
+GRACE_PER_SYNC = 4.0
+GRACE_MAX_S = 0.2
 
 #: Characters of the learner's output a check keeps (as the worker is told to, checked here).
 OUTPUT_CAP = 64 * 1024
@@ -177,12 +171,6 @@ class Link:
         self.worker_seen = 0
         self.worker_deadline: float | None = None
         self.worker_live = False
-        #: The worker's stream sockets, as it last said (see ``loops.stream_ends``).
-        self.worker_ends: list[tuple[Any, Any, int, bool]] = []
-        #: Since when (real time) bytes have looked in flight between the processes, and
-        #: the sockets' state once that lasted IN_FLIGHT_MAX_S with nothing moving.
-        self.in_flight_since: float | None = None
-        self.stalled_ends: list[tuple[Any, Any, int, bool]] | None = None
         #: Requests cancelled here: their late answers are expected, and dropped.
         self.abandoned: set[int] = set()
         #: Characters of the learner's output still accepted for this check.
@@ -204,6 +192,10 @@ class Link:
         self.outbox: list[bytes] = []
         #: The worker confirmed it idle since the checker's loop last moved time.
         self.synced = False
+        #: When the last such look was asked for, and the grace (real seconds) the loop
+        #: gives outside I/O before it moves the clock (see GRACE_PER_SYNC).
+        self.sync_sent: float | None = None
+        self.grace = GRACE_S
 
     # -- the conversation ----------------------------------------------------------------
 
@@ -329,7 +321,13 @@ class Link:
             self.worker_seen = seen if isinstance(seen, int) else -1
             self.worker_deadline = float(deadline) if isinstance(deadline, int | float) else None
             self.worker_live = bool(message.get("live"))
-            self.worker_ends = _ends(message.get("ends"))
+            if self.synced and self.sync_sent is not None:
+                # How long the worker took to look once more: on a loaded machine, bytes
+                # between the processes take longer to land too, so the grace before the
+                # clock moves grows with it.
+                taken = time.monotonic() - self.sync_sent
+                self.grace = min(GRACE_MAX_S, max(GRACE_S, GRACE_PER_SYNC * taken))
+                self.sync_sent = None
             return
         self.worker_idle = False
         self.synced = False  # the worker did something: its last look is void
@@ -814,30 +812,8 @@ class _LinkedSelector(_VirtualSelector):
             with contextlib.suppress(WorkerGone):
                 link.send({"op": "advance"})
             return self._happened(link, events)
-        ends = sorted(stream_ends(unsent=True) + link.worker_ends)
-        if not in_flight_between(ends) or ends == link.stalled_ends:
-            link.in_flight_since = None
-        elif link.in_flight_since is not None and time.monotonic() - link.in_flight_since > IN_FLIGHT_MAX_S:
-            # Not a delivery on its way: a TCP connection stuck as it is (a window that
-            # stays shut). Time may move over it, until something changes.
-            link.stalled_ends, link.in_flight_since = ends, None
-        else:
-            # Bytes on their way between a socket of ours and one of the worker's (or two
-            # of ours), the receiving end reading: the kernel delivers them in real time
-            # (later still on a loaded machine). Wait for them; then have the worker look
-            # again (its queue may have emptied without waking it to say so).
-            if link.in_flight_since is None:
-                link.in_flight_since = time.monotonic()
-            events = self._real.select(IN_FLIGHT_STEP_S)
-            if events:
-                return self._happened(link, events)
-            link.synced = False
-            with contextlib.suppress(WorkerGone):
-                link.send({"op": "advance"})
-                link.flush()
-            return []
         if loop.outside_io_possible():
-            events = self._real.select(GRACE_S)
+            events = self._real.select(link.grace)
             if events:
                 return self._happened(link, events)
         if not link.synced:
@@ -850,6 +826,7 @@ class _LinkedSelector(_VirtualSelector):
             # of ours is registered: one that reached end of file, or paused reading, is
             # no longer, and the worker may still be at work on what it last did.
             link.synced = True
+            link.sync_sent = time.monotonic()
             with contextlib.suppress(WorkerGone):
                 link.send({"op": "advance"})
                 link.flush()
@@ -933,19 +910,6 @@ class LinkedLoop(VirtualTimeLoop):
                 self.remove_reader(link.sock.fileno())
             link.loop = None
         super().close()
-
-
-def _ends(said: Any) -> list[tuple[Any, Any, int, bool]]:
-    """The worker's stream sockets as it said them, every field checked (its account:
-    a lie only makes the clock wait, or move sooner for its own checks)."""
-    ends: list[tuple[Any, Any, int, bool]] = []
-    for end in said[:64] if isinstance(said, list) else []:
-        if not (isinstance(end, list) and len(end) == 4 and type(end[2]) is int and type(end[3]) is bool):
-            continue
-        name, peer = end[0], end[1]
-        if all(isinstance(a, list) and 2 <= len(a) <= 4 for a in (name, peer)):
-            ends.append((tuple(name), tuple(peer), end[2], end[3]))
-    return ends
 
 
 def _threads_of(pid: int | None) -> int | None:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import explain, monitor, probes
-from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, _quiet, learner_threads, stream_ends
+from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, _quiet, learner_threads
 from grader.split import wire
 
 #: Bytes of the learner's output forwarded per check (the rest is dropped).
@@ -185,7 +185,7 @@ class Link:
         self.blocking_found: list[Any] = []
         self.stdin = monitor.IdleTerminal()
         self.monitor: monitor.LoopMonitor | None = None
-        self._last_idle: tuple[Any, ...] | None = None
+        self._last_idle: tuple[int, float | None, bool] | None = None
 
     # -- sending -------------------------------------------------------------------------
 
@@ -267,14 +267,9 @@ class Link:
             and not any(_quiet(loop, frames.get(t.ident or -1)) for loop in self.running)
             for t in threading.enumerate()
         )
-        # Its sockets' send queues and reading states: bytes on their way to a socket of
-        # the checker's that reads them will arrive in real time (loops.in_flight_between).
-        ends = tuple(stream_ends(unsent=True)[:64])
-        state = (self.seen, deadline, live, ends)
+        state = (self.seen, deadline, live)
         if state != self._last_idle:
-            message = {"op": "idle", "seen": self.seen, "deadline": deadline, "live": live}
-            message["ends"] = [[list(name), list(peer), queued, reading] for name, peer, queued, reading in ends]
-            wire.send(self.sock, message)
+            wire.send(self.sock, {"op": "idle", "seen": self.seen, "deadline": deadline, "live": live})
             self._last_idle = state
 
     # -- receiving -----------------------------------------------------------------------
