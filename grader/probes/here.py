@@ -442,12 +442,5 @@ class RemoteHandlerPeer:
     def error(self) -> BaseException | None:
         return self.snapshot().error
 
-    @property
-    def closing_at_return(self) -> bool:
-        return self.snapshot().closing_at_return
-
-    def paused_in_drain(self) -> bool:
-        return self.snapshot().paused_in_drain()
-
     def cancel(self) -> bool:
         return bool(self._link.here("cancel", self._served))

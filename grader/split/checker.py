@@ -171,8 +171,6 @@ class Link:
         self.worker_seen = 0
         self.worker_deadline: float | None = None
         self.worker_live = False
-        #: Requests cancelled here: their late answers are expected, and dropped.
-        self.abandoned: set[int] = set()
         #: Characters of the learner's output still accepted for this check.
         self.output_left = OUTPUT_CAP
         #: The worker's main thread's CPU seconds when it last said anything (pid, when read).
@@ -340,8 +338,6 @@ class Link:
                 else:
                     # Its waiter was cancelled in this round and has not yet asked again.
                     self.early[number] = message
-            elif number in self.abandoned:
-                self.abandoned.discard(number)  # the answer to a request cancelled here
             else:
                 self._break("the worker answered a request that was never made")
         elif op == "out":
