@@ -11,7 +11,9 @@ at once, the way ``ps``, ``strace -p`` and ``ss`` would:
   the kernel's ``wchan`` as a hint;
 - :func:`fd_target`: what a descriptor is (``pipe:[123]``, ``socket:[456]``, a path);
 - :func:`tcp_sockets`: a process's TCP sockets, each with its state and receive queue
-  (bytes the peer sent that the program has not read yet).
+  (bytes the peer sent that the program has not read yet);
+- :func:`tcp_connection`: both ends of one TCP connection on this machine, whichever
+  process holds them (the kernel's account of what each end holds unread or unsent).
 
 Every reader degrades gracefully: a file that is missing or unreadable (another kernel,
 no permission, the process just exited) gives ``None`` or leaves the field ``None``,
@@ -212,6 +214,30 @@ def tcp_sockets(pid: int) -> list[TcpSocket] | None:
             if sock is not None and sock.inode in mine:
                 found.append(sock)
     return found
+
+
+def tcp_connection(port: int, peer_port: int) -> tuple[TcpSocket | None, TcpSocket | None] | None:
+    """Both ends of the TCP connection between local ports ``port`` and ``peer_port`` as
+    this process's network namespace sees them: ``(the end bound to port, the end bound
+    to peer_port)``, either ``None`` when not found (closed, or in TIME_WAIT); ``None``
+    if the tables cannot be read."""
+    mine: TcpSocket | None = None
+    theirs: TcpSocket | None = None
+    read_any = False
+    for table in ("tcp", "tcp6"):
+        text = _read(f"{_PROC}/self/net/{table}")
+        if text is None:
+            continue
+        read_any = True
+        for line in text.splitlines()[1:]:
+            sock = _parse_tcp_line(line)
+            if sock is None or sock.state == "TIME_WAIT":
+                continue
+            if (sock.local_port, sock.remote_port) == (port, peer_port):
+                mine = sock
+            elif (sock.local_port, sock.remote_port) == (peer_port, port):
+                theirs = sock
+    return (mine, theirs) if read_any else None
 
 
 def syscall_name(number: int, machine: str | None = None) -> str:

@@ -225,6 +225,16 @@ def held_back() -> bool:
 
 
 @_probe
+async def turns(n: int) -> int:
+    """Let this process's loop run ``n`` rounds before answering (each one polls its
+    sockets): a check about to read what the kernel says of this process's sockets gives
+    it its turn first."""
+    for _ in range(max(0, min(int(n), 100))):
+        await asyncio.sleep(0)
+    return n
+
+
+@_probe
 def server_info(server: Any) -> dict[str, Any]:
     """What the learner's start_server returned: a server or not, the addresses it
     listens on, whether it accepts connections yet."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from grader import procstate
 from grader.probes.network import Client
 
 End = Literal["complete", "eof", "reset", "stopped", "idle"]
@@ -92,13 +94,64 @@ async def _collect(reader: asyncio.StreamReader, n: int | None, into: bytearray)
 class Flood:
     """A client that sends and never reads: ``data`` written ``chunk`` bytes at a time,
     each write followed by ``drain()``, in a task of its own while the ``async with``
-    block runs (cancelled when it ends). ``sent`` counts the bytes written so far."""
+    block runs (cancelled when it ends). ``sent`` counts the bytes written so far.
 
-    def __init__(self, writer: asyncio.StreamWriter, data: bytes, chunk: int) -> None:
-        self.writer, self.data, self.chunk = writer, data, chunk
+    With its ``reader`` too, it can say what the server end does with the flood from the
+    kernel's account of the connection, not the server's (:meth:`held_by_server`,
+    :meth:`server_stopped_reading`): a check judges a server process it does not trust
+    on them."""
+
+    def __init__(
+        self, writer: asyncio.StreamWriter, data: bytes, chunk: int, reader: asyncio.StreamReader | None = None
+    ) -> None:
+        self.writer, self.data, self.chunk, self.reader = writer, data, chunk, reader
         self.sent = 0
         self.task: asyncio.Task[None] | None = None
         self._moved = asyncio.Event()
+
+    def _ends(self) -> tuple[procstate.TcpSocket, procstate.TcpSocket] | None:
+        """(this client's socket, the server's), as the kernel sees them; None if unknown."""
+        try:
+            port = self.writer.get_extra_info("sockname")[1]
+            server_port = self.writer.get_extra_info("peername")[1]
+        except (TypeError, IndexError):
+            return None
+        found = procstate.tcp_connection(port, server_port)
+        if found is None or found[0] is None or found[1] is None:
+            return None
+        return found[0], found[1]
+
+    def held_by_server(self) -> int | None:
+        """How many of the bytes sent the server's process holds in its memory (read from
+        its socket and not written back yet): ``sent``, less what is still on its way
+        there (this client's transport buffer, both kernels' queues) and on its way back
+        (the server's send queue, this client's receive queue and reader buffer). An
+        account that errs low by at most a window (a byte can be both unacknowledged here
+        and received there); None without ``reader`` or the kernel's tables."""
+        ends = self._ends()
+        if ends is None or self.reader is None:
+            return None
+        mine, theirs = ends
+        transport = self.writer.transport
+        on_the_way = transport.get_write_buffer_size() + mine.tx_queue + theirs.rx_queue
+        coming_back = theirs.tx_queue + mine.rx_queue + len(getattr(self.reader, "_buffer", b""))
+        return max(0, self.sent - on_the_way - coming_back)
+
+    async def server_stopped_reading(self, look: Callable[[], Awaitable[object]]) -> bool | None:
+        """Whether the flood stalled because the server end stopped reading: its socket
+        holds bytes it has not read, and it reads none of them while its process has its
+        turns (``look`` awaits them) and nothing more is sent. False when it reads them
+        (the stall was the bytes' transit, not the server); None if the kernel's tables
+        cannot be read."""
+        ends = self._ends()
+        if ends is None:
+            return None
+        unread, sent = ends[1].rx_queue, self.sent
+        if unread == 0:
+            return False
+        await look()
+        again = self._ends()
+        return again is not None and again[1].rx_queue >= unread and self.sent == sent and not self.done
 
     @property
     def done(self) -> bool:

@@ -231,9 +231,9 @@ LESSONS = {
     # start_server, from outside
     "outside overflow": (
         "A client of the server start_server() returned sent data without reading any of "
-        "the echo, and the server went on taking it: its write buffer for that client grew "
-        "past {OVERFLOW:,} bytes and kept growing (it never stopped reading from that client, "
-        "so the echo piled up in its memory). While a client does not read, the server must "
+        "the echo, and the server went on taking it: it held more than {OVERFLOW:,} bytes of "
+        "that client's data, read and not written back (it never stopped reading from that "
+        "client, so the echo piled up in its memory). While a client does not read, the server must "
         "stop reading from it." + FLOW_HOW
     ),
     "outside took everything": (
@@ -485,9 +485,9 @@ async def test_flow_control_with_drain(ex):
     payload = b"".join(rng.randbytes(FLOOD_CHUNK - 1) + b"\n" for _ in range(FLOOD // FLOOD_CHUNK))
     small = serve_handler(ex.handle_echo, buffers=SMALL_BUF, high_water=HIGH_WATER, limit=SMALL_LIMIT)
     async with small as (conn, client):
-        async with Flood(client.writer, payload, FLOOD_CHUNK) as flood:
+        async with Flood(client.writer, payload, FLOOD_CHUNK, client.reader) as flood:
             verdict, now = await _watch_flood(conn, flood)
-            state = f"client sent {flood.sent:,} bytes and read none; server write buffer {now.write_buffer:,} bytes"
+            state = f"client sent {flood.sent:,} bytes and read none; {_held(flood, now):,} of them held by the server"
             if verdict == "handler ended":
                 await wait_event(conn.done, PROMPT_S)
             if verdict != "paused":
@@ -539,9 +539,14 @@ async def _until(condition: Any, seconds: float) -> bool:
 
 async def _watch_flood(conn: Any, flood: Flood) -> tuple[str, here.HandlerState]:
     """Watch the flood until its outcome is clear, with the server end's last state (the
-    worker's account). "paused": the client's sending stalled for STALL_S (the check's
-    own observation) with the handler inside drain() and its transport not reading;
-    "stuck": stalled otherwise; "overflow", "took everything", "handler ended"."""
+    worker's account). "paused": the client's sending stalled for STALL_S and the kernel
+    shows the server end leaving the bytes that arrived unread (both the check's own
+    observations), with the handler inside drain() (the worker's account); "stuck":
+    stalled otherwise; "overflow" (the server holds more than OVERFLOW bytes: the
+    kernel's account of the connection, or the worker's of its write buffer), "took
+    everything", "handler ended". A stall during which the server end goes on reading
+    what arrives is the bytes' transit (a loaded machine), not the server: the watch
+    goes on."""
     looked_at = -1
     while True:
         if flood.done:
@@ -549,18 +554,33 @@ async def _watch_flood(conn: Any, flood: Flood) -> tuple[str, here.HandlerState]
             return ("handler ended" if flood.failed else "took everything"), conn.snapshot()
         if flood.sent - looked_at >= LOOK_EVERY or looked_at < 0:
             looked_at, now = flood.sent, conn.snapshot()
-            if now.write_buffer > OVERFLOW:
+            if _held(flood, now) > OVERFLOW:
                 return "overflow", now
             if now.done or now.closing:
                 return "handler ended", now
         if not await flood.moved(STALL_S):
             # Nothing sent for STALL_S: the server stopped taking the client's data.
             now = conn.snapshot()
-            if now.write_buffer > OVERFLOW:
+            if _held(flood, now) > OVERFLOW:
                 return "overflow", now
             if now.done or now.closing:
                 return "handler ended", now
-            return ("paused" if now.paused_in_drain() and not now.reading else "stuck"), now
+            stopped = await flood.server_stopped_reading(_look)
+            if stopped is False:
+                continue
+            not_reading = stopped if stopped is not None else not now.reading
+            return ("paused" if now.paused_in_drain() and not_reading else "stuck"), now
+
+
+def _held(flood: Flood, now: here.HandlerState) -> int:
+    """The bytes the server holds of the flood: the kernel's account (what was sent, less
+    what is on its way), or the worker's of its write buffer if that says more."""
+    return max(flood.held_by_server() or 0, now.write_buffer)
+
+
+async def _look() -> None:
+    """Give the server's process its turns (it reads what arrived, if it reads at all)."""
+    await here.ask("turns", 3)
 
 
 @pytest.mark.closing
@@ -703,10 +723,11 @@ async def test_serves_many_clients_at_once(ex):
 async def _outside_flood(host: str, port: int) -> AsyncIterator[str]:
     """A client of the learner's server that sends and does not read, both ends with the
     flow-control check's small buffers: yields "paused" (nothing moved for STALL_S: the
-    server stopped taking its data), "overflow" (the server's write buffer grew past
-    OVERFLOW), "took everything" or "closed". On leaving, it stops sending, half-closes
-    and reads the echo to end of file, as a client that is done would (a reset would
-    be graded as the server's problem), or is aborted if that fails."""
+    server stopped taking its data, and the kernel shows the bytes that arrived unread at
+    its end), "overflow" (the server held more than OVERFLOW bytes of it), "took
+    everything" or "closed". On leaving, it stops sending, half-closes and reads the
+    echo to end of file, as a client that is done would (a reset would be graded as the
+    server's problem), or is aborted if that fails."""
     client = await Client.connect(host, port)
     try:
         set_socket_buffers(client.writer, SMALL_BUF, high_water=HIGH_WATER)
@@ -715,19 +736,22 @@ async def _outside_flood(host: str, port: int) -> AsyncIterator[str]:
         me = list(client.writer.get_extra_info("sockname")[:2])
         found = await here.ask("shrink_server_end", me, SMALL_BUF, HIGH_WATER) is True
         payload = (b"x" * (FLOOD_CHUNK - 1) + b"\n") * (FLOOD // FLOOD_CHUNK)
-        async with Flood(client.writer, payload, FLOOD_CHUNK) as flood:
+        async with Flood(client.writer, payload, FLOOD_CHUNK, client.reader) as flood:
             verdict = ""
             while not verdict:
                 before = flood.sent
                 await asyncio.sleep(0.01)
                 buffered = await here.ask("server_end_buffered", me) if found else None
-                if type(buffered) is int and buffered > OVERFLOW:
-                    verdict = "overflow"  # the worker's account: it would take everything anyway
+                held = max(flood.held_by_server() or 0, buffered if type(buffered) is int else 0)
+                if held > OVERFLOW:
+                    verdict = "overflow"  # the kernel's account, or the worker's
                 elif flood.done:
                     verdict = "closed" if flood.failed else "took everything"
                 elif flood.sent == before:
                     await asyncio.sleep(STALL_S)  # loop time passes only while nothing moves
-                    verdict = "paused" if flood.sent == before and not flood.done else ""
+                    if flood.sent == before and not flood.done:
+                        # Stalled, unless the server end goes on reading what arrives.
+                        verdict = "" if await flood.server_stopped_reading(_look) is False else "paused"
             yield verdict
         client.writer.write_eof()
         await read_while_progress(client.reader, idle=PROMPT_S)

@@ -304,3 +304,55 @@ class TestFlood:
             client.writer.write_eof()
             assert await wait_event(peer.done, 2.0)
         assert received == data
+
+    async def test_the_kernel_account_of_a_server_that_keeps_everything(self) -> None:
+        """a server that reads all and sends nothing back holds what was sent, by the
+        kernel's account of the connection (less at most what is still on its way)"""
+        release = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            kept = bytearray()
+            while len(kept) < len(data):
+                kept += await reader.read(65536)
+            await release.wait()
+
+        data = bytes(1024 * 1024)
+        async with serve_handler(handler) as (_peer, client):
+            async with Flood(client.writer, data, 8192, client.reader) as flood:
+                assert flood.task is not None
+                await asyncio.wait_for(asyncio.shield(flood.task), 5.0)
+                for _ in range(200):
+                    held = flood.held_by_server()
+                    if held == len(data):
+                        break
+                    await asyncio.sleep(0.01)
+                assert held == len(data)
+                # It reads whatever arrives: a stall now would be the bytes' transit.
+                assert await flood.server_stopped_reading(lambda: asyncio.sleep(0)) is False
+            release.set()
+
+    async def test_the_kernel_account_of_a_server_that_stops_reading(self) -> None:
+        """a server that stops reading leaves the bytes unread in its socket, and holds
+        only what it read before"""
+        release = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readexactly(10)
+            writer.transport.pause_reading()  # type: ignore[attr-defined]
+            await release.wait()
+
+        data = bytes(4 * 1024 * 1024)
+        async with serve_handler(handler, buffers=32 * 1024) as (_peer, client):
+            async with Flood(client.writer, data, 8192, client.reader) as flood:
+                stopped = False
+                for _ in range(100):  # until the flood stalls (a backstop: it does at once)
+                    assert not flood.done
+                    if not await flood.moved(0.2):
+                        stopped = await flood.server_stopped_reading(lambda: asyncio.sleep(0)) is True
+                        if stopped:
+                            break
+                assert stopped
+                held = flood.held_by_server()
+                assert held is not None and held < 256 * 1024
+            release.set()
+            client.writer.transport.abort()

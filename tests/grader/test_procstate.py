@@ -151,6 +151,38 @@ class TestSockets:
                 settled(proc.pid, peer_closed)
 
 
+class TestTcpConnection:
+    """Both ends of a connection, whichever process holds them."""
+
+    def test_both_ends_with_their_queues(self) -> None:
+        server = socket.create_server(("127.0.0.1", 0))
+        with server, socket.create_connection(server.getsockname()) as client:
+            conn, _ = server.accept()
+            with conn:
+                client.sendall(b"x" * 1000)
+                port, peer_port = client.getsockname()[1], server.getsockname()[1]
+                deadline = time.monotonic() + BOUND_S
+                while True:
+                    found = procstate.tcp_connection(port, peer_port)
+                    assert found is not None
+                    mine, theirs = found
+                    assert mine is not None and theirs is not None
+                    if theirs.rx_queue == 1000 and mine.tx_queue == 0:
+                        break
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                assert (mine.local_port, mine.remote_port) == (port, peer_port)
+                assert (theirs.local_port, theirs.remote_port) == (peer_port, port)
+                assert mine.rx_queue == 0 and mine.state == theirs.state == "ESTABLISHED"
+                conn.recv(1000)
+                found = procstate.tcp_connection(port, peer_port)
+                assert found is not None and found[1] is not None and found[1].rx_queue == 0
+
+    def test_an_end_not_found(self) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as server:
+            assert procstate.tcp_connection(server.getsockname()[1], 1) == (None, None)
+
+
 class TestDegradesGracefully:
     """What cannot be read is None, never an exception."""
 
@@ -161,6 +193,10 @@ class TestDegradesGracefully:
         assert procstate.thread_state(proc.pid, proc.pid) is None
         assert procstate.fd_target(proc.pid, 0) is None
         assert procstate.tcp_sockets(proc.pid) is None
+
+    def test_no_tcp_tables(self, monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
+        monkeypatch.setattr(procstate, "_PROC", str(tmp_path))
+        assert procstate.tcp_connection(1, 2) is None
 
     def test_unreadable_proc_files(self, monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
         fake = os.path.join(tmp_path, "1", "task", "1")
