@@ -78,6 +78,8 @@ MARKERS = (
     "timing: this check's verdict depends on the real clock (never served from the verdict cache)",
     "loop_held_elsewhere: the loop monitor does not fail this check for a spin or a blocking "
     "call that ends (another check judges them; its own work makes their length a race)",
+    "worker_setup(probe, *args): in a split check, run this worker-side probe "
+    "(grader.probes.here) before the learner's module is imported there",
     "closing: this check judges closing; once a checks file has one, a connection left open "
     "(ResourceWarning: unclosed) fails only its `closing` checks, not every check",
 )
@@ -483,6 +485,8 @@ def _import_in_worker(request: pytest.FixtureRequest, state: _State, name: str, 
     try:
         judge = request.node.get_closest_marker("loop_held_elsewhere") is None
         asynchronous = inspect.iscoroutinefunction(getattr(request.node, "obj", None))
+        for marker in request.node.iter_markers("worker_setup"):
+            link.here(str(marker.args[0]), *marker.args[1:])
         module = link.import_module(name, str(path), source, judge_holds=judge, session=asynchronous)
     except checker.WorkerGone as exc:
         module = f"Importing {path.name} did not finish: {exc}."

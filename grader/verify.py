@@ -64,9 +64,15 @@ def check_alternative(kit: Kit, exercise: Exercise, path: Path) -> list[str]:
     result = grade_file(kit, exercise, path)
     if result.status is ExerciseStatus.PASSED:
         return []
-    bad = [c.name for c in result.checks if not c.passed]
+    bad = [f"{c.name} ({_said(c.message)})" if c.message else c.name for c in result.checks if not c.passed]
     detail = ", ".join(bad) if bad else (result.message or result.status.value)
     return [f"{exercise.id}/{path.stem}: a correct alternative loses points: {detail}"]
+
+
+def _said(message: str, limit: int = 300) -> str:
+    """A check's message on one line, cut to ``limit`` characters (enough to tell why)."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 #: How many checks an exercise has: enough to judge it, few enough to read.

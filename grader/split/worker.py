@@ -1084,6 +1084,15 @@ def _record_thread_starts(link: Link) -> None:
     _thread.start_new_thread = start_new_thread
 
 
+def _forked() -> None:
+    """In a process forked from the worker: leave the conversation to the worker."""
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    for link in LINK:
+        with contextlib.suppress(OSError):
+            link.sock.close()
+    LINK.clear()
+
+
 def work(sock: socket.socket) -> None:
     """A worker's life: greet the checker, then serve it until the check ends."""
     link = Link(sock)
@@ -1092,6 +1101,10 @@ def work(sock: socket.socket) -> None:
     sys.stdout = _Forward(link, "stdout")
     sys.stderr = _Forward(link, "stderr")
     sys.stdin = link.stdin
+    # A process the learner's code forks (a process pool's worker) shares this socket: a
+    # frame it wrote would interleave with this process's and break the conversation.
+    # It writes to the descriptors the worker inherited instead, and closes its copy.
+    os.register_at_fork(after_in_child=_forked)
     _capture_warnings(link)
     warnings.simplefilter("default")
     asyncio.set_event_loop_policy(WorkerPolicy())
@@ -1159,7 +1172,7 @@ def _preload() -> None:
     import random
     import typing  # noqa: F401
 
-    from grader.probes import blocking, here, tasks  # noqa: F401
+    from grader.probes import blocking, crunch, here, tasks  # noqa: F401
     from grader.probes.network import documented_writelines
 
     # As the plugin does in the checker for every check (a CPython bug is not the learner's).

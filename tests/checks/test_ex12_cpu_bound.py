@@ -12,39 +12,40 @@ contract). Whether importing the module runs work or sets the start method is pr
 fresh interpreter that stops at the first call of one of the module's own functions.
 
 Wrong answers are judged from evidence, not by waiting out the workers' time limit: while
-they run, a thread of the check's own reads the loop thread's stack (:class:`_LoopWatch`).
-A loop thread running ``fn`` itself, or waiting on a thread primitive inside the learner's
-code (``pool.map``, ``future.result()``), cannot answer a worker: the watch hangs up on
-such calls at once. Calls handed to a pool are counted, so the first call knows without
-waiting when no second one was sent; and once as many calls are held as the pools have
-workers, no further one can start: a hold stops waiting then.
+they run, a thread of the grader's reads the loop thread's stack. A loop thread running
+``fn`` itself, or waiting on a thread primitive inside the learner's code (``pool.map``,
+``future.result()``), cannot answer a worker: the watch hangs up on such calls at once.
+Calls handed to a pool are counted, so the first call knows without waiting when no
+second one was sent; and once as many calls are held as the pools have workers, no
+further one can start: a hold stops waiting then.
+
+The learner's code runs in a worker process (``grader.split``), and so do its pools: the
+board, the watch and the counts are there too (``grader.probes.crunch``), and what they
+saw is the worker's account (SECURITY.md lists the checks that rest on it). The values
+``crunch_all`` returns are judged here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-import json
 import math
-import multiprocessing
-import multiprocessing.pool
 import os
-import socket
-import subprocess
-import sys
-import threading
-import types
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from grader import probes, workerprobes
-from grader.probes import Switchboard, call_learner, exact, expect, fail, pools
-from grader.probes.blocking import describe_line
+from grader import probes
+from grader.probes import call_learner, exact, expect, fail, here
+from grader.split import checker
 from grader.workerprobes import SWITCHBOARD_ACK_S, call_switchboard, report_pid
+
+# The learner's code runs in a worker process; these checks hold proxies (grader.split).
+# Default pools size themselves from the core count: the worker shows them two or more
+# before it imports the learner's module, so a default pool can run two calls at once
+# even on a single-core grading machine (or one whose CPU affinity allows a single core).
+pytestmark = [pytest.mark.split, pytest.mark.worker_setup("at_least_two_cores")]
 
 #: Seconds the first call waits for a second one to start (a second worker process may have
 #: to start first, which is slow on a loaded machine). Only sequential answers wait this long.
@@ -54,199 +55,98 @@ PARALLEL_WAIT_S = 10.0
 HOLD_S = 5.0
 #: Seconds a whole crunch_all call may take (pool start-up included).
 CALL_S = 25.0
-#: Seconds a hold keeps waiting once as many calls are held as the pools in use have
-#: workers (so no further call can start before one is let go): only a pool too narrow
-#: for the check waits this.
-FULL_GRACE_S = 0.3
-
 PROCESSES = (
     "Use a pool of worker processes: `with ProcessPoolExecutor() as pool:` then "
     "`await asyncio.gather(*(loop.run_in_executor(pool, fn, n) for n in nums))`."
 )
 
 
-@pytest.fixture(autouse=True)
-def _pickle_errors_never_hang() -> Iterator[None]:
-    """A lambda handed to a process pool fails its call; CPython's pool can then deadlock
-    in its shutdown (one run in fifteen), which would wait out the time limit instead of
-    naming the mistake: see ``probes.pools.pickle_errors_never_hang``."""
-    with pools.pickle_errors_never_hang():
-        yield
+@dataclass
+class _Watched:
+    """What the worker saw of one crunch_all call (its account: ``grader.probes.crunch``)."""
+
+    #: Calls handed to process pools (a map counts two: many at once).
+    handoffs: int = 0
+    #: Calls handed out when the first one reached the loop (the "parallel" hold).
+    handed_out: int | None = None
+    #: Where the loop's thread was when it was seen blocked.
+    where: str | None = None
+    #: The pools' width, when a hold stopped waiting because they were full.
+    full_width: int | None = None
+    #: The most calls ever waiting on the board at once: index -> pid.
+    peak_in_flight: dict[int, int] = field(default_factory=dict)
+    #: ``(type name, value)`` of what was handed to a pool as the function, not callable.
+    not_callable: list[tuple[str, Any]] = field(default_factory=list)
+    #: Shutdowns with ``cancel_futures=True``.
+    cancelled_futures: int = 0
+    #: ``(type name, shut down)`` of each pool calls were handed to.
+    pools: list[tuple[str, bool]] = field(default_factory=list)
+    #: The worker's child processes still running when the call returned.
+    active_children: int = 0
+
+    @classmethod
+    def from_facts(cls, facts: Any) -> _Watched:
+        if not isinstance(facts, dict):
+            return cls()
+        peak = facts.get("peak_in_flight")
+        return cls(
+            handoffs=_int(facts.get("handoffs")),
+            handed_out=facts.get("handed_out") if type(facts.get("handed_out")) is int else None,
+            where=str(facts["where"])[:400] if facts.get("where") else None,
+            full_width=facts.get("full_width") if type(facts.get("full_width")) is int else None,
+            peak_in_flight={int(i): int(p) for i, p in peak.items()} if isinstance(peak, dict) else {},
+            not_callable=[(str(pair[0])[:100], pair[1]) for pair in facts.get("not_callable") or [] if len(pair) == 2],
+            cancelled_futures=_int(facts.get("cancelled_futures")),
+            pools=[(str(pair[0])[:100], bool(pair[1])) for pair in facts.get("pools") or [] if len(pair) == 2],
+            active_children=_int(facts.get("active_children")),
+        )
 
 
-@pytest.fixture(autouse=True)
-def _at_least_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Default pools size themselves from the core count; show them two or more, so a
-    default pool can run two calls at once even on a single-core grading machine (or one
-    whose CPU affinity allows a single core: ``os.process_cpu_count`` in 3.13). Autouse,
-    so it is in place before the ``ex`` fixture imports the learner's module: a pool
-    created at import time, or by an earlier call, sees the same count as one created
-    inside the call."""
-    for name in ("cpu_count", "process_cpu_count"):  # the latter is new in 3.13
-        real = getattr(os, name, None)
-        if real is not None:
-            monkeypatch.setattr(os, name, lambda real=real: max(2, real() or 1))
+def _int(value: Any) -> int:
+    return value if type(value) is int else 0
 
 
-#: Seconds between two looks at the loop thread's stack while the workers run.
-LOOK_S = 0.02
-#: Where a blocked thread's innermost Python frame sits (threading.py).
-_WAITS = frozenset({"wait", "join", "_wait_for_tstate_lock"})
+def _loop_pid() -> int | None:
+    """The pid of the learner's process (the worker's, as the zygote that forked it said
+    before the learner's module was imported)."""
+    link = checker.current()
+    return None if link is None else link.pid
 
 
-class _LoopWatch:
-    """While the learner's code runs: counts the calls handed to a process pool, and reads
-    the loop thread's stack from a thread of the check's own.
-
-    When the loop's thread is seen running ``fn`` itself, or waiting on a thread primitive
-    inside the learner's code (not a thread being started), no worker can get an answer
-    from the board: the watch takes their calls off the board's listening socket and
-    hangs up, so each returns ``answered=False`` at once. ``where`` says where the loop's
-    thread was."""
-
-    def __init__(self, board: Switchboard | None = None) -> None:
-        self.board = board
-        self.loop_thread = threading.get_ident()
-        self.handoffs = 0
-        #: The pools calls were handed to.
-        self.pools: list[Any] = []
-        self.where: str | None = None
-        self.turned_away = 0
-        #: The pools' width, when a hold stopped waiting because they were full.
-        self.full_width: int | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def watching(self) -> Iterator[_LoopWatch]:
-        patched = [
-            (ProcessPoolExecutor, "submit", 1),
-            (multiprocessing.pool.Pool, "apply_async", 1),
-            (multiprocessing.pool.Pool, "_map_async", 2),  # map, starmap...: many at once
-        ]
-        reals = [(cls, name, getattr(cls, name)) for cls, name, _ in patched]
-        for (cls, name, count), (_, _, real) in zip(patched, reals, strict=True):
-            setattr(cls, name, self._counting(real, count))
-        thread = None
-        if self.board is not None:
-            thread = threading.Thread(target=self._watch, name="awaitlings-ex12-watch", daemon=True)
-            thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            if thread is not None:
-                thread.join(5.0)
-            for cls, name, real in reals:
-                setattr(cls, name, real)
-
-    def _counting(self, real: Any, count: int) -> Any:
-        watch = self
-
-        def counted(pool: Any, *args: Any, **kwargs: Any) -> Any:
-            with watch._lock:
-                watch.handoffs += count
-                if not any(p is pool for p in watch.pools):
-                    watch.pools.append(pool)
-            return real(pool, *args, **kwargs)
-
-        return counted
-
-    def pool_width(self) -> int | None:
-        """How many calls the pools in use can run at once (their worker processes
-        together), or None if some pool's size is unknown."""
-        width = 0
-        for pool in list(self.pools):
-            size = getattr(pool, "_max_workers", None) or getattr(pool, "_processes", None)
-            if type(size) is not int:
-                return None
-            width += size
-        return width if self.pools else None
-
-    async def wait_held(self, board: Switchboard, done: Callable[[], Awaitable[bool]], limit: float) -> bool:
-        """Await ``done()`` (a short wait on ``board``) until it says True; False after
-        ``limit`` s, or once as many calls are held as the pools have workers while more
-        were handed out, for ``FULL_GRACE_S``: no further call can start before a held
-        one is let go."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        full_since: float | None = None
-        while not await done():
-            now = loop.time()
-            if now > deadline:
-                return False
-            held = len(board.in_flight)
-            width = self.pool_width()
-            if width is None or held < width or self.handoffs <= held:
-                full_since = None
-            elif full_since is None:
-                full_since = now
-            elif now - full_since >= FULL_GRACE_S:
-                self.full_width = width
-                return False
-        return True
-
-    def blocked_at(self) -> str | None:
-        frame = sys._current_frames().get(self.loop_thread)
-        if frame is None:
-            return None
-        chain = []
-        outer: types.FrameType | None = frame
-        while outer is not None:
-            chain.append(outer)
-            outer = outer.f_back
-        mine = probes.learner_location(probes.TARGET_FILE, frame) if probes.TARGET_FILE else None
-        if any(f.f_code.co_filename == workerprobes.__file__ for f in chain):
-            return mine or "the loop's own thread, running fn"
-        if frame.f_code.co_filename != threading.__file__ or frame.f_code.co_name not in _WAITS:
-            return None
-        if any(f.f_code.co_filename == threading.__file__ and f.f_code.co_name == "start" for f in chain):
-            return None  # a thread being started: a pool's submit waits a moment for it
-        return mine
-
-    def _watch(self) -> None:
-        assert self.board is not None and self.board._server is not None
-        listener = socket.socket(fileno=os.dup(self.board._server.sockets[0].fileno()))
-        try:
-            listener.setblocking(False)  # as the loop's own listening socket already is
-            while not self._stop.wait(LOOK_S):
-                where = self.blocked_at()
-                if where is None:
-                    continue
-                self.where = self.where or where
-                while True:
-                    try:
-                        conn, _ = listener.accept()
-                    except OSError:  # nobody waiting (BlockingIOError) or closed
-                        break
-                    conn.close()  # hang up: the worker's call returns answered=False
-                    self.turned_away += 1
-        finally:
-            listener.close()
-
-
-async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what: str) -> list[Any]:
-    """Await ``ex.crunch_all`` with a time limit; turn the usual process-pool mistakes into
-    explanations."""
+async def _crunch(
+    ex: Any,
+    nums: list[int],
+    fn: Any = None,
+    *,
+    what: str,
+    board: list[int] | None = None,
+    hold: dict[str, Any] | None = None,
+) -> tuple[list[Any], _Watched]:
+    """Await ``ex.crunch_all`` with a time limit, watched in the worker (with a board for
+    calls ``board``, whose numbers replace ``nums``, and the check's ``hold``); turn the
+    usual process-pool mistakes into explanations."""
     expect(
         inspect.iscoroutinefunction(getattr(ex, "crunch_all", None)),
         "`crunch_all` must be defined with `async def`: it is awaited on the event loop.",
     )
-    with _handed_over() as seen:
-        awaitable = ex.crunch_all(nums) if fn is None else ex.crunch_all(nums, fn)
-        try:
-            result = await call_learner(what, awaitable, CALL_S)
-        except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the check itself is being cancelled
-            error: BaseException | None = exc
-        except Exception as exc:
-            error = exc
-        else:
-            error = None
+    crunch = await here.ask("crunch_open", hold, board is not None)
+    if board is not None:
+        nums = await here.ask("crunch_numbers", crunch, board)
+    awaitable = ex.crunch_all(nums) if fn is None else ex.crunch_all(nums, fn)
+    try:
+        result = await call_learner(what, awaitable, CALL_S)
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the check itself is being cancelled
+        error: BaseException | None = exc
+    except Exception as exc:
+        error = exc
+    else:
+        error = None
+    watched = _Watched.from_facts(await here.ask("crunch_close", crunch))
     if error is not None:  # explained outside the `except`, so no chained traceback shows
-        _explain_handed_over(error, seen, nums, fn, what)
+        _explain_handed_over(error, watched, nums, fn, what)
         _explain_pool_error(error, what)
         raise error
     if inspect.isawaitable(result):
@@ -257,61 +157,16 @@ async def _crunch(ex: types.ModuleType, nums: list[int], fn: Any = None, *, what
         )
     if type(result) is not list:
         fail(f"{what} returned {type(result).__name__} {result!r}; it must return a list.")
-    return result
+    return result, watched
 
 
-class _Seen:
-    """What the learner's code handed to process pools during one crunch_all call."""
-
-    def __init__(self) -> None:
-        #: What was sent as the function where it is not callable (``fn(n)``'s result).
-        self.not_callable: list[Any] = []
-        #: Calls of ``ProcessPoolExecutor.shutdown`` with ``cancel_futures=True``.
-        self.cancelled_futures = 0
-
-
-@contextlib.contextmanager
-def _handed_over() -> Iterator[_Seen]:
-    """Record what the learner's code hands to a process pool: a function that is not
-    callable, a shutdown that cancels the queued calls."""
-    seen = _Seen()
-    real_submit = ProcessPoolExecutor.submit
-    real_shutdown = ProcessPoolExecutor.shutdown
-    real_apply = multiprocessing.pool.Pool.apply_async
-
-    def submit(pool: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if not callable(fn):
-            seen.not_callable.append(fn)
-        return real_submit(pool, fn, *args, **kwargs)
-
-    def apply_async(pool: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
-        if not callable(func):
-            seen.not_callable.append(func)
-        return real_apply(pool, func, *args, **kwargs)
-
-    def shutdown(pool: Any, wait: bool = True, *, cancel_futures: bool = False) -> Any:
-        if cancel_futures:
-            seen.cancelled_futures += 1
-        return real_shutdown(pool, wait, cancel_futures=cancel_futures)
-
-    ProcessPoolExecutor.submit = submit  # type: ignore[method-assign]
-    ProcessPoolExecutor.shutdown = shutdown  # type: ignore[method-assign]
-    multiprocessing.pool.Pool.apply_async = apply_async  # type: ignore[method-assign]
-    try:
-        yield seen
-    finally:
-        ProcessPoolExecutor.submit = real_submit  # type: ignore[method-assign]
-        ProcessPoolExecutor.shutdown = real_shutdown  # type: ignore[method-assign]
-        multiprocessing.pool.Pool.apply_async = real_apply  # type: ignore[method-assign]
-
-
-def _explain_handed_over(error: BaseException, seen: _Seen, nums: list[int], fn: Any, what: str) -> None:
-    """Explain an error that follows from what was handed to the pool (see :func:`_handed_over`)."""
+def _explain_handed_over(error: BaseException, seen: _Watched, nums: list[int], fn: Any, what: str) -> None:
+    """Explain an error that follows from what was handed to the pool."""
     if isinstance(error, TypeError) and "not callable" in str(error) and seen.not_callable:
-        value = seen.not_callable[0]
+        kind, value = seen.not_callable[0]
         results = [n * n for n in nums] if fn is None else [fn(n) for n in nums] if fn is math.factorial else []
         ran_here = value in results or (
-            type(value) is tuple and len(value) >= 2 and value[1] == os.getpid()  # report_pid's (n, pid)...
+            type(value) is tuple and len(value) >= 2 and value[1] == _loop_pid()  # report_pid's (n, pid)...
         )
         how = (
             f": {value!r} is what fn returns for one of the numbers, so fn(n) was called right "
@@ -321,7 +176,7 @@ def _explain_handed_over(error: BaseException, seen: _Seen, nums: list[int], fn:
             else ""
         )
         fail(
-            f"{what} raised TypeError: {error}. The pool was handed {type(value).__name__} "
+            f"{what} raised TypeError: {error}. The pool was handed {kind} "
             f"{value!r} as the function to run{how}. In `loop.run_in_executor(pool, fn(n))` "
             "the parentheses call fn before the pool is even asked to. Pass the function and "
             "its argument separately, so a worker makes the call: "
@@ -377,10 +232,10 @@ def _calls(result: list[Any], what: str, width: int) -> list[tuple[Any, ...]]:
 @pytest.mark.hint(4)
 async def test_default_fn_squares(ex):
     """crunch_all squares every number with slow_square by default, [] for none"""
-    result = await _crunch(ex, [3, 1, 2], what="crunch_all([3, 1, 2])")
+    result, _ = await _crunch(ex, [3, 1, 2], what="crunch_all([3, 1, 2])")
     _expect_not_reordered(result, [9, 1, 4], "crunch_all([3, 1, 2])")
     exact(result, [9, 1, 4], "crunch_all([3, 1, 2]) returned")
-    empty = await _crunch(ex, [], what="crunch_all([])")
+    empty, _ = await _crunch(ex, [], what="crunch_all([])")
     exact(empty, [], "crunch_all([]) returned")
 
 
@@ -411,16 +266,17 @@ def _expect_not_reordered(result: list[Any], expected: list[Any], what: str) -> 
 async def test_work_runs_in_worker_processes(ex):
     """fn runs in worker processes, not in the event loop's process"""
     what = "crunch_all([0, 1, 2, 3], report_pid)"
-    result = _calls(await _crunch(ex, [0, 1, 2, 3], report_pid, what=what), what, 2)
+    result, _ = await _crunch(ex, [0, 1, 2, 3], report_pid, what=what)
+    calls = _calls(result, what, 2)
     expect(
-        sorted(n for n, _ in result) == [0, 1, 2, 3],
-        f"{what} returned {result!r}: fn must be called once for every number.",
+        sorted(n for n, _ in calls) == [0, 1, 2, 3],
+        f"{what} returned {calls!r}: fn must be called once for every number.",
     )
-    here = os.getpid()
-    inside = [n for n, pid in result if pid == here]
+    loop_pid = _loop_pid()
+    inside = [n for n, pid in calls if pid == loop_pid]
     if inside:
         fail(
-            f"fn ran in the event loop's own process (pid {here}) for {inside}: on the loop "
+            f"fn ran in the event loop's own process (pid {loop_pid}) for {inside}: on the loop "
             "itself or in a thread (`asyncio.to_thread`, `run_in_executor(None, ...)`, a "
             "ThreadPoolExecutor). Threads share one GIL: only one of them runs Python "
             "bytecode at a time, so CPU-bound work gets no faster -- the tutorial's \"true "
@@ -433,26 +289,13 @@ async def test_work_runs_in_worker_processes(ex):
 @pytest.mark.hint(4)
 async def test_calls_run_in_parallel(ex):
     """calls run at the same time, in different worker processes"""
-    waited = False
-    handed_out: int | None = None  # calls handed to a pool when the first one arrived
-
-    async def hold(index: int) -> None:
-        # The first call is not answered before a second one is in flight (or the wait
-        # ran out), unless a free loop had handed exactly one call to a pool: then no
-        # second one can come while it waits. Later calls are answered at once.
-        nonlocal waited, handed_out
-        if not waited:
-            waited = True
-            await _settle()
-            handed_out = watch.handoffs
-            if handed_out != 1:
-                await watch.wait_held(board, lambda: board.wait_in_flight(2, LOOK_S), PARALLEL_WAIT_S)
-
+    # The first call is not answered before a second one is in flight (or the wait ran
+    # out), unless a free loop had handed exactly one call to a pool: then no second one
+    # can come while it waits. Later calls are answered at once.
     what = "crunch_all([n0, ..., n7], fn)"
-    async with Switchboard(hold) as board:
-        with _LoopWatch(board).watching() as watch:
-            nums = [board.number(i) for i in range(8)]
-            calls = _calls(await _crunch(ex, nums, call_switchboard, what=what), what, 3)
+    hold = {"kind": "parallel", "wait_s": PARALLEL_WAIT_S}
+    result, watch = await _crunch(ex, [], call_switchboard, what=what, board=list(range(8)), hold=hold)
+    calls = _calls(result, what, 3)
     if not all(answered for _, _, answered in calls):
         fail(
             "While fn ran, the event loop did not answer its calls"
@@ -461,14 +304,15 @@ async def test_calls_run_in_parallel(ex):
             "results instead of waiting for them on the loop's thread (see the check on the "
             "loop staying responsive)."
         )
-    overlap = board.peak_in_flight if len(board.peak_in_flight) >= 2 else {}
+    overlap = watch.peak_in_flight if len(watch.peak_in_flight) >= 2 else {}
     pids = set(overlap.values())
     if len(pids) >= 2:
         return
+    handed_out = watch.handed_out
     if overlap:
         fail(
             "Calls ran at the same time, but in threads of one process"
-            + (" (the event loop's own)" if os.getpid() in pids else "")
+            + (" (the event loop's own)" if _loop_pid() in pids else "")
             + ": threads take turns holding the GIL, so pure-Python work in them does not run "
             f"in parallel. {PROCESSES}"
         )
@@ -496,26 +340,17 @@ async def test_calls_run_in_parallel(ex):
     )
 
 
-async def _settle() -> None:
-    """A few turns of the loop: whatever the learner's code sends off at once is sent."""
-    for _ in range(10):
-        await asyncio.sleep(0)
-
-
 @pytest.mark.weight(1)
 @pytest.mark.limit(40)
 @pytest.mark.hint(2)
 async def test_loop_keeps_running(ex):
     """the event loop keeps running while the workers compute"""
     what = "crunch_all([a, b, c], fn)"
-    async with Switchboard() as board:
-        with _LoopWatch(board).watching() as watch:
-            nums = [board.number(i) for i in range(3)]
-            result = await _crunch(ex, nums, call_switchboard, what=what)
+    result, watch = await _crunch(ex, [], call_switchboard, what=what, board=[0, 1, 2])
     calls = _calls(result, what, 3)
     if all(answered for _, _, answered in calls):
         return
-    if any(pid == os.getpid() for _, pid, _ in calls):
+    if any(pid == _loop_pid() for _, pid, _ in calls):
         fail(
             "fn ran on the event loop's own thread"
             + (f" ({watch.where})" if watch.where else "")
@@ -543,22 +378,13 @@ async def test_loop_keeps_running(ex):
 async def test_results_in_input_order(ex):
     """results come back in the order of nums, not in completion order"""
     # Call i returns (i, pid, answered). The calls are sent in this order, which is neither
-    # sorted order nor (the first call finishes last) the order they finish in.
+    # sorted order nor (the first call finishes last) the order they finish in: the first
+    # number finishes after all the others, unless they are sent only once it is done.
     expected = INPUT_ORDER
     first = expected[0]
-
-    async def hold(index: int) -> None:
-        if index == first:  # the first number finishes after all the others...
-            await _settle()
-            if watch.handoffs != 1:  # ...unless they are sent only once it is done
-                others = expected[1:]
-                await watch.wait_held(board, lambda: board.wait_finished(*others, timeout=LOOK_S), HOLD_S)
-
     what = "crunch_all([n3, n0, n5, n1, n4, n2], fn)"
-    async with Switchboard(hold) as board:
-        with _LoopWatch(board).watching() as watch:
-            nums = [board.number(i) for i in expected]
-            result = await _crunch(ex, nums, call_switchboard, what=what)
+    hold = {"kind": "finish_last", "first": first, "others": expected[1:], "wait_s": HOLD_S}
+    result, _ = await _crunch(ex, [], call_switchboard, what=what, board=expected, hold=hold)
     order = [index for index, _, _ in _calls(result, what, 3)]
     if sorted(order) == sorted(expected) and order != expected:
         if order == sorted(order):
@@ -592,7 +418,7 @@ INPUT_ORDER = [3, 0, 5, 1, 4, 2]
 @pytest.mark.hint(3)
 async def test_fn_is_honoured(ex):
     """crunch_all calls the fn it is given"""
-    result = await _crunch(ex, [3, 4, 5], math.factorial, what="crunch_all([3, 4, 5], math.factorial)")
+    result, _ = await _crunch(ex, [3, 4, 5], math.factorial, what="crunch_all([3, 4, 5], math.factorial)")
     if result == [9, 16, 25]:
         fail(
             "crunch_all([3, 4, 5], math.factorial) returned the squares [9, 16, 25]: it "
@@ -622,23 +448,22 @@ async def test_works_with_spawn(ex):
             "pool only: `ProcessPoolExecutor(mp_context=multiprocessing.get_context(\"spawn\"))`, "
             "or leave the default."
         )
-    previous = multiprocessing.get_start_method(allow_none=True)
     runs: list[tuple[str, list[int], Any]] = [
         ("crunch_all([0, 1, 2], report_pid)", [0, 1, 2], report_pid),
         ("crunch_all([4, 5])", [4, 5], None),
     ]
     outputs: list[list[Any]] = []
     failed: tuple[str, list[int], Any, Exception] | None = None
-    multiprocessing.set_start_method("spawn", force=True)
+    previous = await here.ask("start_method", "spawn")
     try:
         for call, nums, fn in runs:
             try:
-                outputs.append(await _crunch(ex, nums, fn, what=f"{call} with the spawn start method"))
+                outputs.append((await _crunch(ex, nums, fn, what=f"{call} with the spawn start method"))[0])
             except Exception as exc:
                 failed = (call, nums, fn, exc)
                 break
     finally:
-        multiprocessing.set_start_method(previous, force=True)
+        await here.ask("start_method", previous)
     if failed is not None:
         call, nums, fn, error = failed
         # The same call with the default start method: an error there is not spawn's.
@@ -658,7 +483,7 @@ async def test_works_with_spawn(ex):
         f"{runs[0][0]} with the spawn start method returned {calls!r}: fn must be called once for every number.",
     )
     expect(
-        all(pid != os.getpid() for _, pid in calls),
+        all(pid != _loop_pid() for _, pid in calls),
         f"With the spawn start method, fn still ran in the event loop's own process. {PROCESSES}",
     )
     exact(
@@ -675,28 +500,19 @@ async def test_works_with_spawn(ex):
 async def test_pool_is_shut_down(ex):
     """the pool is shut down by the time crunch_all returns"""
     what = "crunch_all([1, 2, 3])"
-    with _LoopWatch().watching() as watch:
-        await _crunch(ex, [1, 2, 3], what=what)
-    left_open = [pool for pool in watch.pools if not _shut_down(pool)]
+    _, watch = await _crunch(ex, [1, 2, 3], what=what)
+    left_open = [kind for kind, shut in watch.pools if not shut]
     if not left_open:
         return
-    alive = len(multiprocessing.active_children())
+    alive = watch.active_children
     workers = f" ({alive} worker process{'es' if alive != 1 else ''} still running)" if alive else ""
     fail(
-        f"{what} returned, but the {type(left_open[0]).__name__} it used was never shut down"
+        f"{what} returned, but the {left_open[0]} it used was never shut down"
         f"{workers}: its worker processes stay behind, each holding memory, until the "
         "program exits. Shut the pool down when the work is done: `with "
         "ProcessPoolExecutor() as pool:` around the code that awaits the results does it "
         "for you (leaving the block waits for the workers to exit)."
     )
-
-
-def _shut_down(pool: Any) -> bool:
-    """Whether ``shutdown()`` (a ProcessPoolExecutor) or ``close()``/``terminate()`` (a
-    multiprocessing Pool) was called on ``pool``."""
-    if isinstance(pool, ProcessPoolExecutor):
-        return bool(getattr(pool, "_shutdown_thread", True))
-    return getattr(pool, "_state", multiprocessing.pool.CLOSE) != multiprocessing.pool.RUN
 
 
 _IMPORT_WORK = (
@@ -708,84 +524,23 @@ _SPAWN_IMPORTS = (
     "find the function, so each worker would run that work again before its first call. "
     "Keep demo code under `if __name__ == \"__main__\":`."
 )
-
-#: Run in a fresh interpreter: import the learner's file and report the first call of one
-#: of its own functions (decorators aside) or of ``set_start_method``, then stop at once,
-#: so work found at import costs nothing more.
-_PROBE = r"""
-import ast, importlib.util, json, multiprocessing, os, sys
-path, name = sys.argv[1], sys.argv[2]
-sys.path.insert(0, os.path.dirname(path))
-tree = ast.parse(open(path, encoding="utf-8").read())
-decorating = set()
-for node in ast.walk(tree):
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        for d in node.decorator_list:
-            decorating.update(range(d.lineno, (d.end_lineno or d.lineno) + 1))
-        if node.decorator_list:
-            decorating.add(node.lineno)
-def module_line(frame):
-    while frame is not None:
-        if frame.f_code.co_filename == path and frame.f_code.co_name == "<module>":
-            return frame.f_lineno
-        frame = frame.f_back
-    return 0
-def report(kind, what, frame):
-    sys.setprofile(None)
-    print(); print("@awaitlings-probe " + json.dumps([kind, what, module_line(frame)]), flush=True)
-    os._exit(0)
-def set_start_method(method=None, force=False):
-    report("set_start_method", method, sys._getframe(1))
-multiprocessing.set_start_method = set_start_method
-multiprocessing.context.DefaultContext.set_start_method = lambda self, *a, **k: set_start_method(*a, **k)
-def profile(frame, event, arg):
-    code = frame.f_code
-    if event == "call" and code.co_filename == path and code.co_flags & 1:  # CO_OPTIMIZED: a function
-        if module_line(frame) not in decorating:
-            report("call", code.co_qualname, frame)
-spec = importlib.util.spec_from_file_location(name, path)
-module = importlib.util.module_from_spec(spec)
-sys.modules[name] = module
-sys.setprofile(profile)
-spec.loader.exec_module(module)
-sys.setprofile(None)
-print(); print("@awaitlings-probe null", flush=True)
-os._exit(0)
-"""
-#: Seconds the import probe may take: a bound only; past it, no verdict.
-PROBE_S = 30.0
 _PROBED: dict[str, tuple[str, str, str] | None] = {}
 
 
-async def _import_side_effect(ex: types.ModuleType) -> tuple[str, str, str] | None:
+async def _import_side_effect(ex: Any) -> tuple[str, str, str] | None:
     """What importing the learner's file in a fresh interpreter does besides defining
-    things: ``("call", "slow_square", "file:line: source")`` for the first call of one of
-    its own functions, ``("set_start_method", "spawn", ...)``; None if neither (or if the
-    probe could not tell). Probed once per file."""
-    path = getattr(ex, "__file__", None)
+    things (the worker runs it: ``grader.probes.crunch.import_side_effect``):
+    ``("call", "slow_square", "file:line: source")`` for the first call of one of its own
+    functions, ``("set_start_method", "spawn", ...)``; None if neither (or if the probe
+    could not tell). Probed once per file."""
+    path = probes.TARGET_FILE  # the learner's file, as the checker imported it there
     if not path:
         return None
     if path not in _PROBED:
-        _PROBED[path] = await asyncio.to_thread(_probe_import, path, ex.__name__)
-    return _PROBED[path]
-
-
-def _probe_import(path: str, name: str) -> tuple[str, str, str] | None:
-    try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-c", _PROBE, path, name],
-            capture_output=True,
-            text=True,
-            timeout=PROBE_S,
-            env={},
-            cwd=os.path.dirname(path),
-            check=False,
+        found = await here.ask("import_side_effect", path, os.path.splitext(os.path.basename(path))[0])
+        _PROBED[path] = (
+            (str(found[0])[:40], str(found[1])[:200], str(found[2])[:400])
+            if isinstance(found, list) and len(found) == 3
+            else None
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = [line for line in done.stdout.splitlines() if line.startswith("@awaitlings-probe ")]
-    found = json.loads(lines[-1].split(" ", 1)[1]) if lines else None
-    if not found:
-        return None
-    kind, what, line = found
-    return kind, str(what), describe_line(path, int(line)) if line else os.path.basename(path)
+    return _PROBED[path]
