@@ -21,7 +21,9 @@ waiting then.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import gc
 import json
 import multiprocessing
 import multiprocessing.pool
@@ -49,6 +51,14 @@ LOOK_S = 0.02
 FULL_GRACE_S = 0.3
 #: Where a blocked thread's innermost Python frame sits (threading.py).
 _WAITS = frozenset({"wait", "join", "_wait_for_tstate_lock"})
+#: The code of the calls that hand many calls to a pool, one at a time.
+_HANDING = frozenset(
+    {
+        getattr(getattr(cls, "map", None), "__code__", None)
+        for cls in (concurrent.futures.Executor, ProcessPoolExecutor)
+    }
+    - {None}
+)
 
 
 class LoopWatch:
@@ -138,6 +148,22 @@ class LoopWatch:
                 return False
         return True
 
+    def handing_out(self) -> bool:
+        """Whether a thread other than the loop's is in the middle of handing calls to a
+        pool (inside ``Executor.map`` or a pool's ``submit``): more are on their way, the
+        count so far is not final (a ``pool.map`` in a thread submits one call at a time,
+        and the first may reach the loop before the second is submitted)."""
+        for ident, frame in sys._current_frames().items():
+            if ident == self.loop_thread:
+                continue
+            outer: types.FrameType | None = frame
+            while outer is not None:
+                code = outer.f_code
+                if code in _HANDING or (code.co_filename == __file__ and code.co_name == "counted"):
+                    return True
+                outer = outer.f_back
+        return False
+
     def blocked_at(self) -> str | None:
         frame = sys._current_frames().get(self.loop_thread)
         if frame is None:
@@ -206,19 +232,27 @@ class Crunch:
                 self._waited = True
                 await _settle()
                 self.handed_out = watch.handoffs
-                if self.handed_out != 1:
+                more = watch.handing_out()
+                if self.handed_out != 1 or more:
                     await watch.wait_held(board, lambda: board.wait_in_flight(2, LOOK_S), float(policy["wait_s"]))
+                    if more:
+                        self.handed_out = watch.handoffs  # the count once handing out was over
         elif policy.get("kind") == "finish_last" and index == policy.get("first"):
             # The first number finishes after all the others... unless they are sent only
             # once it is done.
             await _settle()
-            if watch.handoffs != 1:
+            if watch.handoffs != 1 or watch.handing_out():
                 others = [int(i) for i in policy.get("others", [])]
                 await watch.wait_held(
                     board, lambda: board.wait_finished(*others, timeout=LOOK_S), float(policy["wait_s"])
                 )
 
     async def open(self, with_board: bool) -> None:
+        # No automatic collection while pools run: see collect_safely, run on close.
+        if gc.isenabled():
+            gc.disable()
+            self._stack.callback(gc.enable)
+        self._stack.callback(collect_safely)
         self._stack.enter_context(pickle_errors_never_hang())
         self._stack.enter_context(self._handed_over())
         if with_board:
@@ -275,6 +309,30 @@ class Crunch:
             ProcessPoolExecutor.submit = real_submit  # type: ignore[method-assign]
             ProcessPoolExecutor.shutdown = real_shutdown  # type: ignore[method-assign]
             multiprocessing.pool.Pool.apply_async = real_apply  # type: ignore[method-assign]
+
+
+def collect_safely() -> None:
+    """``gc.collect()``, without letting the collector break the cycles that would crash
+    CPython 3.12 (3.12.1 segfaults, after "SystemError: deallocated BytesIO object has
+    exported buffers"): a pool's threads leave frames of ``multiprocessing.connection``
+    in garbage cycles, holding a ``BytesIO`` and a view of its buffer, and the collector
+    may clear the buffer's owner before the view. Here the garbage is kept aside first,
+    its frames are cleared (the views are released before what they view, by reference
+    counting), and only then is it collected."""
+    flags = gc.get_debug()
+    gc.set_debug(flags | gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        garbage = list(gc.garbage)
+        gc.garbage.clear()
+    finally:
+        gc.set_debug(flags)
+    for item in garbage:
+        if isinstance(item, types.FrameType):
+            with contextlib.suppress(RuntimeError):  # a frame still running
+                item.clear()
+    del garbage
+    gc.collect()
 
 
 async def _settle() -> None:

@@ -458,3 +458,4 @@ class RemoteHandlerPeer:
 
 # The probes of other modules, registered on import (they use _probe above).
 from grader.probes import crunch as _crunch  # noqa: E402,F401
+from grader.probes import unblock as _unblock  # noqa: E402,F401

@@ -635,7 +635,9 @@ class Link:
         self.running.clear()
         with contextlib.suppress(Exception):
             asyncio.set_event_loop(None)
-        gc.collect()
+        from grader.probes.crunch import collect_safely
+
+        collect_safely()
         if self.session is not None:
             self.hygiene += [explain.loop_problem(p) for p in self.session.problems]
         self.reply(number, self.hygiene)
@@ -1172,7 +1174,7 @@ def _preload() -> None:
     import random
     import typing  # noqa: F401
 
-    from grader.probes import blocking, crunch, here, tasks  # noqa: F401
+    from grader.probes import blocking, crunch, here, tasks, unblock  # noqa: F401
     from grader.probes.network import documented_writelines
 
     # As the plugin does in the checker for every check (a CPython bug is not the learner's).

@@ -68,3 +68,27 @@ class TestBlobs:
         else:  # a "raw" tag written in JSON holds a string, never bytes: refused on decoding
             with pytest.raises(wire.WireError, match="malformed blob"):
                 codec().decode(through(frame)["v"])
+
+
+class TestFunctionsByName:
+    """The functions a process pool must pickle cross by name, from a fixed table."""
+
+    def test_the_tables_functions_cross_as_themselves(self) -> None:
+        import math
+
+        from grader import workerprobes
+
+        for function in (math.factorial, workerprobes.report_pid, workerprobes.call_switchboard):
+            sent = codec().encode(function)
+            assert sent["$"] == "named"
+            assert codec().decode(sent) is function
+
+    def test_another_function_crosses_as_a_reference(self) -> None:
+        import math
+
+        assert codec().encode(math.sqrt)["$"] == "ref"
+
+    @pytest.mark.parametrize("name", ["os.system", "grader.workerprobes._unanswered_boards", "", None])
+    def test_a_name_outside_the_table_is_refused(self, name: object) -> None:
+        with pytest.raises(wire.WireError):
+            codec().decode({"$": "named", "name": name})

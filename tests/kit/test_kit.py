@@ -4,6 +4,7 @@ stub, and every mutant (a classic wrong answer) fails each check it names."""
 
 from __future__ import annotations
 
+import ast
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,6 +44,38 @@ class TestLayout:
         """files in place, the pristine stub identical (in CI), 4-8 documented checks, hints, 2+ mutants"""
         # Outside CI an edited exercises/ file is probably the author's own work in progress.
         assert layout_problems(kit, exercise, stubs_must_match=bool(os.environ.get("CI"))) == []
+
+
+    @pytest.mark.parametrize("exercise", KIT.exercises, ids=lambda e: e.id)
+    def test_checks_run_split(self, kit: Kit, exercise: Exercise) -> None:
+        """every check that takes the learner's module (``ex``) carries the split mark: the
+        module is never imported into the process that reports the verdicts (SECURITY.md,
+        step 10); a check that runs the file as a program of its own takes ``ex_path``"""
+        tree = ast.parse(kit.checks_path(exercise).read_text(encoding="utf-8"))
+        module_marks = [
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+        ]
+        everywhere = "split" in _attributes(module_marks)
+        checks = [
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+        ]
+        in_process = [
+            node.name
+            for node in checks
+            if "ex" in {arg.arg for arg in node.args.args}
+            and not everywhere
+            and "split" not in _attributes(node.decorator_list)
+        ]
+        assert in_process == [], f"{exercise.id}: checks that import the learner's module in process: {in_process}"
+
+
+def _attributes(nodes: list[ast.expr]) -> set[str]:
+    return {n.attr for node in nodes for n in ast.walk(node) if isinstance(n, ast.Attribute)}
 
 
 class TestSolutions:
