@@ -78,11 +78,12 @@ pytestmark = pytest.mark.slow
 UNSOLVED = (WRONG_GREET, WRONG_MAIN)
 UNSOLVED_SCORE = 3.0
 
-#: Why the in-process attacks still work (SECURITY.md, residual risks).
+#: Why the in-process attacks still work on a checks file that is not split (SECURITY.md, residual risks).
 IN_PROCESS = (
     "in-process tampering (SECURITY.md, residual risks): the learner's module is imported into the "
-    "pytest process that runs its checks and reports their verdicts; {how}. Closed only when verdicts "
-    "come from a process that never runs learner code (the planned checker/worker split)"
+    "pytest process that runs its checks and reports their verdicts; {how}. Closed where verdicts "
+    "come from a process that never runs learner code: every checks file of the kit runs split (tests/kit "
+    "checks it); these attacks are measured on a checks file without the split mark"
 )
 
 # --- the attacks' parts (learner code: @NAME@ is filled in per test) ----------------------
