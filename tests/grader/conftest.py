@@ -114,7 +114,7 @@ def build_kit(root: Path, *, timeout: float = 3, split: bool = False) -> Kit:
     checks = (ROOT / "tests" / "checks" / "test_ex01_hello_run.py").read_text(encoding="utf-8")
     mark = "pytestmark = pytest.mark.split\n"
     if not split:
-        # The in-process run, as every exercise not yet split runs: its defences are tested here.
+        # The in-process run, as a checks file without the split mark runs: its defences are tested here.
         checks = checks.replace(mark, "")
     elif mark not in checks:
         checks += "\n\n" + mark
