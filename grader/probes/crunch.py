@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
+import functools
 import gc
 import json
 import multiprocessing
@@ -51,6 +53,8 @@ LOOK_S = 0.02
 FULL_GRACE_S = 0.3
 #: Where a blocked thread's innermost Python frame sits (threading.py).
 _WAITS = frozenset({"wait", "join", "_wait_for_tstate_lock"})
+#: What ProcessPoolExecutor.map submits, one chunk of calls at a time.
+_PROCESS_CHUNK = getattr(concurrent.futures.process, "_process_chunk", None)
 #: The code of the calls that hand many calls to a pool, one at a time.
 _HANDING = frozenset(
     {
@@ -76,6 +80,8 @@ class LoopWatch:
         self.turned_away = 0
         #: The pools' width, when a hold stopped waiting because they were full.
         self.full_width: int | None = None
+        #: The calls in each chunk a ``map`` with a chunksize submitted.
+        self.chunks: list[int] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -106,13 +112,28 @@ class LoopWatch:
         watch = self
 
         def counted(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            calls = count
+            function = args[0] if args else None
+            if isinstance(function, functools.partial) and function.func is _PROCESS_CHUNK and len(args) > 1:
+                # ProcessPoolExecutor.map with a chunksize: one submit carries many calls,
+                # which one worker process makes one after another.
+                with contextlib.suppress(TypeError):
+                    calls = len(args[1])
+                    watch.chunks.append(calls)
             with watch._lock:
-                watch.handoffs += count
+                watch.handoffs += calls
                 if not any(p is pool for p in watch.pools):
                     watch.pools.append(pool)
             return real(pool, *args, **kwargs)
 
         return counted
+
+    def one_chunk(self) -> int | None:
+        """The size of the one chunk every call so far went in (a ``map`` whose chunksize
+        holds them all), or None."""
+        if len(self.chunks) == 1 and self.chunks[0] == self.handoffs and self.handoffs > 1:
+            return self.chunks[0]
+        return None
 
     def pool_width(self) -> int | None:
         """How many calls the pools in use can run at once (their worker processes
@@ -216,6 +237,8 @@ class Crunch:
         self.cancelled_futures = 0
         #: Calls handed to a pool when the first call reached the loop ("parallel" hold).
         self.handed_out: int | None = None
+        #: Then, the size of the one chunk they all went in, if so.
+        self.one_chunk: int | None = None
         self._waited = False
         self._stack = contextlib.ExitStack()
 
@@ -232,8 +255,9 @@ class Crunch:
                 self._waited = True
                 await _settle()
                 self.handed_out = watch.handoffs
+                self.one_chunk = watch.one_chunk()
                 more = watch.handing_out()
-                if self.handed_out != 1 or more:
+                if self.one_chunk is None and (self.handed_out != 1 or more):
                     await watch.wait_held(board, lambda: board.wait_in_flight(2, LOOK_S), float(policy["wait_s"]))
                     if more:
                         self.handed_out = watch.handoffs  # the count once handing out was over
@@ -241,7 +265,8 @@ class Crunch:
             # The first number finishes after all the others... unless they are sent only
             # once it is done.
             await _settle()
-            if watch.handoffs != 1 or watch.handing_out():
+            # (All in one chunk: the others wait behind this call in the same process.)
+            if watch.one_chunk() is None and (watch.handoffs != 1 or watch.handing_out()):
                 others = [int(i) for i in policy.get("others", [])]
                 await watch.wait_held(
                     board, lambda: board.wait_finished(*others, timeout=LOOK_S), float(policy["wait_s"])
@@ -269,6 +294,7 @@ class Crunch:
             "pid": os.getpid(),
             "handoffs": watch.handoffs if watch else 0,
             "handed_out": self.handed_out,
+            "one_chunk": self.one_chunk,
             "where": watch.where if watch else None,
             "full_width": watch.full_width if watch else None,
             "peak_in_flight": dict(board.peak_in_flight) if board else {},

@@ -257,6 +257,18 @@ async def test_handle_many_overlaps_calls(ex):
             if blocked_where
             else f"the event loop ran no callback for {WAIT_S:g}s"
         )
+        handed = _int(seen.get("handoffs"))
+        if handed >= count:
+            # Everything was handed out (a pool's map, say), and then the loop's thread
+            # waited for the results instead of awaiting them.
+            at = f"at {str(blocked_where)[:400]}" if blocked_where else f"(it ran no callback for {WAIT_S:g}s)"
+            fail(
+                f"The {count} hash_fn calls were handed to threads, but meanwhile the event "
+                f"loop's thread was waiting {at}: "
+                "the loop's thread waited for their results instead of awaiting them, so the "
+                "loop was blocked while they ran. Await the results instead of waiting on the "
+                "loop's thread (see the check on the loop staying responsive)."
+            )
         fail(
             f"The first hash_fn call ran in a thread, but meanwhile {where}, so no other call "
             "could be handed out. Await the result instead of waiting on the loop's thread "
@@ -337,7 +349,14 @@ async def test_handle_many_keeps_request_order(ex):
         order = [by_digest[r] for r in result]
         expected = list(range(ORDER_COUNT))
         if sorted(order) == expected and order != expected:
-            if order == finished or (order[-1] == 0 and finished[-1:] == [0]):
+            if result == sorted(result):
+                how = (
+                    "the order of the sorted digests: sorting the results does not restore "
+                    "the order of the requests; keep them in request order from the start"
+                )
+            elif order == expected[::-1]:
+                how = "the reverse of request order"
+            elif order == finished or (order[-1] == 0 and finished[-1:] == [0]):
                 how = (
                     "the order the calls finished in (request 0, made to finish last, came "
                     "last): `as_completed`, or a list each task appends to as it ends, gives "

@@ -69,6 +69,8 @@ class _Watched:
     handoffs: int = 0
     #: Calls handed out when the first one reached the loop (the "parallel" hold).
     handed_out: int | None = None
+    #: Then, the size of the one chunk they all went in (a map's chunksize), if so.
+    one_chunk: int | None = None
     #: Where the loop's thread was when it was seen blocked.
     where: str | None = None
     #: The pools' width, when a hold stopped waiting because they were full.
@@ -92,6 +94,7 @@ class _Watched:
         return cls(
             handoffs=_int(facts.get("handoffs")),
             handed_out=facts.get("handed_out") if type(facts.get("handed_out")) is int else None,
+            one_chunk=facts.get("one_chunk") if type(facts.get("one_chunk")) is int else None,
             where=str(facts["where"])[:400] if facts.get("where") else None,
             full_width=facts.get("full_width") if type(facts.get("full_width")) is int else None,
             peak_in_flight={int(i): int(p) for i, p in peak.items()} if isinstance(peak, dict) else {},
@@ -315,6 +318,14 @@ async def test_calls_run_in_parallel(ex):
             + (" (the event loop's own)" if _loop_pid() in pids else "")
             + ": threads take turns holding the GIL, so pure-Python work in them does not run "
             f"in parallel. {PROCESSES}"
+        )
+    if watch.one_chunk is not None:
+        fail(
+            f"All {watch.one_chunk} numbers were handed to the pool as one chunk (a `map` whose "
+            "`chunksize` holds them all): one worker process takes the whole chunk and "
+            "computes it one number after another, while the other workers have nothing to "
+            "do. Leave chunksize at its default of 1 (or small enough to give every worker "
+            "a share). " + PROCESSES
         )
     if handed_out == 1:
         fail(
