@@ -43,7 +43,7 @@ from grader import probes, workerprobes
 from grader.loops import GRADER_THREAD_PREFIX
 from grader.probes.blocking import describe_line
 from grader.probes.here import _probe
-from grader.probes.pools import Switchboard, pickle_errors_never_hang
+from grader.probes.pools import Switchboard, collect_safely, pickle_errors_never_hang
 
 #: Seconds between two looks at the loop thread's stack while the workers run.
 LOOK_S = 0.02
@@ -82,19 +82,21 @@ class LoopWatch:
         self.full_width: int | None = None
         #: The calls in each chunk a ``map`` with a chunksize submitted.
         self.chunks: list[int] = []
+        #: What was handed to a pool as the function to run, where it is not callable.
+        self.not_callable: list[Any] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[LoopWatch]:
-        patched = [
-            (ProcessPoolExecutor, "submit", 1),
-            (multiprocessing.pool.Pool, "apply_async", 1),
-            (multiprocessing.pool.Pool, "_map_async", 2),  # map, starmap...: many at once
+        patched = [  # (class, method, calls per use, whether its first argument is the function)
+            (ProcessPoolExecutor, "submit", 1, True),
+            (multiprocessing.pool.Pool, "apply_async", 1, True),
+            (multiprocessing.pool.Pool, "_map_async", 2, False),  # map, starmap...: many at once
         ]
-        reals = [(cls, name, getattr(cls, name)) for cls, name, _ in patched]
-        for (cls, name, count), (_, _, real) in zip(patched, reals, strict=True):
-            setattr(cls, name, self._counting(real, count))
+        reals = [(cls, name, getattr(cls, name)) for cls, name, _, _ in patched]
+        for (cls, name, count, takes_function), (_, _, real) in zip(patched, reals, strict=True):
+            setattr(cls, name, self._counting(real, count, takes_function))
         thread = None
         if self.board is not None:
             thread = threading.Thread(target=self._watch, name=f"{GRADER_THREAD_PREFIX}pool-watch", daemon=True)
@@ -108,12 +110,14 @@ class LoopWatch:
             for cls, name, real in reals:
                 setattr(cls, name, real)
 
-    def _counting(self, real: Any, count: int) -> Any:
+    def _counting(self, real: Any, count: int, takes_function: bool) -> Any:
         watch = self
 
         def counted(pool: Any, *args: Any, **kwargs: Any) -> Any:
             calls = count
             function = args[0] if args else None
+            if takes_function and args and not callable(function):
+                watch.not_callable.append(function)  # fn(n)'s result, say
             if isinstance(function, functools.partial) and function.func is _PROCESS_CHUNK and len(args) > 1:
                 # ProcessPoolExecutor.map with a chunksize: one submit carries many calls,
                 # which one worker process makes one after another.
@@ -225,15 +229,14 @@ class LoopWatch:
 
 
 class Crunch:
-    """One watched ``crunch_all`` call: the board (if any), the watch, what was handed
-    over to pools (a function that is not callable, a shutdown that cancels queued calls),
-    and the hold the check chose (:func:`crunch_open`)."""
+    """One watched ``crunch_all`` call: the board (if any), the watch (with what was handed
+    to pools), the shutdowns that cancel queued calls, and the hold the check chose
+    (:func:`crunch_open`)."""
 
     def __init__(self, hold: dict[str, Any] | None) -> None:
         self.policy = hold
         self.board: Switchboard | None = None
         self.watch: LoopWatch | None = None
-        self.not_callable: list[Any] = []
         self.cancelled_futures = 0
         #: Calls handed to a pool when the first call reached the loop ("parallel" hold).
         self.handed_out: int | None = None
@@ -279,7 +282,7 @@ class Crunch:
             self._stack.callback(gc.enable)
         self._stack.callback(collect_safely)
         self._stack.enter_context(pickle_errors_never_hang())
-        self._stack.enter_context(self._handed_over())
+        self._stack.enter_context(self._shutdowns())
         if with_board:
             self.board = Switchboard(self.hold if self.policy else None)
             await self.board.__aenter__()
@@ -298,81 +301,28 @@ class Crunch:
             "where": watch.where if watch else None,
             "full_width": watch.full_width if watch else None,
             "peak_in_flight": dict(board.peak_in_flight) if board else {},
-            "not_callable": [[type(value).__name__, value] for value in self.not_callable[:5]],
+            "not_callable": [[type(value).__name__, value] for value in (watch.not_callable if watch else [])[:5]],
             "cancelled_futures": self.cancelled_futures,
             "pools": [[type(pool).__name__, _shut_down(pool)] for pool in (watch.pools if watch else [])],
             "active_children": len(multiprocessing.active_children()),
         }
 
     @contextlib.contextmanager
-    def _handed_over(self) -> Iterator[None]:
-        real_submit = ProcessPoolExecutor.submit
+    def _shutdowns(self) -> Iterator[None]:
+        """Count the shutdowns that cancel the calls still queued."""
         real_shutdown = ProcessPoolExecutor.shutdown
-        real_apply = multiprocessing.pool.Pool.apply_async
         crunch = self
-
-        def submit(pool: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-            if not callable(fn):
-                crunch.not_callable.append(fn)
-            return real_submit(pool, fn, *args, **kwargs)
-
-        def apply_async(pool: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
-            if not callable(func):
-                crunch.not_callable.append(func)
-            return real_apply(pool, func, *args, **kwargs)
 
         def shutdown(pool: Any, wait: bool = True, *, cancel_futures: bool = False) -> Any:
             if cancel_futures:
                 crunch.cancelled_futures += 1
             return real_shutdown(pool, wait, cancel_futures=cancel_futures)
 
-        ProcessPoolExecutor.submit = submit  # type: ignore[method-assign]
         ProcessPoolExecutor.shutdown = shutdown  # type: ignore[method-assign,assignment]
-        multiprocessing.pool.Pool.apply_async = apply_async  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
-            ProcessPoolExecutor.submit = real_submit  # type: ignore[method-assign]
             ProcessPoolExecutor.shutdown = real_shutdown  # type: ignore[method-assign]
-            multiprocessing.pool.Pool.apply_async = real_apply  # type: ignore[method-assign]
-
-
-def collect_safely() -> None:
-    """``gc.collect()``, without letting the collector break the cycles that would crash
-    CPython 3.12 (3.12.1 segfaults, after "SystemError: deallocated BytesIO object has
-    exported buffers"): a pool's threads leave frames of ``multiprocessing.connection``
-    in garbage cycles, holding a ``BytesIO`` and a view of its buffer, and the collector
-    may clear the buffer's owner before the view. Here the garbage is kept aside first,
-    its frames are cleared (the views are released before what they view, by reference
-    counting), and only then is it collected. (3.13 prints "BufferError: Existing exports
-    of data" for the same cycles instead of crashing.)"""
-    flags = gc.get_debug()
-    gc.set_debug(flags | gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        garbage = list(gc.garbage)
-        gc.garbage.clear()
-    finally:
-        gc.set_debug(flags)
-    # Release the views first (a view another view was made of is released once that
-    # one is), then clear the frames: what remains holds no export the collector could
-    # trip on.
-    views = [item for item in garbage if isinstance(item, memoryview)]
-    while views:
-        left = []
-        for view in views:
-            try:
-                view.release()
-            except BufferError:
-                left.append(view)
-        if len(left) == len(views):
-            break
-        views = left
-    for frame in [item for item in garbage if isinstance(item, types.FrameType)]:
-        with contextlib.suppress(RuntimeError):  # a frame still running
-            frame.clear()
-    del garbage, views
-    gc.collect()
 
 
 async def _settle() -> None:

@@ -4,14 +4,17 @@ Work sent to a process pool runs in another interpreter: a check cannot hand it 
 only a picklable module-level function and an argument. The functions checks send
 (``report_pid``, ``call_switchboard``) live in :mod:`grader.workerprobes`, which every
 worker can import quickly whatever its start method; spawn and forkserver workers receive
-the parent's ``sys.path``. Here is the loop side.
+the parent's ``sys.path``. Here is the loop side, and :func:`collect_safely`: the
+garbage collection a process that ran pools needs on CPython 3.12.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import traceback
+import types
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import process as _process
 from typing import Any
@@ -64,6 +67,44 @@ def pickle_errors_never_hang() -> Iterator[None]:
         yield
     finally:
         queue._on_queue_feeder_error = real
+
+
+def collect_safely() -> None:
+    """``gc.collect()``, without letting the collector break the cycles that would crash
+    CPython 3.12 (3.12.1 segfaults, after "SystemError: deallocated BytesIO object has
+    exported buffers"): a pool's threads leave frames of ``multiprocessing.connection``
+    in garbage cycles, holding a ``BytesIO`` and a view of its buffer, and the collector
+    may clear the buffer's owner before the view. Here the garbage is kept aside first,
+    its frames are cleared (the views are released before what they view, by reference
+    counting), and only then is it collected. (3.13 prints "BufferError: Existing exports
+    of data" for the same cycles instead of crashing.)"""
+    flags = gc.get_debug()
+    gc.set_debug(flags | gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        garbage = list(gc.garbage)
+        gc.garbage.clear()
+    finally:
+        gc.set_debug(flags)
+    # Release the views first (a view another view was made of is released once that
+    # one is), then clear the frames: what remains holds no export the collector could
+    # trip on.
+    views = [item for item in garbage if isinstance(item, memoryview)]
+    while views:
+        left = []
+        for view in views:
+            try:
+                view.release()
+            except BufferError:
+                left.append(view)
+        if len(left) == len(views):
+            break
+        views = left
+    for frame in [item for item in garbage if isinstance(item, types.FrameType)]:
+        with contextlib.suppress(RuntimeError):  # a frame still running
+            frame.clear()
+    del garbage, views
+    gc.collect()
 
 
 class Switchboard:

@@ -635,7 +635,7 @@ class Link:
         self.running.clear()
         with contextlib.suppress(Exception):
             asyncio.set_event_loop(None)
-        from grader.probes.crunch import collect_safely
+        from grader.probes.pools import collect_safely
 
         collect_safely()
         if self.session is not None:
@@ -1174,7 +1174,7 @@ def _preload() -> None:
     import random
     import typing  # noqa: F401
 
-    from grader.probes import blocking, crunch, here, tasks, unblock  # noqa: F401
+    from grader.probes import blocking, here, tasks  # noqa: F401 (here brings crunch, unblock)
     from grader.probes.network import documented_writelines
 
     # As the plugin does in the checker for every check (a CPython bug is not the learner's).

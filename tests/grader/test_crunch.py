@@ -1,4 +1,4 @@
-"""grader.probes.crunch: the worker-side watch of process pools (exercise 12)."""
+"""grader.probes.pools.collect_safely: garbage of process pools collected without a crash."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import textwrap
 #: holds a BytesIO and a view of its buffer, kept alive by an exception it caught.
 CYCLES = """
 import gc, io, sys
-from grader.probes.crunch import collect_safely
+from grader.probes.pools import collect_safely
 gc.disable()
 
 def make():
