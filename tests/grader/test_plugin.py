@@ -677,8 +677,9 @@ class TestLoopMonitor:
         first, again = run.result("test_first"), run.result("test_again")
         assert first["status"] == again["status"] == "failed"
         assert "your code ran for" in first["message"] and "(at mod.py:" in first["message"]
+        # Named from the first check's measurement (not measured again): the message says so.
+        # (Their durations are not compared: under load that is a wall-clock race.)
         assert "entered again the loop that an earlier check saw run for" in again["message"]
-        assert again["duration"] < first["duration"]
 
     def test_a_hold_cancels_the_other_spinning_tasks_at_once(self, run_checks: Any) -> None:
         """fifty tasks that would each spin in turn are cancelled where they wait, not stopped one by one"""
