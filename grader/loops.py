@@ -342,5 +342,29 @@ def bytes_in_flight() -> bool:
     return False
 
 
+def tcp_connections(loop: asyncio.AbstractEventLoop) -> list[tuple[tuple[str, int], tuple[str, int]]]:
+    """``(local, remote)`` of every connected TCP socket ``loop`` has a transport for, or
+    watches with ``add_reader``/``add_writer``: what :func:`grader.procstate.tcp_motion`
+    asks the kernel about."""
+    found: dict[int, socket.socket] = {}
+    for transport in list(getattr(loop, "_transports", {}).values()):
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            found[sock.fileno()] = sock
+    selector = getattr(loop, "_selector", None)
+    with contextlib.suppress(Exception):
+        for key in list(selector.get_map().values()) if selector is not None else ():
+            if hasattr(key.fileobj, "getpeername"):
+                found.setdefault(key.fd, key.fileobj)
+    connections = []
+    for sock in found.values():
+        if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            local, remote = sock.getsockname(), sock.getpeername()
+            connections.append(((local[0], local[1]), (remote[0], remote[1])))
+    return connections
+
+
 def _key(address: Any) -> Any:
     return tuple(address) if isinstance(address, list | tuple) else address

@@ -13,7 +13,11 @@ at once, the way ``ps``, ``strace -p`` and ``ss`` would:
 - :func:`tcp_sockets`: a process's TCP sockets, each with its state and receive queue
   (bytes the peer sent that the program has not read yet);
 - :func:`tcp_connection`: both ends of one TCP connection on this machine, whichever
-  process holds them (the kernel's account of what each end holds unread or unsent).
+  process holds them (the kernel's account of what each end holds unread or unsent);
+- :func:`tcp_motion`: whether the kernel still moves bytes between the two ends of
+  given connections (sent by one, not yet received by the other, or held by the sender
+  while the receiver has read everything), from its socket diagnostics
+  (``NETLINK_SOCK_DIAG``, what ``ss -i`` reads).
 
 Every reader degrades gracefully: a file that is missing or unreadable (another kernel,
 no permission, the process just exited) gives ``None`` or leaves the field ``None``,
@@ -22,8 +26,12 @@ never an exception. On anything but Linux, everything is ``None``.
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
+import socket
+import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: System call numbers worth naming, per machine (``uname -m``). Calls that take a file
@@ -240,6 +248,72 @@ def tcp_connection(port: int, peer_port: int) -> tuple[TcpSocket | None, TcpSock
     return (mine, theirs) if read_any else None
 
 
+@dataclass(frozen=True)
+class TcpEnd:
+    """One end of a TCP connection as the kernel's socket diagnostics report it."""
+
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    #: Bytes received that the program has not read.
+    rx_queue: int
+    #: Data bytes sent, counted once (retransmissions taken off).
+    sent: int
+    #: Data bytes received (counts the peer's end of file as one more).
+    received: int
+    #: Bytes written by the program that the kernel has not sent yet.
+    not_sent: int
+
+
+def tcp_ends(
+    connections: Iterable[tuple[tuple[str, int], tuple[str, int]]],
+) -> list[tuple[TcpEnd | None, TcpEnd | None]] | None:
+    """For each connection, given as ``(local, remote)`` addresses of one of its ends,
+    both ends as the kernel's socket diagnostics see them in this network namespace:
+    ``(that end, its peer)``, either ``None`` when not found (closed, or a peer on
+    another machine). ``None`` where the kernel cannot tell (not Linux, no socket
+    diagnostics, or a kernel older than 4.19, whose counts lack what was sent).
+
+    Each end is looked up by its address, never by listing every socket: a listing walks
+    the kernel's whole connection table, milliseconds on a large machine."""
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
+    except (OSError, AttributeError):
+        return None
+    found: list[tuple[TcpEnd | None, TcpEnd | None]] = []
+    with sock:
+        sock.settimeout(1.0)
+        try:
+            for local, remote in connections:
+                found.append((_diag_one(sock, local, remote), _diag_one(sock, remote, local)))
+        except _CannotTell:
+            return None
+    return found
+
+
+def tcp_motion(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> int | None:
+    """Bytes the kernel is still moving between the two ends of these connections (see
+    :func:`tcp_ends`), both ways: sent by one end and not yet received by the other (on
+    loopback they wait in a queue that the kernel empties in its own time, later on a
+    loaded machine), plus bytes a sender still holds while its receiver has read
+    everything (what holds them is an acknowledgement on its way). ``0``: every byte is
+    either delivered or held because its receiver does not read. ``None`` if the kernel
+    cannot tell."""
+    pairs = tcp_ends(connections)
+    return None if pairs is None else _motion(pairs)
+
+
+def _motion(pairs: list[tuple[TcpEnd | None, TcpEnd | None]]) -> int:
+    moving = 0
+    for one, other in pairs:
+        if one is None or other is None:
+            continue
+        for sender, receiver in ((one, other), (other, one)):
+            moving += max(sender.sent - receiver.received, 0)
+            if sender.not_sent and receiver.rx_queue == 0:
+                moving += sender.not_sent
+    return moving
+
+
 def syscall_name(number: int, machine: str | None = None) -> str:
     """``"read"`` for 0 on x86_64; ``"syscall N"`` for a number not in the table."""
     table = SYSCALLS.get(machine or platform.machine(), {})
@@ -330,3 +404,83 @@ def _parse_tcp_line(line: str) -> TcpSocket | None:
         )
     except (IndexError, ValueError):
         return None
+
+
+# --- socket diagnostics (NETLINK_SOCK_DIAG) ---------------------------------------------
+
+_NETLINK_SOCK_DIAG = 4
+_SOCK_DIAG_BY_FAMILY = 20
+_NLM_F_REQUEST = 0x1
+_NLMSG_ERROR = 2
+_INET_DIAG_INFO = 2
+#: Every TCP state that can still carry data either way (not LISTEN, SYN_*, TIME_WAIT, CLOSE).
+_DATA_STATES = sum(1 << state for state in (1, 4, 5, 8, 9, 11))
+_NLMSG = struct.Struct("=IHHII")
+#: inet_diag_req_v2: family, protocol, extensions, pad, states (the sockid follows).
+_REQUEST = struct.Struct("=BBBxI")
+#: The sockid's interface (any) and cookie (none: look the socket up by its addresses).
+_NO_COOKIE = struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF)
+#: inet_diag_msg: family, state, timer, retrans; sockid (ports big-endian, two 16-byte
+#: addresses, interface, cookie); expires, rqueue, wqueue, uid, inode.
+_MESSAGE = struct.Struct("=BBBB2H16s16sI8xIIIII")
+_RTATTR = struct.Struct("=HH")
+#: Offsets in ``struct tcp_info`` (include/uapi/linux/tcp.h): tcpi_bytes_received,
+#: tcpi_notsent_bytes, tcpi_bytes_sent and tcpi_bytes_retrans (the last two since 4.19).
+_INFO_RECEIVED, _INFO_NOTSENT, _INFO_SENT, _INFO_RETRANS = 128, 144, 200, 208
+_INFO_NEEDED = _INFO_RETRANS + 8
+
+
+class _CannotTell(Exception):
+    """The kernel's socket diagnostics cannot answer (none here, or too old)."""
+
+
+def _diag_one(sock: socket.socket, local: tuple[str, int], remote: tuple[str, int]) -> TcpEnd | None:
+    """The end bound to ``local`` and connected to ``remote``; ``None`` if there is none."""
+    family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
+    try:
+        sockid = (
+            struct.pack("!HH", local[1], remote[1])
+            + socket.inet_pton(family, local[0]).ljust(16, b"\0")
+            + socket.inet_pton(family, remote[0]).ljust(16, b"\0")
+            + _NO_COOKIE
+        )
+        request = _REQUEST.pack(family, socket.IPPROTO_TCP, 1 << (_INET_DIAG_INFO - 1), _DATA_STATES) + sockid
+        sock.send(_NLMSG.pack(_NLMSG.size + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1, 0) + request)
+        data = sock.recv(1 << 16)
+    except (OSError, ValueError) as exc:
+        raise _CannotTell from exc
+    if len(data) < _NLMSG.size + 4:
+        raise _CannotTell
+    length, kind, _, _, _ = _NLMSG.unpack_from(data)
+    if kind == _NLMSG_ERROR:
+        (error,) = struct.unpack_from("=i", data, _NLMSG.size)
+        if -error == errno.ENOENT:
+            return None
+        raise _CannotTell
+    return _parse_diag(family, data[_NLMSG.size : length])
+
+
+def _parse_diag(family: int, body: bytes) -> TcpEnd | None:
+    """One socket's message: its end, or ``None`` if it has no counts (closing meanwhile).
+    Raises :class:`_CannotTell` when the kernel's ``tcp_info`` is too old to hold them."""
+    if len(body) < _MESSAGE.size:
+        return None
+    _, _, _, _, sport, dport, src, dst, _, _, rqueue, _, _, _ = _MESSAGE.unpack_from(body)
+    size = 4 if family == socket.AF_INET else 16
+    local = (socket.inet_ntop(family, src[:size]), socket.ntohs(sport))
+    remote = (socket.inet_ntop(family, dst[:size]), socket.ntohs(dport))
+    offset = _MESSAGE.size
+    while offset + _RTATTR.size <= len(body):
+        length, kind = _RTATTR.unpack_from(body, offset)
+        if length < _RTATTR.size:
+            return None
+        if kind == _INET_DIAG_INFO:
+            info = body[offset + _RTATTR.size : offset + length]
+            if len(info) < _INFO_NEEDED:
+                raise _CannotTell
+            (received,) = struct.unpack_from("=Q", info, _INFO_RECEIVED)
+            (not_sent,) = struct.unpack_from("=I", info, _INFO_NOTSENT)
+            sent, retrans = struct.unpack_from("=QQ", info, _INFO_SENT)
+            return TcpEnd(local, remote, rqueue, sent - retrans, received, not_sent)
+        offset += (length + 3) & ~3
+    return None

@@ -41,8 +41,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from grader import monitor
-from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector, learner_threads
+from grader import monitor, procstate
+from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector, learner_threads, tcp_connections
 from grader.split import wire
 
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
@@ -56,6 +56,12 @@ SEND_S = 1.0
 #: machine loaded enough to slow the worker's answers, loopback bytes land later too.
 GRACE_PER_SYNC = 4.0
 GRACE_MAX_S = 0.2
+
+#: Real seconds the clock may be held at one moment while the kernel still moves bytes
+#: between a socket of the checker's and its peer (see ``_LinkedSelector``). Bytes on
+#: loopback land within milliseconds on an idle machine; this bounds a kernel that
+#: reports motion that never ends.
+MOTION_MAX_S = 2.0
 
 #: Characters of the learner's output a check keeps (as the worker is told to, checked here).
 OUTPUT_CAP = 64 * 1024
@@ -194,6 +200,9 @@ class Link:
         #: gives outside I/O before it moves the clock (see GRACE_PER_SYNC).
         self.sync_sent: float | None = None
         self.grace = GRACE_S
+        #: Since when (real time) the kernel has said bytes are moving while both sides
+        #: were otherwise quiet, the clock held at one moment.
+        self.motion_since: float | None = None
 
     # -- the conversation ----------------------------------------------------------------
 
@@ -827,6 +836,13 @@ class _LinkedSelector(_VirtualSelector):
                 link.send({"op": "advance"})
                 link.flush()
             return []
+        if self._bytes_moving(link):
+            # Both sides are idle, but bytes between a socket of ours and its peer are
+            # still on their way (sent, not yet received: on loopback the kernel hands
+            # them over in its own time, late on a loaded machine). Their arrival is
+            # something happening: wait for it for real, then have the worker look again.
+            link.synced = False
+            return self._happened(link, self._real.select(GRACE_S))
         link.synced = False
         now = loop.time()
         targets = [t for t in (None if timeout is None else now + timeout, link.worker_deadline) if t is not None]
@@ -838,6 +854,20 @@ class _LinkedSelector(_VirtualSelector):
         with contextlib.suppress(WorkerGone):
             link.send({"op": "advance"})
         return []
+
+    def _bytes_moving(self, link: Link) -> bool:
+        """The kernel's account, read here (never the worker's word): bytes between a
+        TCP socket of this loop's and its peer are still moving. Bounded by
+        ``MOTION_MAX_S`` at one moment of the clock."""
+        connections = tcp_connections(self._loop)
+        moving = procstate.tcp_motion(connections) if connections else 0
+        if not moving:
+            link.motion_since = None
+            return False
+        now = time.monotonic()
+        if link.motion_since is None:
+            link.motion_since = now
+        return now - link.motion_since < MOTION_MAX_S
 
     @staticmethod
     def _happened(link: Link, events: list[_Event]) -> list[_Event]:

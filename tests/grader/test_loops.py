@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gc
 import socket
 import threading
@@ -369,3 +370,87 @@ class TestPolicy:
         finally:
             for loop in loops:
                 loop.close()
+
+
+class TestLinkedClock:
+    """The split checker's clock (grader.split.checker.LinkedLoop) holds still while the
+    kernel still moves bytes between a socket of the checker's and its peer."""
+
+    @staticmethod
+    def fake_worker(sock: socket.socket) -> threading.Thread:
+        """A worker with nothing to do: idle at once, and idle again after each message."""
+        from grader.split import wire
+
+        def answer() -> None:
+            reader, seen = wire.FrameReader(sock), 0
+            wire.send(sock, {"op": "idle", "seen": 0, "deadline": None, "live": False})
+            with contextlib.suppress(OSError, wire.WireError):
+                while True:
+                    if reader.take() is None:
+                        if not reader.fill(block=True, timeout=5.0):
+                            return
+                        continue
+                    seen += 1
+                    wire.send(sock, {"op": "idle", "seen": seen, "deadline": None, "live": False})
+
+        thread = threading.Thread(target=answer, name=f"{GRADER_THREAD_PREFIX}fake-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def run_linked(
+        self, monkeypatch: pytest.MonkeyPatch, moving: Callable[[int], int]
+    ) -> tuple[float, list[tuple[float, Any]]]:
+        """Sleep 5 s of loop time beside an open connection while the kernel's motion (by
+        call number) is ``moving``: how much loop time passed, and each call's clock and
+        connections."""
+        from grader import procstate
+        from grader.split import checker
+
+        asked: list[tuple[float, Any]] = []
+        loop = checker.LinkedLoop()
+
+        def motion(connections: Any) -> int:
+            asked.append((loop.time(), list(connections)))
+            return moving(len(asked))
+
+        monkeypatch.setattr(procstate, "tcp_motion", motion)
+        ours, theirs = socket.socketpair()
+        worker = self.fake_worker(theirs)
+        link = checker.Link(ours, time.monotonic() + 30)
+        monkeypatch.setattr(checker, "_CURRENT", [link])
+
+        async def main() -> float:
+            server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+            _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+            start = loop.time()
+            await asyncio.sleep(5)
+            passed = loop.time() - start
+            writer.close()
+            server.close()
+            return passed
+
+        try:
+            with asyncio.Runner(loop_factory=lambda: loop) as runner:
+                passed = runner.run(main())
+        finally:
+            link.close()
+            theirs.close()
+            worker.join(5)
+        return passed, asked
+
+    def test_the_clock_waits_while_bytes_move(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        passed, asked = self.run_linked(monkeypatch, lambda n: 4096 if n <= 3 else 0)
+        assert passed == pytest.approx(5)
+        assert len(asked) >= 4
+        held = [clock for clock, _ in asked[:4]]
+        assert held == [held[0]] * 4, "the clock moved while the kernel said bytes were moving"
+        connections = asked[0][1]
+        assert len(connections) == 2 and {c[0] for c in connections} == {c[1] for c in connections}
+
+    def test_motion_that_never_ends_holds_the_clock_only_so_long(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from grader.split import checker
+
+        monkeypatch.setattr(checker, "MOTION_MAX_S", 0.2)
+        passed, asked = self.run_linked(monkeypatch, lambda n: 4096)
+        assert passed == pytest.approx(5)
+        assert len(asked) >= 2

@@ -216,3 +216,67 @@ class TestDegradesGracefully:
         assert procstate.inode_of("pipe:[123]", "pipe") == 123
         assert procstate.inode_of("socket:[9]", "pipe") is None
         assert procstate.inode_of(None, "socket") is None
+
+
+class TestTcpMotion:
+    """The kernel's byte counts for both ends of a connection (socket diagnostics)."""
+
+    @staticmethod
+    def pair(family: int = socket.AF_INET) -> tuple[socket.socket, socket.socket, socket.socket]:
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        server = socket.create_server((host, 0), family=family)
+        client = socket.create_connection(server.getsockname()[:2])
+        conn, _ = server.accept()
+        return server, client, conn
+
+    @staticmethod
+    def ends(sock: socket.socket) -> tuple[procstate.TcpEnd | None, procstate.TcpEnd | None]:
+        found = procstate.tcp_ends([(sock.getsockname()[:2], sock.getpeername()[:2])])
+        assert found is not None, "this kernel gives no socket diagnostics"
+        return found[0]
+
+    @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+    def test_both_ends_count_what_was_sent_and_received(self, family: int) -> None:
+        if family == socket.AF_INET6 and not socket.has_ipv6:
+            pytest.skip("no IPv6")
+        server, client, conn = self.pair(family)
+        with server, client, conn:
+            client.sendall(b"x" * 1000)
+            conn.sendall(b"y" * 10)
+            mine, theirs = self.ends(client)
+            assert mine is not None and theirs is not None
+            assert (mine.local, mine.remote) == (client.getsockname()[:2], client.getpeername()[:2])
+            assert (theirs.local, theirs.remote) == (mine.remote, mine.local)
+            # On loopback a small send is delivered within the call: nothing moves.
+            assert (mine.sent, theirs.received, theirs.rx_queue) == (1000, 1000, 1000)
+            assert (theirs.sent, mine.received, mine.rx_queue) == (10, 10, 10)
+            assert procstate.tcp_motion([(client.getsockname()[:2], client.getpeername()[:2])]) == 0
+            conn.recv(1000)
+            assert self.ends(client)[1].rx_queue == 0  # type: ignore[union-attr]
+
+    def test_bytes_held_because_the_receiver_does_not_read_are_not_moving(self) -> None:
+        server, client, conn = self.pair()
+        with server, client, conn:
+            client.setblocking(False)
+            written = 0
+            with pytest.raises(BlockingIOError):
+                while True:
+                    written += client.send(b"z" * 65536)
+            mine, theirs = self.ends(client)
+            assert mine is not None and theirs is not None
+            assert mine.sent + mine.not_sent == written and theirs.rx_queue > 0
+            assert procstate.tcp_motion([(client.getsockname(), client.getpeername())]) == 0
+
+    def test_what_counts_as_moving(self) -> None:
+        a, b = ("127.0.0.1", 1), ("127.0.0.1", 2)
+        sender = procstate.TcpEnd(a, b, rx_queue=0, sent=5000, received=0, not_sent=300)
+        on_the_way = procstate.TcpEnd(b, a, rx_queue=0, sent=0, received=3000, not_sent=0)
+        assert procstate._motion([(sender, on_the_way)]) == 2000 + 300  # read all: an ack is due
+        unread = procstate.TcpEnd(b, a, rx_queue=5000, sent=0, received=5000, not_sent=0)
+        assert procstate._motion([(sender, unread)]) == 0  # held: the receiver does not read
+        closed = procstate.TcpEnd(b, a, rx_queue=0, sent=0, received=5001, not_sent=0)
+        assert procstate._motion([(procstate.TcpEnd(a, b, 0, 5000, 0, 0), closed)]) == 0  # FIN counts one
+        assert procstate._motion([(sender, None), (None, None)]) == 0
+
+    def test_an_end_not_found(self) -> None:
+        assert procstate.tcp_ends([(("127.0.0.1", 1), ("127.0.0.1", 2))]) == [(None, None)]
