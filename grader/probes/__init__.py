@@ -19,7 +19,8 @@ wall-clock races. Every public name is re-exported here (``from grader.probes im
 - :mod:`~grader.probes.streams`: bytes read while they keep coming (:func:`receive`,
   :func:`read_while_progress`), a client that never reads (:class:`Flood`), many
   clients at once (:func:`exchange`).
-- :mod:`~grader.probes.pools`: :class:`Switchboard`, process-pool work the check orders.
+- :mod:`~grader.probes.pools`: :class:`Roll`, which process ran a call (from the
+  kernel); :class:`Switchboard`, process-pool work the check orders.
 
 The sandboxed child imports this package before it drops privileges: keep its imports
 cheap (blockbuster is imported only when :func:`detect_blocking` runs).
@@ -49,7 +50,7 @@ from grader.probes.network import (
     watch_reads,
     watch_writer,
 )
-from grader.probes.pools import Switchboard
+from grader.probes.pools import Roll, Switchboard
 from grader.probes.streams import Flood, Received, exchange, read_while_progress, receive
 from grader.probes.tasks import (
     UNSTARTED_CLOSE,
@@ -88,6 +89,7 @@ __all__ = [
     "Outcome",
     "Peer",
     "Received",
+    "Roll",
     "Switchboard",
     "WriterWatch",
     "await_chain",

@@ -4,7 +4,8 @@ Work sent to a process pool runs in another interpreter: a check cannot hand it 
 only a picklable module-level function and an argument. The functions checks send
 (``report_pid``, ``call_switchboard``) live in :mod:`grader.workerprobes`, which every
 worker can import quickly whatever its start method; spawn and forkserver workers receive
-the parent's ``sys.path``. Here is the loop side, and :func:`collect_safely`: the
+the parent's ``sys.path``. Here is the loop side (:class:`Roll`, which reads from the kernel which process made a
+call; :class:`Switchboard`, which lets the check order them), and :func:`collect_safely`: the
 garbage collection a process that ran pools needs on CPython 3.12.
 """
 
@@ -13,13 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import secrets
+import socket
+import struct
+import sys
 import traceback
 import types
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import process as _process
 from typing import Any
 
-from grader.workerprobes import SWITCHBOARD_SLOTS
+from grader.workerprobes import ROLL_SLOTS, SWITCHBOARD_SLOTS, roll_address
 
 #: Seconds a pool's feeder thread waits for the pool's shutdown lock before it reports a
 #: call that could not be pickled without waking the manager (see :func:`pickle_errors_never_hang`).
@@ -105,6 +111,76 @@ def collect_safely() -> None:
             frame.clear()
     del garbage, views
     gc.collect()
+
+
+class Roll:
+    """Which process ran each call of :func:`grader.workerprobes.report_pid`, from the
+    kernel, never from what the call returns.
+
+    Pass ``roll.number(i)`` as the numbers; each call connects to the roll (a Unix socket
+    served by the check's loop), which reads the caller's pid from the kernel (the
+    socket's peer credentials) and answers a fresh random token. The call returns
+    ``(i, token)``, and :meth:`caller` maps a token back to ``(i, pid)``: a result that
+    was made up, or copied, maps to nothing. Use it as ``async with Roll() as roll:``.
+    """
+
+    def __init__(self) -> None:
+        self.id = secrets.randbits(40) | 1
+        #: token -> (index, pid or None where the kernel cannot say)
+        self._issued: dict[int, tuple[int, int | None]] = {}
+        self._server: asyncio.AbstractServer | None = None
+
+    def number(self, index: int) -> int:
+        """The argument that makes ``report_pid`` report to this roll as call ``index``."""
+        if not 0 <= index < ROLL_SLOTS:
+            raise ValueError(f"index must be in [0, {ROLL_SLOTS})")
+        return -(self.id * ROLL_SLOTS + index)
+
+    def caller(self, token: object) -> tuple[int, int | None] | None:
+        """``(index, pid)`` of the call the roll gave ``token`` to; None if it gave none."""
+        return self._issued.get(token) if type(token) is int else None
+
+    async def __aenter__(self) -> Roll:
+        self._server = await asyncio.start_unix_server(self._serve, path=roll_address(self.id))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        if not roll_address(self.id).startswith("\0"):
+            with contextlib.suppress(OSError):
+                os.unlink(roll_address(self.id))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            index = int(line.strip())
+            if not 0 <= index < ROLL_SLOTS:
+                return
+            token = secrets.randbits(62) | 1
+            self._issued[token] = (index, _peer_pid(writer.get_extra_info("socket")))
+            writer.write(f"{token}\n".encode())
+            await writer.drain()
+        except (OSError, ValueError):
+            return
+        finally:
+            writer.close()
+
+
+def _peer_pid(sock: Any) -> int | None:
+    """The pid of the process that connected ``sock``, as the kernel recorded it."""
+    try:
+        if sys.platform.startswith("linux"):
+            pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+            return int(pid)
+        if sys.platform == "darwin":
+            (pid,) = struct.unpack("i", sock.getsockopt(0, 2, 4))  # SOL_LOCAL, LOCAL_PEERPID
+            return int(pid)
+    except (OSError, AttributeError, struct.error):
+        pass
+    return None
 
 
 class Switchboard:

@@ -2,7 +2,9 @@
 
 A process pool pickles the function it runs, so the fakes here are module-level functions
 of ``grader.workerprobes``, quickly importable by every worker whatever its start method:
-``report_pid`` tells which process ran a call; ``call_switchboard`` phones a loopback
+``report_pid`` tells which process ran a call (it phones the check's ``Roll``, which
+reads the caller's pid from the kernel and answers a token only it can map back to that
+pid, so a result cannot claim another process); ``call_switchboard`` phones a loopback
 server on the check's event loop and waits (with a time limit) for its answer, which
 proves the loop was free while the workers ran and lets a check decide the order in which
 calls finish -- ordering, not timing. Any pool of processes passes: ``ProcessPoolExecutor``
@@ -22,7 +24,8 @@ further one can start: a hold stops waiting then.
 The learner's code runs in a worker process (``grader.split``), and so do its pools: the
 board, the watch and the counts are there too (``grader.probes.crunch``), and what they
 saw is the worker's account (SECURITY.md lists the checks that rest on it). The values
-``crunch_all`` returns are judged here.
+``crunch_all`` returns, and which processes ran ``report_pid`` (the roll is the
+checker's), are judged here.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 import pytest
 
 from grader import probes
-from grader.probes import call_learner, exact, expect, fail, here
+from grader.probes import Roll, call_learner, exact, expect, fail, here
 from grader.split import checker
 from grader.workerprobes import SWITCHBOARD_ACK_S, call_switchboard, report_pid
 
@@ -124,10 +127,11 @@ async def _crunch(
     what: str,
     board: list[int] | None = None,
     hold: dict[str, Any] | None = None,
+    roll: Roll | None = None,
 ) -> tuple[list[Any], _Watched]:
     """Await ``ex.crunch_all`` with a time limit, watched in the worker (with a board for
     calls ``board``, whose numbers replace ``nums``, and the check's ``hold``); turn the
-    usual process-pool mistakes into explanations."""
+    usual process-pool mistakes into explanations (``roll``: the one ``nums`` report to)."""
     expect(
         inspect.iscoroutinefunction(getattr(ex, "crunch_all", None)),
         "`crunch_all` must be defined with `async def`: it is awaited on the event loop.",
@@ -149,7 +153,7 @@ async def _crunch(
         error = None
     watched = _Watched.from_facts(await here.ask("crunch_close", crunch))
     if error is not None:  # explained outside the `except`, so no chained traceback shows
-        _explain_handed_over(error, watched, nums, fn, what)
+        _explain_handed_over(error, watched, nums, fn, what, roll)
         _explain_pool_error(error, what)
         raise error
     if inspect.isawaitable(result):
@@ -163,13 +167,19 @@ async def _crunch(
     return result, watched
 
 
-def _explain_handed_over(error: BaseException, seen: _Watched, nums: list[int], fn: Any, what: str) -> None:
+def _explain_handed_over(
+    error: BaseException, seen: _Watched, nums: list[int], fn: Any, what: str, roll: Roll | None = None
+) -> None:
     """Explain an error that follows from what was handed to the pool."""
     if isinstance(error, TypeError) and "not callable" in str(error) and seen.not_callable:
         kind, value = seen.not_callable[0]
         results = [n * n for n in nums] if fn is None else [fn(n) for n in nums] if fn is math.factorial else []
         ran_here = value in results or (
-            type(value) is tuple and len(value) >= 2 and value[1] == _loop_pid()  # report_pid's (n, pid)...
+            # What report_pid returned: the roll says which process asked for that token.
+            roll is not None
+            and type(value) is tuple
+            and len(value) == 2
+            and (roll.caller(value[1]) or (None, None))[1] == _loop_pid()
         )
         how = (
             f": {value!r} is what fn returns for one of the numbers, so fn(n) was called right "
@@ -217,6 +227,24 @@ def _explain_pool_error(exc: BaseException, what: str) -> None:
             "Leave the size out (the default has one worker per core), or return [] for "
             "no numbers before making a pool."
         )
+
+
+def _reported(roll: Roll, calls: list[tuple[Any, ...]], count: int, what: str) -> list[tuple[int, int | None]]:
+    """``(i, pid)`` for each ``report_pid`` result, in order: which process made each call,
+    as the roll heard it from the kernel. A result the roll never gave out fails."""
+    ran = [roll.caller(token) for _, token in calls]
+    if any(caller is None or caller[0] != index for caller, (index, _) in zip(ran, calls, strict=True)):
+        fail(
+            f"{what} returned {calls!r}, which are not the values fn returned for these "
+            "numbers: what fn returns should come back unchanged, one per number."
+        )
+    found = [caller for caller in ran if caller is not None]
+    expect(
+        sorted(index for index, _ in found) == list(range(count)),
+        f"{what} returned results for {['n' + str(index) for index, _ in found]}: fn must be "
+        "called once for every number.",
+    )
+    return found
 
 
 def _calls(result: list[Any], what: str, width: int) -> list[tuple[Any, ...]]:
@@ -268,18 +296,15 @@ def _expect_not_reordered(result: list[Any], expected: list[Any], what: str) -> 
 @pytest.mark.hint(1)
 async def test_work_runs_in_worker_processes(ex):
     """fn runs in worker processes, not in the event loop's process"""
-    what = "crunch_all([0, 1, 2, 3], report_pid)"
-    result, _ = await _crunch(ex, [0, 1, 2, 3], report_pid, what=what)
-    calls = _calls(result, what, 2)
-    expect(
-        sorted(n for n, _ in calls) == [0, 1, 2, 3],
-        f"{what} returned {calls!r}: fn must be called once for every number.",
-    )
+    what = "crunch_all([n0, n1, n2, n3], report_pid)"
+    async with Roll() as roll:
+        result, _ = await _crunch(ex, [roll.number(i) for i in range(4)], report_pid, what=what, roll=roll)
+    ran = _reported(roll, _calls(result, what, 2), 4, what)
     loop_pid = _loop_pid()
-    inside = [n for n, pid in calls if pid == loop_pid]
+    inside = [f"n{n}" for n, pid in ran if pid == loop_pid]
     if inside:
         fail(
-            f"fn ran in the event loop's own process (pid {loop_pid}) for {inside}: on the loop "
+            f"fn ran in the event loop's own process (pid {loop_pid}) for {', '.join(inside)}: on the loop "
             "itself or in a thread (`asyncio.to_thread`, `run_in_executor(None, ...)`, a "
             "ThreadPoolExecutor). Threads share one GIL: only one of them runs Python "
             "bytecode at a time, so CPU-bound work gets no faster -- the tutorial's \"true "
@@ -459,42 +484,40 @@ async def test_works_with_spawn(ex):
             "pool only: `ProcessPoolExecutor(mp_context=multiprocessing.get_context(\"spawn\"))`, "
             "or leave the default."
         )
-    runs: list[tuple[str, list[int], Any]] = [
-        ("crunch_all([0, 1, 2], report_pid)", [0, 1, 2], report_pid),
-        ("crunch_all([4, 5])", [4, 5], None),
-    ]
-    outputs: list[list[Any]] = []
-    failed: tuple[str, list[int], Any, Exception] | None = None
-    previous = await here.ask("start_method", "spawn")
-    try:
-        for call, nums, fn in runs:
-            try:
-                outputs.append((await _crunch(ex, nums, fn, what=f"{call} with the spawn start method"))[0])
-            except Exception as exc:
-                failed = (call, nums, fn, exc)
-                break
-    finally:
-        await here.ask("start_method", previous)
-    if failed is not None:
-        call, nums, fn, error = failed
-        # The same call with the default start method: an error there is not spawn's.
-        await _crunch(ex, nums, fn, what=call)
-        fail(
-            f"With the spawn start method, {call} raised {type(error).__name__}: {error}, "
-            "although it works with the default start method. A spawned worker is a fresh "
-            "interpreter: it imports your module to find the function and sees none of the "
-            "parent's run-time state (globals set by crunch_all, objects it created). Send "
-            "everything a call needs as the function and its argument: "
-            "`loop.run_in_executor(pool, fn, n)`."
-        )
-    calls = _calls(outputs[0], runs[0][0], 2)
+    async with Roll() as roll:
+        runs: list[tuple[str, list[int], Any]] = [
+            ("crunch_all([n0, n1, n2], report_pid)", [roll.number(i) for i in range(3)], report_pid),
+            ("crunch_all([4, 5])", [4, 5], None),
+        ]
+        outputs: list[list[Any]] = []
+        failed: tuple[str, list[int], Any, Exception] | None = None
+        previous = await here.ask("start_method", "spawn")
+        try:
+            for call, nums, fn in runs:
+                try:
+                    what = f"{call} with the spawn start method"
+                    outputs.append((await _crunch(ex, nums, fn, what=what, roll=roll))[0])
+                except Exception as exc:
+                    failed = (call, nums, fn, exc)
+                    break
+        finally:
+            await here.ask("start_method", previous)
+        if failed is not None:
+            call, nums, fn, error = failed
+            # The same call with the default start method: an error there is not spawn's.
+            await _crunch(ex, nums, fn, what=call, roll=roll)
+            fail(
+                f"With the spawn start method, {call} raised {type(error).__name__}: {error}, "
+                "although it works with the default start method. A spawned worker is a fresh "
+                "interpreter: it imports your module to find the function and sees none of the "
+                "parent's run-time state (globals set by crunch_all, objects it created). Send "
+                "everything a call needs as the function and its argument: "
+                "`loop.run_in_executor(pool, fn, n)`."
+            )
+    ran = _reported(roll, _calls(outputs[0], runs[0][0], 2), 3, f"{runs[0][0]} with the spawn start method")
     squares = outputs[1]
     expect(
-        sorted(n for n, _ in calls) == [0, 1, 2],
-        f"{runs[0][0]} with the spawn start method returned {calls!r}: fn must be called once for every number.",
-    )
-    expect(
-        all(pid != _loop_pid() for _, pid in calls),
+        all(pid != _loop_pid() for _, pid in ran),
         f"With the spawn start method, fn still ran in the event loop's own process. {PROCESSES}",
     )
     exact(

@@ -15,24 +15,43 @@ from pathlib import Path
 import pytest
 
 from grader import workerprobes
-from grader.probes import Switchboard
+from grader.probes import Roll, Switchboard
 from grader.workerprobes import call_switchboard, report_pid
 
 
 class TestReportPid:
-    """report_pid says which process ran it."""
+    """report_pid tells the check's Roll which process ran it; the pid comes from the
+    kernel, and what the call returns is only a token the roll maps back to it."""
 
-    def test_in_this_process(self) -> None:
-        """called here, it reports this process"""
-        assert report_pid(7) == (7, os.getpid())
+    async def test_in_this_process(self) -> None:
+        """called here (in a thread), the roll hears this process"""
+        async with Roll() as roll:
+            index, token = await asyncio.to_thread(report_pid, roll.number(7))
+        assert index == 7
+        assert roll.caller(token) == (7, os.getpid())
 
-    def test_in_a_worker_process(self) -> None:
-        """sent to a process pool, it pickles by name and reports the worker"""
+    async def test_in_a_worker_process(self) -> None:
+        """sent to a process pool, it pickles by name and the roll hears the worker"""
         # spawn, as ex12's checks require: forking this multi-threaded test process is unsafe
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            n, pid = pool.submit(report_pid, 3).result(timeout=30)
-        assert n == 3
-        assert pid != os.getpid()
+        loop = asyncio.get_running_loop()
+        async with Roll() as roll:
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                index, token = await loop.run_in_executor(pool, report_pid, roll.number(3))
+        caller = roll.caller(token)
+        assert index == 3 and caller is not None
+        assert caller[0] == 3 and caller[1] not in (None, os.getpid())
+
+    async def test_a_made_up_result_maps_to_nothing(self) -> None:
+        """tokens are the roll's own: another value, or a call of another roll, is no one"""
+        async with Roll() as roll, Roll() as other:
+            _, token = await asyncio.to_thread(report_pid, other.number(0))
+            assert roll.caller(token) is None and other.caller(token) == (0, os.getpid())
+            assert roll.caller(os.getpid()) is None and roll.caller("1") is None
+
+    def test_no_roll_to_reach(self) -> None:
+        """a number no roll listens for gives token 0 at once, not an exception"""
+        assert report_pid(-(12345 * workerprobes.ROLL_SLOTS + 2)) == (2, 0)
+        assert report_pid(5) == (1019, 0)  # not a roll's number at all
 
 
 class TestSwitchboard:
