@@ -420,8 +420,10 @@ class TestLinkedClock:
         monkeypatch.setattr(checker, "_CURRENT", [link])
 
         async def main() -> float:
-            server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+            accepted = asyncio.Event()
+            server = await asyncio.start_server(lambda r, w: accepted.set(), "127.0.0.1", 0)
             _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+            await accepted.wait()  # both ends have their transports before the clock is asked
             start = loop.time()
             await asyncio.sleep(5)
             passed = loop.time() - start

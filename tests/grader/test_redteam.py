@@ -637,11 +637,16 @@ class TestASplitWorkerCannotVouchForItself:
         assert_no_better_than_unsolved(graded)
 
 
-#: The worker's end of the conversation, taken from the module table (the worker runs as
-#: ``python -m grader.split.worker``: its ``__main__``).
+#: The worker's end of the conversation, taken from the module table (the worker's
+#: process runs ``grader.split.worker.main``).
 WORKER_LINK = """
-_link = getattr(sys, "mod" + "ules")["__main__"].LINK[0]
+_link = getattr(sys, "mod" + "ules")["grader.split" + ".worker"].LINK[0]
 """
+
+
+def assert_the_attack_ran(graded: Grade) -> None:
+    """The learner's module imported: the attack reached its link, not an import error."""
+    assert "Importing ex01_hello_run.py raised" not in graded.messages, graded.messages
 
 #: Answers to requests the checker never made, large ones.
 UNASKED_ANSWERS = """
@@ -675,6 +680,7 @@ class TestASplitWorkerCannotHoldTheChecker:
     def test_a_flood_ends_the_conversation(self, hostile: Grade, flood: str) -> None:
         part = UNASKED_ANSWERS if flood == "unasked answers" else OUTPUT_FLOOD
         graded = hostile(attack(WORKER_LINK, part), split=True)
+        assert_the_attack_ran(graded)
         assert_no_better_than_unsolved(graded)
         assert len(graded.output) < 200_000, len(graded.output)
 
@@ -682,6 +688,7 @@ class TestASplitWorkerCannotHoldTheChecker:
         # A limit long enough for the spin to get its half second of CPU on a machine
         # running nine suites on two cores (the verdict is the same either way: a fail).
         graded = hostile(attack(WORKER_LINK, SILENT_SPIN), split=True, timeout=10)
+        assert_the_attack_ran(graded)
         assert_no_better_than_unsolved(graded)
         # The checker sees only the worker's CPU: it says the loop never waited, not which
         # of a spin or a poll kept it busy.
