@@ -48,7 +48,13 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
         Finding(
             "dedicated uid",
             root and report.get("uid") not in (0, None) and report.get("uid") == report.get("expected_uid"),
-            f"child runs as uid {report.get('uid')}" + ("" if root else " (the grader is not root: same uid as you)"),
+            f"child runs as uid {report.get('uid')}"
+            + (
+                ""
+                if root
+                else " (the grader is not root: your own uid"
+                + (", in a user namespace of the child's own)" if report.get("user_ns") else ")")
+            ),
             True,
         ),
         Finding(
@@ -108,6 +114,15 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
     )
     findings.append(
         Finding("no new privileges", report.get("no_new_privs") == "1", "setuid programs cannot regain root")
+    )
+    held = str(report.get("capabilities", ""))
+    findings.append(
+        Finding(
+            "no capabilities",
+            bool(held) and int(held, 16) == 0,
+            "the child holds none, in any namespace" if held and int(held, 16) == 0 else f"effective set {held or '?'}",
+            True,
+        )
     )
     leaked = [name for name in report.get("environment", []) if name not in _ALLOWED_ENV]
     findings.append(Finding("environment", not leaked, "allow-listed" if not leaked else f"unexpected: {leaked}", True))

@@ -4,15 +4,17 @@ of the warm child (:mod:`grader.sandbox.warm`) given the same settings and argum
 Before any pytest or learner code runs it reads the result-channel key from stdin (then
 points stdin at /dev/null, so ``input()`` in learner code sees end-of-file instead of
 hanging), applies the resource limits, marks the process non-dumpable, drops privileges
-when started as root, and only then runs pytest in this same process. Doing this here
-rather than in a ``preexec_fn`` keeps the parent free to grade exercises from several
-threads at once (``preexec_fn`` is unsafe in a threaded parent).
+when started as root (gives up its user namespace's capabilities when not), and only
+then runs pytest in this same process. Doing this here rather than in a ``preexec_fn``
+keeps the parent free to grade exercises from several threads at once (``preexec_fn``
+is unsafe in a threaded parent).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import gc
 import json
 import os
@@ -24,6 +26,10 @@ from typing import Any, NoReturn
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -63,6 +69,22 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
     os.setuid(uid)
 
 
+def drop_capabilities() -> str | None:
+    """Give up every capability for good (the bounding set too, so no program this process
+    runs gets one back): what a child in a user namespace of its own does instead of the
+    uid drop, once its namespaces are built. ``None``, or what failed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+            return f"capabilities kept: PR_CAPBSET_DROP {cap}: {os.strerror(ctypes.get_errno())}"
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: twice 32 bits, all clear
+    if libc.capset(header, data) != 0:
+        return f"capabilities kept: capset: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
 def _probe(report: Any) -> dict[str, Any]:
     # First what needs no import: a uid that cannot read the interpreter fails below.
     unreadable = [path for path in _loaded_from() if not os.access(path, os.R_OK | os.X_OK)]
@@ -84,6 +106,8 @@ def _probe_all(report: Any, unreadable: list[str]) -> dict[str, Any]:
     return {
         "uid": os.getuid(),
         "gid": os.getgid(),
+        "user_ns": report.user_ns,
+        "capabilities": status.get("CapEff", "").strip(),
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
         "pid_ns": report.pid_ns,
@@ -157,6 +181,8 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
             spec.get("keep", []),
             network=bool(spec.get("network", True)),
             private=spec.get("private"),
+            user_namespace=bool(spec.get("user_namespace")),
+            writable=spec.get("writable", []),
         )
     if report.mount_ns:
         # The kernel kills whatever this run starts when the run ends (grader.sandbox.pidns).
@@ -166,6 +192,11 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
             report.problems.append(why_not)
     apply_limits(settings.get("limits", {}))
     drop_privileges(settings.get("uid"), settings.get("gid"))
+    if report.user_ns:
+        # The namespaces are built: nothing more needs their capabilities.
+        why_not = drop_capabilities()
+        if why_not:
+            report.problems.append(why_not)
     # After setuid (a credential change clears both): die with the grader; no ptrace and
     # no /proc/<pid>/fd for other processes of this uid.
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -176,6 +207,7 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         print(json.dumps(_probe(report)), flush=True)
         return 0
     isolation = {
+        "user_ns": report.user_ns,
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
         "pid_ns": report.pid_ns,

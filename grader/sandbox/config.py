@@ -44,8 +44,8 @@ class Limits:
     memory_bytes: int = 4 * 1024**3
     open_files: int = 1024
     file_size_bytes: int = 64 * 1024**2
-    #: Size of the child's private, writable tmpfs (its TMPDIR and HOME; root sandbox
-    #: only): all it may write, in total, where one file may reach ``file_size_bytes``.
+    #: Size of the child's private, writable tmpfs (its TMPDIR and HOME; in a mount
+    #: namespace only): all it may write, in total, where one file may reach ``file_size_bytes``.
     tmp_bytes: int = 128 * 1024**2
     output_bytes: int = 256 * 1024
     #: Processes and threads of the sandbox uid; applied only under a dedicated uid
@@ -53,8 +53,12 @@ class Limits:
     processes: int = 512
     #: When the grader runs as root: drop the child to a dedicated unprivileged uid...
     drop_uid: bool = True
-    #: ...and give it private mount and network namespaces (see ``grader.sandbox.isolation``).
+    #: ...and give it private mount and network namespaces (see ``grader.sandbox.isolation``);
+    #: not root, in a user namespace of its own where the kernel allows one.
     isolate: bool = True
+    #: Build them in a user namespace even as root (what a grader that is not root does;
+    #: the tests take this path as root).
+    user_namespace: bool = False
     #: Extra folders the child must not see (other submissions in a batch).
     hide: tuple[str, ...] = ()
     #: Course mode: a child that reports a missing defense stops grading (exit code 3).

@@ -21,7 +21,13 @@ Run as root (Gradescope, CI, a course server), the child:
    write outside its private places, cannot signal or inspect the grader, and every
    process it starts is ended by the kernel with the run.
 
-Not root, none of this is available: the child runs with resource limits only, and
+Not root, the child first enters a new **user namespace** where the kernel allows it
+(most Linux systems do: ``unshare --user`` works there), mapped to the grading user's own
+uid, which gives it the rights to take steps 1 to 3 and the PID namespace of step 4 in
+its own namespaces; there is no other uid to drop to, so it gives up every capability
+instead (``grader.sandbox.child.drop_capabilities``). The allow-list root, the loopback-only
+network and the kernel's end of every process it started are then the same as root's.
+Where user namespaces are refused too, the child runs with resource limits only, and
 ``grade doctor`` says so. Each step reports what it achieved; nothing fails silently.
 """
 
@@ -40,12 +46,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWIPC = 0x08000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
@@ -54,6 +66,7 @@ MNT_DETACH = 2
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
+PR_SET_DUMPABLE = 4
 #: pivot_root has no libc wrapper: its system call number, by machine.
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217, "i686": 217}
 
@@ -78,6 +91,8 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 class Isolation:
     """What the child achieved; sent to the parent in the first message."""
 
+    #: Not root: the namespaces below were made in a user namespace of the grading user's.
+    user_ns: bool = False
     mount_ns: bool = False
     net_ns: bool = False
     pid_ns: bool = False
@@ -113,6 +128,42 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 def unshare(flags: int) -> None:
     _check(_libc().unshare(flags), "unshare")
+
+
+def enter_user_namespace(namespaces: int) -> None:
+    """Enter a new user namespace together with ``namespaces`` (owned by it), mapping the
+    grading user's uid and gid to themselves: the files it owns stay its own, every other
+    owner shows as ``nobody``. The process holds every capability in these namespaces
+    (and none outside them) until it gives them up."""
+    uid, gid = os.getuid(), os.getgid()
+    unshare(CLONE_NEWUSER | namespaces)
+    # A non-dumpable process (the warm child is) does not own its /proc files, so the maps
+    # could not be written: dumpable only while they are, then never again (what this
+    # process forks next, the PID namespace's init among them, must not be ptraced).
+    libc = _libc()
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w", encoding="ascii") as file:
+                file.write(text)
+    finally:
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _locked_flags(path_fd: int) -> int:
+    """The mount flags a read-only remount of a bind of ``path_fd`` must keep: in a user
+    namespace the kernel refuses to clear those its source mount has (nosuid, nodev,
+    noexec, its atime mode); as root keeping them changes nothing."""
+    flags = os.fstatvfs(path_fd).f_flag
+    kept = 0
+    for st, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+                   (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME),
+                   (os.ST_RELATIME, MS_RELATIME)):  # fmt: skip
+        if flags & st:
+            kept |= ms
+    if not flags & (os.ST_NOATIME | os.ST_RELATIME):
+        kept |= MS_STRICTATIME
+    return kept
 
 
 def loopback_up() -> bool:
@@ -160,7 +211,13 @@ def _under(path: str, cover: str) -> bool:
 
 
 def isolate(
-    hide: Iterable[str], keep: Iterable[str], *, network: bool = True, private: dict[str, Any] | None = None
+    hide: Iterable[str],
+    keep: Iterable[str],
+    *,
+    network: bool = True,
+    private: dict[str, Any] | None = None,
+    user_namespace: bool = False,
+    writable: Iterable[str] = (),
 ) -> Isolation:
     """Enter namespaces and switch to an allow-list root, as the module docstring describes.
 
@@ -168,19 +225,31 @@ def isolate(
     ``keep``: directories the child must reach (its work folder, the grader package;
     the interpreter's and the system's are added here). ``private``: ``{"path", "uid",
     "size"}``, a folder covered by a tmpfs of that size owned by that uid.
+    ``user_namespace``: in a user namespace even as root (not root, always).
+    ``writable``: those of ``keep`` mounted writable (the work folder); the others, like
+    everything else, are read-only whoever owns them (in a user namespace the child is
+    the grading user, who owns the grader's source tree).
     """
     report = Isolation()
-    if os.getuid() != 0:
-        report.problems.append("not root: no mount or network namespace (limits only)")
-        return report
-    try:
-        # A private IPC namespace too: System V queues, semaphores and shared memory would
-        # otherwise outlive the child (owned by its uid) and link concurrent sandboxes.
-        unshare(CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if network else 0))
-        report.net_ns = network
-    except OSError as exc:
-        report.problems.append(f"namespaces unavailable: {exc}")
-        return report
+    # A private IPC namespace too: System V queues, semaphores and shared memory would
+    # otherwise outlive the child (owned by its uid) and link concurrent sandboxes.
+    namespaces = CLONE_NEWNS | CLONE_NEWIPC | (CLONE_NEWNET if network else 0)
+    if os.getuid() != 0 or user_namespace:
+        try:
+            enter_user_namespace(namespaces)
+        except OSError as exc:
+            report.problems.append(
+                f"not root, and no user namespace ({exc}): no mount or network namespace (limits only)"
+            )
+            return report
+        report.user_ns = True
+    else:
+        try:
+            unshare(namespaces)
+        except OSError as exc:
+            report.problems.append(f"namespaces unavailable: {exc}")
+            return report
+    report.net_ns = network
     if network:
         try:
             report.loopback_up = loopback_up()
@@ -190,9 +259,10 @@ def isolate(
     venv = os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
     system = [p for p in interpreter_paths() if interpreter_path_kept(os.path.realpath(p), hidden, venv)]
     explicit = [os.path.realpath(p) for p in keep if os.path.isdir(p)]
+    open_to_writes = {os.path.realpath(p) for p in writable}
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        report.visible = _switch_root(explicit, [os.path.realpath(p) for p in system], hidden)
+        report.visible = _switch_root(explicit, [os.path.realpath(p) for p in system], hidden, open_to_writes)
         report.mount_ns = True
     except OSError as exc:
         report.problems.append(f"no allow-list root: {exc}")
@@ -204,7 +274,7 @@ def isolate(
     return report
 
 
-def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str]) -> list[str]:
+def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str], writable: set[str]) -> list[str]:
     """Build the new root on a tmpfs over /tmp (this namespace's only) and pivot into it;
     the paths now visible. Everything is opened (``O_PATH``) before the tmpfs hides it."""
     cwd = os.getcwd()
@@ -215,7 +285,7 @@ def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str]) 
     for path in interpreter:
         wanted.setdefault(path, False)
     for path in explicit:  # the work folder and the grader package: kept even inside hidden places
-        wanted[path] = True
+        wanted[path] = path in writable
     # One mount per tree: a path inside another wanted path comes with it.
     roots = sorted(wanted, key=lambda p: (p.count("/"), p))
     chosen: list[str] = []
@@ -244,7 +314,8 @@ def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str]) 
             _mount(f"/proc/self/fd/{handles[path]}", inside, None, MS_BIND | MS_REC)
             if not wanted[path]:  # read-only; device nodes only where devices are wanted
                 nodev = 0 if path in DEVICES else MS_NODEV
-                _mount(None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | nodev)
+                kept = _locked_flags(handles[path])
+                _mount(None, inside, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | nodev | kept)
     finally:
         for fd in handles.values():
             os.close(fd)
@@ -255,6 +326,12 @@ def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str]) 
     # Until the PID namespace mounts its own, the host's /proc (never the learner's: the
     # run only starts after that mount, or without a PID namespace, with this one).
     _mount("/proc", new_root + "/proc", None, MS_BIND | MS_REC)
+    # The root's own tmpfs holds only the mount points and links made above: read-only,
+    # so nothing can be added beside them (an /etc/ld.so.preload, a module in a folder
+    # some path searches). In a user namespace the child owns that tmpfs; as another uid
+    # it could not write there anyway. The scratch places and the work folder are mounts
+    # of their own and stay writable.
+    _mount(None, new_root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755,size=1m")
     _pivot(new_root)
     with contextlib.suppress(OSError):
         os.chdir(cwd)

@@ -4,8 +4,9 @@ Sweeping a uid or a process tree from outside is a race a determined process can
 (one that keeps changing its pid, fork after fork, while the sweep lists /proc and
 kills what it listed). A PID namespace is not a race: when its first process (its
 "init", PID 1) ends, the kernel kills every other process in it, however they forked,
-re-parented or renamed themselves. So, as root and inside the child's own mount
-namespace (``isolation.isolate`` made it), the sandboxed child becomes three processes:
+re-parented or renamed themselves. So, inside the child's own mount namespace
+(``isolation.isolate`` made it, as root or in a user namespace of the child's), the
+sandboxed child becomes three processes:
 
     relay (the pid the grader knows) -> init (PID 1, root, runs no Python of the run)
                                         -> the run (PID 2: limits, uid drop, pytest)
@@ -13,7 +14,9 @@ namespace (``isolation.isolate`` made it), the sandboxed child becomes three pro
 - **init** mounts a fresh ``/proc`` (the run sees its own namespace only, not the host's
   processes), then reaps whatever is re-parented to it, and exits as soon as the run
   does: everything still alive in the namespace dies with it. It dies with the relay
-  (``PR_SET_PDEATHSIG``), and the run's uid cannot signal it (root, another uid).
+  (``PR_SET_PDEATHSIG``), and the run cannot signal it: as root the run is another uid;
+  in a user namespace it is the same uid, but the kernel gives a namespace's init only
+  the signals it handles from inside, and init handles none (SIGKILL included).
 - **relay** holds no pipe of the run; it waits for init and ends the way the run
   ended (the same exit code, or killed by the same signal), so the grader reads the
   run's status as before. Killing the relay's process group (the grader's ``kill_tree``)

@@ -161,7 +161,12 @@ def child_settings(work: Path, kit: Kit, limits: Limits, uid: int | None, cpu_se
         },
         "uid": uid,
         "gid": uid,
-        "isolate": _isolation_spec(work, kit, limits, uid) if os.getuid() == 0 and limits.isolate else None,
+        # Not root, the child builds the same in a user namespace of its own where the
+        # kernel allows one (grader.sandbox.isolation); its private tmpfs is then the
+        # grading user's.
+        "isolate": _isolation_spec(work, kit, limits, uid if os.getuid() == 0 else os.getuid())
+        if limits.isolate
+        else None,
     }
 
 
@@ -219,4 +224,11 @@ def _isolation_spec(work: Path, kit: Kit, limits: Limits, uid: int | None) -> di
     # The child's one writable folder is a private tmpfs in its own mount namespace: what
     # it writes there never reaches the parent's disk, and goes with the namespace.
     private = {"path": str(work / "tmp"), "uid": uid, "size": limits.tmp_bytes} if uid is not None else None
-    return {"hide": hide, "keep": [str(work), str(package)], "network": True, "private": private}
+    return {
+        "hide": hide,
+        "keep": [str(work), str(package)],
+        "writable": [str(work)],
+        "network": True,
+        "private": private,
+        "user_namespace": limits.user_namespace,
+    }

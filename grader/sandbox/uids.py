@@ -29,9 +29,10 @@ _uid_lock_fd: int | None = None  # holds this process's claim on its uid block
 
 @contextlib.contextmanager
 def sandbox_uid(limits: Limits) -> Iterator[int | None]:
-    """A dedicated uid for one exercise's children, when running as root."""
+    """A dedicated uid for one exercise's children, when running as root (and building
+    the namespaces as root: in a user namespace only the grader's own uid is mapped)."""
     global _uids_ready, _uid_block
-    if os.getuid() != 0 or not limits.drop_uid:
+    if os.getuid() != 0 or not limits.drop_uid or limits.user_namespace:
         yield None
         return
     with _claim_lock:

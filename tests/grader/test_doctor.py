@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +21,7 @@ from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "interpreter readable",
-         "resource limits", "process limit", "no new privileges", "environment", "warm child",
+         "resource limits", "process limit", "no new privileges", "no capabilities", "environment", "warm child",
          "parallel grading"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
@@ -40,14 +42,33 @@ class TestDiagnose:
         assert findings["environment"].ok and findings["environment"].detail == "allow-listed"
 
     def test_defenses_switched_off_are_missing(self, kit: Kit) -> None:
-        """no uid drop and no namespaces: those lines, and the process limit that needs a
-        dedicated uid, are missing, and course mode names each of them"""
+        """no uid drop and no namespaces: those lines, the process limit that needs a
+        dedicated uid and (as root) the capabilities given up with it are missing, and
+        course mode names each of them"""
         findings = {f.name: f for f in diagnose(kit, Limits(drop_uid=False, isolate=False))}
         missing = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "process limit"]
+        if os.getuid() == 0:  # a child left root keeps root's capabilities
+            missing.append("no capabilities")
         assert [name for name in missing if findings[name].ok] == []
         problems = course_mode_problems(list(findings.values()))
         assert [p.split(":")[0] for p in problems] == missing
         assert findings["resource limits"].ok  # set by the child itself, uid or not
+
+    def test_a_user_namespace_contains_but_is_your_uid(self, kit: Kit) -> None:
+        """built in a user namespace (what a grader that is not root does): the namespaces
+        and no capabilities are there; what needs a uid of its own is missing, and course
+        mode names that and only that"""
+        from grader.sandbox.isolation import CLONE_NEWUSER
+
+        code = f"from grader.sandbox.isolation import unshare; unshare({CLONE_NEWUSER})"
+        if subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode:
+            pytest.skip("no user namespaces here")
+        findings = {f.name: f for f in diagnose(kit, Limits(user_namespace=True))}
+        contained = ["mount namespace", "network namespace", "PID namespace", "no capabilities"]
+        assert [name for name in contained if not findings[name].ok] == [], [findings[n].detail for n in contained]
+        assert findings["no capabilities"].detail == "the child holds none, in any namespace"
+        problems = course_mode_problems(list(findings.values()))
+        assert [p.split(":")[0] for p in problems] == ["dedicated uid", "process limit"], problems
 
 
 class TestInterpreterLine:

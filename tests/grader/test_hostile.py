@@ -209,6 +209,19 @@ if os.fork() == 0:
         time.sleep(0.002)
 """
 
+#: At import, every signal a process may send, sent to its PID namespace's init: the same
+#: uid in a user namespace, where only the kernel's rule for an init protects it.
+INIT_KILLER = """
+import signal as _signal
+for _sig in (_signal.SIGKILL, _signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGSTOP):
+    try:
+        os.kill(1, _sig)
+    except OSError as exc:
+        print("KILL INIT " + type(exc).__name__)
+    else:
+        print("KILL INIT sent")
+"""
+
 #: At import, replace this very file with an honest second stage (each check imports the
 #: file afresh from disk), while the first stage itself gets main wrong.
 SECOND_STAGE = """
@@ -538,6 +551,10 @@ def read(path):
     with open(path, "rb") as fh:
         return fh.read(40)
 
+def read_text(path):
+    with open(path, encoding="ascii") as fh:
+        return fh.read()
+
 def sysv_queue():
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
@@ -562,6 +579,8 @@ print("PROBE " + json.dumps({
     "sysv queue": attempt(sysv_queue),
     "pid": os.getpid(),
     "visible pids": sorted(int(name) for name in os.listdir("/proc") if name.isdigit()),
+    "capabilities": int(read_text("/proc/self/status").split("CapEff:")[1].split()[0], 16),
+    "uid map": read_text("/proc/self/uid_map").split(),
 }))
 """
 
@@ -1154,7 +1173,9 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
         assert ex01["score"] == ex01["max_score"], json.dumps(ex01, indent=1)[:3000]
 
     @staticmethod
-    def probe(hostile: Grade, tmp_path: Path, token: str) -> tuple[Graded, dict[str, Any], list[str], int]:
+    def probe(
+        hostile: Grade, tmp_path: Path, token: str, limits: Limits | None = None
+    ) -> tuple[Graded, dict[str, Any], list[str], int]:
         """Grade ``ROOT_PROBE`` (honest otherwise): its findings, the paths it tried, its IPC key."""
         package = Path(grader.__file__).resolve().parent
         site = sysconfig.get_paths()["purelib"]
@@ -1179,7 +1200,7 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
         (other / "solutions" / "ex01_hello_run.py").write_text("SOLUTION = 1\n", encoding="utf-8")
         os.chmod(other / "solutions" / "ex01_hello_run.py", 0o644)
         try:
-            graded = hostile(submission(ROOT_PROBE, HONEST_GREET, HONEST_MAIN), fill=fill)
+            graded = hostile(submission(ROOT_PROBE, HONEST_GREET, HONEST_MAIN), fill=fill, limits=limits)
         finally:
             shutil.rmtree(other)
             for path in outside:
@@ -1288,6 +1309,63 @@ print("DISK " + outcome)
         _graded, found, _outside, key = self.probe(hostile, tmp_path, token)
         assert found["sysv queue"][0] == "allowed", found["sysv queue"]
         assert not _sysv_queue_exists(key)
+
+
+def _user_namespaces() -> bool:
+    """Whether this kernel lets a process make a user namespace (in a child: it cannot be undone)."""
+    code = "from grader.sandbox.isolation import CLONE_NEWUSER, unshare; unshare(CLONE_NEWUSER)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
+
+
+#: What a grader that is not root builds, taken here whatever the uid running the tests.
+USER_NAMESPACE = Limits(user_namespace=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _user_namespaces(), reason="no user namespaces")
+class TestUserNamespaceSandbox:
+    """A grader that is not root builds the same namespaces and allow-list root in a user
+    namespace of the child's own (its uid mapped to itself), then gives up every
+    capability: the unprivileged fallback is contained as root's is, but for the uid."""
+
+    def test_closed_and_contained(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        """No capability, only loopback, an allow-list root, nothing of the kit or the
+        grader to read, nothing written outside, its own PID and IPC namespaces."""
+        _graded, found, _outside, key = TestRootSandbox.probe(hostile, tmp_path, token, USER_NAMESPACE)
+        assert found["uid map"] == [str(os.getuid()), str(os.getuid()), "1"], found["uid map"]
+        assert found["uid"] == os.getuid() and found["capabilities"] == 0, (found["uid"], found["capabilities"])
+        assert found["interfaces"] == ["lo"]
+        for what in ("read solution", "list solutions", "read source tree solution", "list grader fds",
+                     "read grader environ", "read learner folder", "read other checkout"):  # fmt: skip
+            assert found[what][0] == "denied", (what, found[what])
+        allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"}
+        for path in (sys.prefix, sys.base_prefix, grader.__file__, str(tmp_path)):
+            allowed.add(Path(os.path.realpath(path)).parts[1])
+        assert set(found["root entries"]) <= allowed, sorted(set(found["root entries"]) - allowed)
+        for path, (outcome, _detail) in found["writes"].items():
+            assert not Path(path).exists(), f"the child wrote {path} on the real filesystem"
+            if not path.startswith(("/var/tmp/", "/tmp/", "/dev/shm/")):
+                assert outcome == "denied", (path, outcome)
+        assert found["pid"] == 2 and found["visible pids"][:2] == [1, 2], found["visible pids"]
+        assert not _sysv_queue_exists(key)
+
+    def test_the_kernel_ends_what_the_sweeps_miss(self, hostile: Grade, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A process that keeps changing its pid, with the sweeps off, still ends with the run."""
+        from grader.sandbox import spawn
+
+        def group_only(proc: Any, _mark: str, _since: int) -> None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        monkeypatch.setattr(spawn, "kill_tree", group_only)
+        graded = hostile(submission(PID_HOPPER, HONEST_GREET, HONEST_MAIN), limits=USER_NAMESPACE)
+        assert graded.ex01.full_marks, graded.messages
+
+    def test_the_run_cannot_end_its_init(self, hostile: Grade) -> None:
+        """The run is init's uid here, yet every signal it sends init is dropped: the
+        namespace (and the run with it) goes on, and the honest answer gets full marks."""
+        graded = hostile(submission(INIT_KILLER, HONEST_GREET, HONEST_MAIN), limits=USER_NAMESPACE)
+        assert "KILL INIT sent" in graded.output, graded.output[-2000:]  # the kernel took them
+        assert graded.ex01.full_marks, graded.messages
 
 
 def _sysv_queue_exists(key: int) -> bool:
