@@ -66,6 +66,17 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             True,
         ),
         Finding(
+            "file allow-list",
+            bool(report.get("mount_ns")) or bool(report.get("landlock")),
+            "the mount namespace's root"
+            if report.get("mount_ns")
+            else f"Landlock (ABI {report.get('landlock')}): {len(report.get('visible', []))} system, interpreter and"
+            " work paths, nothing else"
+            + ("; no signal or abstract socket out of the sandbox" if report.get("landlock_scoped") else "")
+            if report.get("landlock")
+            else "none: the child reads what your user can read",
+        ),
+        Finding(
             "network namespace",
             bool(report.get("net_ns")) and report.get("interfaces") == ["lo"] and bool(report.get("loopback_up")),
             f"interfaces: {', '.join(report.get('interfaces', []))}",

@@ -9,7 +9,10 @@ DESIGN.md section 3, step by step, one module per concern:
 - :mod:`~grader.sandbox.spawn`: the child's settings, environment and arguments, and starting it;
 - :mod:`~grader.sandbox.warm`: the warm child each run forks from;
 - :mod:`~grader.sandbox.child`: what the child does before pytest (isolation, limits, uid drop);
-- :mod:`~grader.sandbox.isolation`: its namespaces and covers;
+- :mod:`~grader.sandbox.isolation`: its namespaces and allow-list root (in a user namespace
+  when not root);
+- :mod:`~grader.sandbox.landlock`: the same allow-list where no namespace can be made;
+- :mod:`~grader.sandbox.pidns`: its PID namespace, whose end the kernel enforces;
 - :mod:`~grader.sandbox.reading`: the child's messages and output, against the parent's deadlines;
 - :mod:`~grader.sandbox.verdicts`: verdicts for checks left without one, and the score;
 - :mod:`~grader.sandbox.tree`: killing and reaping the child's whole process tree;

@@ -59,6 +59,9 @@ class Limits:
     #: Build them in a user namespace even as root (what a grader that is not root does;
     #: the tests take this path as root).
     user_namespace: bool = False
+    #: No namespaces: hold the child to the allow-list with Landlock alone (what a grader
+    #: that is not root does where user namespaces are refused; the tests take this path).
+    landlock_only: bool = False
     #: Extra folders the child must not see (other submissions in a batch).
     hide: tuple[str, ...] = ()
     #: Course mode: a child that reports a missing defense stops grading (exit code 3).

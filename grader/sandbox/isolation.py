@@ -97,7 +97,12 @@ class Isolation:
     net_ns: bool = False
     pid_ns: bool = False
     loopback_up: bool = False
-    #: The new root holds only these (the allow-list actually mounted), or is empty.
+    #: Without a mount namespace: the Landlock ABI that holds the run to the allow-list
+    #: (``grader.sandbox.landlock``), 0 when none does; and whether it scopes signals.
+    landlock: int = 0
+    landlock_scoped: bool = False
+    #: The new root holds only these (the allow-list actually mounted), or Landlock allows
+    #: only these; or empty.
     visible: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -255,14 +260,10 @@ def isolate(
             report.loopback_up = loopback_up()
         except OSError as exc:
             report.problems.append(f"loopback not up: {exc}")
-    hidden = {os.path.realpath(p) for p in hide}
-    venv = os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
-    system = [p for p in interpreter_paths() if interpreter_path_kept(os.path.realpath(p), hidden, venv)]
-    explicit = [os.path.realpath(p) for p in keep if os.path.isdir(p)]
-    open_to_writes = {os.path.realpath(p) for p in writable}
+    wanted = allow_list(hide, keep, writable)
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        report.visible = _switch_root(explicit, [os.path.realpath(p) for p in system], hidden, open_to_writes)
+        report.visible = _switch_root(wanted)
         report.mount_ns = True
     except OSError as exc:
         report.problems.append(f"no allow-list root: {exc}")
@@ -274,18 +275,31 @@ def isolate(
     return report
 
 
-def _switch_root(explicit: list[str], interpreter: list[str], hidden: set[str], writable: set[str]) -> list[str]:
-    """Build the new root on a tmpfs over /tmp (this namespace's only) and pivot into it;
-    the paths now visible. Everything is opened (``O_PATH``) before the tmpfs hides it."""
-    cwd = os.getcwd()
+def allow_list(hide: Iterable[str], keep: Iterable[str], writable: Iterable[str] = ()) -> dict[str, bool]:
+    """Every path the child may reach (real paths), and whether it may write there: what
+    the new root is built from here, and what ``grader.sandbox.landlock`` allows where no
+    namespace can be made. The arguments are :func:`isolate`'s."""
+    hidden = {os.path.realpath(p) for p in hide}
+    venv = os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
+    open_to_writes = {os.path.realpath(p) for p in writable}
     wanted: dict[str, bool] = {}  # path -> writable
     for path in [*SYSTEM_DIRS, *SYSTEM_FILES, *DEVICES]:
         if os.path.lexists(path) and not any(_under(path, h) for h in hidden):
             wanted[path] = False
-    for path in interpreter:
-        wanted.setdefault(path, False)
-    for path in explicit:  # the work folder and the grader package: kept even inside hidden places
-        wanted[path] = path in writable
+    for path in interpreter_paths():
+        if interpreter_path_kept(os.path.realpath(path), hidden, venv):
+            wanted.setdefault(os.path.realpath(path), False)
+    for path in keep:  # the work folder and the grader package: kept even inside hidden places
+        if os.path.isdir(path):
+            wanted[os.path.realpath(path)] = os.path.realpath(path) in open_to_writes
+    return wanted
+
+
+def _switch_root(wanted: dict[str, bool]) -> list[str]:
+    """Build the new root, from ``wanted`` (:func:`allow_list`), on a tmpfs over /tmp (this
+    namespace's only) and pivot into it; the paths now visible. Everything is opened
+    (``O_PATH``) before the tmpfs hides it."""
+    cwd = os.getcwd()
     # One mount per tree: a path inside another wanted path comes with it.
     roots = sorted(wanted, key=lambda p: (p.count("/"), p))
     chosen: list[str] = []

@@ -231,4 +231,5 @@ def _isolation_spec(work: Path, kit: Kit, limits: Limits, uid: int | None) -> di
         "network": True,
         "private": private,
         "user_namespace": limits.user_namespace,
+        "landlock_only": limits.landlock_only,
     }

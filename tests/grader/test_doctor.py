@@ -20,8 +20,9 @@ from grader.manifest import KIT_ENV, Kit
 from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["dedicated uid", "mount namespace", "network namespace", "PID namespace", "interpreter readable",
-         "resource limits", "process limit", "no new privileges", "no capabilities", "environment", "warm child",
+NAMES = ["dedicated uid", "mount namespace", "file allow-list", "network namespace", "PID namespace",
+         "interpreter readable", "resource limits", "process limit", "no new privileges", "no capabilities",
+         "environment", "warm child",
          "parallel grading"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
@@ -53,6 +54,19 @@ class TestDiagnose:
         problems = course_mode_problems(list(findings.values()))
         assert [p.split(":")[0] for p in problems] == missing
         assert findings["resource limits"].ok  # set by the child itself, uid or not
+
+    def test_landlock_alone_is_an_allow_list_without_namespaces(self, kit: Kit) -> None:
+        """no namespace (user namespaces refused): Landlock holds the child to the allow-list;
+        the namespaces are still missing, so course mode still refuses"""
+        from grader.sandbox import landlock
+
+        if landlock.abi() < 1:
+            pytest.skip("no Landlock in this kernel")
+        findings = {f.name: f for f in diagnose(kit, Limits(landlock_only=True, drop_uid=False))}
+        assert findings["file allow-list"].ok, findings["file allow-list"].detail
+        assert findings["file allow-list"].detail.startswith("Landlock (ABI ")
+        assert not findings["mount namespace"].ok and not findings["PID namespace"].ok
+        assert "mount namespace" in [p.split(":")[0] for p in course_mode_problems(list(findings.values()))]
 
     def test_a_user_namespace_contains_but_is_your_uid(self, kit: Kit) -> None:
         """built in a user namespace (what a grader that is not root does): the namespaces
@@ -160,7 +174,7 @@ class TestDoctorCommand:
         result = runner.invoke(cli_module.cli, ["doctor", "--strict"])
         lines = result.output.splitlines()
         assert lines[0].startswith("Python ") and lines[2] == f"kit: {kit.root} (2 exercises)", result.output
-        line_shape = re.compile(r"(ok  |MISS) ([A-Za-z ]+?)( \(course mode\))?: ")
+        line_shape = re.compile(r"(ok  |MISS) ([A-Za-z -]+?)( \(course mode\))?: ")
         marked = [line_shape.match(line) for line in lines[3 : 3 + len(NAMES)]]
         assert [m.group(2) for m in marked if m] == NAMES, result.output
         assert result.exit_code == (3 if refused else 0), result.output

@@ -222,6 +222,28 @@ for _sig in (_signal.SIGKILL, _signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _
         print("KILL INIT sent")
 """
 
+#: At import, try to write over this very file (the copy the grader scanned).
+SECOND_STAGE_PROBE = """
+try:
+    with open(__file__, "a") as fh:
+        fh.write("# second stage")
+except OSError as exc:
+    print("REWRITE " + type(exc).__name__)
+else:
+    print("REWRITE done")
+"""
+
+#: At import, end a process of the grading user's outside the sandbox (its pid filled in).
+SIGNAL_OUTSIDE = """
+import signal as _signal
+try:
+    os.kill(@OUTSIDER@, _signal.SIGKILL)
+except OSError as exc:
+    print("SIGNAL " + type(exc).__name__)
+else:
+    print("SIGNAL sent")
+"""
+
 #: At import, replace this very file with an honest second stage (each check imports the
 #: file afresh from disk), while the first stage itself gets main wrong.
 SECOND_STAGE = """
@@ -535,9 +557,9 @@ ROOT_PROBE = """
 import json
 import socket
 
-def attempt(action):
+def attempt(action, limit=80):
     try:
-        return ["allowed", str(action())[:80]]
+        return ["allowed", str(action())[:limit]]
     except BaseException as exc:
         return ["denied", type(exc).__name__]
 
@@ -572,9 +594,10 @@ print("PROBE " + json.dumps({
     "list solutions": attempt(lambda: os.listdir("@KIT@/solutions")),
     "list grader fds": attempt(lambda: os.listdir("/proc/@GRADER_PID@/fd")),
     "read grader environ": attempt(lambda: read("/proc/@GRADER_PID@/environ")),
+    "follow grader fd": attempt(lambda: os.readlink("/proc/@GRADER_PID@/fd/0")),
     "read learner folder": attempt(lambda: os.listdir("@TARGET@")),
     "read other checkout": attempt(lambda: read("@OTHER_CHECKOUT@/solutions/ex01_hello_run.py")),
-    "root entries": sorted(os.listdir("/")),
+    "root entries": attempt(lambda: json.dumps(sorted(os.listdir("/"))), None),
     "writes": {path: attempt(lambda path=path: write(path)) for path in @WRITES@},
     "sysv queue": attempt(sysv_queue),
     "pid": os.getpid(),
@@ -1240,7 +1263,8 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
         # Plus the first component of the interpreter's and the grader's own paths.
         for path in (sys.prefix, sys.base_prefix, grader.__file__, str(tmp_path)):
             allowed.add(Path(os.path.realpath(path)).parts[1])
-        assert set(found["root entries"]) <= allowed, sorted(set(found["root entries"]) - allowed)
+        entries = set(json.loads(found["root entries"][1]))
+        assert entries <= allowed, sorted(entries - allowed)
 
     def test_child_cannot_write_outside_its_sandbox(self, hostile: Grade, tmp_path: Path, token: str) -> None:
         """Nothing the child writes appears outside: /etc, /root, the kit, the grader, site-packages, /tmp..."""
@@ -1340,7 +1364,8 @@ class TestUserNamespaceSandbox:
         allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"}
         for path in (sys.prefix, sys.base_prefix, grader.__file__, str(tmp_path)):
             allowed.add(Path(os.path.realpath(path)).parts[1])
-        assert set(found["root entries"]) <= allowed, sorted(set(found["root entries"]) - allowed)
+        entries = set(json.loads(found["root entries"][1]))
+        assert entries <= allowed, sorted(entries - allowed)
         for path, (outcome, _detail) in found["writes"].items():
             assert not Path(path).exists(), f"the child wrote {path} on the real filesystem"
             if not path.startswith(("/var/tmp/", "/tmp/", "/dev/shm/")):
@@ -1365,6 +1390,61 @@ class TestUserNamespaceSandbox:
         namespace (and the run with it) goes on, and the honest answer gets full marks."""
         graded = hostile(submission(INIT_KILLER, HONEST_GREET, HONEST_MAIN), limits=USER_NAMESPACE)
         assert "KILL INIT sent" in graded.output, graded.output[-2000:]  # the kernel took them
+        assert graded.ex01.full_marks, graded.messages
+
+
+def _landlock() -> int:
+    """The Landlock ABI this kernel offers (0: none)."""
+    from grader.sandbox import landlock
+
+    return landlock.abi() if sys.platform.startswith("linux") else 0
+
+
+#: What a grader that is not root does where user namespaces are refused, taken here
+#: whatever the uid running the tests (as root: no uid drop, so only Landlock holds it).
+LANDLOCK = Limits(landlock_only=True, drop_uid=False)
+
+
+@pytest.mark.skipif(_landlock() < 1, reason="no Landlock in this kernel")
+class TestLandlockSandbox:
+    """Where no namespace can be made, Landlock holds the child to the same allow-list:
+    nothing of the kit, another checkout or the grader's process to read, nothing to
+    write but its scratch folder and /dev/shm, and (ABI 6) no signal out of the sandbox."""
+
+    def test_nothing_outside_the_allow_list(self, hostile: Grade, tmp_path: Path, token: str) -> None:
+        _graded, found, _outside, _key = TestRootSandbox.probe(hostile, tmp_path, token, LANDLOCK)
+        # The numbers of the grader's descriptors show (its /proc folder is its uid's),
+        # not where they lead: that needs ptrace rights, which Landlock refuses. Its
+        # environment stays readable to its own uid (SECURITY.md, residual risks).
+        for what in ("read solution", "list solutions", "read source tree solution", "follow grader fd",
+                     "read learner folder", "read other checkout", "root entries"):  # fmt: skip
+            assert found[what][0] == "denied", (what, found[what])
+        for path, (outcome, _detail) in found["writes"].items():
+            if not path.startswith("/dev/shm/"):
+                assert outcome == "denied" and not Path(path).exists(), (path, outcome)
+
+    def test_the_scanned_copy_cannot_be_rewritten(self, hostile: Grade) -> None:
+        """The child is the copy's owner here (no uid drop), yet the kernel refuses the write."""
+        graded = hostile(submission(SECOND_STAGE_PROBE, HONEST_GREET, HONEST_MAIN), limits=LANDLOCK)
+        assert "REWRITE PermissionError" in graded.output, graded.output[-2000:]
+        assert graded.ex01.full_marks, graded.messages
+
+    @pytest.mark.skipif(_landlock() < 6, reason="signals are scoped from Landlock ABI 6 (Linux 6.12)")
+    def test_no_signal_leaves_the_sandbox(self, hostile: Grade) -> None:
+        """SIGKILL sent to a process of the grading user's outside the sandbox (the
+        child is its uid, root here) is refused, and the process lives on."""
+        outsider = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        # Started clock ticks before grading starts: the sweeps take a child of the grader's
+        # started since then for an orphan of the run (grader.sandbox.tree.kill_tree).
+        time.sleep(0.1)
+        try:
+            source = submission(SIGNAL_OUTSIDE, HONEST_GREET, HONEST_MAIN)
+            graded = hostile(source, fill={"@OUTSIDER@": str(outsider.pid)}, limits=LANDLOCK)
+            assert outsider.poll() is None, "the sandbox ended a process outside it"
+        finally:
+            outsider.kill()
+            outsider.wait()
+        assert "SIGNAL PermissionError" in graded.output, graded.output[-2000:]
         assert graded.ex01.full_marks, graded.messages
 
 

@@ -420,14 +420,20 @@ class TestLinkedClock:
         monkeypatch.setattr(checker, "_CURRENT", [link])
 
         async def main() -> float:
-            accepted = asyncio.Event()
-            server = await asyncio.start_server(lambda r, w: accepted.set(), "127.0.0.1", 0)
+            accepted, held = asyncio.Event(), []
+
+            def on_client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                held.append(writer)  # a writer collected closes its transport (3.13)
+                accepted.set()
+
+            server = await asyncio.start_server(on_client, "127.0.0.1", 0)
             _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
             await accepted.wait()  # both ends have their transports before the clock is asked
             start = loop.time()
             await asyncio.sleep(5)
             passed = loop.time() - start
-            writer.close()
+            for each in (writer, *held):
+                each.close()
             server.close()
             return passed
 
