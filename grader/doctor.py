@@ -87,6 +87,9 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             bool(report.get("pid_ns")) and report.get("pid") == 2,
             "the kernel ends everything a run starts when the run ends"
             if report.get("pid_ns")
+            else "none: what a run starts stays in its process group (seccomp), killed at once when the run"
+            " ends; a process that escaped the group otherwise would be found by sweeps, a race"
+            if report.get("one_group")
             else "none: processes a run leaves are found and killed by sweeps, a race a determined process can win",
             True,
         ),

@@ -109,6 +109,7 @@ def _probe_all(report: Any, unreadable: list[str]) -> dict[str, Any]:
         "user_ns": report.user_ns,
         "landlock": report.landlock,
         "landlock_scoped": report.landlock_scoped,
+        "one_group": report.one_group,
         "capabilities": status.get("CapEff", "").strip(),
         "mount_ns": report.mount_ns,
         "net_ns": report.net_ns,
@@ -195,6 +196,15 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         # The kernel kills whatever this run starts when the run ends (grader.sandbox.pidns).
         why_not = pidns.enter()
         report.pid_ns = why_not is None
+        if why_not:
+            report.problems.append(why_not)
+    if not report.pid_ns:
+        # Nothing ends the run's processes with it but the grader's kill: keep them all in
+        # the group that kill reaches at once (grader.sandbox.onegroup).
+        from grader.sandbox import onegroup
+
+        why_not = onegroup.stay_in_group()
+        report.one_group = why_not is None
         if why_not:
             report.problems.append(why_not)
     apply_limits(settings.get("limits", {}))

@@ -101,6 +101,8 @@ class Isolation:
     #: (``grader.sandbox.landlock``), 0 when none does; and whether it scopes signals.
     landlock: int = 0
     landlock_scoped: bool = False
+    #: Without a PID namespace: the run cannot leave its process group (``onegroup``).
+    one_group: bool = False
     #: The new root holds only these (the allow-list actually mounted), or Landlock allows
     #: only these; or empty.
     visible: list[str] = field(default_factory=list)
@@ -303,8 +305,8 @@ def _switch_root(wanted: dict[str, bool]) -> list[str]:
     # One mount per tree: a path inside another wanted path comes with it.
     roots = sorted(wanted, key=lambda p: (p.count("/"), p))
     chosen: list[str] = []
-    for path in roots:
-        if not any(_under(path, done) and not os.path.islink(done) for done in chosen):
+    for path in roots:  # (a writable folder inside a read-only one gets a mount of its own)
+        if not any(_under(path, done) and not os.path.islink(done) and wanted[done] == wanted[path] for done in chosen):
             chosen.append(path)
     links = {p: os.readlink(p) for p in chosen if os.path.islink(p)}
     handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in chosen if p not in links}

@@ -119,7 +119,9 @@ def spawn(space: Workspace, selection: list[str], *, warm_ok: bool = True) -> Ru
             # not the kill below, is the true one.
             with contextlib.suppress(subprocess.TimeoutExpired, warm.WarmLost):
                 proc.wait(timeout=EXIT_GRACE_S)
-        kill_tree(proc, mark, since)
+        # The run's first message said whether it had a PID namespace (before any learner
+        # code ran): then nothing of it can be re-parented to this process.
+        kill_tree(proc, mark, since, adopt_orphans=not run.isolation.get("pid_ns"))
         if isinstance(proc, subprocess.Popen):
             run.returncode = proc.wait()
             with live_lock:
@@ -224,10 +226,15 @@ def _isolation_spec(work: Path, kit: Kit, limits: Limits, uid: int | None) -> di
     # The child's one writable folder is a private tmpfs in its own mount namespace: what
     # it writes there never reaches the parent's disk, and goes with the namespace.
     private = {"path": str(work / "tmp"), "uid": uid, "size": limits.tmp_bytes} if uid is not None else None
+    # The rest of the work folder (the learner's scanned copy, the checks, the ini) is
+    # read-only, to the grading user's own uid too: a check re-run in a fresh child must
+    # import the checks the kit wrote. Without a private tmpfs (a child left root), its
+    # scratch folder is the real one, kept writable.
+    scratch = [] if private else [str(work / "tmp")]
     return {
         "hide": hide,
-        "keep": [str(work), str(package)],
-        "writable": [str(work)],
+        "keep": [str(work), str(package), *scratch],
+        "writable": scratch,
         "network": True,
         "private": private,
         "user_namespace": limits.user_namespace,

@@ -33,16 +33,21 @@ def become_subreaper() -> None:
     _subreaper_set = True
 
 
-def kill_tree(proc: subprocess.Popen[bytes] | warm.WarmProcess, mark: str, since: int) -> None:
+def kill_tree(
+    proc: subprocess.Popen[bytes] | warm.WarmProcess, mark: str, since: int, *, adopt_orphans: bool = True
+) -> None:
     """SIGKILL the child's process group and session, any process carrying this run's
     environment mark, any orphan re-parented to us since ``since`` (clock ticks), and
     every descendant of those; then reap those that became our children. Our own Popen
     children are left to ``Popen.wait``.
 
-    The orphans matter without root (no uid to sweep): a daemon that calls ``setsid`` and
-    then ``execve`` with an empty environment carries neither our session nor our mark,
-    but as the subreaper we inherit it when its parent exits. Descendants are walked so
-    a daemon's own children go too, however deep, in one pass.
+    The orphans matter without a PID namespace (and without root, no uid to sweep): a
+    daemon that calls ``setsid`` and then ``execve`` with an empty environment carries
+    neither our session nor our mark, but as the subreaper we inherit it when its parent
+    exits. In a PID namespace (``adopt_orphans`` false) its orphans go to the namespace's
+    init, never to us: a new child of ours is then some other thread's of this program
+    (an embedding program's own), and is left alone. Descendants are walked so a
+    daemon's own children go too, however deep, in one pass.
     """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -55,7 +60,7 @@ def kill_tree(proc: subprocess.Popen[bytes] | warm.WarmProcess, mark: str, since
             roots |= {
                 pid
                 for pid, (ppid, started, _zombie) in table.items()
-                if ppid == me and pid not in live_children and started >= since
+                if adopt_orphans and ppid == me and pid not in live_children and started >= since
             }
         tree = _with_descendants(roots | {proc.pid}, table) - {me}
         victims = [pid for pid in tree if pid in table and not table[pid][2]]  # zombies are dead already
@@ -67,6 +72,14 @@ def kill_tree(proc: subprocess.Popen[bytes] | warm.WarmProcess, mark: str, since
             killed.add(pid)
         time.sleep(0.01)
         _reap(killed)
+    if adopt_orphans:
+        # Also the run's orphans that died by themselves once adopted (a process that keeps
+        # forking leaves one per fork): unreaped, each would hold its pid until we exit.
+        killed |= {
+            pid
+            for pid, (ppid, started, zombie) in _process_table().items()
+            if zombie and ppid == me and started >= since
+        }
     _reap(killed)
 
 

@@ -119,8 +119,15 @@ def _open_dir(parent_fd: int, name: str) -> int:
     if not stat.S_ISDIR(info.st_mode):
         raise NotADirectoryError(name)
     if stat.S_IMODE(info.st_mode) & 0o700 != 0o700:  # made unreadable: only matters without root
+        # Through a descriptor of this very folder, never by name: between the look above
+        # and the chmod, a process of the run could swap the folder for a symbolic link to
+        # any file, and a chmod by name would follow it.
         with contextlib.suppress(OSError):
-            os.chmod(name, 0o700, dir_fd=parent_fd)
+            handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=parent_fd)
+            try:
+                os.chmod(f"/proc/self/fd/{handle}", 0o700)
+            finally:
+                os.close(handle)
     return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
 
 

@@ -244,6 +244,19 @@ else:
     print("SIGNAL sent")
 """
 
+#: PID_HOPPER where leaving the process group may be refused: it hops on inside the group.
+GROUP_HOPPER = """
+if os.fork() == 0:
+    try:
+        os.setsid()
+    except OSError as exc:
+        print("SETSID " + type(exc).__name__, flush=True)
+    while True:
+        if os.fork() != 0:
+            os._exit(0)
+        time.sleep(0.002)
+"""
+
 #: At import, replace this very file with an honest second stage (each check imports the
 #: file afresh from disk), while the first stage itself gets main wrong.
 SECOND_STAGE = """
@@ -569,6 +582,11 @@ def write(path):
         fh.write("planted")
     return path
 
+def append(path):
+    with open(path, "a") as fh:
+        fh.write("")
+    return path
+
 def read(path):
     with open(path, "rb") as fh:
         return fh.read(40)
@@ -595,6 +613,8 @@ print("PROBE " + json.dumps({
     "list grader fds": attempt(lambda: os.listdir("/proc/@GRADER_PID@/fd")),
     "read grader environ": attempt(lambda: read("/proc/@GRADER_PID@/environ")),
     "follow grader fd": attempt(lambda: os.readlink("/proc/@GRADER_PID@/fd/0")),
+    "write work folder": attempt(lambda: write(os.path.join(os.path.dirname(os.getcwd()), "planted.txt"))),
+    "rewrite checks": attempt(lambda: append(os.path.join(os.path.dirname(os.getcwd()), "test_ex01_hello_run.py"))),
     "read learner folder": attempt(lambda: os.listdir("@TARGET@")),
     "read other checkout": attempt(lambda: read("@OTHER_CHECKOUT@/solutions/ex01_hello_run.py")),
     "root entries": attempt(lambda: json.dumps(sorted(os.listdir("/"))), None),
@@ -1030,8 +1050,8 @@ class TestWhatIsScannedIsWhatRuns:
         graded = hostile(first_stage, limits=mode, fill={"@HONEST_B64@": honest})
         assert not graded.passed & MAIN_CHECKS, graded.messages
         rewrite = graded.line("REWRITE ")
-        if mode.drop_uid:
-            assert rewrite == "PermissionError", rewrite
+        if mode.drop_uid:  # a read-only mount (EROFS) refuses it, or else the folder's owner
+            assert rewrite in ("OSError", "PermissionError"), rewrite
         else:
             assert rewrite == "done"
             assert "changed on disk while it was being graded" in graded.messages, graded.messages
@@ -1050,8 +1070,8 @@ class TestTheGraderOutlastsWhatTheChildLeaves:
         assert graded.ex01.full_marks, graded.messages
         tmp_result, cwd_result = graded.line("DEEP ").split()
         assert tmp_result == "built"
-        # The working folder is the grader's, read-only to a sandbox uid.
-        assert cwd_result == ("PermissionError" if mode.drop_uid else "built")
+        # The working folder is the grader's: a read-only mount (EROFS), or Landlock (EACCES).
+        assert cwd_result in (("OSError", "PermissionError") if mode.drop_uid else ("built",)), cwd_result
 
 
 class TestNoProcessOutlivesGrading:
@@ -1251,6 +1271,8 @@ for secret in ({str(kit.root / "solutions" / "ex01_hello_run.py")!r}, {str(kit.r
             "read grader environ",
             "read learner folder",
             "read other checkout",
+            "write work folder",
+            "rewrite checks",
         ):
             assert found[what][0] == "denied", (what, found[what])
 
@@ -1319,7 +1341,7 @@ print("DISK " + outcome)
         outlive grading, because its PID namespace ends with the run."""
         from grader.sandbox import spawn, uids
 
-        def group_only(proc: Any, _mark: str, _since: int) -> None:
+        def group_only(proc: Any, _mark: str, _since: int, **_how: Any) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
@@ -1359,7 +1381,8 @@ class TestUserNamespaceSandbox:
         assert found["uid"] == os.getuid() and found["capabilities"] == 0, (found["uid"], found["capabilities"])
         assert found["interfaces"] == ["lo"]
         for what in ("read solution", "list solutions", "read source tree solution", "list grader fds",
-                     "read grader environ", "read learner folder", "read other checkout"):  # fmt: skip
+                     "read grader environ", "read learner folder", "read other checkout",
+                     "write work folder", "rewrite checks"):  # fmt: skip
             assert found[what][0] == "denied", (what, found[what])
         allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"}
         for path in (sys.prefix, sys.base_prefix, grader.__file__, str(tmp_path)):
@@ -1377,12 +1400,38 @@ class TestUserNamespaceSandbox:
         """A process that keeps changing its pid, with the sweeps off, still ends with the run."""
         from grader.sandbox import spawn
 
-        def group_only(proc: Any, _mark: str, _since: int) -> None:
+        def group_only(proc: Any, _mark: str, _since: int, **_how: Any) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
         monkeypatch.setattr(spawn, "kill_tree", group_only)
         graded = hostile(submission(PID_HOPPER, HONEST_GREET, HONEST_MAIN), limits=USER_NAMESPACE)
+        assert graded.ex01.full_marks, graded.messages
+
+    def test_a_child_of_the_embedding_program_is_left_alone(
+        self, hostile: Grade, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A process the program that embeds the grader starts while a run is graded (a
+        new child of the grader's process, like an orphan the run would leave without a
+        PID namespace) survives the sweeps: in a PID namespace no orphan can reach us."""
+        from grader.sandbox import spawn
+
+        started: list[subprocess.Popen[bytes]] = []
+        real_read_child = spawn.read_child
+
+        def read_child_beside_another(*args: Any, **kwargs: Any) -> Any:
+            if not started:
+                started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+            return real_read_child(*args, **kwargs)
+
+        monkeypatch.setattr(spawn, "read_child", read_child_beside_another)
+        try:
+            graded = hostile(submission(HONEST_GREET, HONEST_MAIN), limits=USER_NAMESPACE)
+            assert started and started[0].poll() is None, "the sweep ended a process that was not the run's"
+        finally:
+            for each in started:
+                each.kill()
+                each.wait()
         assert graded.ex01.full_marks, graded.messages
 
     def test_the_run_cannot_end_its_init(self, hostile: Grade) -> None:
@@ -1417,7 +1466,8 @@ class TestLandlockSandbox:
         # not where they lead: that needs ptrace rights, which Landlock refuses. Its
         # environment stays readable to its own uid (SECURITY.md, residual risks).
         for what in ("read solution", "list solutions", "read source tree solution", "follow grader fd",
-                     "read learner folder", "read other checkout", "root entries"):  # fmt: skip
+                     "read learner folder", "read other checkout", "root entries", "write work folder",
+                     "rewrite checks"):  # fmt: skip
             assert found[what][0] == "denied", (what, found[what])
         for path, (outcome, _detail) in found["writes"].items():
             if not path.startswith("/dev/shm/"):
@@ -1427,6 +1477,21 @@ class TestLandlockSandbox:
         """The child is the copy's owner here (no uid drop), yet the kernel refuses the write."""
         graded = hostile(submission(SECOND_STAGE_PROBE, HONEST_GREET, HONEST_MAIN), limits=LANDLOCK)
         assert "REWRITE PermissionError" in graded.output, graded.output[-2000:]
+        assert graded.ex01.full_marks, graded.messages
+
+    def test_a_pid_hopper_dies_with_the_group(self, hostile: Grade, monkeypatch: pytest.MonkeyPatch) -> None:
+        """No PID namespace here: a process that keeps changing its pid cannot leave the
+        run's process group, so the one signal to the group ends it, with every other
+        sweep switched off."""
+        from grader.sandbox import spawn
+
+        def group_only(proc: Any, _mark: str, _since: int, **_how: Any) -> None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        monkeypatch.setattr(spawn, "kill_tree", group_only)
+        graded = hostile(submission(GROUP_HOPPER, HONEST_GREET, HONEST_MAIN), limits=LANDLOCK)
+        assert "SETSID PermissionError" in graded.output, graded.output[-2000:]
         assert graded.ex01.full_marks, graded.messages
 
     @pytest.mark.skipif(_landlock() < 6, reason="signals are scoped from Landlock ABI 6 (Linux 6.12)")
