@@ -159,3 +159,27 @@ def restrict(readable: Iterable[str], writable: Iterable[str]) -> Restriction:
             f"Landlock ABI {report.abi} (Linux before 6.12): signals and abstract sockets not scoped"
         )
     return report
+
+
+def scope_signals() -> str | None:
+    """A Landlock domain of this process's own that handles no file access and only scopes
+    signals (ABI 6): from now on neither it nor what it starts can signal a process
+    outside it, whatever their uid (what a split run's worker does, so that it cannot stop
+    or kill its checker, which shares its uid). ``None``, or why not."""
+    version = abi()
+    if version < 6:
+        return f"signals not scoped: Landlock ABI {version} (Linux before 6.12)"
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    attr = _RulesetAttr(0, 0, SCOPE_SIGNAL)
+    ruleset = libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(24), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return f"signals not scoped: {_error('landlock_create_ruleset')}"
+    try:
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return f"signals not scoped: {_error('prctl(PR_SET_NO_NEW_PRIVS)')}"
+        if libc.syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            return f"signals not scoped: {_error('landlock_restrict_self')}"
+    finally:
+        os.close(ruleset)
+    return None

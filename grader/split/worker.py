@@ -1149,6 +1149,11 @@ def serve_zygote(control: socket.socket) -> None:
                             os.close(fd)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 _die_with_parent()
+                # The checker and the zygote share this worker's uid: a Landlock domain
+                # of the worker's own keeps its signals (and its children's) inside it.
+                from grader.sandbox.landlock import scope_signals
+
+                scope_signals()
                 work(socket.socket(fileno=keep))
             finally:
                 os._exit(0)

@@ -257,6 +257,29 @@ if os.fork() == 0:
         time.sleep(0.002)
 """
 
+#: At import (in a split run's worker), stop and then kill the checker: the worker's
+#: grandparent (its parent is the zygote), of the same uid.
+STOP_THE_CHECKER = """
+import signal as _signal
+
+def _parent_of(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+_checker = _parent_of(os.getppid())
+with open(f"/proc/{_checker}/cmdline", "rb") as _fh:
+    _command = _fh.read()
+print("CHECKER is", _checker, _command[:80], flush=True)
+# (Only a process of the sandbox: the test must never signal the test runner.)
+for _sig in (_signal.SIGSTOP, _signal.SIGKILL) if b"grader.sandbox" in _command else ():
+    try:
+        os.kill(_checker, _sig)
+    except OSError as exc:
+        print("CHECKER " + type(exc).__name__)
+    else:
+        print("CHECKER signalled")
+"""
+
 #: At import, replace this very file with an honest second stage (each check imports the
 #: file afresh from disk), while the first stage itself gets main wrong.
 SECOND_STAGE = """
@@ -1455,6 +1478,18 @@ LANDLOCK = Limits(landlock_only=True, drop_uid=False)
 
 
 @pytest.mark.skipif(_landlock() < 1, reason="no Landlock in this kernel")
+@pytest.mark.skipif(_landlock() < 6, reason="signals are scoped from Landlock ABI 6 (Linux 6.12)")
+class TestTheWorkerCannotSignalItsChecker:
+    """The worker shares its checker's uid; its own Landlock domain keeps its signals in."""
+
+    def test_the_checker_is_neither_stopped_nor_killed(self, hostile: Grade, mode: Limits) -> None:
+        graded = hostile(submission(STOP_THE_CHECKER, HONEST_GREET, HONEST_MAIN), limits=mode, split=True)
+        assert "CHECKER PermissionError" in graded.output and "CHECKER signalled" not in graded.output, (
+            graded.output[-2000:]
+        )
+        assert graded.ex01.full_marks, graded.messages
+
+
 class TestLandlockSandbox:
     """Where no namespace can be made, Landlock holds the child to the same allow-list:
     nothing of the kit, another checkout or the grader's process to read, nothing to
