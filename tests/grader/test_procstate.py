@@ -290,7 +290,7 @@ class TestTcpMotion:
         reading = procstate.TcpEnd(b, a, 0, 0, 5000, 0)
         not_reading = procstate.TcpEnd(b, a, 9000, 0, 5000, 0)
         idle = procstate.TcpEnd(a, b, 0, 5000, 5000, 0, timer=2, timer_due_ms=7000)  # a keepalive
-        pairs: list[Any] = []
+        pairs: list[object] = []
         monkeypatch.setattr(procstate, "tcp_ends", lambda _connections: pairs)
         pairs[:] = [(probing, reading)]
         look = procstate.tcp_look([(a, b)])
