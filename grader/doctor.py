@@ -138,6 +138,16 @@ def diagnose(kit: Kit, limits: Limits | None = None) -> list[Finding]:
             True,
         )
     )
+    unwatched = report.get("sleep_watch")
+    findings.append(
+        Finding(
+            "kernel sleep count",
+            unwatched == "",
+            "the checker counts each time.sleep of the learner's code (seccomp), whatever it reports"
+            if unwatched == ""
+            else f"unavailable ({unwatched or 'not reported'}): blocking sleeps rest on the learner's process's report",
+        )
+    )
     leaked = [name for name in report.get("environment", []) if name not in _ALLOWED_ENV]
     findings.append(Finding("environment", not leaked, "allow-listed" if not leaked else f"unexpected: {leaked}", True))
     from grader import resources

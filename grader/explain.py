@@ -390,6 +390,12 @@ def split(message: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(key for _, key in sorted(found))
 
 
+def kernel_sleeps(count: int) -> str:
+    """Where a blocking sleep was, when only the kernel saw it (``probes.kernel_sleeps``)."""
+    times = "once" if count == 1 else f"{count} times"
+    return f"the event loop's thread (the kernel saw it sleep {times}; the line was not reported)"
+
+
 def blocking_calls(found: Sequence[Any]) -> str:
     calls = "; ".join(str(f) for f in found[:3])
     return f"Blocking call on the event loop: {calls}. {EXPLANATIONS['blocking']}"

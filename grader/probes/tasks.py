@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -103,6 +103,27 @@ def caller() -> tuple[int, int]:
     if where is not None:
         return where.loop, where.thread
     return id(asyncio.get_running_loop()), threading.get_ident()
+
+
+@contextlib.contextmanager
+def kernel_sleeps() -> Iterator[list[int]]:
+    """In a split check: how many sleeping system calls (``time.sleep``'s) the kernel saw
+    the worker's main thread make during the block, appended to the yielded list on
+    leaving. That thread runs the learner's code and, in an async check, its event loop
+    the whole time: a sleep there held the loop. The kernel's account, not the worker's
+    (``grader.split.sleeps``). The list stays empty in one process, or where the kernel
+    gives no account (no seccomp)."""
+    from grader.split import checker
+
+    link = checker.current()
+    watch = link.sleeps if link is not None else None
+    mark = watch.mark() if watch is not None else None
+    found: list[int] = []
+    try:
+        yield found
+    finally:
+        if watch is not None and mark is not None:
+            found.append(watch.since(mark)[0])
 
 
 def called_from() -> Any:

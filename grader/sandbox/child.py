@@ -123,7 +123,18 @@ def _probe_all(report: Any, unreadable: list[str]) -> dict[str, Any]:
         "no_new_privs": status.get("NoNewPrivs", "").strip(),
         "environment": sorted(os.environ),
         "unreadable": unreadable,
+        "sleep_watch": _sleep_watch(),
     }
+
+
+def _sleep_watch() -> str:
+    """``""`` if a worker here can hand its sleeps to the checker, else why not."""
+    from grader.split import sleeps
+
+    try:
+        return sleeps.available() or ""
+    except OSError as exc:
+        return str(exc)
 
 
 def _loaded_from() -> list[str]:

@@ -43,7 +43,7 @@ from typing import Any
 
 from grader import monitor, procstate
 from grader.loops import GRACE_S, VirtualTimeLoop, _VirtualSelector, learner_threads, tcp_connections
-from grader.split import wire
+from grader.split import sleeps, wire
 
 #: Real seconds a blocking request waits at a time before looking at its deadline again.
 POLL_S = 0.05
@@ -157,10 +157,22 @@ def spawn(deadline: float) -> Link:
         socket.send_fds(_zygote(), [b"w"], [theirs.fileno()])
     finally:
         theirs.close()
+    try:
+        ours.settimeout(max(deadline - time.monotonic(), 0.5))
+        watch = sleeps.take_over(ours)
+    except OSError as exc:
+        ours.close()
+        raise WorkerGone(f"the worker did not start ({type(exc).__name__})") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            ours.settimeout(None)
     link = Link(ours, deadline)
+    link.sleeps = watch
     hello = link.wait_for(lambda m: m.get("op") == "hello")
     pid = hello.get("pid")
     link.pid = pid if isinstance(pid, int) else None
+    if watch is not None:
+        watch.main = link.pid
     _CURRENT[:] = [link]
     return link
 
@@ -174,6 +186,8 @@ class Link:
         self.codec = wire.Codec(self._proxy, _kind_of, self._mirror_exception)
         self.deadline = deadline
         self.pid: int | None = None
+        #: The kernel's account of the worker's sleeps (``grader.split.sleeps``), if any.
+        self.sleeps: sleeps.SleepWatch | None = None
         self.sent = 0
         self.next_id = 0
         self.closed = False
@@ -560,6 +574,7 @@ class Link:
             raise WorkerGone("the worker answered an import with something else")
         remote = RemoteModule(self, module._number, module._repr, module._name)
         object.__setattr__(remote, "learner_file", path)
+        object.__setattr__(remote, "learner_source", bytes(source))
         self.codec.adopt(remote, module._number)
         return remote
 
@@ -601,6 +616,8 @@ class Link:
 
     def close(self) -> None:
         self.closed = True
+        if self.sleeps is not None:
+            self.sleeps.stop()
         if self.loop is not None and not self.loop.is_closed():
             with contextlib.suppress(Exception):
                 self.loop.remove_reader(self.sock.fileno())

@@ -40,7 +40,7 @@ from typing import Any
 
 from grader import explain, monitor, probes
 from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, _quiet, learner_threads
-from grader.split import wire
+from grader.split import sleeps, wire
 
 #: Bytes of the learner's output forwarded per check (the rest is dropped).
 OUTPUT_CAP = 64 * 1024
@@ -1113,6 +1113,9 @@ def work(sock: socket.socket) -> None:
     monitor.install(lambda: link.target)
     reader = threading.Thread(target=link.read_forever, name=GRADER_THREAD_PREFIX + "link", daemon=True)
     reader.start()
+    # The kernel's account of this thread's sleeps goes to the checker (and the learner's
+    # threads and processes, started from here, inherit the watch): before any learner code.
+    sleeps.hand_over(sock)
     link.send({"op": "hello", "pid": os.getpid()})
     link.serve()
 

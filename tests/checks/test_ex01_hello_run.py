@@ -8,7 +8,8 @@ import secrets
 
 import pytest
 
-from grader.probes import InFlight, caller, exact, expect, fail
+from grader.probes import InFlight, called_from, caller, exact, expect, fail, kernel_sleeps
+from grader.probes.source import binds_async_def
 
 # The learner's code runs in a worker process; these checks hold proxies (grader.split).
 pytestmark = pytest.mark.split
@@ -17,8 +18,10 @@ pytestmark = pytest.mark.split
 @pytest.mark.hint(1)
 def test_greet_is_a_coroutine_function(ex):
     """greet is an async def function"""
+    # The kind of the function the module holds (the worker's account) and what the
+    # source binds greet to (the checker's own reading of the bytes the worker ran).
     expect(
-        inspect.iscoroutinefunction(ex.greet),
+        inspect.iscoroutinefunction(ex.greet) and binds_async_def(ex, "greet") is not False,
         "greet must be defined with `async def`: only a coroutine function can `await`.",
     )
 
@@ -31,7 +34,8 @@ async def test_greet_returns_greeting_after_delay(ex):
     loop = asyncio.get_running_loop()
     start = loop.time()
     # Short: on the virtual clock any delay is free, but a `time.sleep` costs real time.
-    result = await ex.greet("Ada", 0.35)
+    with kernel_sleeps() as slept:
+        result = await ex.greet("Ada", 0.35)
     elapsed = loop.time() - start
     exact(result, "Hello, Ada!", "greet('Ada', 0.35) returned the wrong value")
     expect(
@@ -40,6 +44,14 @@ async def test_greet_returns_greeting_after_delay(ex):
         "Wait with `await asyncio.sleep(delay)`: `time.sleep` stops the clock of the loop "
         "(nothing else runs) and no waiting at all returns too early.",
     )
+    # The kernel's word, which no code in the learner's process can change: the loop's
+    # clock moved, but the thread that runs the loop slept through it.
+    if slept and slept[0]:
+        fail(
+            "greet('Ada', 0.35) returned after 0.35s of loop time, but the thread running the "
+            "event loop slept meanwhile (`time.sleep`): nothing else ran on the loop while it "
+            "waited. Wait with `await asyncio.sleep(delay)`."
+        )
 
 
 @pytest.mark.weight(2)
@@ -60,12 +72,16 @@ def test_main_greets_concurrently(ex, monkeypatch):
 
     loops: set[int] = set()
     threads: set[int] = set()
+    alive: list[int] = [0]  # most threads of the learner's alive at a greet, by the kernel's count
 
     async def probe(name: str, delay: float) -> str:
         delays.append(delay)
         loop, thread = caller()  # which loop and thread of the learner's ran this greet
         loops.add(loop)
         threads.add(thread)
+        where = called_from()
+        if where is not None and where.threads_seen is not None:
+            alive[0] = max(alive[0], where.threads_seen)
         with flight.track():
             # Short: loops run in threads of the learner's own let the clock move only
             # as fast as a real one.
@@ -96,6 +112,15 @@ def test_main_greets_concurrently(ex, monkeypatch):
             + (f"in {len(threads)} threads. " if len(threads) > 1 else "one after another. ")
             + "One loop runs them all together: write one `async def` that gathers every "
             "`greet(name, delay)`, and pass it to a single `asyncio.run(...)` call."
+        )
+    if alive[0] >= 2:
+        # One loop needs no thread of its own, or one: this many ran loops side by side
+        # (counted by the kernel, whatever the learner's process says of its loops).
+        fail(
+            f"While the greetings ran, {alive[0]} threads of yours were alive besides the main "
+            "one: main ran them in threads of their own, not as coroutines on one event loop. "
+            "Write one `async def` that gathers every `greet(name, delay)`, and pass it to a "
+            "single `asyncio.run(...)` call."
         )
     if any(delay != 1.0 for delay in delays):
         fail(

@@ -22,7 +22,7 @@ from grader.sandbox import Limits
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["dedicated uid", "mount namespace", "file allow-list", "network namespace", "PID namespace",
          "interpreter readable", "resource limits", "process limit", "no new privileges", "no capabilities",
-         "environment", "warm child",
+         "kernel sleep count", "environment", "warm child",
          "parallel grading"]  # fmt: skip
 
 pytestmark = pytest.mark.slow
@@ -41,6 +41,7 @@ class TestDiagnose:
         detail = findings["resource limits"].detail
         assert {"as=3221225472", "nofile=512", "fsize=33554432", "core=0"} <= set(detail.split(", ")), detail
         assert findings["environment"].ok and findings["environment"].detail == "allow-listed"
+        assert findings["kernel sleep count"].ok, findings["kernel sleep count"].detail
 
     def test_defenses_switched_off_are_missing(self, kit: Kit) -> None:
         """no uid drop and no namespaces: those lines, the process limit that needs a

@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT as SOURCE_TREE
 from test_hostile import (  # noqa: F401 (fixtures)
+    CONCURRENT,
     COROUTINE,
     NO_BLOCKING,
     RESPAWN_S,
@@ -647,6 +648,83 @@ _link = getattr(sys, "mod" + "ules")["grader.split" + ".worker"].LINK[0]
 def assert_the_attack_ran(graded: Grade) -> None:
     """The learner's module imported: the attack reached its link, not an import error."""
     assert "Importing ex01_hello_run.py raised" not in graded.messages, graded.messages
+
+#: The worker made to hide what it can see of itself: no blocking call and no loop problem
+#: reported, and every call back to the checker said to come from one loop and thread.
+HIDING_WORKER = WORKER_LINK + """
+_link.op_blocking = lambda number, message, _link=_link: _link.reply(number, [])
+_link.op_problems = lambda number, message, _link=_link: _link.reply(number, [])
+_send = _link.send
+
+def _one_loop(message, _send=_send):
+    if isinstance(message, dict) and message.get("op") == "call" and isinstance(message.get("from"), list):
+        message["from"] = [1, 1, 1, 0, 0]
+    return _send(message)
+
+_link.send = _one_loop
+print("the worker hides what it sees")
+"""
+
+#: Two classic wrong answers (tests/mutants/ex01_hello_run: blocking_sleep and
+#: thread_per_name), each with the score it gets from an honest worker.
+CLASSIC = {
+    "time.sleep in greet": (
+        """
+        async def greet(name, delay):
+            time.sleep(delay)
+            return f"Hello, {name}!"
+
+        def main(names, delay=0.1):
+            async def all_of_them():
+                return await asyncio.gather(*(greet(n, delay) for n in names))
+            return asyncio.run(all_of_them())
+        """,
+        6.0,
+    ),
+    "a loop per thread": (
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        async def greet(name, delay):
+            await asyncio.sleep(delay)
+            return f"Hello, {name}!"
+
+        def main(names, delay=0.1):
+            with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+                return list(pool.map(lambda n: asyncio.run(greet(n, delay)), names))
+        """,
+        7.0,
+    ),
+}
+
+
+class TestWhatTheKernelSeesCannotBeHidden:
+    """A worker may hide what only it sees of itself; where the kernel sees it too, hiding
+    gains nothing. Before the learner's module is imported, the worker's main thread hands
+    the checker a seccomp listener for its sleeping system calls (grader.split.sleeps), and
+    the checker counts the worker's threads in /proc at every call back. A classic wrong
+    answer whose worker hides its blocking calls and says every greeting ran on one loop
+    scores what it scores honestly. Before (8 of ex01's points rested on the worker's word,
+    SECURITY.md step 10), with the kernel's counts switched off in a checkout: the hidden
+    loop per thread scored 10/10 (honest 7), the hidden time.sleep 8/10 (honest 6)."""
+
+    @pytest.mark.parametrize("wrong", list(CLASSIC))
+    def test_the_honest_score(self, hostile: Grade, wrong: str) -> None:
+        graded = hostile(submission(CLASSIC[wrong][0]), split=True)
+        assert graded.ex01.score == CLASSIC[wrong][1], sorted(graded.passed)
+
+    @pytest.mark.parametrize("wrong", list(CLASSIC))
+    def test_hiding_it_gains_nothing(self, hostile: Grade, mode: Limits, wrong: str) -> None:
+        graded = hostile(submission(HIDING_WORKER, CLASSIC[wrong][0]), limits=mode, split=True)
+        assert "the worker hides what it sees" in graded.output  # the attack ran
+        assert graded.ex01.score <= CLASSIC[wrong][1], sorted(graded.passed)
+        if wrong == "time.sleep in greet":
+            assert NO_BLOCKING not in graded.passed
+            assert "the kernel saw it sleep" in graded.messages
+        else:
+            assert CONCURRENT not in graded.passed
+            assert "threads of yours were alive" in graded.messages
+
 
 #: Answers to requests the checker never made, large ones.
 UNASKED_ANSWERS = """
