@@ -8,7 +8,6 @@ where what the imported module holds at run time is the worker's account.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from typing import Any
 
 
@@ -19,52 +18,53 @@ def learner_source(ex: Any) -> bytes | None:
 
 
 def binds_async_def(ex: Any, name: str) -> bool | None:
-    """Whether the module's last top-level binding of ``name`` is an ``async def`` (or a
-    plain ``name = other`` of a top-level ``async def other``): ``None`` when the source is
-    not at hand (one process, where the module itself is the evidence)."""
+    """What the module's source says ``name`` is, where it can tell: ``True`` when its last
+    binding of ``name`` made unconditionally at top level is an ``async def``; ``False``
+    when it is a plain ``def`` without decorators (or a ``lambda``): no coroutine
+    function, whatever the module holds at run time; ``None`` when the source cannot
+    tell (any other binding: a call, an alias, a decorated ``def``, an import, a binding
+    inside an ``if`` or ``try``) or is not at hand (one process, where the module itself
+    is the evidence). A check fails on ``False`` only."""
     source = learner_source(ex)
     if source is None:
         return None
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    async_defs: set[str] = set()
+        return None
     last: bool | None = None
-    for node in _top_level(tree.body):
-        if isinstance(node, ast.AsyncFunctionDef):
-            async_defs.add(node.name)
-            if node.name == name:
-                last = True
-        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
-            last = False
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+    for node in tree.body:
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == name:
+            last = True
+        elif isinstance(node, ast.FunctionDef) and node.name == name:
+            last = None if node.decorator_list else False
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            if node.value is None:
+                continue  # an annotation alone binds nothing
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(name in _names(target) for target in targets):
-                value = node.value
-                plain = isinstance(node, ast.Assign | ast.AnnAssign)
-                last = plain and isinstance(value, ast.Name) and value.id in async_defs
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            if any((alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
-                last = False
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            continue
-    return bool(last)
+                last = False if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda) else None
+        elif name in _bound_within(node):
+            last = None  # a class, an import, or a binding inside a block: the run's business
+    return last
 
 
-def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Module-level statements, those inside top-level ``if``/``try``/``with`` blocks too."""
-    for node in body:
-        yield node
-        if isinstance(node, ast.If | ast.With | ast.AsyncWith):
-            yield from _top_level(node.body)
-            yield from _top_level(getattr(node, "orelse", []))
-        elif isinstance(node, ast.Try | ast.TryStar):
-            yield from _top_level(node.body)
-            for handler in node.handlers:
-                yield from _top_level(handler.body)
-            yield from _top_level(node.orelse)
-            yield from _top_level(node.finalbody)
+def _bound_within(node: ast.stmt) -> set[str]:
+    """Names a statement may bind at top level (definitions, assignments and imports,
+    however nested in ``if``/``try``/``with``/``for`` blocks; not inside functions)."""
+    found: set[str] = set()
+    pending: list[ast.AST] = [node]
+    while pending:
+        child = pending.pop()
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.add(child.name)
+            continue  # what a function or class binds inside is its own
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            found.add(child.id)
+        elif isinstance(child, ast.alias):
+            found.add(child.asname or child.name.split(".")[0])
+        pending.extend(ast.iter_child_nodes(child))
+    return found
 
 
 def _names(target: ast.expr) -> set[str]:

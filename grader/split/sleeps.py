@@ -37,10 +37,14 @@ SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 SECCOMP_RET_USER_NOTIF = 0x7FC00000
 SECCOMP_RET_ALLOW = 0x7FFF0000
+SECCOMP_RET_ERRNO = 0x00050000
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
 _LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
-_NR, _ARCH = 0, 4
+#: struct seccomp_data: the call's number, the architecture, then (after the instruction
+#: pointer) its arguments: the first one's low 32 bits.
+_NR, _ARCH, _ARG0 = 0, 4, 16
 
 #: Per machine: its audit architecture, seccomp's own number, the sleeping calls (name by
 #: number), and the first number of another ABI sharing the architecture (x32's), if any.
@@ -49,6 +53,8 @@ MACHINES: dict[str, tuple[int, int, dict[int, str], int | None]] = {
     "aarch64": (0xC00000B7, 277, {101: "nanosleep", 115: "clock_nanosleep"}, None),
 }
 MACHINES["arm64"] = MACHINES["aarch64"]
+#: prctl's number, per machine.
+PRCTL = {"x86_64": 157, "aarch64": 167, "arm64": 167}
 
 #: struct seccomp_notif (id, pid, flags, then seccomp_data: nr, arch, ip, six args) and
 #: struct seccomp_notif_resp (id, val, error, flags).
@@ -72,11 +78,16 @@ class _Program(ctypes.Structure):
 
 def program(machine: str) -> list[tuple[int, int, int, int]]:
     """The filter for ``machine`` as (code, jump if true, jump if false, k): a sleeping
-    call notifies the listener; everything else passes (another ABI's numbers too: the
-    run's own filter, ``grader.sandbox.onegroup``, answers those ENOSYS)."""
-    arch, _, sleeping, other_abi = MACHINES[machine]
-    numbers = sorted(sleeping)
-    steps: list[tuple[int, int, int, int]] = [
+    call notifies the listener; a filter of the process's own (``seccomp``, or ``prctl``'s
+    ``PR_SET_SECCOMP``) is refused ``EPERM``, since one answering the sleeps itself would
+    outrank the notification and hide them; everything else passes (another ABI's
+    numbers too: the run's own filter, ``grader.sandbox.onegroup``, answers those
+    ENOSYS)."""
+    arch, seccomp, sleeping, other_abi = MACHINES[machine]
+    prctl = PRCTL[machine]
+    deny = SECCOMP_RET_ERRNO | errno.EPERM
+    # (code, true label or offset, false label or offset, k): labels resolved below.
+    steps: list[tuple[int, int | str, int | str, int]] = [
         (_LD_W_ABS, 0, 0, _ARCH),
         (_JEQ_K, 1, 0, arch),
         (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
@@ -84,11 +95,24 @@ def program(machine: str) -> list[tuple[int, int, int, int]]:
     ]
     if other_abi is not None:
         steps += [(_JGE_K, 0, 1, other_abi), (_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
-    for i, number in enumerate(numbers):
-        # To the notify at the end when equal: past the other tests and the allow.
-        steps.append((_JEQ_K, len(numbers) - i, 0, number))
-    steps += [(_RET_K, 0, 0, SECCOMP_RET_ALLOW), (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF)]
-    return steps
+    steps += [(_JEQ_K, "deny", 0, seccomp), (_JEQ_K, "prctl", 0, prctl)]
+    steps += [(_JEQ_K, "notify", 0, number) for number in sorted(sleeping)]
+    labels = {"notify": len(steps) + 1, "deny": len(steps) + 2, "prctl": len(steps) + 3}
+    steps += [
+        (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
+        (_RET_K, 0, 0, deny),
+        (_LD_W_ABS, 0, 0, _ARG0),
+        (_JEQ_K, 1, 0, PR_SET_SECCOMP),
+        (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (_RET_K, 0, 0, deny),
+    ]
+    resolved: list[tuple[int, int, int, int]] = []
+    for pc, (code, jump_true, jump_false, k) in enumerate(steps):
+        jt = labels[jump_true] - pc - 1 if isinstance(jump_true, str) else jump_true
+        jf = labels[jump_false] - pc - 1 if isinstance(jump_false, str) else jump_false
+        resolved.append((code, jt, jf, k))
+    return resolved
 
 
 def watch_this_thread() -> tuple[int | None, str | None]:

@@ -19,9 +19,9 @@ from grader.split import sleeps
 ALLOW, NOTIFY = sleeps.SECCOMP_RET_ALLOW, sleeps.SECCOMP_RET_USER_NOTIF
 
 
-def run_filter(steps: list[tuple[int, int, int, int]], arch: int, nr: int) -> int:
+def run_filter(steps: list[tuple[int, int, int, int]], arch: int, nr: int, arg0: int = 0) -> int:
     """Run the classic BPF program the way the kernel does, on one system call."""
-    data = {sleeps._ARCH: arch, sleeps._NR: nr}
+    data = {sleeps._ARCH: arch, sleeps._NR: nr, sleeps._ARG0: arg0}
     accumulator, pc = 0, 0
     while True:
         code, jump_true, jump_false, k = steps[pc]
@@ -47,6 +47,12 @@ def test_the_filter_notifies_sleeps_only(machine: str) -> None:
         if nr not in sleeping:
             assert run_filter(steps, arch, nr) == ALLOW
     assert run_filter(steps, 0x40000003, min(sleeping)) == ALLOW  # another architecture's
+    # A filter of the process's own, which could answer the sleeps before the listener hears them:
+    deny = sleeps.SECCOMP_RET_ERRNO | 1  # EPERM
+    assert run_filter(steps, arch, sleeps.MACHINES[machine][1]) == deny
+    prctl = sleeps.PRCTL[machine]
+    assert run_filter(steps, arch, prctl, sleeps.PR_SET_SECCOMP) == deny
+    assert run_filter(steps, arch, prctl, 15) == ALLOW  # PR_SET_NAME and the rest
     if other_abi is not None:
         assert run_filter(steps, arch, other_abi + min(sleeping)) == ALLOW
 
@@ -77,7 +83,7 @@ def test_the_checker_counts_each_sleep_by_thread() -> None:
     child = subprocess.Popen([sys.executable, "-c", code], pass_fds=[theirs.fileno()])
     theirs.close()
     try:
-        ours.settimeout(10)
+        ours.settimeout(120)  # a backstop: a loaded machine starts Python slowly
         watch = sleeps.take_over(ours)
         assert watch is not None
         watch.main = child.pid
@@ -88,7 +94,7 @@ def test_the_checker_counts_each_sleep_by_thread() -> None:
         assert watch.last_call == "clock_nanosleep"
         assert slept >= 0.06  # the sleeps went on, unchanged
         ours.sendall(b"q")
-        assert child.wait(10) == 0
+        assert child.wait(120) == 0
     finally:
         ours.close()
         if child.poll() is None:
@@ -118,21 +124,22 @@ def module(source: str) -> SimpleNamespace:
     [
         ("async def greet(name, delay):\n    return name\n", True),
         ("import functools\n@functools.cache\nasync def greet(n, d):\n    pass\n", True),
-        ("async def _greet(n, d):\n    pass\ngreet = _greet\n", True),
-        (
-            "try:\n    import uvloop\nexcept ImportError:\n    pass\nif 1:\n    async def greet(n, d):\n        pass\n",
-            True,
-        ),
+        ("async def greet(n, d):\n    pass\ngreet: object\n", True),  # an annotation binds nothing
         ("def greet(name, delay):\n    return name\n", False),
         ("async def greet(n, d):\n    pass\ndef greet(n, d):\n    pass\n", False),
-        ("async def greet(n, d):\n    pass\ngreet = staticmethod(greet)\n", False),
-        ("async def greet(n, d):\n    pass\nfrom os import path as greet\n", False),
         ("greet = lambda n, d: n\n", False),
-        ("class Thing:\n    async def greet(self):\n        pass\n", False),
-        ("def greet(:\n", False),
+        # What the source cannot tell is left to the run (the module's own account):
+        ("async def _greet(n, d):\n    pass\ngreet = _greet\n", None),
+        ("async def greet(n, d):\n    pass\ngreet = staticmethod(greet)\n", None),
+        ("def traced(f):\n    return f\n@traced\ndef greet(n, d):\n    pass\n", None),
+        ("async def greet(n, d):\n    pass\nfrom os import path as greet\n", None),
+        ("if V:\n    async def greet(n, d):\n        pass\nelse:\n    def greet(n, d):\n        pass\n", None),
+        ("async def greet(n, d):\n    pass\nif __name__ == '__main__':\n    greet = None\n", None),
+        ("class Greeter:\n    async def greet(self):\n        pass\n", None),
+        ("def greet(:\n", None),
     ],
 )
-def test_what_the_source_binds(source: str, expected: bool) -> None:
+def test_what_the_source_binds(source: str, expected: bool | None) -> None:
     assert binds_async_def(module(source), "greet") is expected
 
 
