@@ -27,6 +27,7 @@ never an exception. On anything but Linux, everything is ``None``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import platform
@@ -287,6 +288,33 @@ class TcpMotion:
     #: no acknowledgement will: its peer's window was closed, or a segment was lost);
     #: ``None`` if no such timer runs.
     due_s: float | None
+
+
+#: Set by the sandbox's child when the run has a network namespace of its own: then
+#: every socket the kernel lists in it is the run's (:func:`unix_sockets`).
+PRIVATE_NETWORK = False
+
+
+def unix_sockets_of_others() -> int | None:
+    """How many Unix sockets exist in this network namespace (``/proc/net/unix``) that
+    this process does not hold; None unless the run has the namespace to itself
+    (elsewhere the count is the machine's). Each asyncio event loop holds two (its
+    self-pipe), so the count follows how many loops the run's other processes hold,
+    whatever they say."""
+    if not PRIVATE_NETWORK:
+        return None
+    text = _read("/proc/net/unix")
+    if text is None:
+        return None
+    inodes = {fields[6] for fields in (line.split() for line in text.splitlines()[1:]) if len(fields) >= 7}
+    mine = 0
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{name}")
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    mine += 1
+    return len(inodes) - mine
 
 
 def tcp_ends(

@@ -245,6 +245,10 @@ def run(settings: dict[str, Any], args: list[str], key: bytes) -> int:
         "uid": os.getuid(),
         "problems": report.problems,
     }
+    if report.net_ns:
+        from grader import procstate
+
+        procstate.PRIVATE_NETWORK = True
     if _runs_split_checks(args):
         # The learner's code will run in workers: start their zygote (a fresh interpreter)
         # now, beside pytest's start-up, rather than when the first check needs it.

@@ -8,8 +8,9 @@ import secrets
 
 import pytest
 
-from grader.probes import InFlight, called_from, caller, exact, expect, fail, kernel_sleeps
+from grader.probes import InFlight, caller, exact, expect, fail, kernel_sleeps
 from grader.probes.source import binds_async_def
+from grader.procstate import unix_sockets_of_others
 
 # The learner's code runs in a worker process; these checks hold proxies (grader.split).
 pytestmark = pytest.mark.split
@@ -72,16 +73,17 @@ def test_main_greets_concurrently(ex, monkeypatch):
 
     loops: set[int] = set()
     threads: set[int] = set()
-    alive: list[int] = [0]  # most threads of the learner's alive at a greet, by the kernel's count
+    # The kernel's count of the Unix sockets held outside the checker (each event loop
+    # holds a pair): before main runs, then at each greet. None where the run does not
+    # have its network namespace to itself.
+    sockets: list[int | None] = [unix_sockets_of_others()]
 
     async def probe(name: str, delay: float) -> str:
         delays.append(delay)
         loop, thread = caller()  # which loop and thread of the learner's ran this greet
         loops.add(loop)
         threads.add(thread)
-        where = called_from()
-        if where is not None and where.threads_seen is not None:
-            alive[0] = max(alive[0], where.threads_seen)
+        sockets.append(unix_sockets_of_others())
         with flight.track():
             # Short: loops run in threads of the learner's own let the clock move only
             # as fast as a real one.
@@ -113,14 +115,16 @@ def test_main_greets_concurrently(ex, monkeypatch):
             + "One loop runs them all together: write one `async def` that gathers every "
             "`greet(name, delay)`, and pass it to a single `asyncio.run(...)` call."
         )
-    if alive[0] >= 2:
-        # One loop needs no thread of its own, or one: this many ran loops side by side
-        # (counted by the kernel, whatever the learner's process says of its loops).
+    counts = [n for n in sockets if n is not None]
+    alive = (max(counts) - counts[0]) // 2 if len(counts) == len(sockets) > 1 else 0
+    if alive >= 2:
+        # Whatever the learner's process says of its loops: the kernel saw this many
+        # self-pipes (one per loop) open at once while the greetings ran.
         fail(
-            f"While the greetings ran, {alive[0]} threads of yours were alive besides the main "
-            "one: main ran them in threads of their own, not as coroutines on one event loop. "
-            "Write one `async def` that gathers every `greet(name, delay)`, and pass it to a "
-            "single `asyncio.run(...)` call."
+            f"While the greetings ran, {alive} event loops were open at once (the kernel "
+            "counted their sockets): main ran greetings on loops of their own, not as "
+            "coroutines on one event loop. Write one `async def` that gathers every "
+            "`greet(name, delay)`, and pass it to a single `asyncio.run(...)` call."
         )
     if any(delay != 1.0 for delay in delays):
         fail(

@@ -308,3 +308,39 @@ class TestTcpMotion:
 
     def test_an_end_not_found(self) -> None:
         assert procstate.tcp_ends([(("127.0.0.1", 1), ("127.0.0.1", 2))]) == [(None, None)]
+
+
+class TestUnixSocketsOfOthers:
+    """The kernel's count of the Unix sockets the run's other processes hold (two per event
+    loop), where the run has its network namespace to itself."""
+
+    def test_no_private_network_no_count(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(procstate, "PRIVATE_NETWORK", False)
+        assert procstate.unix_sockets_of_others() is None
+
+    @pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root here")
+    def test_counts_what_other_processes_hold(self) -> None:
+        script = textwrap.dedent(
+            """
+            import ctypes, socket, subprocess, sys
+            assert ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0  # CLONE_NEWNET
+            from grader import procstate
+            procstate.PRIVATE_NETWORK = True
+            base = procstate.unix_sockets_of_others()
+            mine = socket.socketpair()
+            assert procstate.unix_sockets_of_others() == base, "its own sockets are not counted"
+            child = subprocess.Popen(
+                [sys.executable, "-c", "import socket, sys; pairs = [socket.socketpair() for _ in range(2)]; "
+                 "print(flush=True); sys.stdin.read()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            )
+            child.stdout.readline()
+            print(base, procstate.unix_sockets_of_others())
+            child.stdin.close()
+            child.wait()
+            """
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        base, during = map(int, done.stdout.split())
+        assert during == base + 4  # two socket pairs: two event loops' worth

@@ -50,6 +50,7 @@ from conftest import ROOT as SOURCE_TREE
 from test_hostile import (  # noqa: F401 (fixtures)
     CONCURRENT,
     COROUTINE,
+    MODES,
     NO_BLOCKING,
     RESPAWN_S,
     TEST_MARGIN_S,
@@ -702,7 +703,8 @@ class TestWhatTheKernelSeesCannotBeHidden:
     """A worker may hide what only it sees of itself; where the kernel sees it too, hiding
     gains nothing. Before the learner's module is imported, the worker's main thread hands
     the checker a seccomp listener for its sleeping system calls (grader.split.sleeps), and
-    the checker counts the worker's threads in /proc at every call back. A classic wrong
+    the checker counts the Unix sockets the run's other processes hold (two per event
+    loop) in its network namespace at every call back. A classic wrong
     answer whose worker hides its blocking calls and says every greeting ran on one loop
     scores what it scores honestly. Before (8 of ex01's points rested on the worker's word,
     SECURITY.md step 10), with the kernel's counts switched off in a checkout: the hidden
@@ -713,9 +715,26 @@ class TestWhatTheKernelSeesCannotBeHidden:
         graded = hostile(submission(CLASSIC[wrong][0]), split=True)
         assert graded.ex01.score == CLASSIC[wrong][1], sorted(graded.passed)
 
-    @pytest.mark.parametrize("wrong", list(CLASSIC))
-    def test_hiding_it_gains_nothing(self, hostile: Grade, mode: Limits, wrong: str) -> None:
-        graded = hostile(submission(HIDING_WORKER, CLASSIC[wrong][0]), limits=mode, split=True)
+    @pytest.mark.parametrize(
+        ("where", "wrong"),
+        [
+            ("sandbox", "time.sleep in greet"),
+            ("limits-only", "time.sleep in greet"),
+            ("sandbox", "a loop per thread"),
+            pytest.param(
+                "limits-only",
+                "a loop per thread",
+                marks=pytest.mark.xfail(
+                    strict=True,
+                    reason="without a network namespace of the run's own, the kernel's count of the "
+                    "loops' sockets is the machine's: which loops called greet is the worker's word "
+                    "(SECURITY.md, step 10)",
+                ),
+            ),
+        ],
+    )
+    def test_hiding_it_gains_nothing(self, hostile: Grade, where: str, wrong: str) -> None:
+        graded = hostile(submission(HIDING_WORKER, CLASSIC[wrong][0]), limits=MODES[where], split=True)
         assert "the worker hides what it sees" in graded.output  # the attack ran
         assert graded.ex01.score <= CLASSIC[wrong][1], sorted(graded.passed)
         if wrong == "time.sleep in greet":
@@ -723,7 +742,7 @@ class TestWhatTheKernelSeesCannotBeHidden:
             assert "the kernel saw it sleep" in graded.messages
         else:
             assert CONCURRENT not in graded.passed
-            assert "threads of yours were alive" in graded.messages
+            assert "event loops were open at once" in graded.messages
 
 
 #: Answers to requests the checker never made, large ones.
