@@ -176,34 +176,60 @@ def test_main_keeps_input_order(ex, monkeypatch):
         ends.update(_finish_times(names))
         what = f"main({names!r}, 0.1)"
         result = _main(ex, names, 0.1, what)
-        expected = [greetings[name] for name in names]
-        # Type-strict: an object posing as a list (or a str whose == always holds) is no match.
-        if type(result) is list and all(type(x) is str for x in result) and result == expected:
-            continue
-        finished = [greetings[name] for name in sorted(names, key=ends.__getitem__)]
-        if isinstance(result, list) and sorted(result, key=repr) == sorted(expected):
-            if result == finished:
-                fail(
-                    f"{what} returned the greetings in the order they finished "
-                    f"({', '.join(sorted(names, key=ends.__getitem__))}), not in the order of names. "
-                    "Collecting results as they complete (`asyncio.as_completed`, appending when "
-                    "each one is done) loses the input order; `asyncio.gather` returns results in "
-                    "the order of its arguments."
-                )
-            if result == sorted(expected):
-                fail(
-                    f"{what} returned the greetings sorted, not in the order of names: return "
-                    "them in the order `asyncio.gather` gives them (the order of its arguments), "
-                    "unsorted."
-                )
+        _check_order(result, names, greetings, ends, what)
+    # A greeting that takes 30 times the delay main was given: main waits for each one,
+    # however long (not a fixed time such as a sleep of a few delays, or a wait's timeout).
+    late = ROUNDS[0][:3]
+    ends.update({late[0]: 0.3, late[1]: 0.01, late[2]: 0.02})
+    what = f"main({late!r}, 0.01), the greeting of {late[0]!r} ending after 0.3s,"
+    try:
+        result = _main(ex, late, 0.01, what)
+    except Exception as exc:  # from the worker: a class of the same name, not asyncio's own
+        if type(exc).__name__ != "InvalidStateError":
+            raise
+        result = None
+    if not isinstance(result, list) or len(result) != len(late):
+        fail(
+            f"{what} did not return all {len(late)} greetings"
+            + ("" if isinstance(result, list) else " (reading a result that was not ready yet)")
+            + ": main must wait for every greeting to finish, however long it takes, not for "
+            "a fixed time (a sleep, or the timeout of `asyncio.wait`). `await asyncio.gather(...)` "
+            "returns once they have all finished."
+        )
+    _check_order(result, late, greetings, ends, what)
+
+
+def _check_order(result, names, greetings, ends, what):
+    """Fail unless ``result`` holds each name's greeting, in the order of ``names``."""
+    __tracebackhide__ = True
+    expected = [greetings[name] for name in names]
+    # Type-strict: an object posing as a list (or a str whose == always holds) is no match.
+    if type(result) is list and all(type(x) is str for x in result) and result == expected:
+        return
+    finished = [greetings[name] for name in sorted(names, key=ends.__getitem__)]
+    if isinstance(result, list) and sorted(result, key=repr) == sorted(expected):
+        if result == finished:
             fail(
-                f"{what} returned every greeting, but in an order that is neither the order of "
-                f"names nor the order they finished: {result!r}. A set (such as the `done` set "
-                "`asyncio.wait` returns) has no order you can rely on: read each result from "
-                "your own list of tasks, in the order you made them, or use `asyncio.gather`, "
-                "which returns results in the order of its arguments."
+                f"{what} returned the greetings in the order they finished "
+                f"({', '.join(sorted(names, key=ends.__getitem__))}), not in the order of names. "
+                "Collecting results as they complete (`asyncio.as_completed`, appending when "
+                "each one is done) loses the input order; `asyncio.gather` returns results in "
+                "the order of its arguments."
             )
-        exact(result, expected, f"{what}, each greet returning its own text and ending at its own time,")
+        if result == sorted(expected):
+            fail(
+                f"{what} returned the greetings sorted, not in the order of names: return "
+                "them in the order `asyncio.gather` gives them (the order of its arguments), "
+                "unsorted."
+            )
+        fail(
+            f"{what} returned every greeting, but in an order that is neither the order of "
+            f"names nor the order they finished: {result!r}. A set (such as the `done` set "
+            "`asyncio.wait` returns) has no order you can rely on: read each result from "
+            "your own list of tasks, in the order you made them, or use `asyncio.gather`, "
+            "which returns results in the order of its arguments."
+        )
+    exact(result, expected, f"{what}, each greet returning its own text and ending at its own time,")
 
 
 #: What ``asyncio.run`` says when it is given something other than a coroutine.
