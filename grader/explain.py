@@ -396,6 +396,15 @@ def kernel_sleeps(count: int) -> str:
     return f"the event loop's thread (the kernel saw it sleep {times}; the line was not reported)"
 
 
+def loop_elsewhere() -> str:
+    """The worker's main thread did nothing while the check ran (``probes.kernel_sleeps``)."""
+    return (
+        "Your code did not run on the thread that starts it: that thread did nothing at all "
+        "while the check ran (the kernel's count), so your event loop ran on another one. "
+        "Run your code where it is called, with no thread of your own in between."
+    )
+
+
 def blocking_calls(found: Sequence[Any]) -> str:
     calls = "; ".join(str(f) for f in found[:3])
     return f"Blocking call on the event loop: {calls}. {EXPLANATIONS['blocking']}"

@@ -384,9 +384,11 @@ def no_blocking(ex: types.ModuleType, request: pytest.FixtureRequest) -> Iterato
                 for pair in (reported if isinstance(reported, list) else [])[:20]
                 if isinstance(pair, list) and len(pair) == 2
             ]
-        asleep = slept[0] if slept and inspect.iscoroutinefunction(request.function) else 0
-        if asleep and not any("sleep" in call.func for call in found):
-            found.append(probes.BlockingCall("time.sleep", explain.kernel_sleeps(asleep)))
+        if inspect.iscoroutinefunction(request.function):
+            if slept.sleeps and not any("sleep" in call.func for call in found):
+                found.append(probes.BlockingCall("time.sleep", explain.kernel_sleeps(slept.sleeps)))
+            elif slept.stood_still:
+                probes.fail(explain.loop_elsewhere())
     else:
         with probes.detect_blocking(ex) as found:
             yield found

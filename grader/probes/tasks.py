@@ -105,25 +105,48 @@ def caller() -> tuple[int, int]:
     return id(asyncio.get_running_loop()), threading.get_ident()
 
 
+@dataclass
+class LoopThreadAccount:
+    """The kernel's account of the worker's main thread during a block (split checks):
+    the thread that runs the learner's code and, in an async check, its event loop."""
+
+    #: Whether the kernel could tell (a split check, seccomp and /proc at hand).
+    known: bool = False
+    #: Sleeping system calls it made (``time.sleep``'s).
+    sleeps: int = 0
+    #: It neither ran nor was switched in or out while the block had the learner's code
+    #: run: the learner's code, and its loop, ran on some other thread.
+    stood_still: bool = False
+
+    @property
+    def held(self) -> bool:
+        """The loop's thread slept, or the loop was not on it."""
+        return self.sleeps > 0 or self.stood_still
+
+
 @contextlib.contextmanager
-def kernel_sleeps() -> Iterator[list[int]]:
-    """In a split check: how many sleeping system calls (``time.sleep``'s) the kernel saw
-    the worker's main thread make during the block, appended to the yielded list on
-    leaving. That thread runs the learner's code and, in an async check, its event loop
-    the whole time: a sleep there held the loop. The kernel's account, not the worker's
-    (``grader.split.sleeps``). The list stays empty in one process, or where the kernel
+def kernel_sleeps() -> Iterator[LoopThreadAccount]:
+    """In a split check: what the kernel saw of the worker's main thread during the block
+    (:class:`LoopThreadAccount`), filled in on leaving. Its sleeps come from the worker's
+    seccomp listener (``grader.split.sleeps``), its activity from ``/proc``: the
+    kernel's account, not the worker's. Left unknown in one process, or where the kernel
     gives no account (no seccomp)."""
     from grader.split import checker
 
+    account = LoopThreadAccount()
     link = checker.current()
     watch = link.sleeps if link is not None else None
+    pid = link.pid if link is not None else None
     mark = watch.mark() if watch is not None else None
-    found: list[int] = []
+    before = checker.thread_activity(pid, pid) if pid is not None else None
     try:
-        yield found
+        yield account
     finally:
         if watch is not None and mark is not None:
-            found.append(watch.since(mark)[0])
+            account.known = True
+            account.sleeps = watch.since(mark)[0]
+            after = checker.thread_activity(pid, pid) if pid is not None else None
+            account.stood_still = before is not None and after is not None and after == before
 
 
 def called_from() -> Any:

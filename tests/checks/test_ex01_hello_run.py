@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 
+from grader import explain
 from grader.probes import InFlight, caller, exact, expect, fail, kernel_sleeps
 from grader.probes.source import binds_async_def
 from grader.procstate import unix_sockets_of_others
@@ -47,7 +48,9 @@ async def test_greet_returns_greeting_after_delay(ex):
     )
     # The kernel's word, which no code in the learner's process can change: the loop's
     # clock moved, but the thread that runs the loop slept through it.
-    if slept and slept[0]:
+    if slept.stood_still and not slept.sleeps:
+        fail(explain.loop_elsewhere())
+    if slept.sleeps:
         fail(
             "greet('Ada', 0.35) returned after 0.35s of loop time, but the thread running the "
             "event loop slept meanwhile (`time.sleep`): nothing else ran on the loop while it "

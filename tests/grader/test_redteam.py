@@ -38,6 +38,7 @@ import csv
 import io
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,7 @@ from conftest import ROOT as SOURCE_TREE
 from test_hostile import (  # noqa: F401 (fixtures)
     CONCURRENT,
     COROUTINE,
+    GREETING,
     MODES,
     NO_BLOCKING,
     RESPAWN_S,
@@ -699,6 +701,80 @@ CLASSIC = {
 }
 
 
+#: A seccomp filter of the submission's own, stacked on the worker's: its sleeps answered
+#: EINTR (an errno outranks the worker's notification, so the checker would never hear of
+#: them), greet spinning in time.sleep on the loop's thread until an alarm (x86_64 numbers).
+OWN_FILTER = """
+import ctypes, signal
+
+class _Step(ctypes.Structure):
+    _fields_ = (("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32))
+
+class _Program(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_Step)))
+
+_steps = [(0x20, 0, 0, 4), (0x15, 1, 0, 0xC000003E), (0x06, 0, 0, 0x7FFF0000), (0x20, 0, 0, 0),
+          (0x15, 2, 0, 230), (0x15, 1, 0, 35), (0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x00050000 | 4)]
+_program = _Program(len(_steps), (_Step * len(_steps))(*(_Step(*s) for s in _steps)))
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl(38, 1, 0, 0, 0)
+_installed = _libc.syscall(ctypes.c_long(317), ctypes.c_long(1), ctypes.c_long(0), ctypes.byref(_program))
+print("own filter:", "installed" if _installed == 0 else "refused")
+
+class _Wake(Exception):
+    pass
+
+def _alarm(signum, frame):
+    raise _Wake
+
+signal.signal(signal.SIGALRM, _alarm)
+
+async def greet(name, delay):
+    try:
+        signal.setitimer(signal.ITIMER_REAL, delay)
+        time.sleep(delay + 10)
+    except _Wake:
+        pass
+    await asyncio.sleep(delay)
+    return f"Hello, {name}!"
+"""
+
+#: The worker's life moved off its main thread, which parks for good: the rest of the
+#: import and every later request handled on a thread of the submission's own, so that
+#: greet's time.sleep is not on the thread the kernel's count watches.
+LOOP_ELSEWHERE = """
+import threading
+
+_import = sys._getframe(0).f_back
+_number, _message, _module = (_import.f_locals[k] for k in ("number", "message", "module"))
+
+def _take_over():
+    _link.module = _module
+    _link.reply(_number, _module)
+    if _message.get("session"):
+        loop = _link._session_loop()
+        loop.call_soon(_link.drain)
+        _link._run_session(loop)
+    _link.serve()
+
+async def greet(name, delay):
+    time.sleep(delay)
+    await asyncio.sleep(delay)
+    return f"Hello, {name}!"
+
+print("the loop runs elsewhere")
+threading.Thread(target=_take_over, name="awaitlings-link2", daemon=True).start()
+threading.Event().wait()
+"""
+
+GATHER_MAIN = """
+def main(names, delay=0.1):
+    async def all_of_them():
+        return await asyncio.gather(*(greet(n, delay) for n in names))
+    return asyncio.run(all_of_them())
+"""
+
+
 class TestWhatTheKernelSeesCannotBeHidden:
     """A worker may hide what only it sees of itself; where the kernel sees it too, hiding
     gains nothing. Before the learner's module is imported, the worker's main thread hands
@@ -743,6 +819,21 @@ class TestWhatTheKernelSeesCannotBeHidden:
         else:
             assert CONCURRENT not in graded.passed
             assert "event loops were open at once" in graded.messages
+
+    @pytest.mark.skipif(platform.machine() != "x86_64", reason="the attack's filter has x86_64's numbers")
+    def test_a_filter_of_its_own_is_refused(self, hostile: Grade, mode: Limits) -> None:
+        """Seen to score 10/10 before the worker's filter refused seccomp() (a9f766c)."""
+        graded = hostile(submission(HIDING_WORKER, OWN_FILTER, GATHER_MAIN), limits=mode, split=True)
+        assert "own filter: refused" in graded.output
+        assert graded.ex01.score <= CLASSIC["time.sleep in greet"][1], sorted(graded.passed)
+        assert NO_BLOCKING not in graded.passed
+
+    def test_a_loop_moved_off_the_watched_thread(self, hostile: Grade, mode: Limits) -> None:
+        """Seen to score 10/10 before the checker looked at what the main thread did."""
+        graded = hostile(submission(HIDING_WORKER, GATHER_MAIN, LOOP_ELSEWHERE), limits=mode, split=True)
+        assert "the loop runs elsewhere" in graded.output
+        assert graded.ex01.score <= CLASSIC["time.sleep in greet"][1], sorted(graded.passed)
+        assert NO_BLOCKING not in graded.passed and GREETING not in graded.passed
 
 
 #: Answers to requests the checker never made, large ones.
