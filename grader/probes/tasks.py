@@ -112,8 +112,10 @@ class LoopThreadAccount:
 
     #: Whether the kernel could tell (a split check, seccomp and /proc at hand).
     known: bool = False
-    #: Sleeping system calls it made (``time.sleep``'s).
+    #: Sleeping system calls it made (``time.sleep``'s)...
     sleeps: int = 0
+    #: ...and those the worker's other threads made (a ``time.sleep`` handed to a thread).
+    elsewhere: int = 0
     #: It neither ran nor was switched in or out while the block had the learner's code
     #: run: the learner's code, and its loop, ran on some other thread.
     stood_still: bool = False
@@ -144,7 +146,7 @@ def kernel_sleeps() -> Iterator[LoopThreadAccount]:
     finally:
         if watch is not None and mark is not None:
             account.known = True
-            account.sleeps = watch.since(mark)[0]
+            account.sleeps, account.elsewhere = watch.since(mark)
             after = checker.thread_activity(pid, pid) if pid is not None else None
             account.stood_still = before is not None and after is not None and after == before
 

@@ -40,6 +40,15 @@ async def test_greet_returns_greeting_after_delay(ex):
         result = await ex.greet("Ada", 0.35)
     elapsed = loop.time() - start
     exact(result, "Hello, Ada!", "greet('Ada', 0.35) returned the wrong value")
+    if slept.elsewhere and not slept.sleeps and not slept.stood_still:
+        # The kernel saw a thread other than the loop's sleep: the wait was handed to a
+        # thread (its loop time is then the real time the clock saw pass, never exact).
+        fail(
+            "greet('Ada', 0.35) waited by sleeping in another thread (`time.sleep` handed to "
+            "`asyncio.to_thread` or an executor): the loop stays free, but a thread is tied "
+            "up for the whole wait. On the loop itself, `await asyncio.sleep(delay)` waits "
+            "without any thread."
+        )
     expect(
         elapsed == pytest.approx(0.35, abs=0.01),
         f"greet('Ada', 0.35) took {elapsed:.2f}s of loop time, not 0.35s. "
