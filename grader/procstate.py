@@ -17,7 +17,8 @@ at once, the way ``ps``, ``strace -p`` and ``ss`` would:
 - :func:`tcp_motion`: whether the kernel still moves bytes between the two ends of
   given connections (sent by one, not yet received by the other, or held by the sender
   while the receiver has read everything), from its socket diagnostics
-  (``NETLINK_SOCK_DIAG``, what ``ss -i`` reads).
+  (``NETLINK_SOCK_DIAG``, what ``ss -i`` reads); :func:`tcp_look` adds what changed
+  and when the kernel's next retransmission or window probe is due.
 
 Every reader degrades gracefully: a file that is missing or unreadable (another kernel,
 no permission, the process just exited) gives ``None`` or leaves the field ``None``,
@@ -263,6 +264,30 @@ class TcpEnd:
     received: int
     #: Bytes written by the program that the kernel has not sent yet.
     not_sent: int
+    #: The kernel's timer running on this end (``inet_diag_msg.idiag_timer``: 1 a
+    #: retransmission, 4 a zero-window probe, 0 none...), and in how many ms it fires.
+    timer: int = 0
+    timer_due_ms: int = 0
+
+
+#: ``idiag_timer`` values of the timers that send bytes: a retransmission, a window probe.
+_SENDING_TIMERS = (1, 4)
+
+
+@dataclass(frozen=True)
+class TcpMotion:
+    """The kernel's account of the bytes still moving between connected ends."""
+
+    #: Bytes on their way (see :func:`tcp_motion`).
+    moving: int
+    #: What every end has sent, received, left unread and not sent yet: a look whose
+    #: state differs from the last one's saw the kernel make progress in between.
+    state: tuple[tuple[int, int, int, int], ...]
+    #: Seconds until the first retransmission or window-probe timer fires on an end that
+    #: holds bytes for a receiver that has read everything (what sends them next when
+    #: no acknowledgement will: its peer's window was closed, or a segment was lost);
+    #: ``None`` if no such timer runs.
+    due_s: float | None
 
 
 #: Set by the sandbox's child when the run has a network namespace of its own: then
@@ -318,14 +343,37 @@ def tcp_ends(
     return found
 
 
+def tcp_look(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> TcpMotion | None:
+    """:func:`tcp_motion` with what the kernel last did and will do next (:class:`TcpMotion`);
+    ``None`` if the kernel cannot tell."""
+    pairs = tcp_ends(connections)
+    if pairs is None:
+        return None
+    ends = [end for pair in pairs for end in pair if end is not None]
+    due: float | None = None
+    for one, other in pairs:
+        if one is None or other is None:
+            continue
+        for sender, receiver in ((one, other), (other, one)):
+            holds = sender.not_sent or sender.sent > receiver.received
+            if holds and receiver.rx_queue == 0 and sender.timer in _SENDING_TIMERS:
+                fires = sender.timer_due_ms / 1000
+                due = fires if due is None else min(due, fires)
+    state = tuple((e.sent, e.received, e.rx_queue, e.not_sent) for e in ends)
+    return TcpMotion(_motion(pairs), state, due)
+
+
 def tcp_motion(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> int | None:
     """Bytes the kernel is still moving between the two ends of these connections (see
     :func:`tcp_ends`), both ways: sent by one end and not yet received by the other (on
     loopback they wait in a queue that the kernel empties in its own time, later on a
     loaded machine), plus bytes a sender still holds while its receiver has read
     everything (what holds them is an acknowledgement on its way). ``0``: every byte is
-    either delivered or held because its receiver does not read. ``None`` if the kernel
-    cannot tell."""
+    either delivered or held because its receiver does not read. Bytes sent to a
+    receiver that has not read what it holds are not moving either: with its window
+    closed, it drops what arrives beyond it (a sender probing a closed window keeps such
+    a segment unacknowledged for as long as the receiver does not read). ``None`` if the
+    kernel cannot tell."""
     pairs = tcp_ends(connections)
     return None if pairs is None else _motion(pairs)
 
@@ -336,9 +384,8 @@ def _motion(pairs: list[tuple[TcpEnd | None, TcpEnd | None]]) -> int:
         if one is None or other is None:
             continue
         for sender, receiver in ((one, other), (other, one)):
-            moving += max(sender.sent - receiver.received, 0)
-            if sender.not_sent and receiver.rx_queue == 0:
-                moving += sender.not_sent
+            if receiver.rx_queue == 0:
+                moving += max(sender.sent - receiver.received, 0) + sender.not_sent
     return moving
 
 
@@ -493,7 +540,7 @@ def _parse_diag(family: int, body: bytes) -> TcpEnd | None:
     Raises :class:`_CannotTell` when the kernel's ``tcp_info`` is too old to hold them."""
     if len(body) < _MESSAGE.size:
         return None
-    _, _, _, _, sport, dport, src, dst, _, _, rqueue, _, _, _ = _MESSAGE.unpack_from(body)
+    _, _, timer, _, sport, dport, src, dst, _, expires, rqueue, _, _, _ = _MESSAGE.unpack_from(body)
     size = 4 if family == socket.AF_INET else 16
     local = (socket.inet_ntop(family, src[:size]), socket.ntohs(sport))
     remote = (socket.inet_ntop(family, dst[:size]), socket.ntohs(dport))
@@ -509,6 +556,6 @@ def _parse_diag(family: int, body: bytes) -> TcpEnd | None:
             (received,) = struct.unpack_from("=Q", info, _INFO_RECEIVED)
             (not_sent,) = struct.unpack_from("=I", info, _INFO_NOTSENT)
             sent, retrans = struct.unpack_from("=QQ", info, _INFO_SENT)
-            return TcpEnd(local, remote, rqueue, sent - retrans, received, not_sent)
+            return TcpEnd(local, remote, rqueue, sent - retrans, received, not_sent, timer, expires)
         offset += (length + 3) & ~3
     return None

@@ -63,6 +63,12 @@ GRACE_MAX_S = 0.2
 #: reports motion that never ends.
 MOTION_MAX_S = 2.0
 
+#: Real seconds without progress the clock may be held while a retransmission or window
+#: probe of the kernel's is still to deliver bytes to a receiver that has read
+#: everything: the timer's backoff doubles up to two minutes, the check's own deadline
+#: bounds the wait anyway.
+TIMER_WAIT_MAX_S = 20.0
+
 #: Characters of the learner's output a check keeps (as the worker is told to, checked here).
 OUTPUT_CAP = 64 * 1024
 
@@ -214,9 +220,11 @@ class Link:
         #: gives outside I/O before it moves the clock (see GRACE_PER_SYNC).
         self.sync_sent: float | None = None
         self.grace = GRACE_S
-        #: Since when (real time) the kernel has said bytes are moving while both sides
-        #: were otherwise quiet, the clock held at one moment.
+        #: Since when (real time) the kernel has said bytes are moving, with no progress,
+        #: while both sides were otherwise quiet (the clock held).
         self.motion_since: float | None = None
+        #: The kernel's state at the last look that saw it change (``TcpMotion.state``).
+        self.motion_state: tuple[tuple[int, int, int, int], ...] | None = None
 
     # -- the conversation ----------------------------------------------------------------
 
@@ -874,17 +882,27 @@ class _LinkedSelector(_VirtualSelector):
 
     def _bytes_moving(self, link: Link) -> bool:
         """The kernel's account, read here (never the worker's word): bytes between a
-        TCP socket of this loop's and its peer are still moving. Bounded by
-        ``MOTION_MAX_S`` at one moment of the clock."""
+        TCP socket of this loop's and its peer are still moving. Held for at most
+        ``MOTION_MAX_S`` without the kernel making progress, or, while one of its
+        retransmission or window-probe timers is still to send bytes to a receiver that
+        has read everything, ``TIMER_WAIT_MAX_S``."""
         connections = tcp_connections(self._loop)
-        moving = procstate.tcp_motion(connections) if connections else 0
-        if not moving:
-            link.motion_since = None
+        look = procstate.tcp_look(connections) if connections else None
+        if look is None or not look.moving:
+            link.motion_since = link.motion_state = None
             return False
         now = time.monotonic()
-        if link.motion_since is None:
-            link.motion_since = now
-        return now - link.motion_since < MOTION_MAX_S
+        if link.motion_since is None or look.state != link.motion_state:
+            # Progress since the last look (or the first look): the kernel is at work.
+            link.motion_since, link.motion_state = now, look.state
+        held = now - link.motion_since
+        if held < MOTION_MAX_S:
+            return True
+        # No progress meanwhile: what sends the rest is a timer of the kernel's (on a
+        # loaded machine, a window probe whose backoff grew while the receiver did not
+        # read, seen here at 1.6 s and more). Wait for it rather than jump the clock
+        # over bytes a reading receiver is about to get.
+        return look.due_s is not None and held < TIMER_WAIT_MAX_S
 
     @staticmethod
     def _happened(link: Link, events: list[_Event]) -> list[_Event]:

@@ -398,10 +398,15 @@ class TestLinkedClock:
         return thread
 
     def run_linked(
-        self, monkeypatch: pytest.MonkeyPatch, moving: Callable[[int], int]
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        moving: Callable[[int], int],
+        state: Callable[[int], int] = lambda n: 0,
+        due: float | None = None,
     ) -> tuple[float, list[tuple[float, Any]]]:
         """Sleep 5 s of loop time beside an open connection while the kernel's motion (by
-        call number) is ``moving``: how much loop time passed, and each call's clock and
+        call number) is ``moving``, its state ``state`` (a new one: progress) and its next
+        sending timer ``due``: how much loop time passed, and each call's clock and
         connections."""
         from grader import procstate
         from grader.split import checker
@@ -409,11 +414,12 @@ class TestLinkedClock:
         asked: list[tuple[float, Any]] = []
         loop = checker.LinkedLoop()
 
-        def motion(connections: Any) -> int:
+        def look(connections: Any) -> procstate.TcpMotion:
             asked.append((loop.time(), list(connections)))
-            return moving(len(asked))
+            n = len(asked)
+            return procstate.TcpMotion(moving(n), ((state(n), 0, 0, 0),), due)
 
-        monkeypatch.setattr(procstate, "tcp_motion", motion)
+        monkeypatch.setattr(procstate, "tcp_look", look)
         ours, theirs = socket.socketpair()
         worker = self.fake_worker(theirs)
         link = checker.Link(ours, time.monotonic() + 30)
@@ -462,3 +468,50 @@ class TestLinkedClock:
         passed, asked = self.run_linked(monkeypatch, lambda n: 4096)
         assert passed == pytest.approx(5)
         assert len(asked) >= 2
+
+    @staticmethod
+    def moving_for(seconds: float) -> tuple[Callable[[int], int], list[float]]:
+        """A motion that lasts ``seconds`` of real time from the first look, and the times
+        of the looks."""
+        times: list[float] = []
+
+        def moving(n: int) -> int:
+            times.append(time.monotonic())
+            return 4096 if times[-1] - times[0] < seconds else 0
+
+        return moving, times
+
+    @staticmethod
+    def clocks_within(asked: list[tuple[float, Any]], times: list[float], seconds: float) -> list[float]:
+        return [clock for (clock, _), at in zip(asked, times, strict=True) if at - times[0] < seconds]
+
+    def test_progress_renews_the_hold(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Motion that makes progress at every look holds the clock past MOTION_MAX_S;
+        the same motion without progress does not."""
+        from grader.split import checker
+
+        monkeypatch.setattr(checker, "MOTION_MAX_S", 0.15)
+        for progress in (True, False):
+            moving, times = self.moving_for(0.6)
+            passed, asked = self.run_linked(monkeypatch, moving, state=(lambda n: n) if progress else (lambda n: 0))
+            assert passed == pytest.approx(5)
+            # The sleep ends at the jump: the looks span how long the clock was held.
+            assert len({clock for clock, _ in asked}) == 1
+            held = times[-1] - times[0]
+            assert held >= 0.55 if progress else held < 0.5, (progress, held)
+
+    def test_a_kernel_timer_due_holds_the_clock(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """No progress, but a retransmission or window probe still to send the bytes to a
+        reader: the clock waits for it (up to TIMER_WAIT_MAX_S), not MOTION_MAX_S."""
+        from grader.split import checker
+
+        monkeypatch.setattr(checker, "MOTION_MAX_S", 0.15)
+        moving, times = self.moving_for(0.6)
+        passed, asked = self.run_linked(monkeypatch, moving, due=0.3)
+        assert passed == pytest.approx(5)
+        within = self.clocks_within(asked, times, 0.55)
+        assert len(within) >= 3 and within == [within[0]] * len(within)
+        # ... and for no longer than that bound, whatever the kernel says.
+        monkeypatch.setattr(checker, "TIMER_WAIT_MAX_S", 0.3)
+        passed, asked = self.run_linked(monkeypatch, lambda n: 4096, due=0.3)
+        assert passed == pytest.approx(5)

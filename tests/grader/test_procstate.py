@@ -277,6 +277,34 @@ class TestTcpMotion:
         closed = procstate.TcpEnd(b, a, rx_queue=0, sent=0, received=5001, not_sent=0)
         assert procstate._motion([(procstate.TcpEnd(a, b, 0, 5000, 0, 0), closed)]) == 0  # FIN counts one
         assert procstate._motion([(sender, None), (None, None)]) == 0
+        # A receiver that leaves bytes unread closed its window: a segment sent beyond it
+        # (a window probe's) waits unacknowledged for as long, and is not on its way.
+        full = procstate.TcpEnd(b, a, rx_queue=61440, sent=0, received=4000, not_sent=0)
+        assert procstate._motion([(procstate.TcpEnd(a, b, 0, 5000, 0, 0), full)]) == 0
+
+    def test_the_timer_that_sends_the_rest(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """What a look says of the kernel's next retransmission or window probe: only on an
+        end that holds bytes for a receiver that has read everything."""
+        a, b = ("127.0.0.1", 1), ("127.0.0.1", 2)
+        probing = procstate.TcpEnd(a, b, 0, 5000, 5000, 64000, timer=4, timer_due_ms=1600)
+        reading = procstate.TcpEnd(b, a, 0, 0, 5000, 0)
+        not_reading = procstate.TcpEnd(b, a, 9000, 0, 5000, 0)
+        idle = procstate.TcpEnd(a, b, 0, 5000, 5000, 0, timer=2, timer_due_ms=7000)  # a keepalive
+        pairs: list[object] = []
+        monkeypatch.setattr(procstate, "tcp_ends", lambda _connections: pairs)
+        pairs[:] = [(probing, reading)]
+        look = procstate.tcp_look([(a, b)])
+        assert look is not None and look.moving == 64000 and look.due_s == pytest.approx(1.6)
+        pairs[:] = [(reading, probing)]  # either end of the pair may be the one sending
+        assert procstate.tcp_look([(a, b)]).due_s == pytest.approx(1.6)  # type: ignore[union-attr]
+        pairs[:] = [(probing, not_reading)]
+        look = procstate.tcp_look([(a, b)])
+        assert look is not None and look.moving == 0 and look.due_s is None
+        pairs[:] = [(idle, reading)]
+        assert procstate.tcp_look([(a, b)]).due_s is None  # type: ignore[union-attr]
+        before = procstate.tcp_look([(a, b)])
+        pairs[:] = [(idle, procstate.TcpEnd(b, a, 0, 10, 5000, 0))]
+        assert procstate.tcp_look([(a, b)]).state != before.state  # type: ignore[union-attr]
 
     def test_an_end_not_found(self) -> None:
         assert procstate.tcp_ends([(("127.0.0.1", 1), ("127.0.0.1", 2))]) == [(None, None)]
