@@ -291,7 +291,7 @@ class TcpMotion:
 
 
 #: Set by the sandbox's child when the run has a network namespace of its own: then
-#: every socket the kernel lists in it is the run's (:func:`unix_sockets`).
+#: every socket the kernel lists in it is the run's (:func:`unix_sockets_of_others`).
 PRIVATE_NETWORK = False
 
 

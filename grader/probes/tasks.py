@@ -110,8 +110,6 @@ class LoopThreadAccount:
     """The kernel's account of the worker's main thread during a block (split checks):
     the thread that runs the learner's code and, in an async check, its event loop."""
 
-    #: Whether the kernel could tell (a split check, seccomp and /proc at hand).
-    known: bool = False
     #: Sleeping system calls it made (``time.sleep``'s)...
     sleeps: int = 0
     #: ...and those the worker's other threads made (a ``time.sleep`` handed to a thread).
@@ -119,11 +117,6 @@ class LoopThreadAccount:
     #: It neither ran nor was switched in or out while the block had the learner's code
     #: run: the learner's code, and its loop, ran on some other thread.
     stood_still: bool = False
-
-    @property
-    def held(self) -> bool:
-        """The loop's thread slept, or the loop was not on it."""
-        return self.sleeps > 0 or self.stood_still
 
 
 @contextlib.contextmanager
@@ -145,7 +138,6 @@ def kernel_sleeps() -> Iterator[LoopThreadAccount]:
         yield account
     finally:
         if watch is not None and mark is not None:
-            account.known = True
             account.sleeps, account.elsewhere = watch.since(mark)
             after = checker.thread_activity(pid, pid) if pid is not None else None
             account.stood_still = before is not None and after is not None and after == before

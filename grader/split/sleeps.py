@@ -32,19 +32,27 @@ import threading
 from dataclasses import dataclass, field
 
 from grader.loops import GRADER_THREAD_PREFIX
+from grader.sandbox.onegroup import (  # the run's own filter: the same BPF and structures
+    _ARCH,
+    _JEQ_K,
+    _JGE_K,
+    _LD_W_ABS,
+    _NR,
+    _RET_K,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_SECCOMP,
+    SECCOMP_RET_ALLOW,
+    SECCOMP_RET_ERRNO,
+    _Filter,
+    _Program,
+)
 
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 SECCOMP_RET_USER_NOTIF = 0x7FC00000
-SECCOMP_RET_ALLOW = 0x7FFF0000
-SECCOMP_RET_ERRNO = 0x00050000
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_SECCOMP = 22
-_LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
-#: struct seccomp_data: the call's number, the architecture, then (after the instruction
-#: pointer) its arguments: the first one's low 32 bits.
-_NR, _ARCH, _ARG0 = 0, 4, 16
+#: struct seccomp_data, after the instruction pointer: the first argument's low 32 bits.
+_ARG0 = 16
 
 #: Per machine: its audit architecture, seccomp's own number, the sleeping calls (name by
 #: number), and the first number of another ABI sharing the architecture (x32's), if any.
@@ -66,14 +74,6 @@ _SEND = (3 << 30) | (_RESP.size << 16) | (ord("!") << 8) | 1
 
 #: The first byte a worker sends: with the listener (``S``), or none (``N``).
 WITH_LISTENER, WITHOUT = b"S", b"N"
-
-
-class _Filter(ctypes.Structure):
-    _fields_ = (("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32))
-
-
-class _Program(ctypes.Structure):
-    _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_Filter)))
 
 
 def program(machine: str) -> list[tuple[int, int, int, int]]:
