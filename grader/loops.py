@@ -27,6 +27,7 @@ import concurrent.futures
 import concurrent.futures.thread
 import contextlib
 import fcntl
+import functools
 import selectors
 import socket
 import struct
@@ -96,9 +97,13 @@ class GraderLoop(asyncio.SelectorEventLoop):
         pool worker whose queue is empty. Read from the futures' and queues' own state
         while this thread holds the GIL, not from the kernel's view of the threads (a
         thread woken a moment ago looks as asleep as one that waits)."""
+        # Work handed to a pool and not started is on a queue, or was just taken off one by
+        # a worker whose frame does not show it yet (the item is on its value stack): a
+        # pool's worker that looks idle may be about to run it.
+        waiting = any(not work.running() and not work.done() for work in getattr(self, "executor_work", ()))
         frames = sys._current_frames()
         return all(
-            thread.ident != threading.get_ident() and _quiet(self, frames.get(thread.ident or -1))
+            thread.ident != threading.get_ident() and _quiet(self, frames.get(thread.ident or -1), waiting)
             for thread in learner_threads()
         )
 
@@ -225,15 +230,19 @@ _FUTURES_BASE = concurrent.futures._base.__file__
 _THREAD_POOL = concurrent.futures.thread.__file__
 
 
-def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None) -> bool:
+def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_waiting: bool = False) -> bool:
     """The thread whose innermost frame is ``frame`` can do nothing until ``loop`` runs:
     it waits in ``Future.result()`` for a coroutine ``loop`` runs and has not finished, or
-    it is a thread pool's worker waiting for work on an empty queue."""
+    it is a thread pool's worker waiting for work on an empty queue, holding none, while
+    no work handed over through ``loop`` waits to start (``work_waiting``)."""
     if frame is None:
         return False
     if frame.f_code.co_filename == _THREAD_POOL and frame.f_code.co_name == "_worker":
-        queue = frame.f_locals.get("work_queue")
-        return queue is not None and bool(queue.empty())
+        # An item just taken off the queue (leaving it empty) is about to run, though the
+        # innermost frame is still _worker: bound to work_item, or not yet (on the stack).
+        local = frame.f_locals
+        queue = local.get("work_queue")
+        return queue is not None and not work_waiting and local.get("work_item") is None and bool(queue.empty())
     depth = 0
     while frame is not None and depth < 8:
         if frame.f_code.co_filename == _FUTURES_BASE and frame.f_code.co_name == "result":
@@ -250,6 +259,18 @@ def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None) -> bo
     return False
 
 
+def _source_of(future: asyncio.Future[Any]) -> concurrent.futures.Future[Any] | None:
+    """The pool's future an asyncio future wraps (``asyncio.wrap_future`` keeps it in the
+    closure of the callback that passes a cancel on), if it can be found."""
+    for callback in list(getattr(future, "_callbacks", ()) or ()):
+        function = callback[0] if isinstance(callback, tuple) else callback
+        for cell in getattr(function, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                if isinstance(cell.cell_contents, concurrent.futures.Future):
+                    return cell.cell_contents
+    return None
+
+
 class VirtualTimeLoop(GraderLoop):
     """A grader loop whose clock jumps over idle time (see the module docstring)."""
 
@@ -257,6 +278,8 @@ class VirtualTimeLoop(GraderLoop):
         super().__init__()
         self._virtual_now = time.monotonic()
         self.threads_working = 0
+        #: The pools' futures behind ``run_in_executor`` calls not finished yet.
+        self.executor_work: set[concurrent.futures.Future[Any]] = set()
         self._selector = _VirtualSelector(self, self._selector._real)
 
     def time(self) -> float:
@@ -272,11 +295,15 @@ class VirtualTimeLoop(GraderLoop):
     ) -> asyncio.Future[Any]:
         future = super().run_in_executor(executor, func, *args)
         self.threads_working += 1
-        future.add_done_callback(self._thread_done)
+        work = _source_of(future)
+        if work is not None:
+            self.executor_work.add(work)
+        future.add_done_callback(functools.partial(self._thread_done, work))
         return future
 
-    def _thread_done(self, _future: asyncio.Future[Any]) -> None:
+    def _thread_done(self, work: concurrent.futures.Future[Any] | None, _future: asyncio.Future[Any]) -> None:
         self.threads_working -= 1
+        self.executor_work.discard(work)
 
     async def shutdown_default_executor(self, *args: Any) -> None:
         """Join the executor's threads on the real clock: on 3.12+ the wait runs in a thread

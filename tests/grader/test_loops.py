@@ -10,7 +10,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
+import queue
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from grader import explain
+from grader import loops as loop_module
 from grader.loops import GRADER_THREAD_PREFIX, LOOPS, GraderLoop, GraderLoopPolicy, VirtualTimeLoop, bytes_in_flight
 
 T = TypeVar("T")
@@ -29,6 +32,12 @@ def run_on(loop_class: type[GraderLoop], main: Callable[[], Awaitable[T]]) -> tu
     loop = loop_class()
     with asyncio.Runner(loop_factory=lambda: loop) as runner:
         return runner.run(main()), loop  # type: ignore[arg-type]
+
+
+def _innermost(thread: threading.Thread) -> Any:
+    """The innermost frame of ``thread`` if it is the stand-in pool worker, else None."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    return frame if frame is not None and frame.f_code.co_name == "_worker" else None
 
 
 class TestVirtualTime:
@@ -292,6 +301,49 @@ class TestOutsideWork:
             assert loop.outside_io_possible() is bool(others)
         finally:
             release.set()
+            thread.join()
+            loop.close()
+
+    def test_work_just_taken_off_the_queue_holds_the_clock(self) -> None:
+        """a quick call in a thread under a long time limit never times out: between the
+        pool's worker taking the call off its queue and starting it, the loop's clock does
+        not jump to the limit (it did for most of these calls once)"""
+
+        async def main() -> list[float]:
+            loop = asyncio.get_running_loop()
+            skipped = []
+            for _ in range(300):
+                start = loop.time()
+                await asyncio.wait_for(asyncio.to_thread(sum, range(100)), 25)
+                if loop.time() - start > 1:
+                    skipped.append(loop.time() - start)
+            return skipped
+
+        skipped, loop = run_on(VirtualTimeLoop, main)
+        assert skipped == []
+        assert isinstance(loop, VirtualTimeLoop) and loop.executor_work == set()
+
+    @pytest.mark.parametrize("holding", [False, True], ids=["waiting for work", "holding an item"])
+    def test_a_pool_worker_holding_an_item_is_not_idle(self, holding: bool) -> None:
+        """a thread pool's worker that took the last item off its queue is about to run it:
+        it is not idle, though its innermost frame is still the pool's own"""
+        # A stand-in for concurrent.futures.thread._worker, stopped where the real one can
+        # be seen by another thread: in a C call, the item taken off the queue (or not).
+        source = "def _worker(work_queue, gate, work_item):\n    gate.acquire()\n"
+        space: dict[str, Any] = {}
+        exec(compile(source, concurrent.futures.thread.__file__, "exec"), space)
+        gate = threading.Lock()
+        gate.acquire()
+        item = object() if holding else None
+        thread = threading.Thread(target=space["_worker"], args=(queue.SimpleQueue(), gate, item))
+        thread.start()
+        loop = VirtualTimeLoop()
+        try:
+            while _innermost(thread) is None:  # until it is inside the stand-in
+                time.sleep(0.001)
+            assert loop_module._quiet(loop, _innermost(thread)) is not holding
+        finally:
+            gate.release()
             thread.join()
             loop.close()
 
