@@ -284,9 +284,10 @@ class TcpMotion:
     #: state differs from the last one's saw the kernel make progress in between.
     state: tuple[tuple[int, int, int, int], ...]
     #: Seconds until the first retransmission or window-probe timer fires on an end that
-    #: holds bytes for a receiver that has read everything (what sends them next when
-    #: no acknowledgement will: its peer's window was closed, or a segment was lost);
-    #: ``None`` if no such timer runs.
+    #: holds bytes for a receiver that has read everything, and is not itself leaving
+    #: unread what that receiver sends it (what sends them next when no acknowledgement
+    #: will: its peer's window was closed, or a segment was lost); ``None`` if no such
+    #: timer runs.
     due_s: float | None
 
 
@@ -356,11 +357,22 @@ def tcp_look(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> 
             continue
         for sender, receiver in ((one, other), (other, one)):
             holds = sender.not_sent or sender.sent > receiver.received
-            if holds and receiver.rx_queue == 0 and sender.timer in _SENDING_TIMERS:
+            # A sender deaf to its receiver only retries, its timer's backoff growing to
+            # minutes, until it reads (seen: a client flooding a server it never read
+            # from, both ends' timers backing off for a minute while nothing moved).
+            if holds and receiver.rx_queue == 0 and not deaf_to(sender, receiver) and sender.timer in _SENDING_TIMERS:
                 fires = sender.timer_due_ms / 1000
                 due = fires if due is None else min(due, fires)
     state = tuple((e.sent, e.received, e.rx_queue, e.not_sent) for e in ends)
     return TcpMotion(_motion(pairs), state, due)
+
+
+def deaf_to(end: TcpEnd, peer: TcpEnd) -> bool:
+    """``end`` leaves bytes unread while ``peer`` sends it more: past its closed window
+    it drops what arrives, the acknowledgements and window updates riding on it
+    included, so it learns nothing of ``peer`` (what it sent is never acknowledged, a
+    window that reopened stays closed for it) until it reads."""
+    return end.rx_queue > 0 and (peer.not_sent > 0 or peer.sent > end.received)
 
 
 def tcp_motion(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> int | None:

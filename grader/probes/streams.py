@@ -138,20 +138,43 @@ class Flood:
         return max(0, self.sent - on_the_way - coming_back)
 
     async def server_stopped_reading(self, look: Callable[[], Awaitable[object]]) -> bool | None:
-        """Whether the flood stalled because the server end stopped reading: its socket
+        """Whether the flood stalled because the server end takes no more: its socket
         holds bytes it has not read, and it reads none of them while its process has its
-        turns (``look`` awaits them) and nothing more is sent. False when it reads them
-        (the stall was the bytes' transit, not the server); None if the kernel's tables
-        cannot be read."""
+        turns (``look`` awaits them) and nothing more is sent; or no byte can reach it
+        (this client, deaf to the server, holds them: :meth:`_cannot_reach_server`).
+        False when it reads them (the stall was the bytes' transit, not the server);
+        None if the kernel's tables cannot be read."""
         ends = self._ends()
         if ends is None:
             return None
         unread, sent = ends[1].rx_queue, self.sent
         if unread == 0:
-            return False
+            # Nothing waits unread at the server end: the stall was the bytes' transit,
+            # unless none can reach it: a client that leaves the server's bytes unread
+            # while the server sends it more drops what arrives past its closed window,
+            # the acknowledgements and window updates riding on it included, and holds
+            # what it would send until it reads (seen, now and then, when the server
+            # writes back to a client that does not read). The server end takes nothing
+            # more then, whatever it would do.
+            return self._cannot_reach_server()
         await look()
         again = self._ends()
         return again is not None and again[1].rx_queue >= unread and self.sent == sent and not self.done
+
+    def _cannot_reach_server(self) -> bool:
+        """This client's kernel holds bytes for the server while it cannot hear from it
+        (:func:`grader.procstate.deaf_to`)."""
+        try:
+            local = self.writer.get_extra_info("sockname")[:2]
+            remote = self.writer.get_extra_info("peername")[:2]
+        except (TypeError, IndexError):
+            return False
+        pairs = procstate.tcp_ends([(local, remote)])
+        mine, theirs = pairs[0] if pairs else (None, None)
+        if mine is None or theirs is None:
+            return False
+        holds = mine.not_sent > 0 or mine.sent > theirs.received
+        return holds and procstate.deaf_to(mine, theirs)
 
     @property
     def done(self) -> bool:

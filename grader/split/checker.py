@@ -885,7 +885,8 @@ class _LinkedSelector(_VirtualSelector):
         TCP socket of this loop's and its peer are still moving. Held for at most
         ``MOTION_MAX_S`` without the kernel making progress, or, while one of its
         retransmission or window-probe timers is still to send bytes to a receiver that
-        has read everything, ``TIMER_WAIT_MAX_S``."""
+        has read everything (and does not leave unread what that receiver sends it),
+        ``TIMER_WAIT_MAX_S``."""
         connections = tcp_connections(self._loop)
         look = procstate.tcp_look(connections) if connections else None
         if look is None or not look.moving:

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from grader import procstate
 from grader.probes import (
     Flood,
     Peer,
@@ -330,6 +331,31 @@ class TestFlood:
                 # It reads whatever arrives: a stall now would be the bytes' transit.
                 assert await flood.server_stopped_reading(lambda: asyncio.sleep(0)) is False
             release.set()
+
+    @pytest.mark.parametrize("unread", [0, 57497], ids=["in transit", "client deaf"])
+    async def test_bytes_that_cannot_reach_the_server(self, monkeypatch: pytest.MonkeyPatch, unread: int) -> None:
+        """nothing unread at the server end: the bytes' transit, unless the client leaves
+        unread what the server sends it (the figures of a stall seen: the server's
+        acknowledgements lost in the client's full buffer, its bytes held for a minute):
+        then the server end takes nothing more"""
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()
+
+        async with serve_handler(handler) as (_peer, client):
+            mine = client.writer.get_extra_info("sockname")[:2]
+            theirs = client.writer.get_extra_info("peername")[:2]
+            ends = (
+                procstate.TcpSocket(1, "ESTABLISHED", unread, 52224, mine[1], theirs[1]),
+                procstate.TcpSocket(2, "ESTABLISHED", 0, 64010, theirs[1], mine[1]),
+            )
+            flooding = procstate.TcpEnd(mine, theirs, unread, 275456, 193334, 52224, timer=1, timer_due_ms=2248)
+            echoing = procstate.TcpEnd(theirs, mine, 0, 193335, 275456, 64009, timer=1, timer_due_ms=2248)
+            monkeypatch.setattr(procstate, "tcp_connection", lambda _port, _peer: ends)
+            monkeypatch.setattr(procstate, "tcp_ends", lambda _connections: [(flooding, echoing)])
+            async with Flood(client.writer, b"x" * 10, 10, client.reader) as flood:
+                stopped = await flood.server_stopped_reading(lambda: asyncio.sleep(0))
+            assert stopped is bool(unread)
 
     async def test_the_kernel_account_of_a_server_that_stops_reading(self) -> None:
         """a server that stops reading leaves the bytes unread in its socket, and holds

@@ -284,7 +284,8 @@ class TestTcpMotion:
 
     def test_the_timer_that_sends_the_rest(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """What a look says of the kernel's next retransmission or window probe: only on an
-        end that holds bytes for a receiver that has read everything."""
+        end that holds bytes for a receiver that has read everything, and that does not
+        leave unread what that receiver sends it."""
         a, b = ("127.0.0.1", 1), ("127.0.0.1", 2)
         probing = procstate.TcpEnd(a, b, 0, 5000, 5000, 64000, timer=4, timer_due_ms=1600)
         reading = procstate.TcpEnd(b, a, 0, 0, 5000, 0)
@@ -302,6 +303,21 @@ class TestTcpMotion:
         assert look is not None and look.moving == 0 and look.due_s is None
         pairs[:] = [(idle, reading)]
         assert procstate.tcp_look([(a, b)]).due_s is None  # type: ignore[union-attr]
+        # A client that sends and never reads, as the kernel showed it (ex04's flood against
+        # a line-by-line echo, the clock held for a minute): the server has read everything
+        # and retransmits what the client's full buffer drops; the client probes the
+        # server's window. Neither timer moves a byte until the client reads.
+        flooding = procstate.TcpEnd(a, b, 58383, 354304, 244967, 98223, timer=4, timer_due_ms=1384)
+        echoing = procstate.TcpEnd(b, a, 0, 245559, 354304, 63311, timer=1, timer_due_ms=824)
+        pairs[:] = [(flooding, echoing)]
+        assert procstate.tcp_look([(a, b)]).due_s is None  # type: ignore[union-attr]
+        assert procstate.deaf_to(flooding, echoing) and not procstate.deaf_to(echoing, flooding)
+        # A server that has not read the last bytes while its own wait on a retransmission
+        # to a client that reads everything (and sends nothing more): that timer counts.
+        unread_server = procstate.TcpEnd(b, a, 4096, 10, 354304, 65536, timer=1, timer_due_ms=1600)
+        done_client = procstate.TcpEnd(a, b, 0, 354304, 10, 0)
+        pairs[:] = [(done_client, unread_server)]
+        assert procstate.tcp_look([(a, b)]).due_s == pytest.approx(1.6)  # type: ignore[union-attr]
         before = procstate.tcp_look([(a, b)])
         pairs[:] = [(idle, procstate.TcpEnd(b, a, 0, 10, 5000, 0))]
         assert procstate.tcp_look([(a, b)]).state != before.state  # type: ignore[union-attr]
