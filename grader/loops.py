@@ -36,7 +36,7 @@ import termios
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 #: Real seconds the virtual loop waits for outside I/O before jumping its clock.
@@ -97,10 +97,11 @@ class GraderLoop(asyncio.SelectorEventLoop):
         pool worker whose queue is empty. Read from the futures' and queues' own state
         while this thread holds the GIL, not from the kernel's view of the threads (a
         thread woken a moment ago looks as asleep as one that waits)."""
-        # Work handed to a pool and not started is on a queue, or was just taken off one by
-        # a worker whose frame does not show it yet (the item is on its value stack): a
-        # pool's worker that looks idle may be about to run it.
-        waiting = any(not work.running() and not work.done() for work in getattr(self, "executor_work", ()))
+        # Work handed to a thread pool and not started is on its queue, or was just taken
+        # off it by a worker whose frame does not show it yet (the item is on its value
+        # stack): a worker of that pool that looks idle may be about to run it.
+        work: dict[concurrent.futures.Future[Any], Any] = getattr(self, "executor_work", {})
+        waiting = {id(queue) for future, queue in list(work.items()) if not future.running() and not future.done()}
         frames = sys._current_frames()
         return all(
             thread.ident != threading.get_ident() and _quiet(self, frames.get(thread.ident or -1), waiting)
@@ -230,11 +231,12 @@ _FUTURES_BASE = concurrent.futures._base.__file__
 _THREAD_POOL = concurrent.futures.thread.__file__
 
 
-def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_waiting: bool = False) -> bool:
+def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_waiting: Collection[int] = ()) -> bool:
     """The thread whose innermost frame is ``frame`` can do nothing until ``loop`` runs:
     it waits in ``Future.result()`` for a coroutine ``loop`` runs and has not finished, or
     it is a thread pool's worker waiting for work on an empty queue, holding none, while
-    no work handed over through ``loop`` waits to start (``work_waiting``)."""
+    no work handed to its pool through ``loop`` waits to start (``work_waiting``: the
+    ids of those pools' queues)."""
     if frame is None:
         return False
     if frame.f_code.co_filename == _THREAD_POOL and frame.f_code.co_name == "_worker":
@@ -242,7 +244,9 @@ def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_
         # innermost frame is still _worker: bound to work_item, or not yet (on the stack).
         local = frame.f_locals
         queue = local.get("work_queue")
-        return queue is not None and not work_waiting and local.get("work_item") is None and bool(queue.empty())
+        if queue is None or id(queue) in work_waiting:
+            return False
+        return local.get("work_item") is None and bool(queue.empty())
     depth = 0
     while frame is not None and depth < 8:
         if frame.f_code.co_filename == _FUTURES_BASE and frame.f_code.co_name == "result":
@@ -278,8 +282,9 @@ class VirtualTimeLoop(GraderLoop):
         super().__init__()
         self._virtual_now = time.monotonic()
         self.threads_working = 0
-        #: The pools' futures behind ``run_in_executor`` calls not finished yet.
-        self.executor_work: set[concurrent.futures.Future[Any]] = set()
+        #: The pools' futures behind ``run_in_executor`` calls not finished yet, with the
+        #: work queue of a thread pool's (None for another kind of pool).
+        self.executor_work: dict[concurrent.futures.Future[Any], Any] = {}
         self._selector = _VirtualSelector(self, self._selector._real)
 
     def time(self) -> float:
@@ -297,13 +302,14 @@ class VirtualTimeLoop(GraderLoop):
         self.threads_working += 1
         work = _source_of(future)
         if work is not None:
-            self.executor_work.add(work)
+            pool = executor if executor is not None else getattr(self, "_default_executor", None)
+            self.executor_work[work] = getattr(pool, "_work_queue", None)
         future.add_done_callback(functools.partial(self._thread_done, work))
         return future
 
     def _thread_done(self, work: concurrent.futures.Future[Any] | None, _future: asyncio.Future[Any]) -> None:
         self.threads_working -= 1
-        self.executor_work.discard(work)
+        self.executor_work.pop(work, None)  # type: ignore[arg-type]
 
     async def shutdown_default_executor(self, *args: Any) -> None:
         """Join the executor's threads on the real clock: on 3.12+ the wait runs in a thread

@@ -137,8 +137,10 @@ class TestOutsideWork:
         assert 0.1 <= elapsed <= real + 0.01
         assert isinstance(loop, VirtualTimeLoop) and loop.threads_working == 0
 
-    def test_threads_waiting_on_the_loop_do_not_hold_its_clock(self) -> None:
-        """threads that only wait for coroutines the loop runs let its clock jump"""
+    @pytest.mark.parametrize("idle_default_pool", [False, True], ids=["one pool", "another pool idle"])
+    def test_threads_waiting_on_the_loop_do_not_hold_its_clock(self, idle_default_pool: bool) -> None:
+        """threads that only wait for coroutines the loop runs let its clock jump, though
+        calls wait on their pool's queue (an idle worker of another pool cannot take them)"""
 
         async def main() -> tuple[list[int], float, float]:
             loop = asyncio.get_running_loop()
@@ -150,6 +152,8 @@ class TestOutsideWork:
             def bridge(n: int) -> int:
                 return asyncio.run_coroutine_threadsafe(nap(n), loop).result()
 
+            if idle_default_pool:
+                await asyncio.to_thread(int)  # leaves a worker of the default pool, idle
             start, real = loop.time(), time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 done = await asyncio.gather(*(loop.run_in_executor(pool, bridge, n) for n in range(4)))
@@ -321,7 +325,7 @@ class TestOutsideWork:
 
         skipped, loop = run_on(VirtualTimeLoop, main)
         assert skipped == []
-        assert isinstance(loop, VirtualTimeLoop) and loop.executor_work == set()
+        assert isinstance(loop, VirtualTimeLoop) and loop.executor_work == {}
 
     @pytest.mark.parametrize("holding", [False, True], ids=["waiting for work", "holding an item"])
     def test_a_pool_worker_holding_an_item_is_not_idle(self, holding: bool) -> None:
