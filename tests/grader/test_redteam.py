@@ -767,6 +767,12 @@ threading.Thread(target=_take_over, name="awaitlings-link2", daemon=True).start(
 threading.Event().wait()
 """
 
+#: LOOP_ELSEWHERE with a main thread that keeps itself awake (a timed wait, not a sleep:
+#: the kernel switches it in and out, and the seccomp filter does not see it).
+LOOP_ELSEWHERE_AWAKE = LOOP_ELSEWHERE.replace(
+    "threading.Event().wait()", "_nap = threading.Event()\nwhile True:\n    _nap.wait(0.005)"
+)
+
 GATHER_MAIN = """
 def main(names, delay=0.1):
     async def all_of_them():
@@ -834,6 +840,17 @@ class TestWhatTheKernelSeesCannotBeHidden:
         assert "the loop runs elsewhere" in graded.output
         assert graded.ex01.score <= CLASSIC["time.sleep in greet"][1], sorted(graded.passed)
         assert NO_BLOCKING not in graded.passed and GREETING not in graded.passed
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="a main thread that keeps itself awake with timed waits is not standing still: which "
+        "thread runs the loop is then the worker's word (SECURITY.md, step 10: what the kernel's "
+        "counts do not see)",
+    )
+    def test_a_loop_moved_off_a_main_thread_kept_awake(self, hostile: Grade) -> None:
+        graded = hostile(submission(HIDING_WORKER, GATHER_MAIN, LOOP_ELSEWHERE_AWAKE), limits=MODES["sandbox"], split=True)
+        assert "the loop runs elsewhere" in graded.output
+        assert graded.ex01.score <= CLASSIC["time.sleep in greet"][1], sorted(graded.passed)
 
 
 #: Answers to requests the checker never made, large ones.
