@@ -848,7 +848,8 @@ class TestWhatTheKernelSeesCannotBeHidden:
         "counts do not see)",
     )
     def test_a_loop_moved_off_a_main_thread_kept_awake(self, hostile: Grade) -> None:
-        graded = hostile(submission(HIDING_WORKER, GATHER_MAIN, LOOP_ELSEWHERE_AWAKE), limits=MODES["sandbox"], split=True)
+        attack = submission(HIDING_WORKER, GATHER_MAIN, LOOP_ELSEWHERE_AWAKE)
+        graded = hostile(attack, limits=MODES["sandbox"], split=True)
         assert "the loop runs elsewhere" in graded.output
         assert graded.ex01.score <= CLASSIC["time.sleep in greet"][1], sorted(graded.passed)
 
