@@ -368,11 +368,13 @@ def tcp_look(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> 
 
 
 def deaf_to(end: TcpEnd, peer: TcpEnd) -> bool:
-    """``end`` leaves bytes unread while ``peer`` sends it more: past its closed window
-    it drops what arrives, the acknowledgements and window updates riding on it
-    included, so it learns nothing of ``peer`` (what it sent is never acknowledged, a
-    window that reopened stays closed for it) until it reads."""
-    return end.rx_queue > 0 and (peer.not_sent > 0 or peer.sent > end.received)
+    """``end`` leaves bytes unread while bytes ``peer`` sent it have not arrived: its
+    buffer full, it drops what ``peer`` sends, the acknowledgements and window updates
+    riding on it included, so it learns nothing of ``peer`` (what it sent is never
+    acknowledged, a window that reopened stays closed for it) until it reads. Bytes
+    ``peer`` holds back unsent for a closed window are not such: probing it, ``peer``
+    sends none, and the answers carry what ``end`` says."""
+    return end.rx_queue > 0 and peer.sent > end.received
 
 
 def tcp_motion(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> int | None:

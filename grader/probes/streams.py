@@ -150,10 +150,10 @@ class Flood:
         unread, sent = ends[1].rx_queue, self.sent
         if unread == 0:
             # Nothing waits unread at the server end: the stall was the bytes' transit,
-            # unless none can reach it: a client that leaves the server's bytes unread
-            # while the server sends it more drops what arrives past its closed window,
-            # the acknowledgements and window updates riding on it included, and holds
-            # what it would send until it reads (seen, now and then, when the server
+            # unless none can reach it: a client that leaves the server's bytes unread,
+            # its buffer full, drops what the server sends it, the acknowledgements and
+            # window updates riding on it included, and holds what it would send until
+            # it reads (seen, now and then, when the server
             # writes back to a client that does not read). The server end takes nothing
             # more then, whatever it would do.
             return self._cannot_reach_server()

@@ -312,6 +312,15 @@ class TestTcpMotion:
         pairs[:] = [(flooding, echoing)]
         assert procstate.tcp_look([(a, b)]).due_s is None  # type: ignore[union-attr]
         assert procstate.deaf_to(flooding, echoing) and not procstate.deaf_to(echoing, flooding)
+        # Once the client reads (figures seen a second later): the server, its handler in
+        # drain, leaves what the client sent unread, and the client holds the rest back
+        # for the server's closed window (probing it, not sending). The server is not
+        # deaf: its retransmission to the client, which reads, sends the rest.
+        reading_client = procstate.TcpEnd(a, b, 0, 389120, 221701, 45056, timer=4, timer_due_ms=192)
+        paused_server = procstate.TcpEnd(b, a, 59392, 221701, 389120, 63562, timer=1, timer_due_ms=3016)
+        assert not procstate.deaf_to(paused_server, reading_client)
+        pairs[:] = [(reading_client, paused_server)]
+        assert procstate.tcp_look([(a, b)]).due_s == pytest.approx(3.016)  # type: ignore[union-attr]
         # A server that has not read the last bytes while its own wait on a retransmission
         # to a client that reads everything (and sends nothing more): that timer counts.
         unread_server = procstate.TcpEnd(b, a, 4096, 10, 354304, 65536, timer=1, timer_due_ms=1600)
