@@ -100,11 +100,12 @@ class GraderLoop(asyncio.SelectorEventLoop):
         # Work handed to a thread pool and not started is on its queue, or was just taken
         # off it by a worker whose frame does not show it yet (the item is on its value
         # stack): a worker of that pool that looks idle may be about to run it.
-        work: dict[concurrent.futures.Future[Any], Any] = getattr(self, "executor_work", {})
-        waiting = {id(queue) for future, queue in list(work.items()) if not future.running() and not future.done()}
+        work: dict[concurrent.futures.Future[Any], int | None] = getattr(self, "executor_work", {})
+        waiting = {key for future, key in list(work.items()) if not future.running() and not future.done()}
+        waiting.discard(None)
         frames = sys._current_frames()
         return all(
-            thread.ident != threading.get_ident() and _quiet(self, frames.get(thread.ident or -1), waiting)
+            thread.ident == threading.get_ident() or _quiet(self, frames.get(thread.ident or -1), waiting)
             for thread in learner_threads()
         )
 
@@ -231,12 +232,15 @@ _FUTURES_BASE = concurrent.futures._base.__file__
 _THREAD_POOL = concurrent.futures.thread.__file__
 
 
-def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_waiting: Collection[int] = ()) -> bool:
+def _quiet(
+    loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_waiting: Collection[int | None] = ()
+) -> bool:
     """The thread whose innermost frame is ``frame`` can do nothing until ``loop`` runs:
     it waits in ``Future.result()`` for a coroutine ``loop`` runs and has not finished, or
     it is a thread pool's worker waiting for work on an empty queue, holding none, while
     no work handed to its pool through ``loop`` waits to start (``work_waiting``: the
-    ids of those pools' queues)."""
+    ids of those pools' queues, or ``ANY_POOL`` for work handed to a pool whose queue is
+    not known)."""
     if frame is None:
         return False
     if frame.f_code.co_filename == _THREAD_POOL and frame.f_code.co_name == "_worker":
@@ -244,7 +248,7 @@ def _quiet(loop: asyncio.AbstractEventLoop, frame: types.FrameType | None, work_
         # innermost frame is still _worker: bound to work_item, or not yet (on the stack).
         local = frame.f_locals
         queue = local.get("work_queue")
-        if queue is None or id(queue) in work_waiting:
+        if queue is None or id(queue) in work_waiting or ANY_POOL in work_waiting:
             return False
         return local.get("work_item") is None and bool(queue.empty())
     depth = 0
@@ -275,6 +279,23 @@ def _source_of(future: asyncio.Future[Any]) -> concurrent.futures.Future[Any] | 
     return None
 
 
+#: Work handed to a pool whose queue is not known: any pool's worker may be about to run it.
+ANY_POOL = 0  # never an id()
+
+
+def _queue_key(pool: Any) -> int | None:
+    """Which workers may take work handed to ``pool``: its queue's id for a plain thread
+    pool; ``ANY_POOL`` for an executor that may hand it to another (a wrapper, a subclass
+    with its own ``submit``); None for a process pool (no thread of this process runs it)."""
+    if isinstance(pool, concurrent.futures.ProcessPoolExecutor):
+        return None
+    queue = getattr(pool, "_work_queue", None)
+    plain = isinstance(pool, concurrent.futures.ThreadPoolExecutor)
+    if queue is None or not plain or type(pool).submit is not concurrent.futures.ThreadPoolExecutor.submit:
+        return ANY_POOL
+    return id(queue)
+
+
 class VirtualTimeLoop(GraderLoop):
     """A grader loop whose clock jumps over idle time (see the module docstring)."""
 
@@ -282,9 +303,10 @@ class VirtualTimeLoop(GraderLoop):
         super().__init__()
         self._virtual_now = time.monotonic()
         self.threads_working = 0
-        #: The pools' futures behind ``run_in_executor`` calls not finished yet, with the
-        #: work queue of a thread pool's (None for another kind of pool).
-        self.executor_work: dict[concurrent.futures.Future[Any], Any] = {}
+        #: The pools' futures behind ``run_in_executor`` calls not finished yet, each with
+        #: the id of its thread pool's work queue (``ANY_POOL`` if that is not known: an
+        #: executor of another kind, or one that hands the work on; None for processes).
+        self.executor_work: dict[concurrent.futures.Future[Any], int | None] = {}
         self._selector = _VirtualSelector(self, self._selector._real)
 
     def time(self) -> float:
@@ -303,7 +325,7 @@ class VirtualTimeLoop(GraderLoop):
         work = _source_of(future)
         if work is not None:
             pool = executor if executor is not None else getattr(self, "_default_executor", None)
-            self.executor_work[work] = getattr(pool, "_work_queue", None)
+            self.executor_work[work] = _queue_key(pool)
         future.add_done_callback(functools.partial(self._thread_done, work))
         return future
 
