@@ -27,7 +27,6 @@ import concurrent.futures
 import concurrent.futures.thread
 import contextlib
 import fcntl
-import functools
 import selectors
 import socket
 import struct
@@ -323,15 +322,25 @@ class VirtualTimeLoop(GraderLoop):
         future = super().run_in_executor(executor, func, *args)
         self.threads_working += 1
         work = _source_of(future)
-        if work is not None:
-            pool = executor if executor is not None else getattr(self, "_default_executor", None)
-            self.executor_work[work] = _queue_key(pool)
-        future.add_done_callback(functools.partial(self._thread_done, work))
+        if work is None:
+            future.add_done_callback(lambda _future: self._thread_done(None))
+            return future
+        pool = executor if executor is not None else getattr(self, "_default_executor", None)
+        self.executor_work[work] = _queue_key(pool)
+        # Counted until the pool is done with it, not until the awaiting side is: a call
+        # cancelled while it runs (a wait_for around to_thread) goes on in its thread.
+        work.add_done_callback(self._work_finished)
         return future
 
-    def _thread_done(self, work: concurrent.futures.Future[Any] | None, _future: asyncio.Future[Any]) -> None:
+    def _work_finished(self, work: concurrent.futures.Future[Any]) -> None:
+        """In the pool's thread (or this one): the work is done, let the loop know."""
+        with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile
+            self.call_soon_threadsafe(self._thread_done, work)
+
+    def _thread_done(self, work: concurrent.futures.Future[Any] | None) -> None:
         self.threads_working -= 1
-        self.executor_work.pop(work, None)  # type: ignore[arg-type]
+        if work is not None:
+            self.executor_work.pop(work, None)
 
     async def shutdown_default_executor(self, *args: Any) -> None:
         """Join the executor's threads on the real clock: on 3.12+ the wait runs in a thread

@@ -355,6 +355,24 @@ class TestOutsideWork:
 
         assert run_on(VirtualTimeLoop, main)[0] == []
 
+    def test_a_call_cancelled_while_it_runs_still_holds_the_clock(self) -> None:
+        """a thread call cancelled by a time limit goes on in its thread: until it ends the
+        loop's clock moves with real time, as it would without a virtual clock"""
+
+        async def main() -> tuple[float, float, int]:
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.to_thread(time.sleep, 0.3), 0.05)
+            start, real = loop.time(), time.monotonic()
+            await asyncio.sleep(1)
+            assert isinstance(loop, VirtualTimeLoop)
+            return loop.time() - start, time.monotonic() - real, loop.threads_working
+
+        elapsed, real, working = run_on(VirtualTimeLoop, main)[0]
+        assert 1.0 <= elapsed < 1.5  # at the timer (or a loaded machine's moment past it)
+        assert real >= 0.2  # the rest of the thread's 0.3 s, not jumped over
+        assert working == 0
+
     def test_a_loop_in_a_thread_of_its_own_jumps(self) -> None:
         """a virtual loop run in a thread (asyncio.run inside a learner's thread) jumps its
         clock as on the main thread: its own thread is not outside work"""
