@@ -35,7 +35,7 @@ import termios
 import threading
 import time
 import types
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 #: Real seconds the virtual loop waits for outside I/O before jumping its clock.
@@ -254,28 +254,30 @@ def _quiet(
     while frame is not None and depth < 8:
         if frame.f_code.co_filename == _FUTURES_BASE and frame.f_code.co_name == "result":
             future = frame.f_locals.get("self")
-            for callback in list(getattr(future, "_done_callbacks", ()) or ()):
-                for cell in getattr(callback, "__closure__", None) or ():
-                    with contextlib.suppress(ValueError):  # an empty cell
-                        source = cell.cell_contents
-                        if isinstance(source, asyncio.Future) and source.get_loop() is loop and not source.done():
-                            return True
-            return False
+            return any(
+                isinstance(source, asyncio.Future) and source.get_loop() is loop and not source.done()
+                for source in _closed_over(getattr(future, "_done_callbacks", ()))
+            )
         frame = frame.f_back
         depth += 1
     return False
 
 
-def _source_of(future: asyncio.Future[Any]) -> concurrent.futures.Future[Any] | None:
-    """The pool's future an asyncio future wraps (``asyncio.wrap_future`` keeps it in the
-    closure of the callback that passes a cancel on), if it can be found."""
-    for callback in list(getattr(future, "_callbacks", ()) or ()):
+def _closed_over(callbacks: Any) -> Iterator[Any]:
+    """What the closures of ``callbacks`` hold (a future's callbacks: functions, or
+    (function, context) pairs), where a chained future keeps the one it is chained to."""
+    for callback in list(callbacks or ()):
         function = callback[0] if isinstance(callback, tuple) else callback
         for cell in getattr(function, "__closure__", None) or ():
             with contextlib.suppress(ValueError):  # an empty cell
-                if isinstance(cell.cell_contents, concurrent.futures.Future):
-                    return cell.cell_contents
-    return None
+                yield cell.cell_contents
+
+
+def _source_of(future: asyncio.Future[Any]) -> concurrent.futures.Future[Any] | None:
+    """The pool's future an asyncio future wraps (``asyncio.wrap_future`` keeps it in the
+    closure of the callback that passes a cancel on), if it can be found."""
+    held = _closed_over(getattr(future, "_callbacks", ()))
+    return next((value for value in held if isinstance(value, concurrent.futures.Future)), None)
 
 
 #: Work handed to a pool whose queue is not known: any pool's worker may be about to run it.

@@ -356,15 +356,24 @@ def tcp_look(connections: Iterable[tuple[tuple[str, int], tuple[str, int]]]) -> 
         if one is None or other is None:
             continue
         for sender, receiver in ((one, other), (other, one)):
-            holds = sender.not_sent or sender.sent > receiver.received
             # A sender deaf to its receiver only retries, its timer's backoff growing to
             # minutes, until it reads (seen: a client flooding a server it never read
             # from, both ends' timers backing off for a minute while nothing moved).
-            if holds and receiver.rx_queue == 0 and not deaf_to(sender, receiver) and sender.timer in _SENDING_TIMERS:
+            if (
+                holds_for(sender, receiver)
+                and receiver.rx_queue == 0
+                and not deaf_to(sender, receiver)
+                and sender.timer in _SENDING_TIMERS
+            ):
                 fires = sender.timer_due_ms / 1000
                 due = fires if due is None else min(due, fires)
     state = tuple((e.sent, e.received, e.rx_queue, e.not_sent) for e in ends)
     return TcpMotion(_motion(pairs), state, due)
+
+
+def holds_for(sender: TcpEnd, receiver: TcpEnd) -> bool:
+    """``sender`` still has bytes for ``receiver``: not sent yet, or sent and not arrived."""
+    return sender.not_sent > 0 or sender.sent > receiver.received
 
 
 def deaf_to(end: TcpEnd, peer: TcpEnd) -> bool:

@@ -153,9 +153,8 @@ class Flood:
             # unless none can reach it: a client that leaves the server's bytes unread,
             # its buffer full, drops what the server sends it, the acknowledgements and
             # window updates riding on it included, and holds what it would send until
-            # it reads (seen, now and then, when the server
-            # writes back to a client that does not read). The server end takes nothing
-            # more then, whatever it would do.
+            # it reads (seen, now and then, when the server writes back to a client that
+            # does not read). The server end takes nothing more then, whatever it would do.
             return self._cannot_reach_server()
         await look()
         again = self._ends()
@@ -173,8 +172,7 @@ class Flood:
         mine, theirs = pairs[0] if pairs else (None, None)
         if mine is None or theirs is None:
             return False
-        holds = mine.not_sent > 0 or mine.sent > theirs.received
-        return holds and procstate.deaf_to(mine, theirs)
+        return procstate.holds_for(mine, theirs) and procstate.deaf_to(mine, theirs)
 
     @property
     def done(self) -> bool:
