@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from grader import syntax
 from grader.errors import KitError
 
 
@@ -35,7 +36,7 @@ class DeclaredCheck:
 def declared_checks(source: str, filename: str) -> tuple[DeclaredCheck, ...]:
     """The checks ``source`` declares, in file order. :class:`KitError` if it is not Python."""
     try:
-        tree = ast.parse(source, filename)
+        tree = syntax.parse(source, filename)
     except SyntaxError as exc:
         raise KitError(f"{filename}:{exc.lineno}: the checks are not valid Python ({exc.msg}); fix them") from exc
     module_marks = _pytestmark(tree.body)

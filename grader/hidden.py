@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from grader import syntax
 from grader.errors import KitError
 
 #: Messages shorter than this are too generic to be a leak ("expected 3").
@@ -102,7 +103,7 @@ def _strings(node: ast.AST) -> set[str]:
 
 def strip_hidden(source: str, exercise_id: str, filename: str) -> tuple[str, list[HiddenCheck]]:
     """``source`` without its hidden checks (and helpers only they used), and what was cut."""
-    tree = ast.parse(source, filename)
+    tree = syntax.parse(source, filename)
     for node in tree.body:
         if _defined_name(node) == "pytestmark" and hidden_marks(node):
             raise KitError(
@@ -157,7 +158,7 @@ def strip_hidden(source: str, exercise_id: str, filename: str) -> tuple[str, lis
         drop.update(range(first, (node.end_lineno or node.lineno) + 1))
     text = "".join(line for number, line in enumerate(lines, start=1) if number not in drop)
     text = re.sub(r"\n{4,}", "\n\n\n", text)
-    left = ast.parse(text, filename)  # must still be valid Python
+    left = syntax.parse(text, filename)  # must still be valid Python
     compile(text, filename, "exec", dont_inherit=True)
     marks = hidden_marks(left)
     if marks:

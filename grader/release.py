@@ -18,7 +18,6 @@ release is built in a temporary folder beside OUT, verified, and only then renam
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
 import os
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader
+from grader import syntax
 from grader.errors import KitError, UsageError
 from grader.hidden import HiddenCheck, hidden_marks, strip_hidden
 from grader.manifest import MANIFEST_NAME, Exercise, Kit, load_kit, parse_manifest
@@ -228,7 +228,7 @@ def verify_release(root: Path, hidden: Sequence[HiddenCheck]) -> None:
         if not checks.is_file():
             problems.append(f"{exercise.id}: no checks file")
             continue
-        tree = ast.parse(checks.read_text(encoding="utf-8"))
+        tree = syntax.parse(checks.read_text(encoding="utf-8"))
         if hidden_marks(tree):
             problems.append(f"{exercise.id}: {checks.name} still has a hidden check")
     for path in sorted(root.rglob("*")):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import syntax
 from grader.grading import grade_target
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult, ExerciseStatus, RunResult
@@ -100,7 +101,7 @@ def layout_problems(kit: Kit, exercise: Exercise, *, stubs_must_match: bool = Tr
             f"{_relative(kit.stub_path(exercise), where)}: copy the stub over"
         )
     source = kit.checks_path(exercise).read_text(encoding="utf-8")
-    tree = ast.parse(source)
+    tree = syntax.parse(source)
     checks = [
         node
         for node in tree.body

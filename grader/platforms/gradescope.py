@@ -30,7 +30,6 @@ real scripts in a temporary folder; ``AUTOGRADER_PYTHON`` picks setup.sh's inter
 
 from __future__ import annotations
 
-import ast
 import os
 import shlex
 import stat
@@ -44,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import submissions
+from grader import submissions, syntax
 from grader.errors import GradingCancelled, UsageError
 from grader.files import write_atomic
 from grader.grading import default_jobs, kit_version
@@ -187,7 +186,7 @@ def has_hidden_checks(kit: Kit, exercises: Sequence[Exercise]) -> bool:
     """Whether any of ``exercises`` has a ``@pytest.mark.hidden`` check."""
     for exercise in exercises:
         path = kit.checks_path(exercise)
-        if path.is_file() and hidden_marks(ast.parse(path.read_text(encoding="utf-8"))):
+        if path.is_file() and hidden_marks(syntax.parse(path.read_text(encoding="utf-8"))):
             return True
     return False
 

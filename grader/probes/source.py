@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from grader import syntax
+
 
 def learner_source(ex: Any) -> bytes | None:
     """The bytes of the learner's file the worker imported; ``None`` in one process."""
@@ -29,7 +31,7 @@ def binds_async_def(ex: Any, name: str) -> bool | None:
     if source is None:
         return None
     try:
-        tree = ast.parse(source)
+        tree = syntax.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     last: bool | None = None

@@ -19,6 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from grader import syntax
 from grader.checklist import DeclaredCheck, shares
 from grader.manifest import Exercise
 from grader.progress import Progress, Standing, next_up
@@ -99,7 +100,7 @@ def render_course_map(rows: Sequence[Progress], *, color: bool = False, width: i
 def task_statement(source: str) -> str:
     """The task, as the stub's docstring states it ('' when there is none)."""
     try:
-        return (ast.get_docstring(ast.parse(source)) or "").strip()
+        return (ast.get_docstring(syntax.parse(source)) or "").strip()
     except (SyntaxError, ValueError):
         return ""
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from grader import syntax
+
 FORBIDDEN_MODULES = ("grader", "_pytest", "pytest", "pluggy", "pytest_asyncio", "pytest_timeout", "blockbuster")
 SUSPICIOUS_MODULES = ("ctypes", "gc", "inspect", "importlib", "builtins", "atexit", "faulthandler", "resource")
 SUSPICIOUS_ATTRS = {
@@ -40,7 +42,7 @@ class Flags:
 def scan(source: str, allow_imports: tuple[str, ...] = ()) -> Flags:
     """Flags for ``source``; modules in ``allow_imports`` (from the manifest) are fine."""
     try:
-        tree = ast.parse(source)
+        tree = syntax.parse(source)
     except (SyntaxError, ValueError):
         return Flags((), ())
     forbidden: list[str] = []

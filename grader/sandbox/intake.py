@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import syntax
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseStatus
 from grader.sandbox import flags
@@ -29,7 +30,7 @@ def missing_names(kit: Kit, exercise: Exercise, text: str) -> tuple[tuple[str, .
     ``text`` does not define, and all of those names."""
     try:
         checks = kit.checks_path(exercise).read_text(encoding="utf-8")
-        mine = ast.parse(text)
+        mine = syntax.parse(text)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return (), ()
     needed = tuple(sorted(set(re.findall(r"\bex\.([A-Za-z_]\w*)", checks))))
