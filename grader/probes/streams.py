@@ -91,6 +91,17 @@ async def _collect(reader: asyncio.StreamReader, n: int | None, into: bytearray)
         into += chunk
 
 
+#: What a flooding client reads of the echo each time it finds itself deaf to the
+#: server (:meth:`Flood.server_stopped_reading`; more if its reader holds more), and at
+#: most in all: a small part of a flood, so that a server that takes a flood without
+#: flow control still shows it.
+READ_BACK_STEP = 64 * 1024
+READ_BACK_MAX = 16 * READ_BACK_STEP
+#: Loop seconds a deaf client waits for the first byte it reads of the echo (it holds
+#: some in its kernel already).
+MAKE_ROOM_S = 1.0
+
+
 class Flood:
     """A client that sends and never reads: ``data`` written ``chunk`` bytes at a time,
     each write followed by ``drain()``, in a task of its own while the ``async with``
@@ -106,6 +117,9 @@ class Flood:
     ) -> None:
         self.writer, self.data, self.chunk, self.reader = writer, data, chunk, reader
         self.sent = 0
+        #: The echo this client did read after all, only to hear the server again
+        #: (:meth:`server_stopped_reading`); empty for as long as it never had to.
+        self.read_back = bytearray()
         self.task: asyncio.Task[None] | None = None
         self._moved = asyncio.Event()
 
@@ -135,15 +149,17 @@ class Flood:
         transport = self.writer.transport
         on_the_way = transport.get_write_buffer_size() + mine.tx_queue + theirs.rx_queue
         coming_back = theirs.tx_queue + mine.rx_queue + len(getattr(self.reader, "_buffer", b""))
-        return max(0, self.sent - on_the_way - coming_back)
+        return max(0, self.sent - on_the_way - coming_back - len(self.read_back))
 
     async def server_stopped_reading(self, look: Callable[[], Awaitable[object]]) -> bool | None:
         """Whether the flood stalled because the server end takes no more: its socket
         holds bytes it has not read, and it reads none of them while its process has its
-        turns (``look`` awaits them) and nothing more is sent; or no byte can reach it
-        (this client, deaf to the server, holds them: :meth:`_cannot_reach_server`).
-        False when it reads them (the stall was the bytes' transit, not the server);
-        None if the kernel's tables cannot be read."""
+        turns (``look`` awaits them) and nothing more is sent. False when it reads them
+        (the stall was the bytes' transit, not the server), or when no byte could reach
+        it: then this client reads what its own buffers hold of the echo (kept in
+        :attr:`read_back`), at most :data:`READ_BACK_MAX` bytes in all, so that the flood
+        goes on and the server is judged on what it does with it. None if the kernel's
+        tables cannot be read."""
         ends = self._ends()
         if ends is None:
             return None
@@ -154,11 +170,32 @@ class Flood:
             # its buffer full, drops what the server sends it, the acknowledgements and
             # window updates riding on it included, and holds what it would send until
             # it reads (seen, now and then, when the server writes back to a client that
-            # does not read). The server end takes nothing more then, whatever it would do.
-            return self._cannot_reach_server()
+            # does not read). The server end takes nothing more then, whatever it would
+            # do, drain() or not: the stall says nothing of the server, until the client
+            # hears it again.
+            if not self._cannot_reach_server():
+                return False
+            # Read back at most READ_BACK_MAX (never needed: a client deaf again and again).
+            return len(self.read_back) >= READ_BACK_MAX or not await self._make_room()
         await look()
         again = self._ends()
         return again is not None and again[1].rx_queue >= unread and self.sent == sent and not self.done
+
+    async def _make_room(self) -> bool:
+        """Read what this client's reader holds of the echo, or what comes first (its
+        kernel holds some: it is deaf only with its buffer full), into :attr:`read_back`:
+        its transport then takes the bytes waiting in the kernel, which has room again
+        for what the server sends. False if nothing could be read."""
+        if self.reader is None:
+            return False
+        # All its reader holds: a reader over its limit keeps its transport from reading.
+        want = max(READ_BACK_STEP, len(getattr(self.reader, "_buffer", b"")))
+        try:
+            chunk = await asyncio.wait_for(self.reader.read(want), MAKE_ROOM_S)
+        except (TimeoutError, ConnectionError):
+            return False
+        self.read_back += chunk
+        return bool(chunk)
 
     def _cannot_reach_server(self) -> bool:
         """This client's kernel holds bytes for the server while it cannot hear from it

@@ -26,6 +26,7 @@ from grader.probes import (
     receive,
     serve_handler,
     show_bytes,
+    streams,
     wait_event,
     watch_writer,
 )
@@ -332,16 +333,31 @@ class TestFlood:
                 assert await flood.server_stopped_reading(lambda: asyncio.sleep(0)) is False
             release.set()
 
-    @pytest.mark.parametrize("unread", [0, 57497], ids=["in transit", "client deaf"])
-    async def test_bytes_that_cannot_reach_the_server(self, monkeypatch: pytest.MonkeyPatch, unread: int) -> None:
+    @pytest.mark.parametrize(
+        ("unread", "echo", "read_before", "expected"),
+        [
+            (0, b"", 0, False),
+            (57497, b"echo of the flood", 0, False),
+            (57497, b"", 0, True),
+            (57497, b"echo of the flood", streams.READ_BACK_MAX, True),
+        ],
+        ids=["in transit", "client deaf", "client deaf, nothing to read", "client deaf again and again"],
+    )
+    async def test_bytes_that_cannot_reach_the_server(
+        self, monkeypatch: pytest.MonkeyPatch, unread: int, echo: bytes, read_before: int, expected: bool
+    ) -> None:
         """nothing unread at the server end: the bytes' transit, unless the client leaves
         unread what the server sends it (the figures of a stall seen: the server's
-        acknowledgements lost in the client's full buffer, its bytes held for a minute):
-        then the server end takes nothing more"""
+        acknowledgements lost in the client's full buffer, its bytes held for a minute).
+        Then the stall says nothing of the server: the client reads back what it holds of
+        the echo, and the flood goes on; only a client that cannot (nothing to read, or
+        deaf again and again) leaves the server end taking nothing more"""
 
         async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(echo)
             await reader.read()
 
+        monkeypatch.setattr(streams, "MAKE_ROOM_S", 0.2)
         async with serve_handler(handler) as (_peer, client):
             mine = client.writer.get_extra_info("sockname")[:2]
             theirs = client.writer.get_extra_info("peername")[:2]
@@ -354,8 +370,10 @@ class TestFlood:
             monkeypatch.setattr(procstate, "tcp_connection", lambda _port, _peer: ends)
             monkeypatch.setattr(procstate, "tcp_ends", lambda _connections: [(flooding, echoing)])
             async with Flood(client.writer, b"x" * 10, 10, client.reader) as flood:
+                flood.read_back += bytes(read_before)
                 stopped = await flood.server_stopped_reading(lambda: asyncio.sleep(0))
-            assert stopped is bool(unread)
+            assert stopped is expected
+            assert bytes(flood.read_back) == bytes(read_before) + (echo if unread and not read_before else b"")
 
     async def test_the_kernel_account_of_a_server_that_stops_reading(self) -> None:
         """a server that stops reading leaves the bytes unread in its socket, and holds
