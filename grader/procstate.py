@@ -188,6 +188,21 @@ def thread_state(pid: int, tid: int) -> ThreadState | None:
     )
 
 
+def thread_run_state(pid: int, tid: int) -> tuple[str, int] | None:
+    """A quick look at one thread: its state (``R`` running or runnable, ``S`` asleep...)
+    and its context switches (voluntary and not); ``None`` if gone or unreadable. Cheap
+    enough to poll (two small reads)."""
+    base = f"{_PROC}/{pid}/task/{tid}"
+    stat = _read(f"{base}/stat")
+    if stat is None or ")" not in stat:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    switches = _switches(base)
+    if not fields or switches is None:
+        return None
+    return fields[0], switches
+
+
 def fd_target(pid: int, fd: int) -> str | None:
     """What descriptor ``fd`` of ``pid`` is: ``pipe:[123]``, ``socket:[456]``, a path."""
     try:

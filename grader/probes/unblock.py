@@ -239,8 +239,11 @@ class LoopPing:
     call on the loop's own thread, or a loop thread seen waiting in the learner's code,
     settles it at once. After one unanswered call the later ones stop waiting."""
 
-    def __init__(self, watch: LoopWatch) -> None:
+    def __init__(self, watch: LoopWatch, witness: Any = None) -> None:
         self.watch = watch
+        #: The checker's witness (:class:`grader.probes.witness.LoopWitness`), called
+        #: from inside each call with this fake's own finding; None outside split runs.
+        self.witness = witness
         self.calls: list[bytes] = []
         self.on_loop_thread = 0
         self.unanswered = 0
@@ -257,11 +260,22 @@ class LoopPing:
             # Certain without waiting: while this call holds the loop's own thread, the
             # loop cannot run the callback (or anything else).
             self.unanswered += 1
+            self._tell_witness(request, held=True)
             return _digest(request)
         if not self.watch.round_trip():
             self.blocked_where = self.blocked_where or self.watch.blocked_at()
             self.unanswered += 1
+            self._tell_witness(request, held=True)
+        else:
+            self._tell_witness(request, held=False)
         return _digest(request)
+
+    def _tell_witness(self, request: bytes, held: bool) -> None:
+        """Call the checker's witness, still inside this call: the calling thread waits
+        there while the checker looks at the loop's thread."""
+        if self.witness is not None:
+            with contextlib.suppress(Exception):
+                self.witness(request, held)
 
 
 
@@ -398,12 +412,12 @@ class Session:
     """One call of the learner's code with a fake ``hash_fn`` (or none: the check passes
     its own), watched from its start (:func:`hash_open`) to its end (:func:`hash_close`)."""
 
-    def __init__(self, kind: str, count: int) -> None:
+    def __init__(self, kind: str, count: int, witness: Any = None) -> None:
         self.watch = LoopWatch()
         fakes: dict[str, Any] = {
             "none": lambda: None,
             "plain": lambda: Plain(self.watch),
-            "ping": lambda: LoopPing(self.watch),
+            "ping": lambda: LoopPing(self.watch, witness),
             "meet_all": lambda: MeetAll(self.watch, count),
             "first_last": lambda: FirstFinishesLast(self.watch, count),
         }
@@ -427,11 +441,12 @@ class Session:
 
 
 @_probe
-def hash_open(kind: str, count: int = 0) -> Session:
+def hash_open(kind: str, count: int = 0, witness: Any = None) -> Session:
     """Start watching a call of the learner's code, with the fake ``kind`` ("none",
-    "plain", "ping", "meet_all", "first_last") for ``count`` requests. On the loop's
-    thread: that is the thread the watch compares callers with."""
-    return Session(str(kind), int(count))
+    "plain", "ping", "meet_all", "first_last") for ``count`` requests, and the checker's
+    ``witness`` (the ping fake calls it). On the loop's thread: that is the thread the
+    watch compares callers with."""
+    return Session(str(kind), int(count), witness if callable(witness) else None)
 
 
 @_probe

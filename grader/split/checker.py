@@ -127,6 +127,15 @@ CALLED_FROM: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("CAL
 #: Threads a worker runs for the grader once it has imported the learner's module
 #: (main, link reader, loop monitor).
 WORKER_OWN_THREADS = 3
+#: Real seconds the worker's main thread may sleep on after its loops were woken before
+#: it counts as held elsewhere (:meth:`Link.main_thread_wakes`). Waited out only when the
+#: worker said its loop was free and the kernel says otherwise: a liar's cost.
+WAKE_PATIENCE_S = 2.0
+#: Seconds between two looks at the main thread while waiting for it to wake.
+WAKE_LOOK_S = 0.001
+#: Seconds the main thread must have slept in one wait before its loop is woken.
+SETTLED_S = 0.02
+
 
 _ZYGOTE: list[tuple[socket.socket, int]] = []
 _CURRENT: list[Link] = []
@@ -427,7 +436,7 @@ class Link:
                 if callable(function):
                     # A coroutine's task is created below, in this context: it keeps the caller.
                     result = function(*args, **{str(k): v for k, v in kwargs.items()})
-                    awaited = _kind_of(function) == "async"
+                    awaited = _kind_of(function) == "async" or getattr(type(function), "held_call", False)
                 else:
                     # The worker awaits an awaitable of ours (a coroutine a plain function
                     # of ours returned): run it here, once.
@@ -489,6 +498,30 @@ class Link:
 
     def ask_value(self, op: str, **fields: Any) -> Any:
         return self.result(self.ask(op, **fields))
+
+    async def main_thread_wakes(self, patience: float = WAKE_PATIENCE_S) -> bool | None:
+        """Whether the worker's main thread, which runs the learner's event loop, wakes
+        when that loop is woken. First it must be asleep in one wait (no context switch
+        for ``SETTLED_S``: a thread that just made a call is still on its way into the
+        wait); then the worker's reader thread writes to every running loop's self-pipe
+        and answers (op ``poke``), and the kernel's account of the main thread says
+        whether it ran since. A loop waiting in its selector wakes at once; a thread held
+        elsewhere (in a blocking call of the learner's code, or waiting for a thread)
+        sleeps on. True: it woke, or never settled (a thread that keeps running is not
+        held in a wait); False: it slept on for ``patience`` seconds of real time; None:
+        not known (no loop running there, or the kernel's tables cannot be read)."""
+        if self.pid is None:
+            return None
+        switches = await asyncio.to_thread(_settled, self.pid, patience)
+        if switches is None or switches < 0:
+            return None if switches is None else True
+        try:
+            woken = self.ask_value("poke")
+        except Exception:
+            return None
+        if type(woken) is not int or woken <= 0:
+            return None
+        return await asyncio.to_thread(_wakes, self.pid, switches, patience)
 
     async def ask_async(self, op: str, **fields: Any) -> Any:
         """A request whose answer may take loop time (the learner's coroutine runs).
@@ -667,6 +700,8 @@ def _learner_exception_type(name: str) -> type[Exception]:
 def _kind_of(value: Any) -> str:
     if isinstance(value, SharedList):
         return "list"
+    if getattr(type(value), "held_call", False):
+        return "call"  # a plain call there, a coroutine here (see HeldCall)
     call = vars(type(value)).get("__call__")  # an instance whose __call__ is async (BarrierProbe)
     if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(call):
         return "async"
@@ -982,6 +1017,49 @@ def _threads_of(pid: int | None) -> int | None:
         return len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return None
+
+
+class HeldCall:
+    """A callable of the checker's that the worker calls as a plain function (the calling
+    thread there waits for the answer) while it runs here as a coroutine: the checker
+    can look at the worker, in the kernel's account, while the learner's thread is held
+    in the call. Subclasses define ``async def __call__``."""
+
+    held_call = True
+
+
+def _settled(pid: int, patience: float) -> int | None:
+    """A thread of the checker's: the context switches of ``pid``'s main thread once it
+    has been asleep, not switching, for ``SETTLED_S``; -1 if it did not settle within
+    ``patience`` seconds; None if the kernel's tables cannot be read."""
+    deadline = time.monotonic() + patience
+    last = procstate.thread_run_state(pid, pid)
+    since = time.monotonic()
+    while last is not None:
+        time.sleep(WAKE_LOOK_S)
+        now, at = procstate.thread_run_state(pid, pid), time.monotonic()
+        if now is None:
+            return None
+        if now[0] == "R" or now != last:
+            last, since = now, at
+        elif at - since >= SETTLED_S:
+            return now[1]
+        if at > deadline:
+            return -1
+    return None
+
+
+def _wakes(pid: int, switches: int, patience: float) -> bool:
+    """A thread of the checker's: whether ``pid``'s main thread runs, or has switched
+    since it had ``switches``, within ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        now = procstate.thread_run_state(pid, pid)
+        if now is None or now[0] == "R" or now[1] != switches:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(WAKE_LOOK_S)
 
 
 def thread_activity(pid: int, tid: int) -> tuple[int, int] | None:

@@ -301,6 +301,10 @@ class Link:
         """Apply ``batch``: the answers a loop waits for reach it in one callback, so that
         what happened at one moment in the checker happens at one moment here."""
         resolved: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], dict[str, Any]]]] = {}
+        pokes = [m.get("id") for m in batch if m.get("op") == "poke"]
+        if pokes and len(pokes) == len(batch):
+            self._poke(pokes)
+            return
         with self.lock:
             for message in batch:
                 now = message.get("now")
@@ -339,6 +343,22 @@ class Link:
                         main_loop.call_soon_threadsafe(self.drain)
             self.arrived.notify_all()
             self._report()
+
+    def _poke(self, numbers: list[Any]) -> None:
+        """Reader thread: wake every running loop (a write to its self-pipe) and say so.
+        Nothing else is woken: the checker watches, in the kernel's account of the main
+        thread, whether that thread woke with its loop (it sleeps in its loop's selector)
+        or slept on (it waits somewhere else: in the learner's code)."""
+        with self.lock:
+            woken = 0
+            for loop in self.running:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_nothing)
+                    woken += 1
+            self.seen += len(numbers)
+            for number in numbers:
+                if isinstance(number, int):
+                    self.send({"op": "reply", "id": number, "ok": True, "value": self.codec.encode(woken)})
 
     def _main_loop(self) -> WorkerLoop | None:
         main = monitor.main_thread_native_id()

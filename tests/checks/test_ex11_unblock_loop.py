@@ -31,6 +31,9 @@ import pytest
 
 from grader.probes import call_learner, exact, expect, fail, here
 from grader.probes.unblock import WAIT_S
+from grader.probes.witness import LoopWitness
+from grader.split import checker
+from grader.split.checker import WAKE_PATIENCE_S
 
 # The learner's code runs in a worker process; these checks hold proxies (grader.split).
 pytestmark = pytest.mark.split
@@ -55,13 +58,14 @@ def _require_async(ex: Any) -> None:
 
 
 async def _run(
-    what: str, call: Any, kind: str = "none", count: int = 0, timeout: float = 8.0
+    what: str, call: Any, kind: str = "none", count: int = 0, timeout: float = 8.0, witness: Any = None
 ) -> tuple[object, dict[str, Any]]:
     """Await the learner's coroutine ``call(hash_fn)`` with a time limit, ``hash_fn`` the
     worker's fake ``kind`` for ``count`` requests (None for "none": ``call`` passes its
-    own), watched in the worker; reject an un-awaited result. Returns the result and what
-    the worker saw (``grader.probes.unblock.Session.close``)."""
-    session = await here.ask("hash_open", kind, count)
+    own), watched in the worker (and by the checker's ``witness``, which the fake calls);
+    reject an un-awaited result. Returns the result and what the worker saw
+    (``grader.probes.unblock.Session.close``)."""
+    session = await here.ask("hash_open", kind, count, witness)
     fake = await here.ask("hash_fake", session) if kind != "none" else None
     awaitable = call(fake)
     try:
@@ -140,6 +144,32 @@ def _plain(exc: BaseException) -> str:
     return re.sub(r"\btest_\w+\.<locals>\.", "", str(exc))
 
 
+def _witness() -> LoopWitness | None:
+    """The checker's own witness of the loop's thread, in a split run."""
+    return LoopWitness() if checker.current() is not None else None
+
+
+def _judge_witness(witness: LoopWitness | None, requests: list[bytes], what: str) -> None:
+    """Fail on what the checker's witness saw, where the worker's fake saw nothing wrong:
+    a call of hash_fn it was not told of, or the loop's thread held during a call."""
+    if witness is None:
+        return
+    seen = sorted(str(r) for r in witness.requests())
+    expect(
+        seen == sorted(str(r) for r in requests),
+        f"{what}: the calls of hash_fn were not one per request ({len(witness.seen)} calls for "
+        f"{len(requests)} requests, by the checker's own count).",
+    )
+    if witness.kernel_only():
+        fail(
+            f"{what}: while hash_fn ran, the event loop's thread did not wake when its loop was "
+            f"woken: it stayed asleep in another wait for {WAKE_PATIENCE_S:g}s (the operating "
+            "system's account of that thread). So the loop could run nothing else meanwhile: "
+            "hash_fn ran on the loop's own thread, or that thread waited for the one that ran "
+            f"it. {FIX}"
+        )
+
+
 def _blocked_message(seen: dict[str, Any], what: str) -> str:
     """Why the ping fake's calls went unanswered (``seen``: the worker's account)."""
     if _int(seen.get("on_loop_thread")):
@@ -188,11 +218,14 @@ async def test_handle_returns_hash_fn_result(ex):
 async def test_loop_runs_while_handle_blocks(ex):
     """the event loop keeps running while hash_fn blocks inside handle"""
     _require_async(ex)
-    result, seen = await _run("handle(b'ping', hash_fn)", lambda fake: ex.handle(b"ping", fake), "ping")
+    witness = _witness()
+    what = "handle(b'ping', hash_fn)"
+    result, seen = await _run(what, lambda fake: ex.handle(b"ping", fake), "ping", witness=witness)
     calls = seen.get("calls")
     expect(calls == [b"ping"], f"handle called hash_fn with {calls!r}, not once with the request.")
     if _int(seen.get("unanswered")):
-        fail(_blocked_message(seen, "handle(b'ping', hash_fn)"))
+        fail(_blocked_message(seen, what))
+    _judge_witness(witness, [b"ping"], what)
     exact(result, _digest(b"ping"), "handle(b'ping', hash_fn) returned")
 
 
@@ -204,7 +237,8 @@ async def test_loop_runs_while_handle_many_blocks(ex):
     _require_async(ex)
     requests = [b"a", b"b", b"c"]
     what = f"handle_many({requests!r}, hash_fn)"
-    result, seen = await _run(what, lambda fake: ex.handle_many(requests, fake), "ping")
+    witness = _witness()
+    result, seen = await _run(what, lambda fake: ex.handle_many(requests, fake), "ping", witness=witness)
     calls = seen.get("calls")
     calls = sorted(c for c in calls if type(c) is bytes) if isinstance(calls, list) else calls
     expect(
@@ -213,6 +247,7 @@ async def test_loop_runs_while_handle_many_blocks(ex):
     )
     if _int(seen.get("unanswered")):
         fail(_blocked_message(seen, what))
+    _judge_witness(witness, requests, what)
     expect(
         type(result) is list and all(type(r) is bytes for r in result),
         f"handle_many must return a list of the bytes hash_fn returned, got {_short(result)}.",

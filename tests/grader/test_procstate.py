@@ -369,3 +369,68 @@ class TestUnixSocketsOfOthers:
         assert done.returncode == 0, done.stderr
         base, during = map(int, done.stdout.split())
         assert during == base + 4  # two socket pairs: two event loops' worth
+
+
+class TestAMainThreadWokenWithItsLoop:
+    """What the checker's witness of ex11 reads (grader.split.checker: _settled, _wakes): a
+    main thread asleep in its selector wakes when the selector's pipe is written to; one
+    held in another wait (a lock, as the learner's thread is held in a call) sleeps on.
+    The write stands for the worker's poke (a write to the loop's self-pipe)."""
+
+    CHILD = textwrap.dedent(
+        """
+        import os, selectors, sys, threading
+        read_end = int(sys.argv[2])
+        print("ready", flush=True)
+        if sys.argv[1] == "selector":
+            with selectors.DefaultSelector() as sel:
+                sel.register(read_end, selectors.EVENT_READ)
+                while True:
+                    sel.select()
+                    os.read(read_end, 100)
+        else:
+            held = threading.Lock()
+            held.acquire()
+            held.acquire()
+        """
+    )
+
+    @pytest.mark.parametrize(("waits_in", "wakes"), [("selector", True), ("lock", False)])
+    def test_woken_or_not(self, waits_in: str, wakes: bool) -> None:
+        from grader.split.checker import _settled, _wakes
+
+        read_end, write_end = os.pipe()
+        child = subprocess.Popen(
+            [sys.executable, "-c", self.CHILD, waits_in, str(read_end)],
+            pass_fds=(read_end,),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+            switches = _settled(child.pid, 5.0)
+            assert switches is not None and switches >= 0  # asleep in one wait
+            os.write(write_end, b"poke")
+            assert _wakes(child.pid, switches, 0.5) is wakes
+        finally:
+            child.kill()
+            child.wait()
+            os.close(read_end)
+            os.close(write_end)
+
+    def test_a_thread_that_keeps_running_never_settles(self) -> None:
+        from grader.split.checker import _settled
+
+        child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            assert _settled(child.pid, 0.3) == -1
+        finally:
+            child.kill()
+            child.wait()
+
+    def test_a_process_that_is_gone(self) -> None:
+        from grader.split.checker import _settled
+
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()
+        assert _settled(child.pid, 0.3) is None
