@@ -96,17 +96,22 @@ class GraderLoop(asyncio.SelectorEventLoop):
         pool worker whose queue is empty. Read from the futures' and queues' own state
         while this thread holds the GIL, not from the kernel's view of the threads (a
         thread woken a moment ago looks as asleep as one that waits)."""
-        # Work handed to a thread pool and not started is on its queue, or was just taken
-        # off it by a worker whose frame does not show it yet (the item is on its value
-        # stack): a worker of that pool that looks idle may be about to run it.
-        work: dict[concurrent.futures.Future[Any], int | None] = getattr(self, "executor_work", {})
-        waiting = {key for future, key in list(work.items()) if not future.running() and not future.done()}
-        waiting.discard(None)
+        waiting = self.work_waiting()
         frames = sys._current_frames()
         return all(
             thread.ident == threading.get_ident() or _quiet(self, frames.get(thread.ident or -1), waiting)
             for thread in learner_threads()
         )
+
+    def work_waiting(self) -> set[int]:
+        """The pools (their queues' ids, or ``ANY_POOL``) holding work handed to them
+        through this loop that has not started yet. Such work is on its queue, or was
+        just taken off it by a worker whose frame does not show it yet (the item is on
+        its value stack): a worker of that pool that looks idle may be about to run it."""
+        work: dict[concurrent.futures.Future[Any], int | None] = getattr(self, "executor_work", {})
+        waiting = {key for future, key in list(work.items()) if not future.running() and not future.done()}
+        waiting.discard(None)
+        return waiting  # type: ignore[return-value]
 
     def nothing_can_wake(self) -> bool:
         """Nothing is scheduled and nothing can ever arrive: no socket or pipe but the

@@ -21,6 +21,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import gc
 import inspect
@@ -35,10 +36,11 @@ import time
 import types
 import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader import explain, monitor, probes
+from grader import explain, loops, monitor, probes
 from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, _quiet, learner_threads
 from grader.split import sleeps, wire
 
@@ -66,9 +68,26 @@ class WorkerLoop(GraderLoop):
         self.raise_held = False
         #: Times the loop went round without waiting (something was always ready).
         self.rounds = 0
+        #: The pools' futures behind ``run_in_executor`` calls not finished yet, each with
+        #: its pool's queue key (``grader.loops.GraderLoop.work_waiting``).
+        self.executor_work: dict[concurrent.futures.Future[Any], int | None] = {}
 
     def time(self) -> float:
         return Clock.now
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        future = super().run_in_executor(executor, func, *args)
+        work = loops._source_of(future)
+        if work is not None:
+            pool = executor if executor is not None else getattr(self, "_default_executor", None)
+            self.executor_work[work] = loops._queue_key(pool)
+            work.add_done_callback(self._work_finished)
+        return future
+
+    def _work_finished(self, work: concurrent.futures.Future[Any]) -> None:
+        self.executor_work.pop(work, None)
 
     def run_forever(self) -> None:
         link = LINK[0] if LINK else None
@@ -258,13 +277,16 @@ class Link:
         # Live: a thread outside the loops (or the main thread outside them, blocked or at
         # work: it cannot be told) may still do something in real time.
         frames = sys._current_frames()
+        # Work handed to a pool and not started yet keeps that pool's idle-looking
+        # workers live: one may have just taken it off the queue.
+        waiting: set[int] = set().union(*(loop.work_waiting() for loop in self.running))
         live = not main_waits or any(
             t is not main
             and not t.name.startswith(GRADER_THREAD_PREFIX)
             and not any(loop.thread_native_id == t.native_id for loop in self.running)
             # An idle pool worker, or a thread waiting in Future.result() for a coroutine
             # a loop here runs, can do nothing before that loop does.
-            and not any(_quiet(loop, frames.get(t.ident or -1)) for loop in self.running)
+            and not any(_quiet(loop, frames.get(t.ident or -1), waiting) for loop in self.running)
             for t in threading.enumerate()
         )
         state = (self.seen, deadline, live)
