@@ -79,6 +79,11 @@ class GraderLoop(asyncio.SelectorEventLoop):
         self.thread_native_id: int | None = None
         #: It was found waiting for what nothing can bring (told once, see ``STALLED``).
         self.stalled = False
+        #: The pools' futures behind ``run_in_executor`` calls, each with the id of its
+        #: thread pool's work queue (``ANY_POOL`` if that is not known: an executor of
+        #: another kind, or one that hands the work on; None for processes), kept by the
+        #: loops that judge idleness (see :meth:`_record_work`).
+        self.executor_work: dict[concurrent.futures.Future[Any], int | None] = {}
         self._selector: Any = _WatchedSelector(self, self._selector)
         self.set_exception_handler(_record_problem)
         LOOPS.append(self)
@@ -108,10 +113,21 @@ class GraderLoop(asyncio.SelectorEventLoop):
         through this loop that has not started yet. Such work is on its queue, or was
         just taken off it by a worker whose frame does not show it yet (the item is on
         its value stack): a worker of that pool that looks idle may be about to run it."""
-        work: dict[concurrent.futures.Future[Any], int | None] = getattr(self, "executor_work", {})
-        waiting = {key for future, key in list(work.items()) if not future.running() and not future.done()}
-        waiting.discard(None)
-        return waiting  # type: ignore[return-value]
+        return {
+            key
+            for future, key in list(self.executor_work.items())
+            if key is not None and not future.running() and not future.done()
+        }
+
+    def _record_work(self, future: asyncio.Future[Any], executor: Any) -> concurrent.futures.Future[Any] | None:
+        """Keep the pool's future behind ``future`` (a ``run_in_executor`` call's) in
+        :attr:`executor_work`, with its pool's queue key; that pool's future, or None if it
+        cannot be found. Whoever records it removes it once the work is done."""
+        work = _source_of(future)
+        if work is not None:
+            pool = executor if executor is not None else getattr(self, "_default_executor", None)
+            self.executor_work[work] = _queue_key(pool)
+        return work
 
     def nothing_can_wake(self) -> bool:
         """Nothing is scheduled and nothing can ever arrive: no socket or pipe but the
@@ -309,10 +325,6 @@ class VirtualTimeLoop(GraderLoop):
         super().__init__()
         self._virtual_now = time.monotonic()
         self.threads_working = 0
-        #: The pools' futures behind ``run_in_executor`` calls not finished yet, each with
-        #: the id of its thread pool's work queue (``ANY_POOL`` if that is not known: an
-        #: executor of another kind, or one that hands the work on; None for processes).
-        self.executor_work: dict[concurrent.futures.Future[Any], int | None] = {}
         self._selector = _VirtualSelector(self, self._selector._real)
 
     def time(self) -> float:
@@ -328,12 +340,10 @@ class VirtualTimeLoop(GraderLoop):
     ) -> asyncio.Future[Any]:
         future = super().run_in_executor(executor, func, *args)
         self.threads_working += 1
-        work = _source_of(future)
+        work = self._record_work(future, executor)
         if work is None:
             future.add_done_callback(lambda _future: self._thread_done(None))
             return future
-        pool = executor if executor is not None else getattr(self, "_default_executor", None)
-        self.executor_work[work] = _queue_key(pool)
         # Counted until the pool is done with it, not until the awaiting side is: a call
         # cancelled while it runs (a wait_for around to_thread) goes on in its thread.
         work.add_done_callback(self._work_finished)

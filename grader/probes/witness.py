@@ -17,16 +17,14 @@ from typing import Any
 
 from grader.split import checker
 
-#: What the witness saw of one call: the loop's thread woke ("free"), slept on ("held"),
-#: the worker's fake said it was held (then nothing is asked of the kernel: that account
-#: can only fail a check), or it could not be told ("unknown": not a split run, no loop
-#: running there, the kernel's tables unreadable).
-VERDICTS = ("free", "held", "said held", "unknown")
-
 
 class LoopWitness(checker.HeldCall):
     """Called by the worker's fake as ``witness(request, held)`` from inside ``hash_fn``;
-    ``seen`` lists each call's request (as the fake passed it) and verdict."""
+    ``seen`` lists each call's request (as the fake passed it) and verdict: the loop's
+    thread woke ("free"), slept on ("held"), the worker's fake said it was held ("said
+    held": then nothing is asked of the kernel, as that account can only fail a check),
+    or it could not be told ("unknown": no loop running there, the kernel's tables
+    unreadable)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[object, str]] = []
@@ -42,10 +40,6 @@ class LoopWitness(checker.HeldCall):
 
     def requests(self) -> list[object]:
         return [request for request, _ in self.seen]
-
-    def held(self) -> bool:
-        """Some call held the loop's thread, by the kernel's account or the worker's."""
-        return any(verdict in ("held", "said held") for _, verdict in self.seen)
 
     def kernel_only(self) -> bool:
         """The kernel saw the loop's thread held where the worker's fake said it was free."""

@@ -436,7 +436,7 @@ class Link:
                 if callable(function):
                     # A coroutine's task is created below, in this context: it keeps the caller.
                     result = function(*args, **{str(k): v for k, v in kwargs.items()})
-                    awaited = _kind_of(function) == "async" or getattr(type(function), "held_call", False)
+                    awaited = _kind_of(function) == "async" or isinstance(function, HeldCall)
                 else:
                     # The worker awaits an awaitable of ours (a coroutine a plain function
                     # of ours returned): run it here, once.
@@ -513,8 +513,10 @@ class Link:
         if self.pid is None:
             return None
         switches = await asyncio.to_thread(_settled, self.pid, patience)
-        if switches is None or switches < 0:
-            return None if switches is None else True
+        if switches is None:
+            return None
+        if switches < 0:
+            return True  # it never settled: a thread that keeps running is not held in a wait
         try:
             woken = self.ask_value("poke")
         except Exception:
@@ -700,7 +702,7 @@ def _learner_exception_type(name: str) -> type[Exception]:
 def _kind_of(value: Any) -> str:
     if isinstance(value, SharedList):
         return "list"
-    if getattr(type(value), "held_call", False):
+    if isinstance(value, HeldCall):
         return "call"  # a plain call there, a coroutine here (see HeldCall)
     call = vars(type(value)).get("__call__")  # an instance whose __call__ is async (BarrierProbe)
     if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(call):
@@ -1024,8 +1026,6 @@ class HeldCall:
     thread there waits for the answer) while it runs here as a coroutine: the checker
     can look at the worker, in the kernel's account, while the learner's thread is held
     in the call. Subclasses define ``async def __call__``."""
-
-    held_call = True
 
 
 def _settled(pid: int, patience: float) -> int | None:

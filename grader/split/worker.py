@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader import explain, loops, monitor, probes
+from grader import explain, monitor, probes
 from grader.loops import GRADER_THREAD_PREFIX, GraderLoop, _quiet, learner_threads
 from grader.split import sleeps, wire
 
@@ -68,9 +68,6 @@ class WorkerLoop(GraderLoop):
         self.raise_held = False
         #: Times the loop went round without waiting (something was always ready).
         self.rounds = 0
-        #: The pools' futures behind ``run_in_executor`` calls not finished yet, each with
-        #: its pool's queue key (``grader.loops.GraderLoop.work_waiting``).
-        self.executor_work: dict[concurrent.futures.Future[Any], int | None] = {}
 
     def time(self) -> float:
         return Clock.now
@@ -78,11 +75,10 @@ class WorkerLoop(GraderLoop):
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., Any], *args: Any
     ) -> asyncio.Future[Any]:
+        # Kept until the pool is done with it (GraderLoop.work_waiting, for _report).
         future = super().run_in_executor(executor, func, *args)
-        work = loops._source_of(future)
+        work = self._record_work(future, executor)
         if work is not None:
-            pool = executor if executor is not None else getattr(self, "_default_executor", None)
-            self.executor_work[work] = loops._queue_key(pool)
             work.add_done_callback(self._work_finished)
         return future
 
